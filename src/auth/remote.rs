@@ -1,0 +1,126 @@
+//! Remote mode: the reference's architecture, where another server's user-info endpoint says who
+//! a token belongs to. ureq is blocking, so every request runs on a blocking thread. Good answers
+//! are cached by token hash for a short time; failures are not cached, so a fixed token or a
+//! recovered server works at once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Caller;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::secrets::hash_secret;
+
+/// Bounds the cache's memory; when full, expired entries go, and if none have, the oldest half.
+const CACHE_CAPACITY: usize = 10_000;
+const MAX_ANSWER_BYTES: u64 = 64 * 1024;
+
+pub struct RemoteUserinfo {
+    url: String,
+    default_client_id: Option<String>,
+    agent: ureq::Agent,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Caller, Instant)>>,
+}
+
+/// What one ask of the user-info endpoint came to.
+enum Answer {
+    Known(Caller),
+    Refused(u16),
+}
+
+impl RemoteUserinfo {
+    pub fn new(url: String, config: &Config) -> RemoteUserinfo {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.userinfo_timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        RemoteUserinfo {
+            url,
+            default_client_id: config.default_client_id.clone(),
+            agent,
+            ttl: config.userinfo_cache_ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn resolve(&self, token: &str) -> Result<Caller, ApiError> {
+        let key = hash_secret(token);
+        if let Some(caller) = self.cached(&key) {
+            return Ok(caller);
+        }
+        let (agent, url, token) = (self.agent.clone(), self.url.clone(), token.to_owned());
+        let default_client_id = self.default_client_id.clone();
+        let answer = tokio::task::spawn_blocking(move || ask(&agent, &url, &token, default_client_id))
+            .await
+            .map_err(|e| ApiError::internal("User-info lookup failed", e))??;
+        match answer {
+            Answer::Known(caller) => {
+                self.remember(key, caller.clone());
+                Ok(caller)
+            }
+            Answer::Refused(status) => {
+                tracing::debug!(status, "user-info endpoint refused a token");
+                Err(ApiError::Unauthorized("The access token was not accepted by the user-info server"))
+            }
+        }
+    }
+
+    fn cached(&self, key: &str) -> Option<Caller> {
+        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(caller, _)| caller.clone())
+    }
+
+    fn remember(&self, key: String, caller: Caller) {
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= CACHE_CAPACITY {
+            cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
+        }
+        if cache.len() >= CACHE_CAPACITY {
+            let mut ages: Vec<Instant> = cache.values().map(|(_, at)| *at).collect();
+            ages.sort_unstable();
+            let cutoff = ages[ages.len() / 2];
+            cache.retain(|_, (_, at)| *at > cutoff);
+        }
+        cache.insert(key, (caller, Instant::now()));
+    }
+}
+
+/// Asks the endpoint once. A transport failure or timeout is a server fault (500); a non-2xx
+/// answer is the endpoint refusing the token (401).
+fn ask(agent: &ureq::Agent, url: &str, token: &str, default_client_id: Option<String>) -> Result<Answer, ApiError> {
+    let unreachable = |e: ureq::Error| ApiError::internal("The user-info server could not be reached", e);
+    let mut response = agent.get(url).header("Authorization", format!("Bearer {token}")).call().map_err(unreachable)?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Ok(Answer::Refused(status));
+    }
+    let body = response.body_mut().with_config().limit(MAX_ANSWER_BYTES).read_to_string().map_err(unreachable)?;
+    let info: Value = serde_json::from_str(&body)
+        .map_err(|e| ApiError::internal("The user-info server answered something that is not JSON", e))?;
+    let user_id = first_string(&info, &["id", "sub"]);
+    let client_id = first_string(&info, &["cid", "client_id", "azp"]).or(default_client_id);
+    match (user_id, client_id) {
+        (Some(user_id), Some(client_id)) => Ok(Answer::Known(Caller {
+            user_id,
+            client_id,
+            email: first_string(&info, &["email"]),
+            name: first_string(&info, &["name"]),
+        })),
+        // A token we cannot attribute to a user and a client cannot be counted, so it is refused.
+        _ => Ok(Answer::Refused(status)),
+    }
+}
+
+/// The first of `keys` present as a string or a number (ids are often numeric).
+fn first_string(info: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|key| match info.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}

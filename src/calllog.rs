@@ -1,0 +1,54 @@
+//! The log step: one `api_calls` row and one tracing line per `/api/*` outcome.
+//! What is logged is chosen field by field, so a token or secret cannot slip in.
+
+use rusqlite::{Connection, params};
+
+use crate::auth::Caller;
+use crate::request::CallMeta;
+
+pub struct CallRecord<'a> {
+    pub meta: &'a CallMeta,
+    pub status: u16,
+    pub caller: Option<&'a Caller>,
+    /// The caller's counter after the call, when the caller is known.
+    pub usage_count: Option<u64>,
+    pub error: Option<String>,
+}
+
+pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
+    let meta = record.meta;
+    conn.prepare_cached(
+        "INSERT INTO api_calls (method, path, status, user_id, client_id, usage_count, duration_ms,
+                                request_id, user_agent, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        meta.method.as_str(),
+        meta.path,
+        record.status,
+        record.caller.map(|c| &c.user_id),
+        record.caller.map(|c| &c.client_id),
+        record.usage_count.map(|n| n as i64),
+        meta.elapsed_ms(),
+        meta.request_id,
+        meta.user_agent,
+        record.error,
+    ])?;
+    Ok(())
+}
+
+pub fn trace(record: &CallRecord) {
+    let meta = record.meta;
+    tracing::info!(
+        request_id = %meta.request_id,
+        method = %meta.method,
+        path = %meta.path,
+        status = record.status,
+        user_id = record.caller.map(|c| c.user_id.as_str()),
+        client_id = record.caller.map(|c| c.client_id.as_str()),
+        usage = record.usage_count.map(|n| n as i64),
+        duration_ms = meta.elapsed_ms(),
+        error = record.error.as_deref(),
+        "api call"
+    );
+}

@@ -1,0 +1,103 @@
+//! The SQLite file: opening it, migrating it, a pool of readers, and the single writer.
+//!
+//! Reads (token look-ups, user info) use a small r2d2 pool on blocking threads. Every write goes
+//! through the one [`Writer`] thread, which commits many requests' work in one transaction.
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use crate::writer::Writer;
+
+/// Migrations in order; migration N sets `PRAGMA user_version = N`.
+const MIGRATIONS: &[&str] = &[include_str!("../schema.sql")];
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_POOL_SIZE: u32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("a database task failed: {0}")]
+    Task(String),
+}
+
+/// Handles to the database shared by every request.
+#[derive(Clone)]
+pub struct Db {
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    pub writer: Writer,
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the file, then starts the writer thread.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let writer_conn = open_connection(path)?;
+        migrate(&writer_conn)?;
+        let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
+        let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
+        Ok(Db { readers, writer: Writer::start(writer_conn) })
+    }
+
+    /// Runs a read on a pooled connection, on a blocking thread (rusqlite must not block the runtime).
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || f(&*pool.get()?)).await.map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Moves the write-ahead log into the main file; called once the server has stopped.
+    pub async fn checkpoint(&self) -> Result<(), DbError> {
+        self.read(|conn| Ok(checkpoint(conn)?)).await
+    }
+}
+
+/// Opens one connection with the pragmas every connection needs.
+pub fn open_connection(path: &Path) -> Result<Connection, DbError> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL lets readers (ours, or an operator's sqlite3 shell) run beside the writer; FULL makes a
+    // commit survive power loss, and group commit pays its fsync once per batch, not per request.
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+}
+
+/// Brings the schema up to date, each migration in its own transaction.
+pub fn migrate(conn: &Connection) -> Result<(), DbError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index + 1;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;")).inspect_err(
+            |_| {
+                let _ = conn.execute_batch("ROLLBACK");
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a consistent copy of the live database to `target` (which must not exist).
+pub fn backup(conn: &Connection, target: &Path) -> Result<(), DbError> {
+    let target = target.to_str().ok_or_else(|| DbError::Task("backup path is not valid UTF-8".into()))?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    Ok(())
+}
+
+/// Moves the write-ahead log into the main file, so a stopped server leaves one self-contained file.
+pub fn checkpoint(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+}

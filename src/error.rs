@@ -1,0 +1,95 @@
+//! Errors of the todo API and how they become responses: `{"error": "<message>"}` with the right
+//! status. The client gets the short message; the log gets the cause.
+
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+use crate::db::DbError;
+
+/// The reference's exact words, which GPTs built against it may look for.
+pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of free API calls.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// A missing, malformed, unknown, expired or revoked bearer token.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("Not found")]
+    NotFound,
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    #[error("Request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("{}", QUOTA_MESSAGE)]
+    QuotaExceeded,
+    /// A real server fault: `public` goes to the client, `cause` only to the log.
+    #[error("{public}")]
+    Internal { public: &'static str, cause: String },
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest(message.into())
+    }
+
+    pub fn internal(public: &'static str, cause: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal { public, cause: cause.to_string() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the call log records: the client's message, plus the cause of a server fault.
+    pub fn log_message(&self) -> String {
+        match self {
+            ApiError::Internal { public, cause } => format!("{public}: {cause}"),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn to_response(&self) -> Response {
+        let mut response = json_response(self.status(), &serde_json::json!({ "error": self.to_string() }));
+        if let ApiError::Unauthorized(reason) = self {
+            let challenge = format!(r#"Bearer realm="gpt-todo", error="invalid_token", error_description="{reason}""#);
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> ApiError {
+        ApiError::internal("Database error", e)
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> ApiError {
+        ApiError::internal("Database error", e)
+    }
+}
+
+/// A JSON response; serialising our own types cannot fail, so this never panics in practice.
+pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| br#"{"error":"Response encoding failed"}"#.to_vec());
+    let mut response = Response::new(bytes.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

@@ -1,0 +1,77 @@
+//! gpt-todo: a todo API for ChatGPT Actions behind OAuth 2.0 bearer tokens, with a per-user-per-
+//! client call quota and a log of every call, all in one SQLite file.
+//!
+//! `routes(state)` is the whole HTTP surface and `serve(listener, state, shutdown)` runs it; the
+//! binary and the tests share both.
+
+pub mod admin;
+pub mod auth;
+pub mod calllog;
+pub mod chain;
+pub mod cli;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod quota;
+pub mod request;
+mod routes;
+pub mod secrets;
+pub mod todos;
+pub mod tokens;
+pub mod userinfo;
+pub mod users;
+pub mod writer;
+
+/// Re-exported so tests and tools use the same SQLite build as the server.
+pub use rusqlite;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use routes::routes;
+
+use crate::auth::{Authenticator, RemoteUserinfo};
+use crate::config::Config;
+use crate::db::{Db, DbError};
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub auth: Arc<Authenticator>,
+}
+
+impl AppState {
+    /// Opens and migrates the database and picks the auth mode from the configuration.
+    pub fn new(config: Config) -> Result<AppState, DbError> {
+        let db = Db::open(&config.db_path)?;
+        let auth = match &config.userinfo_url {
+            Some(url) => Authenticator::Remote(RemoteUserinfo::new(url.clone(), &config)),
+            None => Authenticator::Local(db.clone()),
+        };
+        Ok(AppState { config: Arc::new(config), db, auth: Arc::new(auth) })
+    }
+}
+
+/// Serves until `shutdown` resolves, lets in-flight requests finish, then checkpoints the WAL so
+/// the database is one self-contained file again.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let db = state.db.clone();
+    warp::serve(routes(state)).incoming(listener).graceful(shutdown).run().await;
+    if let Err(e) = db.checkpoint().await {
+        tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+    }
+}
+
+/// Fills in the public URL from the bound address when none was configured.
+pub fn with_public_url(mut config: Config, listener: &TcpListener) -> std::io::Result<Config> {
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{}", listener.local_addr()?));
+    }
+    Ok(config)
+}

@@ -1,0 +1,82 @@
+//! The whole HTTP surface, and what answers warp's own rejections (unknown path, wrong method,
+//! a refused CORS origin), logging those on `/api/*` like every other API outcome.
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::AppState;
+use crate::calllog::{self, CallRecord};
+use crate::error::{ApiError, json_response};
+use crate::request::{CallMeta, call_meta};
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })));
+
+    let api = crate::todos::routes(state.clone()).or(crate::userinfo::route(state.clone())).unify();
+
+    let api = api.with(cors(&state.config.cors_origins)).map(Reply::into_response);
+    let app = healthz.or(api).unify().recover(render_rejection).unify();
+
+    call_meta().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
+}
+
+/// `warp::cors` answers preflights and adds the headers; with no `--cors-origin`, any origin.
+fn cors(origins: &[String]) -> warp::cors::Cors {
+    let builder = warp::cors()
+        .allow_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
+        .allow_headers(["authorization", "content-type"])
+        .expose_headers(["ratelimit-limit", "ratelimit-remaining", "location"])
+        .max_age(600);
+    let builder = if origins.is_empty() {
+        builder.allow_any_origin()
+    } else {
+        builder.allow_origins(origins.iter().map(String::as_str))
+    };
+    builder.build()
+}
+
+/// Marks a response made from a rejection: no handler ran, so nothing has logged it yet.
+#[derive(Clone)]
+struct Unmatched(String);
+
+/// Turns warp's own rejections into JSON errors; anything else is passed on, not made a 500.
+async fn render_rejection(rejection: Rejection) -> Result<Response, Rejection> {
+    let (status, message) = if rejection.is_not_found() {
+        (StatusCode::NOT_FOUND, ApiError::NotFound.to_string())
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (StatusCode::METHOD_NOT_ALLOWED, ApiError::MethodNotAllowed.to_string())
+    } else if let Some(refused) = rejection.find::<warp::cors::CorsForbidden>() {
+        (StatusCode::FORBIDDEN, format!("CORS request refused: {refused}"))
+    } else {
+        return Err(rejection);
+    };
+    let mut response = json_response(status, &serde_json::json!({ "error": message }));
+    response.extensions_mut().insert(Unmatched(message));
+    Ok(response)
+}
+
+async fn log_if_unmatched(state: AppState, meta: CallMeta, response: Response) -> Response {
+    let Some(Unmatched(error)) = response.extensions().get::<Unmatched>().cloned() else {
+        return response;
+    };
+    if !meta.path.starts_with("/api/") {
+        return response;
+    }
+    let status = response.status().as_u16();
+    let logged = state
+        .db
+        .writer
+        .write(move |conn| {
+            let record = CallRecord { meta: &meta, status, caller: None, usage_count: None, error: Some(error) };
+            calllog::trace(&record);
+            calllog::insert(conn, &record)
+        })
+        .await;
+    if !matches!(logged, Ok(Ok(()))) {
+        tracing::error!(status, "could not log an unmatched API request");
+    }
+    response
+}

@@ -1,0 +1,105 @@
+//! The todo as the API shows it, and the validation of what clients send.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+pub const TITLE_MAX: usize = 500;
+pub const DESCRIPTION_MAX: usize = 10_000;
+pub const STATUS_MAX: usize = 50;
+pub const DEFAULT_STATUS: &str = "pending";
+
+/// The reference's JSON shape (its ORM's camelCase field names, RFC 3339 UTC times).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Todo {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub user_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A validated create request.
+#[derive(Debug, Clone)]
+pub struct NewTodo {
+    pub title: String,
+    pub description: String,
+    pub status: String,
+}
+
+impl NewTodo {
+    /// `title` required (1–500 characters); `description` (≤ 10,000) and `status` (1–50) optional;
+    /// unknown fields ignored. The error names the field at fault.
+    pub fn parse(body: &[u8]) -> Result<NewTodo, ApiError> {
+        let fields = json_object(body)?;
+        Ok(NewTodo {
+            title: text_field(&fields, "title", 1, TITLE_MAX)?
+                .ok_or_else(|| ApiError::bad_request("title is required"))?,
+            description: text_field(&fields, "description", 0, DESCRIPTION_MAX)?.unwrap_or_default(),
+            status: text_field(&fields, "status", 1, STATUS_MAX)?.unwrap_or_else(|| DEFAULT_STATUS.to_owned()),
+        })
+    }
+}
+
+/// Parses a body that must be one JSON object.
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        Ok(_) => Err(ApiError::bad_request("The request body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!("Malformed JSON body: {e}"))),
+    }
+}
+
+/// An optional string field of `min..=max` characters; `null` counts as absent.
+pub fn text_field(fields: &Map<String, Value>, name: &str, min: usize, max: usize) -> Result<Option<String>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => {
+            let length = text.chars().count();
+            if length < min || (min > 0 && text.trim().is_empty()) {
+                Err(ApiError::bad_request(format!("{name} must not be empty")))
+            } else if length > max {
+                Err(ApiError::bad_request(format!("{name} must be at most {max} characters")))
+            } else {
+                Ok(Some(text.clone()))
+            }
+        }
+        Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(body: &str) -> String {
+        NewTodo::parse(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_and_unknown_fields() {
+        let todo = NewTodo::parse(br#"{"title":"Buy milk","extra":1}"#).unwrap();
+        assert_eq!((todo.title.as_str(), todo.description.as_str(), todo.status.as_str()), ("Buy milk", "", "pending"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(message("{").starts_with("Malformed JSON body"));
+        assert_eq!(message("[]"), "The request body must be a JSON object");
+        assert_eq!(message("{}"), "title is required");
+        assert_eq!(message(r#"{"title":"  "}"#), "title must not be empty");
+        assert_eq!(message(r#"{"title":5}"#), "title must be a string");
+        assert_eq!(message(&format!(r#"{{"title":"{}"}}"#, "é".repeat(501))), "title must be at most 500 characters");
+        assert_eq!(message(r#"{"title":"a","status":""}"#), "status must not be empty");
+        assert_eq!(message(r#"{"title":"a","description":[]}"#), "description must be a string");
+    }
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        assert!(NewTodo::parse(format!(r#"{{"title":"{}"}}"#, "é".repeat(500)).as_bytes()).is_ok());
+    }
+}

@@ -1,0 +1,39 @@
+//! `GET /api/oauth2/userinfo`: who a built-in access token belongs to, in the shape the reference's
+//! auth middleware expects (`{id, cid, ...}`), so one gpt-todo can be another's `--userinfo-url`.
+//! Not counted and not logged as an API call: it is part of the OAuth server.
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use crate::AppState;
+use crate::auth::{bearer_token, find_access_token};
+use crate::error::{ApiError, json_response};
+
+pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "oauth2" / "userinfo")
+        .and(warp::get())
+        .and(warp::header::headers_cloned())
+        .then(move |headers| userinfo(state.clone(), headers))
+}
+
+async fn userinfo(state: AppState, headers: warp::http::HeaderMap) -> Response {
+    let token = match bearer_token(&headers) {
+        Ok(token) => token.to_owned(),
+        Err(error) => return error.to_response(),
+    };
+    match state.db.read(move |conn| Ok(find_access_token(conn, &token)?)).await {
+        Ok(Some(caller)) => json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "id": caller.user_id,
+                "sub": caller.user_id,
+                "cid": caller.client_id,
+                "email": caller.email,
+                "name": caller.name,
+            }),
+        ),
+        Ok(None) => ApiError::Unauthorized("The access token is invalid, expired or revoked").to_response(),
+        Err(e) => ApiError::from(e).to_response(),
+    }
+}
