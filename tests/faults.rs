@@ -1,0 +1,503 @@
+//! Faults: the server killed mid-load, a user-info server that hangs, an operator's long read
+//! transaction, and a sweep of bad input. Each is bounded in time and stays on 127.0.0.1.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::rusqlite_conn::Connection;
+use common::{TestServer, get, http, post_json, reply};
+use gpt_todo::{clients, db, tokens, users};
+
+/// The real binary serving `db_path` on a free port; killed with SIGKILL when dropped.
+struct RealServer {
+    child: Child,
+    base: String,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl RealServer {
+    fn start(db_path: &Path) -> RealServer {
+        let log = std::fs::File::create(db_path.with_extension("log")).expect("server log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+            .arg("--db")
+            .arg(db_path)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start gpt-todo serve");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the server's first line");
+        let address = line
+            .strip_prefix("gpt-todo listening on http://")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("expected the listening banner, got {line:?}"));
+        RealServer { base: format!("http://{address}"), child, _stdout: stdout }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL: no shutdown code runs
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A user with a token for `client` in the file: (user_id, token).
+fn add_caller(conn: &Connection, email: &str, client: &str) -> (String, String) {
+    let user = users::create(conn, email, "Fault Test", "password123").expect("add user");
+    let grant = tokens::Grant { user_id: &user, client_id: client, scope: "todos", family_id: email, code_hash: None };
+    let token = tokens::issue(conn, tokens::Kind::Access, &grant, Duration::from_secs(3600)).expect("issue token");
+    (user, token)
+}
+
+/// What one load worker saw acknowledged: (user agent, todo id) of each 200.
+type Acked = Vec<(String, i64)>;
+
+/// POSTs creates until the server stops answering, `max` is reached or 30 s pass.
+fn create_until_failure(base: &str, token: &str, worker: usize, acked_total: &AtomicUsize) -> Acked {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let started = Instant::now();
+    let mut acked = Vec::new();
+    for n in 0..5_000 {
+        if started.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        let user_agent = format!("faults/w{worker}-{n}");
+        let sent = agent
+            .post(format!("{base}/api/todo-demo"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("User-Agent", &user_agent)
+            .content_type("application/json")
+            .send(format!(r#"{{"title":"{user_agent}"}}"#));
+        let Ok(mut response) = sent else { break };
+        if response.status() != 200 {
+            continue;
+        }
+        let Ok(body) = response.body_mut().read_to_string() else { break };
+        let todo: serde_json::Value = serde_json::from_str(&body).expect("a 200 carries the todo");
+        acked.push((user_agent, todo["id"].as_i64().expect("todo id")));
+        acked_total.fetch_add(1, Ordering::Relaxed);
+    }
+    acked
+}
+
+#[test]
+fn kill_9_during_a_create_load_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("killed.db");
+    let conn = db::open_connection(&db_path).unwrap();
+    db::migrate(&conn).unwrap();
+    let redirect = ["https://chatgpt.com/aip/g-test/oauth/callback".to_string()];
+    let first = clients::register(&conn, "GPT one", &redirect, Some(1_000_000), false).unwrap().client_id;
+    let second = clients::register(&conn, "GPT two", &redirect, Some(1_000_000), false).unwrap().client_id;
+    // Three (user, client) counters; two workers share each token.
+    let callers: Vec<(String, String, String)> =
+        [("ann@example.com", &first), ("ben@example.com", &first), ("cat@example.com", &second)]
+            .into_iter()
+            .map(|(email, client)| {
+                let (user, token) = add_caller(&conn, email, client);
+                (user, client.clone(), token)
+            })
+            .collect();
+    drop(conn);
+
+    let mut server = RealServer::start(&db_path);
+    let base = server.base.clone();
+    let acked_total = AtomicUsize::new(0);
+    let acked: Vec<(usize, Acked)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..6)
+            .map(|worker| {
+                let (base, token, total) = (&base, &callers[worker % 3].2, &acked_total);
+                scope.spawn(move || (worker % 3, create_until_failure(base, token, worker, total)))
+            })
+            .collect();
+        // Kill once the load is well under way (or after 20 s, whatever was acknowledged by then).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while acked_total.load(Ordering::Relaxed) < 300 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        server.kill();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert!(acked_total.load(Ordering::Relaxed) > 0, "no create was acknowledged before the kill");
+
+    // Restart on the same file: SQLite recovers from the WAL; the server must come up and serve.
+    let restarted = RealServer::start(&db_path);
+    let conn = db::open_connection(&db_path).unwrap();
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    let count = |sql: &str, params: &[&dyn gpt_todo::rusqlite::ToSql]| -> i64 {
+        conn.query_row(sql, params, |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    for (caller, acks) in &acked {
+        let user = &callers[*caller].0;
+        for (user_agent, id) in acks {
+            let title: String = conn
+                .query_row("SELECT title FROM todos WHERE id = ?1 AND user_id = ?2", (id, user), |r| r.get(0))
+                .unwrap_or_else(|e| panic!("acknowledged todo {id} ({user_agent}) is missing after the kill: {e}"));
+            assert_eq!(&title, user_agent);
+            let logged = count(
+                "SELECT count(*) FROM api_calls WHERE user_agent = ?1 AND status = 200 AND user_id = ?2",
+                &[user_agent, user],
+            );
+            assert_eq!(logged, 1, "the acknowledged call {user_agent} must have exactly one log row");
+        }
+    }
+    for (user, client, _) in &callers {
+        let counter = count("SELECT count FROM api_usage WHERE user_id = ?1 AND client_id = ?2", &[user, client]);
+        let counted_calls = count(
+            "SELECT count(*) FROM api_calls WHERE user_id = ?1 AND client_id = ?2 AND status = 200",
+            &[user, client],
+        );
+        let todos = count("SELECT count(*) FROM todos WHERE user_id = ?1", &[user]);
+        let acknowledged: usize =
+            acked.iter().filter(|(c, _)| callers[*c].0 == *user).map(|(_, acks)| acks.len()).sum();
+        assert_eq!(counter, counted_calls, "{user}: the counter must equal the logged 2xx calls");
+        assert_eq!(counter, todos, "{user}: every counted call created one todo");
+        assert!(counter >= acknowledged as i64, "{user}: counter {counter} < {acknowledged} acknowledged creates");
+    }
+
+    // The restarted server carries on from the recovered counter.
+    let (user, client, token) = &callers[0];
+    let before = count("SELECT count FROM api_usage WHERE user_id = ?1 AND client_id = ?2", &[user, client]);
+    let after_restart = post_json(&format!("{}/api/todo-demo", restarted.base), Some(token), r#"{"title":"after"}"#);
+    assert_eq!(after_restart.status, 200, "{:?}", after_restart.body);
+    let remaining: i64 = after_restart.header("ratelimit-remaining").unwrap().parse().unwrap();
+    assert_eq!(remaining, 1_000_000 - before - 1);
+}
+
+/// A user-info endpoint on 127.0.0.1 that answers `{id, cid}` for any token while `answering`,
+/// and otherwise accepts connections and never answers them.
+struct FakeUserinfo {
+    url: String,
+    answering: Arc<AtomicBool>,
+    asked: Arc<AtomicUsize>,
+}
+
+impl FakeUserinfo {
+    fn start() -> FakeUserinfo {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api/oauth2/userinfo", listener.local_addr().unwrap());
+        let answering = Arc::new(AtomicBool::new(true));
+        let asked = Arc::new(AtomicUsize::new(0));
+        let (answer, count) = (answering.clone(), asked.clone());
+        // Lives as long as the test process; the held connections are what "hangs" means.
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::Relaxed);
+                if answer.load(Ordering::Relaxed) {
+                    std::thread::spawn(move || answer_userinfo(stream));
+                } else {
+                    held.push(stream);
+                }
+            }
+        });
+        FakeUserinfo { url, answering, asked }
+    }
+}
+
+/// Reads one request and answers with a user named after the token.
+fn answer_userinfo(mut stream: TcpStream) {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut request = Vec::new();
+    let mut buffer = [0; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&request);
+    let token = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Authorization: Bearer ").or(line.strip_prefix("authorization: Bearer ")))
+        .unwrap_or("nobody")
+        .trim();
+    let body = format!(r#"{{"id":"user-{token}","cid":"remote-client"}}"#);
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+#[test]
+fn a_hanging_userinfo_server_fails_only_uncached_tokens() {
+    let fake = FakeUserinfo::start();
+    let timeout = Duration::from_secs(2);
+    let server = TestServer::start_with(|config| {
+        config.userinfo_url = Some(fake.url.clone());
+        config.userinfo_timeout = timeout;
+    });
+    let url = server.url("/api/todo-demo");
+    let warm = post_json(&url, Some("cached"), r#"{"title":"warm"}"#);
+    assert_eq!(warm.status, 200, "{:?}", warm.body);
+    assert_eq!(warm.body["userId"], "user-cached");
+
+    fake.answering.store(false, Ordering::Relaxed);
+    let asked_before = fake.asked.load(Ordering::Relaxed);
+    let (uncached, cached_during_hang) = std::thread::scope(|scope| {
+        let hanging: Vec<_> = (0..4)
+            .map(|i| {
+                let url = &url;
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let reply = post_json(url, Some(&format!("fresh-{i}")), r#"{"title":"never"}"#);
+                    (reply, started.elapsed())
+                })
+            })
+            .collect();
+        // Wait until all four are stuck on the fake, then use the cached token meanwhile.
+        let deadline = Instant::now() + timeout;
+        while fake.asked.load(Ordering::Relaxed) < asked_before + 4 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut served = 0;
+        while !hanging.iter().all(|h| h.is_finished()) && served < 200 {
+            let started = Instant::now();
+            let cached = post_json(&url, Some("cached"), r#"{"title":"during the hang"}"#);
+            assert_eq!(cached.status, 200, "a cached token must be served while the user-info server hangs");
+            assert!(started.elapsed() < timeout, "a cached call waited on the hanging server");
+            served += 1;
+        }
+        (hanging.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>(), served)
+    });
+    assert!(cached_during_hang > 0, "no cached call was served while the uncached ones hung");
+    for (reply, took) in &uncached {
+        assert_eq!(reply.status, 500, "{:?}", reply.body);
+        assert!(!reply.error().is_empty());
+        assert!(*took >= timeout - Duration::from_millis(100), "failed after {took:?}, before the timeout");
+        assert!(*took < timeout * 3, "took {took:?}: the timeout did not apply");
+    }
+    assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status = 500 AND user_id IS NULL"), 4);
+    assert_eq!(server.count("SELECT count(*) FROM todos WHERE title = 'never'"), 0);
+
+    // Failures are not cached: once the server answers again, a fresh token works at once.
+    fake.answering.store(true, Ordering::Relaxed);
+    let recovered = post_json(&url, Some("fresh-0"), r#"{"title":"recovered"}"#);
+    assert_eq!(recovered.status, 200, "{:?}", recovered.body);
+}
+
+#[test]
+fn an_outside_readers_long_transaction_does_not_stop_writes() {
+    let server = TestServer::start();
+    let (_user, _client, token) = server.caller("reader@example.com", Some(10_000));
+    let url = server.url("/api/todo-demo");
+    assert_eq!(post_json(&url, Some(&token), r#"{"title":"before the reader"}"#).status, 200);
+
+    let mut shell = Command::new("sqlite3")
+        .arg(&server.db_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sqlite3 shell is needed for this test (scripts/test installs it)");
+    let mut input = shell.stdin.take().unwrap();
+    let mut output = BufReader::new(shell.stdout.take().unwrap());
+    let mut ask = |sql: &str| -> String {
+        writeln!(input, "{sql}").unwrap();
+        input.flush().unwrap();
+        let mut line = String::new();
+        output.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    };
+    // The SELECT inside BEGIN takes the read snapshot, held until COMMIT.
+    assert_eq!(ask("BEGIN; SELECT count(*) FROM todos;"), "1");
+
+    // Enough writes to pass the WAL's auto-checkpoint size, which the reader keeps from completing.
+    for i in 0..300 {
+        let created = post_json(
+            &url,
+            Some(&token),
+            &format!(r#"{{"title":"while reading {i}","description":"{}"}}"#, "d".repeat(2000)),
+        );
+        assert_eq!(created.status, 200, "write {i} under a long reader: {:?}", created.body);
+    }
+    assert_eq!(ask("SELECT count(*) FROM todos;"), "1", "the reader's snapshot should still be open");
+    assert_eq!(ask("COMMIT; SELECT count(*) FROM todos;"), "301");
+    drop(input);
+    let status = shell.wait().unwrap();
+    assert!(status.success(), "the sqlite3 shell failed");
+    assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status = 200"), 301);
+}
+
+/// Sends raw bytes on a fresh connection and returns the status of the answer, if any came.
+fn raw_status(base: &str, request: &[u8]) -> Option<u16> {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(request).ok()?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let head = String::from_utf8_lossy(&answer);
+    head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// A request with `Connection: close`, the given extra header lines and body.
+fn raw_request(method: &str, target: &str, headers: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n").into_bytes();
+    request.extend_from_slice(headers);
+    request.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    request.extend_from_slice(body);
+    request
+}
+
+#[test]
+fn bad_input_gets_4xx_never_5xx_and_the_server_stays_up() {
+    let server = TestServer::start();
+    let (user, _client, token) = server.caller("fuzz@example.com", Some(100_000));
+    let url = server.url("/api/todo-demo");
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    let json_auth = format!("{auth}Content-Type: application/json\r\n").into_bytes();
+    let post = |body: &str| post_json(&url, Some(&token), body).status;
+
+    let deep_array = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    let deep_object = format!(r#"{{"title":"x","extra":{}1{}}}"#, r#"{"a":"#.repeat(5_000), "}".repeat(5_000));
+    let sql_titles = ["'); DROP TABLE todos; --", "\" OR 1=1 --", "Robert'); DELETE FROM api_usage;--", "%' AND '%'='"];
+    let mut cases: Vec<(String, Option<u16>, bool)> = vec![
+        // (what, status, whether a 2xx is the right answer)
+        ("truncated JSON".into(), Some(post(r#"{"title":"abc"#)), false),
+        ("just a brace".into(), Some(post("{")), false),
+        ("empty body".into(), Some(post("")), false),
+        ("deeply nested array".into(), Some(post(&deep_array)), false),
+        ("deeply nested field".into(), Some(post(&deep_object)), false),
+        ("title a number".into(), Some(post(r#"{"title":5}"#)), false),
+        ("title an object".into(), Some(post(r#"{"title":{"a":1}}"#)), false),
+        ("title null".into(), Some(post(r#"{"title":null}"#)), false),
+        ("status an array".into(), Some(post(r#"{"title":"x","status":["done"]}"#)), false),
+        ("description a bool".into(), Some(post(r#"{"title":"x","description":true}"#)), false),
+        ("body a string".into(), Some(post(r#""title""#)), false),
+        ("body a huge number".into(), Some(post(&"9".repeat(10_000))), false),
+        ("huge title".into(), Some(post(&format!(r#"{{"title":"{}"}}"#, "x".repeat(60_000)))), false),
+        ("huge body".into(), Some(post(&format!(r#"{{"title":"x","d":"{}"}}"#, "x".repeat(1_000_000)))), false),
+        ("escaped NUL in title".into(), Some(post(r#"{"title":"a\u0000b"}"#)), true),
+        ("lone surrogate".into(), Some(post(r#"{"title":"\ud800"}"#)), false),
+        ("raw NUL in a JSON string".into(), Some(post("{\"title\":\"a\0b\"}")), false),
+    ];
+    for title in sql_titles {
+        let body = serde_json::json!({ "title": title, "description": title, "status": title }).to_string();
+        let created = post_json(&url, Some(&token), &body);
+        assert_eq!(created.body["title"], title, "SQL-looking text must come back verbatim");
+        cases.push((format!("SQL-looking {title:?}"), Some(created.status), true));
+    }
+
+    // Byte-level cases, on raw connections.
+    let raw =
+        |headers: &[u8], body: &[u8]| raw_status(&server.base, &raw_request("POST", "/api/todo-demo", headers, body));
+    cases.extend([
+        ("invalid UTF-8 in the body".into(), raw(&json_auth, b"{\"title\":\"\xff\xfe\"}"), false),
+        ("invalid UTF-8 in the token".into(), raw(b"Authorization: Bearer \xff\xfe\r\n", br#"{"title":"x"}"#), false),
+        ("Bearer without a token".into(), raw(b"Authorization: Bearer\r\n", br#"{"title":"x"}"#), false),
+        ("Basic credentials".into(), raw(b"Authorization: Basic YTpi\r\n", br#"{"title":"x"}"#), false),
+        ("token with spaces".into(), raw(b"Authorization: Bearer a b c\r\n", br#"{"title":"x"}"#), false),
+        ("two Authorization headers".into(), raw(format!("{auth}{auth}").as_bytes(), br#"{"title":"x"}"#), false),
+        (
+            "a 60 KB token".into(),
+            raw(format!("Authorization: Bearer {}\r\n", "t".repeat(60_000)).as_bytes(), b"{}"),
+            false,
+        ),
+        ("NUL in a header".into(), raw(b"Authorization: Bearer a\0b\r\n", br#"{"title":"x"}"#), false),
+        (
+            "text/plain body".into(),
+            raw(format!("{auth}Content-Type: text/plain\r\n").as_bytes(), br#"{"title":"x"}"#),
+            false,
+        ),
+        (
+            "form body".into(),
+            raw(format!("{auth}Content-Type: application/x-www-form-urlencoded\r\n").as_bytes(), b"title=x"),
+            false,
+        ),
+        (
+            "garbage content type".into(),
+            raw(&[auth.as_bytes(), b"Content-Type: ;;;\xff\r\n"].concat(), br#"{"title":"x"}"#),
+            false,
+        ),
+        (
+            "JSON with charset".into(),
+            raw(format!("{auth}Content-Type: application/json; charset=utf-8\r\n").as_bytes(), br#"{"title":"ok"}"#),
+            true,
+        ),
+    ]);
+    let lying_length = format!(
+        "POST /api/todo-demo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Length: 99999999999\r\n\r\n{{}}"
+    );
+    cases.push(("a Content-Length of 100 GB".into(), raw_status(&server.base, lying_length.as_bytes()), false));
+    let chunked = format!(
+        "POST /api/todo-demo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Transfer-Encoding: chunked\r\n\r\nfffff\r\n{}\r\n0\r\n\r\n",
+        "x".repeat(0xfffff)
+    );
+    cases.push(("a 1 MB chunked body".into(), raw_status(&server.base, chunked.as_bytes()), false));
+    for (what, target) in [
+        ("absurd limit", "/api/todos?limit=99999999999999999999999"),
+        ("negative limit", "/api/todos?limit=-1"),
+        ("word limit", "/api/todos?limit=lots"),
+        ("repeated limit", "/api/todos?limit=1&limit=2&limit=3"),
+        ("bad cursor", "/api/todos?cursor=%00%FF%27--"),
+        ("long status filter", &format!("/api/todos?status={}", "s".repeat(20_000))),
+        ("invalid percent-encoding", "/api/todos?status=%ZZ"),
+        ("encoded bytes in the path", "/api/todo-demo%FF%00"),
+        ("query on the create", "/api/todo-demo?limit=-5&title=%00"),
+    ] {
+        let status = raw_status(&server.base, &raw_request("GET", target, auth.as_bytes(), b""));
+        cases.push((what.into(), status, false));
+    }
+    cases.extend([
+        (
+            "unknown method".into(),
+            raw_status(&server.base, &raw_request("BREW", "/api/todo-demo", auth.as_bytes(), b"")),
+            false,
+        ),
+        (
+            "PUT on the create".into(),
+            raw_status(&server.base, &raw_request("PUT", "/api/todo-demo", &json_auth, b"{}")),
+            false,
+        ),
+        ("not HTTP at all".into(), raw_status(&server.base, b"\x00\x01\x02\xff garbage\r\n\r\n"), false),
+    ]);
+
+    let mut created = 0;
+    for (what, status, may_succeed) in &cases {
+        match status {
+            // hyper may close the connection on bytes that are not HTTP; that is not a fault.
+            None => assert_eq!(what, "not HTTP at all", "{what}: no answer at all"),
+            Some(status) => {
+                assert!(*status < 500, "{what}: a server fault ({status})");
+                if *may_succeed {
+                    assert!((200..300).contains(status), "{what}: valid input should succeed, got {status}");
+                    created += 1;
+                } else {
+                    assert!((400..500).contains(status), "{what}: should be refused with a 4xx, got {status}");
+                }
+            }
+        }
+    }
+    // No refused request changed a row, and the server still serves.
+    assert_eq!(server.count(&format!("SELECT count(*) FROM todos WHERE user_id = '{user}'")), created);
+    assert_eq!(server.count("SELECT count(*) FROM todos WHERE title = 'a' || char(0) || 'b'"), 1);
+    assert_eq!(get(&server.url("/healthz"), None).status, 200);
+    let after = reply(
+        http()
+            .post(&url)
+            .header("Authorization", format!("Bearer {token}"))
+            .content_type("application/json")
+            .send(r#"{"title":"still alive"}"#),
+    );
+    assert_eq!(after.status, 200, "{:?}", after.body);
+}
