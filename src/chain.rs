@@ -1,16 +1,17 @@
 //! The filter chain every todo API call passes: auth → quota → log.
 //!
-//! A handler calls [`Call::begin`] (auth; a 401 is logged and answered), may then [`Call::fail`]
-//! for a bad request, and finally [`Call::run`] its operation: the quota check, the operation, the
-//! counter increment and the log row all commit together in the writer's transaction, so an
-//! acknowledged call is never missing from the counter or the log.
+//! A handler calls [`Call::begin`] (auth: a missing or malformed token is logged and answered), may
+//! then [`Call::fail`] for a bad request, and finally [`Call::run`] its operation. Each call is one
+//! job on the writer: the token look-up, the quota check, the operation, the counter increment and
+//! the log row all run and commit together, so an acknowledged call is never missing from the
+//! counter or the log, and a call crosses to the database thread once.
 
 use rusqlite::Connection;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
 use crate::error::ApiError;
 use crate::quota::{self, Usage};
@@ -19,29 +20,42 @@ use crate::request::CallMeta;
 pub struct Call {
     state: AppState,
     meta: CallMeta,
-    caller: Caller,
+    claim: Claim,
 }
 
 impl Call {
-    /// The auth step. On failure the outcome is already logged and the response is ready.
+    /// The auth step, as far as it goes before the database: the bearer token is taken from the
+    /// request (and, in remote mode, resolved to a caller). A built-in token is looked up inside
+    /// the call's write job. On failure the outcome is already logged and the response is ready.
     pub async fn begin(state: &AppState, meta: CallMeta) -> Result<Call, Response> {
-        match state.auth.authenticate(&meta.headers).await {
-            Ok(caller) => Ok(Call { state: state.clone(), meta, caller }),
-            Err(error) => Err(log_failure(state, meta, None, error).await),
+        match state.auth.claim(&meta.headers).await {
+            Ok(claim) => Ok(Call { state: state.clone(), meta, claim }),
+            Err(error) => {
+                // The claim failed, so there is no caller and the step never runs.
+                let outcome: Counted<()> =
+                    conclude(state, meta, Err(error), StatusCode::OK, |_, _| unreachable!()).await;
+                Err(respond(outcome))
+            }
         }
-    }
-
-    pub fn caller(&self) -> &Caller {
-        &self.caller
     }
 
     pub fn headers(&self) -> &HeaderMap {
         &self.meta.headers
     }
 
-    /// Answers a request that failed before reaching the database (bad body, bad query), logged.
+    /// Answers a request that failed before reaching its operation (bad body, bad query), logged;
+    /// an unknown token is still a 401, as auth comes first.
     pub async fn fail(self, error: ApiError) -> Response {
-        log_failure(&self.state, self.meta, Some(self.caller), error).await
+        let Call { state, meta, claim } = self;
+        let default_limit = state.config.default_call_limit;
+        let outcome: Counted<()> = conclude(&state, meta, Ok(claim), StatusCode::OK, move |conn, caller| {
+            match quota::standing(conn, caller, default_limit) {
+                Ok(usage) => Err((error, Some(usage))),
+                Err(e) => Err((ApiError::from(e), None)),
+            }
+        })
+        .await;
+        respond(outcome)
     }
 
     /// Runs `op` inside the quota: refused with 429 once the limit is reached; when `op` succeeds
@@ -53,28 +67,47 @@ impl Call {
         T: Send + 'static,
         Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
     {
-        let Call { state, meta, caller } = self;
+        let Call { state, meta, claim } = self;
         let default_limit = state.config.default_call_limit;
-        let job = move |conn: &Connection| {
-            let outcome = counted(conn, &caller, default_limit, op);
-            let (status, usage_count, error) = match &outcome {
-                Ok((_, usage)) => (success.as_u16(), Some(usage.count), None),
-                Err((error, usage)) => (error.status().as_u16(), usage.map(|u| u.count), Some(error.log_message())),
-            };
-            let record = CallRecord { meta: &meta, status, caller: Some(&caller), usage_count, error };
-            calllog::trace(&record);
-            calllog::insert(conn, &record).map_err(|e| (ApiError::from(e), None))?;
-            outcome
-        };
-        match state.db.writer.write(job).await {
-            Ok(Ok(done)) => Ok(done),
-            Ok(Err((error, usage))) => Err(error_response(&error, usage)),
-            Err(db_error) => Err(error_response(&ApiError::from(db_error), None)),
-        }
+        conclude(&state, meta, Ok(claim), success, move |conn, caller| counted(conn, caller, default_limit, op))
+            .await
+            .map_err(|(error, usage)| error_response(&error, usage))
     }
 }
 
 type Counted<T> = Result<(T, Usage), (ApiError, Option<Usage>)>;
+
+/// The call's one write job: resolve the claim to a caller (its failure is the outcome), run
+/// `step` for that caller, write the log row; the caller is answered once all of it is committed.
+async fn conclude<T: Send + 'static>(
+    state: &AppState,
+    meta: CallMeta,
+    claim: Result<Claim, ApiError>,
+    success: StatusCode,
+    step: impl FnOnce(&Connection, &Caller) -> Counted<T> + Send + 'static,
+) -> Counted<T> {
+    let job = move |conn: &Connection| {
+        let (caller, outcome) = match claim.and_then(|claim| claim.resolve(conn)) {
+            Ok(caller) => {
+                let outcome = step(conn, &caller);
+                (Some(caller), outcome)
+            }
+            Err(error) => (None, Err((error, None))),
+        };
+        let (status, usage_count, error) = match &outcome {
+            Ok((_, usage)) => (success.as_u16(), Some(usage.count), None),
+            Err((error, usage)) => (error.status().as_u16(), usage.map(|u| u.count), Some(error.log_message())),
+        };
+        let record = CallRecord { meta: &meta, status, caller: caller.as_ref(), usage_count, error };
+        calllog::trace(&record);
+        calllog::insert(conn, &record).map_err(|e| (ApiError::from(e), None))?;
+        outcome
+    };
+    match state.db.writer.write(job).await {
+        Ok(outcome) => outcome,
+        Err(db_error) => Err((ApiError::from(db_error), None)),
+    }
+}
 
 /// Check, operate, increment, inside a savepoint so a failed operation leaves nothing behind.
 fn counted<T>(
@@ -101,32 +134,11 @@ fn counted<T>(
     }
 }
 
-/// Logs a call that never reached the quota step, and renders its error.
-async fn log_failure(state: &AppState, meta: CallMeta, caller: Option<Caller>, error: ApiError) -> Response {
-    let log_error = error.log_message();
-    let status = error.status().as_u16();
-    let default_limit = state.config.default_call_limit;
-    let logged = state
-        .db
-        .writer
-        .write(move |conn| -> rusqlite::Result<Option<Usage>> {
-            let usage = caller.as_ref().map(|c| quota::standing(conn, c, default_limit)).transpose()?;
-            let record = CallRecord {
-                meta: &meta,
-                status,
-                caller: caller.as_ref(),
-                usage_count: usage.map(|u| u.count),
-                error: Some(log_error),
-            };
-            calllog::trace(&record);
-            calllog::insert(conn, &record)?;
-            Ok(usage)
-        })
-        .await;
-    match logged {
-        Ok(Ok(usage)) => error_response(&error, usage),
-        Ok(Err(e)) => error_response(&ApiError::from(e), None),
-        Err(e) => error_response(&ApiError::from(e), None),
+/// The response of a call that did not succeed; only failures reach here.
+fn respond(outcome: Counted<()>) -> Response {
+    match outcome {
+        Ok(_) => unreachable!("a refused call has no success"),
+        Err((error, usage)) => error_response(&error, usage),
     }
 }
 

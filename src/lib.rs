@@ -52,7 +52,7 @@ impl AppState {
         let db = Db::open(&config.db_path)?;
         let auth = match &config.userinfo_url {
             Some(url) => Authenticator::Remote(RemoteUserinfo::new(url.clone(), &config)),
-            None => Authenticator::Local(db.clone()),
+            None => Authenticator::Local,
         };
         Ok(AppState { config: Arc::new(config), db, auth: Arc::new(auth) })
     }

@@ -4,14 +4,15 @@
 mod local;
 mod remote;
 
+use rusqlite::Connection;
 use warp::http::HeaderMap;
 use warp::http::header::AUTHORIZATION;
 
-pub use local::find_access_token;
+pub use local::{find_access_token, find_access_token_by_hash};
 pub use remote::RemoteUserinfo;
 
-use crate::db::Db;
 use crate::error::ApiError;
+use crate::secrets::hash_secret;
 
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,21 +25,34 @@ pub struct Caller {
 
 pub enum Authenticator {
     /// Tokens issued by this server, looked up by hash in `oauth_tokens`.
-    Local(Db),
+    Local,
     Remote(RemoteUserinfo),
 }
 
+/// Who a request says it is, as far as can be known before its database work: a caller already
+/// resolved (remote mode), or the hash of a built-in token. The hash is looked up inside the
+/// call's own write job ([`Claim::resolve`]), so a call costs one trip to the database, not two.
+pub enum Claim {
+    Caller(Caller),
+    TokenHash(String),
+}
+
 impl Authenticator {
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    pub async fn claim(&self, headers: &HeaderMap) -> Result<Claim, ApiError> {
         let token = bearer_token(headers)?;
         match self {
-            Authenticator::Local(db) => {
-                let token = token.to_owned();
-                db.read(move |conn| Ok(find_access_token(conn, &token)?))
-                    .await?
-                    .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked"))
-            }
-            Authenticator::Remote(remote) => remote.resolve(token).await,
+            Authenticator::Local => Ok(Claim::TokenHash(hash_secret(token))),
+            Authenticator::Remote(remote) => Ok(Claim::Caller(remote.resolve(token).await?)),
+        }
+    }
+}
+
+impl Claim {
+    pub fn resolve(self, conn: &Connection) -> Result<Caller, ApiError> {
+        match self {
+            Claim::Caller(caller) => Ok(caller),
+            Claim::TokenHash(hash) => find_access_token_by_hash(conn, &hash)?
+                .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked")),
         }
     }
 }
