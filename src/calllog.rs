@@ -4,19 +4,32 @@
 use rusqlite::{Connection, params};
 
 use crate::auth::Caller;
-use crate::request::CallMeta;
+use crate::request::{CallMeta, next_request_id};
 
-pub struct CallRecord<'a> {
-    pub meta: &'a CallMeta,
+pub struct CallRecord {
+    pub meta: CallMeta,
+    pub request_id: String,
     pub status: u16,
-    pub caller: Option<&'a Caller>,
+    pub caller: Option<Caller>,
     /// The caller's counter after the call, when the caller is known.
     pub usage_count: Option<u64>,
     pub error: Option<String>,
 }
 
+impl CallRecord {
+    pub fn new(
+        meta: CallMeta,
+        status: u16,
+        caller: Option<Caller>,
+        usage_count: Option<u64>,
+        error: Option<String>,
+    ) -> CallRecord {
+        CallRecord { meta, request_id: next_request_id(), status, caller, usage_count, error }
+    }
+}
+
 pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
-    let meta = record.meta;
+    let meta = &record.meta;
     conn.prepare_cached(
         "INSERT INTO api_calls (method, path, status, user_id, client_id, usage_count, duration_ms,
                                 request_id, user_agent, error)
@@ -26,26 +39,27 @@ pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
         meta.method.as_str(),
         meta.path,
         record.status,
-        record.caller.map(|c| &c.user_id),
-        record.caller.map(|c| &c.client_id),
+        record.caller.as_ref().map(|c| &c.user_id),
+        record.caller.as_ref().map(|c| &c.client_id),
         record.usage_count.map(|n| n as i64),
         meta.elapsed_ms(),
-        meta.request_id,
+        record.request_id,
         meta.user_agent,
         record.error,
     ])?;
     Ok(())
 }
 
+/// The tracing line, written once the call is committed, off the writer thread.
 pub fn trace(record: &CallRecord) {
-    let meta = record.meta;
+    let meta = &record.meta;
     tracing::info!(
-        request_id = %meta.request_id,
+        request_id = %record.request_id,
         method = %meta.method,
         path = %meta.path,
         status = record.status,
-        user_id = record.caller.map(|c| c.user_id.as_str()),
-        client_id = record.caller.map(|c| c.client_id.as_str()),
+        user_id = record.caller.as_ref().map(|c| c.user_id.as_str()),
+        client_id = record.caller.as_ref().map(|c| c.client_id.as_str()),
         usage = record.usage_count.map(|n| n as i64),
         duration_ms = meta.elapsed_ms(),
         error = record.error.as_deref(),

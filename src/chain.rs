@@ -13,6 +13,7 @@ use warp::reply::Response;
 use crate::AppState;
 use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
+use crate::db::exec;
 use crate::error::ApiError;
 use crate::quota::{self, Usage};
 use crate::request::CallMeta;
@@ -98,13 +99,19 @@ async fn conclude<T: Send + 'static>(
             Ok((_, usage)) => (success.as_u16(), Some(usage.count), None),
             Err((error, usage)) => (error.status().as_u16(), usage.map(|u| u.count), Some(error.log_message())),
         };
-        let record = CallRecord { meta: &meta, status, caller: caller.as_ref(), usage_count, error };
-        calllog::trace(&record);
-        calllog::insert(conn, &record).map_err(|e| (ApiError::from(e), None))?;
-        outcome
+        let record = CallRecord::new(meta, status, caller, usage_count, error);
+        match calllog::insert(conn, &record) {
+            Ok(()) => (Some(record), outcome),
+            Err(e) => (None, Err((ApiError::from(e), None))),
+        }
     };
     match state.db.writer.write(job).await {
-        Ok(outcome) => outcome,
+        Ok((record, outcome)) => {
+            if let Some(record) = record {
+                calllog::trace(&record);
+            }
+            outcome
+        }
         Err(db_error) => Err((ApiError::from(db_error), None)),
     }
 }
@@ -120,15 +127,17 @@ fn counted<T>(
     if before.count >= before.limit {
         return Err((ApiError::QuotaExceeded, Some(before)));
     }
-    conn.execute_batch("SAVEPOINT op").map_err(|e| (ApiError::from(e), Some(before)))?;
+    exec(conn, "SAVEPOINT op").map_err(|e| (ApiError::from(e), Some(before)))?;
     let result = op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller)?)));
     match result {
         Ok((value, count)) => {
-            conn.execute_batch("RELEASE op").map_err(|e| (ApiError::from(e), Some(before)))?;
+            exec(conn, "RELEASE op").map_err(|e| (ApiError::from(e), Some(before)))?;
             Ok((value, Usage { count, ..before }))
         }
         Err(error) => {
-            conn.execute_batch("ROLLBACK TO op; RELEASE op").map_err(|e| (ApiError::from(e), Some(before)))?;
+            exec(conn, "ROLLBACK TO op")
+                .and_then(|()| exec(conn, "RELEASE op"))
+                .map_err(|e| (ApiError::from(e), Some(before)))?;
             Err((error, Some(before)))
         }
     }

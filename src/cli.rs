@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::db::Synchronous;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gpt-todo",
@@ -86,6 +88,11 @@ pub struct ServeArgs {
     /// How long a good remote user-info answer is reused, in seconds.
     #[arg(long, env = "GPT_TODO_USERINFO_CACHE_TTL", default_value_t = 60)]
     pub userinfo_cache_ttl: u64,
+
+    /// `full`: every answered call survives power loss (an fsync per group commit). `normal`:
+    /// it survives a crash of gpt-todo, but power loss may undo the last moments' calls.
+    #[arg(long, env = "GPT_TODO_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
+    pub synchronous: Synchronous,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::ServeArgs;
+use crate::db::Synchronous;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -21,6 +22,7 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     pub userinfo_timeout: Duration,
     pub userinfo_cache_ttl: Duration,
+    pub synchronous: Synchronous,
 }
 
 impl Config {
@@ -37,6 +39,7 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(args.refresh_token_ttl),
             userinfo_timeout: Duration::from_secs(5),
             userinfo_cache_ttl: Duration::from_secs(args.userinfo_cache_ttl),
+            synchronous: args.synchronous,
         }
     }
 

@@ -29,6 +29,18 @@ pub enum DbError {
     Task(String),
 }
 
+/// When a commit counts as done. Either way a call is answered only after its commit, and a
+/// crash of gpt-todo itself loses nothing that was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Synchronous {
+    /// The write-ahead log is fsynced before any call in the commit is answered, so an answered
+    /// call also survives an OS crash or power loss.
+    Full,
+    /// No fsync per commit (only at checkpoints): an OS crash or power loss may undo the last
+    /// commits, each whole (a todo never without its counter and log row), answered or not.
+    Normal,
+}
+
 /// Handles to the database shared by every request.
 #[derive(Clone)]
 pub struct Db {
@@ -38,9 +50,12 @@ pub struct Db {
 
 impl Db {
     /// Opens (creating if needed) and migrates the file, then starts the writer thread.
-    pub fn open(path: &Path) -> Result<Db, DbError> {
+    pub fn open(path: &Path, synchronous: Synchronous) -> Result<Db, DbError> {
         let writer_conn = open_connection(path)?;
         migrate(&writer_conn)?;
+        if synchronous == Synchronous::Normal {
+            writer_conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        }
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
         Ok(Db { readers, writer: Writer::start(writer_conn) })
@@ -71,9 +86,17 @@ pub fn open_connection(path: &Path) -> Result<Connection, DbError> {
 
 fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Room for every statement the writer runs, so none is evicted and parsed again.
+    conn.set_prepared_statement_cache_capacity(64);
     // WAL lets readers (ours, or an operator's sqlite3 shell) run beside the writer; FULL makes a
     // commit survive power loss, and group commit pays its fsync once per batch, not per request.
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+}
+
+/// Runs one statement without parameters from the connection's statement cache: the writer's
+/// BEGIN, COMMIT and savepoints run for every call, and need not be parsed every time.
+pub fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Brings the schema up to date, each migration in its own transaction.

@@ -49,7 +49,7 @@ pub struct AppState {
 impl AppState {
     /// Opens and migrates the database and picks the auth mode from the configuration.
     pub fn new(config: Config) -> Result<AppState, DbError> {
-        let db = Db::open(&config.db_path)?;
+        let db = Db::open(&config.db_path, config.synchronous)?;
         let auth = match &config.userinfo_url {
             Some(url) => Authenticator::Remote(RemoteUserinfo::new(url.clone(), &config)),
             None => Authenticator::Local,

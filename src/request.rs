@@ -20,7 +20,6 @@ pub struct CallMeta {
     pub method: Method,
     pub path: String,
     pub headers: HeaderMap,
-    pub request_id: String,
     pub user_agent: Option<String>,
     pub started: Instant,
 }
@@ -36,20 +35,30 @@ pub fn call_meta() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + C
     warp::method().and(warp::path::full()).and(warp::header::headers_cloned()).map(
         |method, path: warp::path::FullPath, headers: HeaderMap| {
             let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            CallMeta {
-                method,
-                path: path.as_str().to_owned(),
-                headers,
-                request_id: next_request_id(),
-                user_agent,
-                started: Instant::now(),
-            }
+            CallMeta { method, path: path.as_str().to_owned(), headers, user_agent, started: Instant::now() }
         },
     )
 }
 
-/// A per-process random prefix and a counter: unique, cheap, and sortable within one run.
-fn next_request_id() -> String {
+/// What the log row of a request that no route takes needs (a 404 or 405 under `/api/`), without
+/// copying its headers: every request passes here, most of them on to a route's own [`call_meta`].
+pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + Clone {
+    // A User-Agent that is not text is logged as none rather than refusing the request.
+    let user_agent = warp::header::optional::<String>("user-agent").or(warp::any().map(|| None)).unify();
+    warp::method().and(warp::path::full()).and(user_agent).map(
+        |method, path: warp::path::FullPath, user_agent: Option<String>| CallMeta {
+            method,
+            path: path.as_str().to_owned(),
+            headers: HeaderMap::new(),
+            user_agent,
+            started: Instant::now(),
+        },
+    )
+}
+
+/// A per-process random prefix and a counter: unique, cheap, and sortable within one run. Given
+/// when a call is logged, so the ids of logged calls follow each other.
+pub fn next_request_id() -> String {
     static PREFIX: OnceLock<u32> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(1);
     let prefix = PREFIX.get_or_init(rand::random);

@@ -8,7 +8,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::calllog::{self, CallRecord};
 use crate::error::{ApiError, json_response};
-use crate::request::{CallMeta, call_meta};
+use crate::request::{CallMeta, request_line};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz")
@@ -20,7 +20,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let api = api.with(cors(&state.config.cors_origins)).map(Reply::into_response);
     let app = healthz.or(api).unify().recover(render_rejection).unify();
 
-    call_meta().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
+    request_line().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
 }
 
 /// `warp::cors` answers preflights and adds the headers; with no `--cors-origin`, any origin.
@@ -70,13 +70,13 @@ async fn log_if_unmatched(state: AppState, meta: CallMeta, response: Response) -
         .db
         .writer
         .write(move |conn| {
-            let record = CallRecord { meta: &meta, status, caller: None, usage_count: None, error: Some(error) };
-            calllog::trace(&record);
-            calllog::insert(conn, &record)
+            let record = CallRecord::new(meta, status, None, None, Some(error));
+            calllog::insert(conn, &record).map(|()| record)
         })
         .await;
-    if !matches!(logged, Ok(Ok(()))) {
-        tracing::error!(status, "could not log an unmatched API request");
+    match logged {
+        Ok(Ok(record)) => calllog::trace(&record),
+        _ => tracing::error!(status, "could not log an unmatched API request"),
     }
     response
 }

@@ -13,7 +13,7 @@ use std::thread;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::db::{DbError, checkpoint};
+use crate::db::{DbError, checkpoint, exec};
 
 /// How many jobs one transaction takes at most; bounds the latency a big batch adds.
 const MAX_BATCH: usize = 256;
@@ -74,15 +74,15 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, jobs = batch.len(), "cannot begin a write transaction");
         // Dropping the jobs unrun drops their replies: each caller sees `WriterGone`.
         return;
     }
     let finishers: Vec<Finish> = batch.into_iter().filter_map(|job| run_job(conn, job)).collect();
-    let committed = conn.execute_batch("COMMIT").map_err(|e| {
+    let committed = exec(conn, "COMMIT").map_err(|e| {
         tracing::error!(error = %e, jobs = finishers.len(), "group commit failed");
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = exec(conn, "ROLLBACK");
         e
     });
     for finish in finishers {
@@ -93,12 +93,12 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
 /// Runs one job in its own savepoint. A panicking job is rolled back alone; its caller sees
 /// `WriterGone` (its reply was dropped) and the rest of the batch goes on.
 fn run_job(conn: &Connection, job: Job) -> Option<Finish> {
-    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+    if let Err(e) = exec(conn, "SAVEPOINT job") {
         tracing::error!(error = %e, "cannot open a savepoint");
         return None;
     }
     match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-        Ok(finish) => match conn.execute_batch("RELEASE job") {
+        Ok(finish) => match exec(conn, "RELEASE job") {
             Ok(()) => Some(finish),
             Err(e) => {
                 tracing::error!(error = %e, "cannot release a savepoint");
@@ -107,7 +107,7 @@ fn run_job(conn: &Connection, job: Job) -> Option<Finish> {
         },
         Err(_) => {
             tracing::error!("a database job panicked; its work was rolled back");
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"));
             None
         }
     }
