@@ -58,7 +58,7 @@ impl Db {
         }
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
-        Ok(Db { readers, writer: Writer::start(writer_conn) })
+        Ok(Db { readers, writer: Writer::start(writer_conn, open_connection(path)?) })
     }
 
     /// Runs a read on a pooled connection, on a blocking thread (rusqlite must not block the runtime).

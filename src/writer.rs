@@ -5,10 +5,15 @@
 //! transaction (each in its own savepoint, so one job's failure undoes only that job), commits once,
 //! and only then tells each job's caller its result. A caller is answered only after its work is
 //! durable, and a busy server pays one fsync for many requests.
+//!
+//! Checkpoints (copying the write-ahead log into the main file, with fsyncs of both) run on a
+//! thread of their own, so no request waits behind one; SQLite lets a checkpoint run beside the
+//! writer.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -17,6 +22,8 @@ use crate::db::{DbError, checkpoint, exec};
 
 /// How many jobs one transaction takes at most; bounds the latency a big batch adds.
 const MAX_BATCH: usize = 256;
+/// How often the checkpointer moves the log into the main file (a no-op when nothing is new).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Called once the batch's commit has succeeded or failed.
 type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
@@ -25,16 +32,27 @@ type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Never sent on: when the last `Writer` is dropped, the checkpointer stops.
+    _checkpoints: mpsc::Sender<()>,
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> Writer {
+    /// Starts the writer on `conn` and the checkpointer on `checkpoint_conn`, two connections to
+    /// the same file.
+    pub fn start(conn: Connection, checkpoint_conn: Connection) -> Writer {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let (checkpoints, stop) = mpsc::channel::<()>();
+        // The writer must never stop to checkpoint: that is the checkpointer's job.
+        let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
         thread::Builder::new()
             .name("db-writer".into())
             .spawn(move || run(conn, queue))
             .expect("spawning the database writer thread");
-        Writer { jobs }
+        thread::Builder::new()
+            .name("db-checkpoint".into())
+            .spawn(move || checkpoint_until_stopped(checkpoint_conn, stop))
+            .expect("spawning the database checkpoint thread");
+        Writer { jobs, _checkpoints: checkpoints }
     }
 
     /// Runs `f` inside the next group transaction and returns its value once that is committed.
@@ -70,6 +88,15 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
     }
     if let Err(e) = checkpoint(&conn) {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
+    }
+}
+
+/// A passive checkpoint copies what no reader still needs, without waiting for anyone.
+fn checkpoint_until_stopped(conn: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 
