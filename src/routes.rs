@@ -1,7 +1,7 @@
 //! The whole HTTP surface, and what answers warp's own rejections (unknown path, wrong method,
 //! a refused CORS origin), logging those on `/api/*` like every other API outcome.
 
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -58,10 +58,23 @@ async fn render_rejection(rejection: Rejection) -> Result<Response, Rejection> {
     Ok(response)
 }
 
-async fn log_if_unmatched(state: AppState, meta: CallMeta, response: Response) -> Response {
+/// The methods a path answers, for the `Allow` header a 405 must carry (RFC 9110).
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    match path {
+        "/healthz" | "/openapi.json" | "/api/oauth2/userinfo" => Some("GET"),
+        _ => crate::todos::allowed_methods(path),
+    }
+}
+
+async fn log_if_unmatched(state: AppState, meta: CallMeta, mut response: Response) -> Response {
     let Some(Unmatched(error)) = response.extensions().get::<Unmatched>().cloned() else {
         return response;
     };
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = allowed_methods(&meta.path)
+    {
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
     if !meta.path.starts_with("/api/") {
         return response;
     }

@@ -277,7 +277,10 @@ fn malformed_ids_are_400_after_auth_and_unknown_ids_404() {
         assert_eq!(get(&url, None).status, 401, "{bad}: auth comes before everything else");
     }
     assert_eq!(get(&server.url("/api/todos/12345"), Some(&token)).status, 404);
-    assert_eq!(reply(http().put(server.url("/api/todos/1")).send("{}")).status, 405);
+    let put = reply(http().put(server.url("/api/todos/1")).send("{}"));
+    assert_eq!((put.status, put.header("allow")), (405, Some("GET, PATCH, DELETE")), "a 405 says what is allowed");
+    let wrong = reply(http().put(server.url("/api/todos")).send("{}"));
+    assert_eq!(wrong.header("allow"), Some("GET, POST"));
     assert_eq!(get(&server.url("/api/todos/1/extra"), Some(&token)).status, 404);
 }
 
