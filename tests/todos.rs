@@ -310,3 +310,35 @@ fn each_successful_call_counts_once_and_failures_do_not() {
     ));
     assert_eq!(counted_rows, 5);
 }
+
+fn with_bearer<B>(request: ureq::RequestBuilder<B>, token: Option<&str>) -> ureq::RequestBuilder<B> {
+    match token {
+        Some(token) => request.header("Authorization", format!("Bearer {token}")),
+        None => request,
+    }
+}
+
+#[test]
+fn every_operation_needs_a_valid_token() {
+    let server = TestServer::start();
+    let (_user, _client, token) = server.caller("kim@example.com", None);
+    let todo = create(&server, &token, r#"{"title":"guarded"}"#);
+    let one = server.url(&format!("/api/todos/{}", todo["id"]));
+    let list = server.url("/api/todos");
+    let body = r#"{"title":"x"}"#;
+    for bearer in [None, Some("gta_not-a-real-token")] {
+        let attempts = [
+            ("list", get(&list, bearer)),
+            ("create", post_json(&list, bearer, body)),
+            ("read", get(&one, bearer)),
+            ("update", reply(with_bearer(http().patch(&one), bearer).content_type("application/json").send(body))),
+            ("delete", reply(with_bearer(http().delete(&one), bearer).call())),
+        ];
+        for (what, response) in &attempts {
+            assert_eq!(response.status, 401, "{what} with {bearer:?}: {:?}", response.body);
+            assert!(response.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")), "{what}");
+        }
+    }
+    assert_eq!(get(&one, Some(&token)).body, todo, "nothing changed");
+    assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status = 401 AND user_id IS NULL"), 10);
+}
