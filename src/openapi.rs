@@ -188,7 +188,11 @@ fn todo_response(description: &str) -> Value {
 }
 
 fn request_body(schema: &str) -> Value {
-    json!({ "required": true, "content": json_content(schema) })
+    json!({
+        "required": true,
+        "description": "A JSON object of at most 64 KiB; unknown fields are ignored.",
+        "content": json_content(schema),
+    })
 }
 
 fn json_content(schema: &str) -> Value {

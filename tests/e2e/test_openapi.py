@@ -13,6 +13,7 @@ import requests
 from openapi_spec_validator import validate
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 # Fixed, so CI is repeatable; set GPT_TODO_FUZZ_SEED to explore other corners.
 SEED = os.environ.get("GPT_TODO_FUZZ_SEED", "20261127")
 MIN_TEST_CASES = 1000
@@ -49,11 +50,11 @@ def test_schemathesis_finds_no_disagreement_with_the_live_server(start_server, t
     token = server.cli("token", "issue", "--user", "fuzz@example.com", "--client", client["Client ID"]).strip()
     report_dir = tmp_path / "schemathesis"
     command = [
-        str(SCHEMATHESIS), "run", server.url("/openapi.json"),
+        str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", server.url("/openapi.json"),
         "--url", server.base,
         "--header", f"Authorization: Bearer {token}",
         "--checks", "all",
-        "--max-examples", "100",
+        "--max-examples", "150",
         "--seed", SEED,
         "--workers", "2",
         "--request-timeout", "30",
