@@ -277,7 +277,10 @@ fn malformed_ids_are_400_after_auth_and_unknown_ids_404() {
         assert_eq!(get(&url, None).status, 401, "{bad}: auth comes before everything else");
     }
     assert_eq!(get(&server.url("/api/todos/12345"), Some(&token)).status, 404);
-    assert_eq!(reply(http().put(server.url("/api/todos/1")).send("{}")).status, 405);
+    let put = reply(http().put(server.url("/api/todos/1")).send("{}"));
+    assert_eq!((put.status, put.header("allow")), (405, Some("GET, PATCH, DELETE")), "a 405 says what is allowed");
+    let wrong = reply(http().put(server.url("/api/todos")).send("{}"));
+    assert_eq!(wrong.header("allow"), Some("GET, POST"));
     assert_eq!(get(&server.url("/api/todos/1/extra"), Some(&token)).status, 404);
 }
 
@@ -306,4 +309,36 @@ fn each_successful_call_counts_once_and_failures_do_not() {
         "SELECT count(*) FROM api_calls WHERE client_id = '{client}' AND status < 300 AND usage_count IS NOT NULL"
     ));
     assert_eq!(counted_rows, 5);
+}
+
+fn with_bearer<B>(request: ureq::RequestBuilder<B>, token: Option<&str>) -> ureq::RequestBuilder<B> {
+    match token {
+        Some(token) => request.header("Authorization", format!("Bearer {token}")),
+        None => request,
+    }
+}
+
+#[test]
+fn every_operation_needs_a_valid_token() {
+    let server = TestServer::start();
+    let (_user, _client, token) = server.caller("kim@example.com", None);
+    let todo = create(&server, &token, r#"{"title":"guarded"}"#);
+    let one = server.url(&format!("/api/todos/{}", todo["id"]));
+    let list = server.url("/api/todos");
+    let body = r#"{"title":"x"}"#;
+    for bearer in [None, Some("gta_not-a-real-token")] {
+        let attempts = [
+            ("list", get(&list, bearer)),
+            ("create", post_json(&list, bearer, body)),
+            ("read", get(&one, bearer)),
+            ("update", reply(with_bearer(http().patch(&one), bearer).content_type("application/json").send(body))),
+            ("delete", reply(with_bearer(http().delete(&one), bearer).call())),
+        ];
+        for (what, response) in &attempts {
+            assert_eq!(response.status, 401, "{what} with {bearer:?}: {:?}", response.body);
+            assert!(response.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")), "{what}");
+        }
+    }
+    assert_eq!(get(&one, Some(&token)).body, todo, "nothing changed");
+    assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status = 401 AND user_id IS NULL"), 10);
 }
