@@ -3,7 +3,7 @@
 //! Reads (token look-ups, user info) use a small r2d2 pool on blocking threads. Every write goes
 //! through the one [`Writer`] thread, which commits many requests' work in one transaction.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -53,12 +53,10 @@ impl Db {
     pub fn open(path: &Path, synchronous: Synchronous) -> Result<Db, DbError> {
         let writer_conn = open_connection(path)?;
         migrate(&writer_conn)?;
-        if synchronous == Synchronous::Normal {
-            writer_conn.execute_batch("PRAGMA synchronous = NORMAL")?;
-        }
+        let fsync_wal = (synchronous == Synchronous::Full).then(|| wal_path(path));
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
-        Ok(Db { readers, writer: Writer::start(writer_conn, open_connection(path)?) })
+        Ok(Db { readers, writer: Writer::start(writer_conn, open_connection(path)?, fsync_wal) })
     }
 
     /// Runs a read on a pooled connection, on a blocking thread (rusqlite must not block the runtime).
@@ -77,6 +75,13 @@ impl Db {
     }
 }
 
+/// SQLite's write-ahead log beside the database file.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
+}
+
 /// Opens one connection with the pragmas every connection needs.
 pub fn open_connection(path: &Path) -> Result<Connection, DbError> {
     let conn = Connection::open(path)?;
@@ -93,7 +98,8 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     // not depend on those values here (an index range read in order), so keep it.
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // WAL lets readers (ours, or an operator's sqlite3 shell) run beside the writer; FULL makes a
-    // commit survive power loss, and group commit pays its fsync once per batch, not per request.
+    // commit survive power loss (the admin commands' commits). The server's writer instead fsyncs
+    // the log itself, once per group commit, off its own thread (see writer.rs).
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
 }
 

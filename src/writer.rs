@@ -6,11 +6,20 @@
 //! and only then tells each job's caller its result. A caller is answered only after its work is
 //! durable, and a busy server pays one fsync for many requests.
 //!
+//! The fsync is pipelined: the connection commits without one (`synchronous = NORMAL`), and a
+//! syncer thread fsyncs the write-ahead log before answering the batch's callers, while the writer
+//! already runs the next batch. The log is append-only, so one fsync makes every commit before it
+//! durable, and an answered call is as durable as under `synchronous = FULL`. (Another request may
+//! read a commit a moment before its fsync; it is itself answered only after a later fsync, which
+//! covers the commit it read.)
+//!
 //! Checkpoints (copying the write-ahead log into the main file, with fsyncs of both) run on a
 //! thread of their own, so no request waits behind one; SQLite lets a checkpoint run beside the
 //! writer.
 
+use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
@@ -38,15 +47,25 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer on `conn` and the checkpointer on `checkpoint_conn`, two connections to
-    /// the same file.
-    pub fn start(conn: Connection, checkpoint_conn: Connection) -> Writer {
+    /// the same file. With `fsync_wal` (the file's write-ahead log), callers are answered once it
+    /// is fsynced; without, once their commit is written.
+    pub fn start(conn: Connection, checkpoint_conn: Connection, fsync_wal: Option<PathBuf>) -> Writer {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (checkpoints, stop) = mpsc::channel::<()>();
-        // The writer must never stop to checkpoint: that is the checkpointer's job.
+        // The writer must never stop to checkpoint or fsync: the other threads do that.
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
+        let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+        let syncer = fsync_wal.map(|wal| {
+            let (committed, waiting) = mpsc::channel::<Vec<Finish>>();
+            thread::Builder::new()
+                .name("db-sync".into())
+                .spawn(move || sync_until_stopped(wal, waiting))
+                .expect("spawning the database sync thread");
+            committed
+        });
         thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, queue, syncer))
             .expect("spawning the database writer thread");
         thread::Builder::new()
             .name("db-checkpoint".into())
@@ -75,7 +94,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
+fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender<Vec<Finish>>>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -84,7 +103,14 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, batch);
+        let (finishers, committed) = commit_batch(&conn, batch);
+        match (&syncer, committed) {
+            (Some(syncer), Ok(())) => {
+                // Only fails if the syncer is gone; then the callers see `WriterGone`.
+                let _ = syncer.send(finishers);
+            }
+            (_, committed) => finish_all(finishers, committed.map_err(|e| e.to_string())),
+        }
     }
     if let Err(e) = checkpoint(&conn) {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
@@ -100,11 +126,38 @@ fn checkpoint_until_stopped(conn: Connection, stop: mpsc::Receiver<()>) {
     }
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+/// Answers callers whose commits are fsynced: all that are waiting, with one fsync of the log.
+fn sync_until_stopped(wal_path: PathBuf, waiting: mpsc::Receiver<Vec<Finish>>) {
+    let mut wal: Option<File> = None;
+    while let Ok(mut finishers) = waiting.recv() {
+        while let Ok(more) = waiting.try_recv() {
+            finishers.extend(more);
+        }
+        // Opened on first use: SQLite creates the log, and keeps it while any connection is open.
+        let wal = match &wal {
+            Some(file) => Ok(file),
+            None => File::open(&wal_path).map(|file| &*wal.insert(file)),
+        };
+        let synced = wal.and_then(File::sync_data).map_err(|e| {
+            tracing::error!(error = %e, "cannot fsync the write-ahead log");
+            format!("fsync of the write-ahead log failed: {e}")
+        });
+        finish_all(finishers, synced);
+    }
+}
+
+fn finish_all(finishers: Vec<Finish>, outcome: Result<(), String>) {
+    for finish in finishers {
+        finish(outcome.clone().map_err(DbError::Task));
+    }
+}
+
+/// Runs the batch in one transaction; returns the callers to answer and how the commit went.
+fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Finish>, rusqlite::Result<()>) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, jobs = batch.len(), "cannot begin a write transaction");
         // Dropping the jobs unrun drops their replies: each caller sees `WriterGone`.
-        return;
+        return (Vec::new(), Err(e));
     }
     let finishers: Vec<Finish> = batch.into_iter().filter_map(|job| run_job(conn, job)).collect();
     let committed = exec(conn, "COMMIT").map_err(|e| {
@@ -112,9 +165,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
         let _ = exec(conn, "ROLLBACK");
         e
     });
-    for finish in finishers {
-        finish(committed.as_ref().map(|_| ()).map_err(|e| DbError::Task(e.to_string())));
-    }
+    (finishers, committed)
 }
 
 /// Runs one job in its own savepoint. A panicking job is rolled back alone; its caller sees
