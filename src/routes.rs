@@ -1,7 +1,7 @@
 //! The whole HTTP surface, and what answers warp's own rejections (unknown path, wrong method,
 //! a refused CORS origin), logging those on `/api/*` like every other API outcome.
 
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -15,10 +15,12 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::get())
         .map(|| json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })));
 
+    let openapi = crate::openapi::route(state.clone());
+
     let api = crate::todos::routes(state.clone()).or(crate::userinfo::route(state.clone())).unify();
 
     let api = api.with(cors(&state.config.cors_origins)).map(Reply::into_response);
-    let app = healthz.or(api).unify().recover(render_rejection).unify();
+    let app = healthz.or(openapi).unify().or(api).unify().recover(render_rejection).unify();
 
     call_meta().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
 }
@@ -58,10 +60,23 @@ async fn render_rejection(rejection: Rejection) -> Result<Response, Rejection> {
     Ok(response)
 }
 
-async fn log_if_unmatched(state: AppState, meta: CallMeta, response: Response) -> Response {
+/// The methods a path answers, for the `Allow` header a 405 must carry (RFC 9110).
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    match path {
+        "/healthz" | "/openapi.json" | "/api/oauth2/userinfo" => Some("GET"),
+        _ => crate::todos::allowed_methods(path),
+    }
+}
+
+async fn log_if_unmatched(state: AppState, meta: CallMeta, mut response: Response) -> Response {
     let Some(Unmatched(error)) = response.extensions().get::<Unmatched>().cloned() else {
         return response;
     };
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = allowed_methods(&meta.path)
+    {
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
     if !meta.path.starts_with("/api/") {
         return response;
     }

@@ -35,14 +35,52 @@ impl NewTodo {
     /// `title` required (1–500 characters); `description` (≤ 10,000) and `status` (1–50) optional;
     /// unknown fields ignored. The error names the field at fault.
     pub fn parse(body: &[u8]) -> Result<NewTodo, ApiError> {
-        let fields = json_object(body)?;
+        let fields = TodoPatch::read(body)?;
         Ok(NewTodo {
-            title: text_field(&fields, "title", 1, TITLE_MAX)?
-                .ok_or_else(|| ApiError::bad_request("title is required"))?,
-            description: text_field(&fields, "description", 0, DESCRIPTION_MAX)?.unwrap_or_default(),
-            status: text_field(&fields, "status", 1, STATUS_MAX)?.unwrap_or_else(|| DEFAULT_STATUS.to_owned()),
+            title: fields.title.ok_or_else(|| ApiError::bad_request("title is required"))?,
+            description: fields.description.unwrap_or_default(),
+            status: fields.status.unwrap_or_else(|| DEFAULT_STATUS.to_owned()),
         })
     }
+}
+
+/// A validated partial update: the fields present are checked as for a create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TodoPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<String>,
+}
+
+impl TodoPatch {
+    /// Like a create, but every field optional; one of them must be given (`null` counts as absent).
+    pub fn parse(body: &[u8]) -> Result<TodoPatch, ApiError> {
+        let patch = TodoPatch::read(body)?;
+        if patch == (TodoPatch { title: None, description: None, status: None }) {
+            return Err(ApiError::bad_request("Nothing to update: give at least one of title, description, status"));
+        }
+        Ok(patch)
+    }
+
+    /// The three todo fields, each checked when present; what a create and an update share.
+    fn read(body: &[u8]) -> Result<TodoPatch, ApiError> {
+        let fields = json_object(body)?;
+        Ok(TodoPatch {
+            title: text_field(&fields, "title", 1, TITLE_MAX)?,
+            description: text_field(&fields, "description", 0, DESCRIPTION_MAX)?,
+            status: text_field(&fields, "status", 1, STATUS_MAX)?,
+        })
+    }
+}
+
+/// A todo id from the path: a positive integer, digits only.
+pub fn parse_id(segment: &str) -> Result<i64, ApiError> {
+    let digits = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| segment.parse::<i64>().ok())
+        .flatten()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request("id must be a positive integer (a todo's id)"))
 }
 
 /// Parses a body that must be one JSON object.
@@ -58,17 +96,20 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 pub fn text_field(fields: &Map<String, Value>, name: &str, min: usize, max: usize) -> Result<Option<String>, ApiError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => {
-            let length = text.chars().count();
-            if length < min || (min > 0 && text.trim().is_empty()) {
-                Err(ApiError::bad_request(format!("{name} must not be empty")))
-            } else if length > max {
-                Err(ApiError::bad_request(format!("{name} must be at most {max} characters")))
-            } else {
-                Ok(Some(text.clone()))
-            }
-        }
+        Some(Value::String(text)) => text_value(name, text, min, max).map(Some),
         Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
+    }
+}
+
+/// A text of `min..=max` characters; when it may not be empty, it may not be blank either.
+pub fn text_value(name: &str, text: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let length = text.chars().count();
+    if length < min || (min > 0 && text.trim().is_empty()) {
+        Err(ApiError::bad_request(format!("{name} must not be empty")))
+    } else if length > max {
+        Err(ApiError::bad_request(format!("{name} must be at most {max} characters")))
+    } else {
+        Ok(text.to_owned())
     }
 }
 
@@ -96,6 +137,30 @@ mod tests {
         assert_eq!(message(&format!(r#"{{"title":"{}"}}"#, "é".repeat(501))), "title must be at most 500 characters");
         assert_eq!(message(r#"{"title":"a","status":""}"#), "status must not be empty");
         assert_eq!(message(r#"{"title":"a","description":[]}"#), "description must be a string");
+    }
+
+    #[test]
+    fn a_patch_checks_what_it_has_and_needs_something() {
+        let patch = TodoPatch::parse(br#"{"status":"done","title":null,"other":1}"#).unwrap();
+        assert_eq!(patch, TodoPatch { title: None, description: None, status: Some("done".into()) });
+        let error = |body: &str| TodoPatch::parse(body.as_bytes()).unwrap_err().to_string();
+        assert!(error("{}").starts_with("Nothing to update"));
+        assert!(error(r#"{"title":null,"x":1}"#).starts_with("Nothing to update"));
+        assert_eq!(error(r#"{"title":" "}"#), "title must not be empty");
+        assert_eq!(error(r#"{"status":1}"#), "status must be a string");
+        assert_eq!(
+            error(&format!(r#"{{"description":"{}"}}"#, "d".repeat(10_001))),
+            "description must be at most 10000 characters"
+        );
+        assert_eq!(error("[1]"), "The request body must be a JSON object");
+    }
+
+    #[test]
+    fn ids_are_positive_integers() {
+        assert_eq!(parse_id("42").unwrap(), 42);
+        for bad in ["", "0", "-1", "+1", "1.0", "abc", "99999999999999999999", " 1"] {
+            assert!(parse_id(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]

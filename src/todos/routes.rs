@@ -3,44 +3,171 @@
 
 use bytes::Buf;
 use futures_util::Stream;
-use warp::http::StatusCode;
+use rusqlite::Connection;
+use serde::Serialize;
+use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::model::NewTodo;
-use super::store;
+use super::model::{NewTodo, TodoPatch, parse_id};
+use super::query::{ListQuery, cursor};
+use super::{Todo, store};
 use crate::AppState;
+use crate::auth::Caller;
 use crate::chain::Call;
-use crate::error::json_response;
+use crate::error::{ApiError, json_response};
 use crate::request::{CallMeta, call_meta, read_json_body};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map(move || state.clone());
-    warp::path!("api" / "todo-demo")
-        .and(warp::post())
-        .and(with_state)
-        .and(call_meta())
-        .and(warp::body::stream())
-        .then(create_demo)
+    let call = with_state.and(call_meta());
+    // An absent query string is an empty one, not a rejection.
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+
+    let demo = warp::path!("api" / "todo-demo").and(warp::post()).and(call.clone()).and(warp::body::stream());
+    let list = warp::path!("api" / "todos").and(warp::get()).and(call.clone()).and(query);
+    let create = warp::path!("api" / "todos").and(warp::post()).and(call.clone()).and(warp::body::stream());
+    let one = warp::path!("api" / "todos" / String);
+    let read = one.and(warp::get()).and(call.clone());
+    let update = one.and(warp::patch()).and(call.clone()).and(warp::body::stream());
+    let delete = one.and(warp::delete()).and(call);
+
+    demo.then(create_demo)
+        .or(list.then(list_todos))
+        .unify()
+        .or(create.then(create_todo))
+        .unify()
+        .or(read.then(get_todo))
+        .unify()
+        .or(update.then(update_todo))
+        .unify()
+        .or(delete.then(delete_todo))
+        .unify()
+}
+
+/// The methods a todo API path answers, for the `Allow` header of a 405 (RFC 9110).
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    match path.strip_prefix("/api/")? {
+        "todo-demo" => Some("POST"),
+        "todos" => Some("GET, POST"),
+        rest => {
+            rest.strip_prefix("todos/").filter(|id| !id.is_empty() && !id.contains('/')).map(|_| "GET, PATCH, DELETE")
+        }
+    }
 }
 
 /// The reference's create: `200` with the created todo.
 async fn create_demo<S, B>(state: AppState, meta: CallMeta, body: S) -> Response
 where
-    S: Stream<Item = Result<B, warp::Error>>,
-    B: Buf,
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf + Send,
+{
+    let input = async |headers: &HeaderMap| NewTodo::parse(&read_json_body(headers, body).await?);
+    let op = |conn: &Connection, caller: &Caller, new| Ok(store::insert(conn, &caller.user_id, &new)?);
+    handle(state, meta, input, StatusCode::OK, op, |todo| json_response(StatusCode::OK, &todo)).await
+}
+
+/// `{"todos": [...], "nextCursor": ...}`: newest first; `nextCursor` is null on the last page.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    todos: Vec<Todo>,
+    next_cursor: Option<String>,
+}
+
+async fn list_todos(state: AppState, meta: CallMeta, raw_query: String) -> Response {
+    let input = async |_: &HeaderMap| ListQuery::parse(&raw_query);
+    let op = |conn: &Connection, caller: &Caller, query: ListQuery| {
+        // One row more than asked for tells whether another page follows.
+        let mut todos = store::list(conn, &caller.user_id, &query, query.limit + 1)?;
+        let next_cursor = (todos.len() > query.limit as usize).then(|| {
+            todos.truncate(query.limit as usize);
+            cursor::encode(todos.last().map_or(0, |todo| todo.id))
+        });
+        Ok(Page { todos, next_cursor })
+    };
+    handle(state, meta, input, StatusCode::OK, op, |page| json_response(StatusCode::OK, &page)).await
+}
+
+/// `201` with the todo and `Location: /api/todos/{id}`.
+async fn create_todo<S, B>(state: AppState, meta: CallMeta, body: S) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf + Send,
+{
+    let input = async |headers: &HeaderMap| NewTodo::parse(&read_json_body(headers, body).await?);
+    let op = |conn: &Connection, caller: &Caller, new| Ok(store::insert(conn, &caller.user_id, &new)?);
+    let render = |todo: Todo| {
+        let mut response = json_response(StatusCode::CREATED, &todo);
+        if let Ok(location) = HeaderValue::from_str(&format!("/api/todos/{}", todo.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    };
+    handle(state, meta, input, StatusCode::CREATED, op, render).await
+}
+
+async fn get_todo(id: String, state: AppState, meta: CallMeta) -> Response {
+    let input = async |_: &HeaderMap| parse_id(&id);
+    let op = |conn: &Connection, caller: &Caller, id| store::get(conn, &caller.user_id, id)?.ok_or(ApiError::NotFound);
+    handle(state, meta, input, StatusCode::OK, op, |todo| json_response(StatusCode::OK, &todo)).await
+}
+
+async fn update_todo<S, B>(id: String, state: AppState, meta: CallMeta, body: S) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf + Send,
+{
+    let input = async |headers: &HeaderMap| {
+        let id = parse_id(&id)?;
+        Ok((id, TodoPatch::parse(&read_json_body(headers, body).await?)?))
+    };
+    let op = |conn: &Connection, caller: &Caller, (id, patch): (i64, TodoPatch)| {
+        store::update(conn, &caller.user_id, id, &patch)?.ok_or(ApiError::NotFound)
+    };
+    handle(state, meta, input, StatusCode::OK, op, |todo| json_response(StatusCode::OK, &todo)).await
+}
+
+async fn delete_todo(id: String, state: AppState, meta: CallMeta) -> Response {
+    let input = async |_: &HeaderMap| parse_id(&id);
+    let op = |conn: &Connection, caller: &Caller, id| match store::delete(conn, &caller.user_id, id)? {
+        true => Ok(()),
+        false => Err(ApiError::NotFound),
+    };
+    let render = |()| {
+        let mut response = Response::default();
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response
+    };
+    handle(state, meta, input, StatusCode::NO_CONTENT, op, render).await
+}
+
+/// One call through the chain: auth; then the request's `input` (path, query or body), whose
+/// failure is answered with its 4xx and logged but not counted; then `op` under the quota, whose
+/// value `render` turns into the `success` response, with the usage headers.
+async fn handle<I, T>(
+    state: AppState,
+    meta: CallMeta,
+    input: impl AsyncFnOnce(&HeaderMap) -> Result<I, ApiError>,
+    success: StatusCode,
+    op: impl FnOnce(&Connection, &Caller, I) -> Result<T, ApiError> + Send + 'static,
+    render: impl FnOnce(T) -> Response,
+) -> Response
+where
+    I: Send + 'static,
+    T: Send + 'static,
 {
     let call = match Call::begin(&state, meta).await {
         Ok(call) => call,
         Err(response) => return response,
     };
-    let new = match read_json_body(call.headers(), body).await.and_then(|bytes| NewTodo::parse(&bytes)) {
-        Ok(new) => new,
+    let input = match input(call.headers()).await {
+        Ok(input) => input,
         Err(error) => return call.fail(error).await,
     };
-    match call.run(StatusCode::OK, move |conn, caller| Ok(store::insert(conn, &caller.user_id, &new)?)).await {
-        Ok((todo, usage)) => {
-            let mut response = json_response(StatusCode::OK, &todo);
+    match call.run(success, move |conn, caller| op(conn, caller, input)).await {
+        Ok((value, usage)) => {
+            let mut response = render(value);
             usage.add_headers(&mut response);
             response
         }
