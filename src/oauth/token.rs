@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn verifier_shape_follows_rfc7636() {
         assert!(is_verifier(&"a".repeat(43)));
-        assert!(is_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gKXqnrbWs"));
+        assert!(is_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
         assert!(!is_verifier(&"a".repeat(42)));
         assert!(!is_verifier(&"a".repeat(129)));
         assert!(!is_verifier(&format!("{}+", "a".repeat(43))));
