@@ -20,6 +20,8 @@ struct Browser {
     agent: ureq::Agent,
     base: String,
     cookie: Option<String>,
+    /// Sent with form posts, as browsers do.
+    origin: Option<String>,
 }
 
 /// An HTML response.
@@ -77,7 +79,7 @@ impl Browser {
             .timeout_global(Some(std::time::Duration::from_secs(30)))
             .build()
             .into();
-        Browser { agent, base: server.base.clone(), cookie: None }
+        Browser { agent, base: server.base.clone(), cookie: None, origin: None }
     }
 
     fn get(&mut self, path_or_url: &str) -> Page {
@@ -100,6 +102,9 @@ impl Browser {
         let mut request = self.agent.post(format!("{}/api/oauth2/authorize", self.base));
         if let Some(cookie) = &self.cookie {
             request = request.header("Cookie", cookie);
+        }
+        if let Some(origin) = &self.origin {
+            request = request.header("Origin", origin);
         }
         self.keep(request.send_form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
     }
@@ -646,4 +651,27 @@ fn token_endpoint_errors_follow_rfc_6749() {
     for (reply, status, error) in &cases {
         assert_oauth_error(reply, *status, error);
     }
+}
+
+#[test]
+fn pages_work_from_their_own_origin_whatever_cors_origin_says() {
+    let server = TestServer::start_with(|config| config.cors_origins = vec!["https://chat.openai.com".into()]);
+    server.add_user("ann@example.com");
+    let (client_id, _) = server.add_client(None);
+    let mut browser = Browser::new(&server);
+    browser.origin = Some(server.base.clone());
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let consent = browser.log_in(&login, "ann@example.com", PASSWORD);
+    assert_eq!(browser.post(&consent, "consent", &[("decision", "allow")]).status, 303);
+    let metadata = common::reply(
+        common::http()
+            .get(server.url("/.well-known/oauth-authorization-server"))
+            .header("Origin", "https://inspector.example")
+            .call(),
+    );
+    assert_eq!(
+        metadata.header("access-control-allow-origin"),
+        Some("https://inspector.example"),
+        "clients in browsers may read it"
+    );
 }

@@ -2,38 +2,24 @@
 //! or a refresh token is replayed.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::HeaderMap;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
 
 use super::client_auth;
 use super::error::{OAuthError, no_store};
-use super::params::{self, Params};
+use super::params::Params;
 use crate::AppState;
 use crate::clock::unix_now;
 use crate::secrets::hash_secret;
 
-pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("api" / "oauth2" / "revoke")
-        .and(warp::post())
-        .and(warp::header::headers_cloned())
-        .and(params::form())
-        .then(move |headers, form| {
-            let state = state.clone();
-            async move { revoke(state, headers, form).await.unwrap_or_else(|e| e.to_response()) }
-        })
-}
-
 /// Answers 200 whether or not the token existed (RFC 7009 2.2): a client learns nothing by probing.
-async fn revoke(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
+pub async fn revoke(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
     let params = form.map_err(OAuthError::invalid_request)?;
     let client = client_auth::authenticate(&state, &headers, &params).await?;
     let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?.to_owned();
     // token_type_hint is only a hint (RFC 7009 2.1): the hash finds the token whatever its kind.
     state.db.writer.write(move |conn| revoke_token(conn, &token, &client.client_id)).await??;
-    let mut response = Response::new(Default::default());
-    *response.status_mut() = StatusCode::OK;
-    Ok(no_store(response))
+    Ok(no_store(Response::new(Default::default())))
 }
 
 /// Revokes a token of `client_id`: an access token alone, a refresh token with its whole family

@@ -6,13 +6,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Rejection};
 
 use super::auth_request::SCOPE;
 use super::client_auth;
 use super::codes;
 use super::error::{OAuthError, no_store};
-use super::params::{self, Params};
+use super::params::Params;
 use super::revoke::{revoke_family, revoke_issued_by_code};
 use crate::AppState;
 use crate::clients::Client;
@@ -21,17 +20,6 @@ use crate::config::Config;
 use crate::error::json_response;
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
 use crate::tokens::{self, Grant, Kind};
-
-pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("api" / "oauth2" / "token")
-        .and(warp::post())
-        .and(warp::header::headers_cloned())
-        .and(params::form())
-        .then(move |headers, form| {
-            let state = state.clone();
-            async move { token(state, headers, form).await.unwrap_or_else(|e| e.to_response()) }
-        })
-}
 
 /// The token response (RFC 6749 5.1).
 #[derive(Debug, Serialize)]
@@ -43,7 +31,7 @@ struct Issued {
     scope: String,
 }
 
-async fn token(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
+pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
     let params = form.map_err(OAuthError::invalid_request)?;
     let grant_type = params.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     if !matches!(grant_type, "authorization_code" | "refresh_token") {
