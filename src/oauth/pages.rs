@@ -49,7 +49,7 @@ pub fn login(status: StatusCode, request: &AuthRequest, csrf: &str, form: &Login
                 ("hidden", &hidden),
                 ("signup_error", &error_block(form.signup_error)),
                 ("name", &escape(form.name)),
-                ("email", &escape(form.email)),
+                ("email", &escape(if form.signup_error.is_some() { form.email } else { "" })),
                 ("min_password", &MIN_PASSWORD_CHARS.to_string()),
             ],
         )

@@ -1,5 +1,5 @@
 //! Slows password guessing: after [`MAX_FAILURES`] failed sign-ins for one email address within
-//! [`WINDOW`], sign-in for that address is refused until the window has passed. Unknown addresses
+//! [`WINDOW`], sign-in for that address is refused for another [`WINDOW`]. Unknown addresses
 //! are counted the same way, so the lockout tells nothing about which accounts exist.
 //! Kept in memory: a restart forgets, which is fine for a brake on guessing.
 
@@ -19,6 +19,7 @@ pub struct Throttle {
 
 struct Failures {
     count: u32,
+    /// When the window began: the first failure, then the one that locked the account.
     since: Instant,
 }
 
@@ -42,6 +43,10 @@ impl Throttle {
             *entry = Failures { count: 0, since: Instant::now() };
         }
         entry.count += 1;
+        if entry.count == MAX_FAILURES {
+            // The lockout lasts a whole window from the failure that triggered it.
+            entry.since = Instant::now();
+        }
     }
 
     pub fn record_success(&self, email: &str) {
