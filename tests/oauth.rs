@@ -675,3 +675,14 @@ fn pages_work_from_their_own_origin_whatever_cors_origin_says() {
         "clients in browsers may read it"
     );
 }
+
+#[test]
+fn an_expired_refresh_token_is_refused() {
+    let server = TestServer::start_with(|config| config.refresh_token_ttl = std::time::Duration::from_secs(0));
+    server.add_user("ann@example.com");
+    let client = server.add_client(None);
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let issued = exchange(&server, &code, &client);
+    assert_eq!(issued.status, 200);
+    assert_oauth_error(&refresh(&server, field(&issued, "refresh_token"), &client), 400, "invalid_grant");
+}

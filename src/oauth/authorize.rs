@@ -188,8 +188,10 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
                 Err(e) => return server_error(&e),
             };
             params.push(("code", &code));
+            tracing::info!(client_id = %request.client.client_id, user_id = %user.user_id, "authorization granted");
         }
         Some("deny") => {
+            tracing::info!(client_id = %request.client.client_id, user_id = %user.user_id, "authorization denied");
             params.push(("error", "access_denied"));
             params.push(("error_description", "The user denied access"));
         }

@@ -38,6 +38,7 @@ pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, Str
         return Err(OAuthError::unsupported_grant_type("Supported: authorization_code, refresh_token"));
     }
     let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client_id = client.client_id.clone();
     let config = state.config.clone();
     let issued = if grant_type == "authorization_code" {
         let exchange = CodeExchange::from_params(&params)?;
@@ -47,6 +48,7 @@ pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, Str
         check_scope(params.get("scope"))?;
         state.db.writer.write(move |conn| refresh(conn, &config, &client, &refresh_token)).await??
     };
+    tracing::info!(%client_id, grant_type, "tokens issued");
     Ok(no_store(json_response(StatusCode::OK, &issued)))
 }
 
