@@ -17,7 +17,7 @@ use super::session::{self, Browser, SignedIn};
 use super::throttle::Throttle;
 use crate::AppState;
 use crate::secrets::verify_password;
-use crate::users;
+use crate::users::{self, NewUser};
 
 pub fn routes(
     state: AppState,
@@ -148,7 +148,13 @@ async fn signup(state: &AppState, request: &AuthRequest, browser: &Browser, para
     let name = params.get("name").unwrap_or("").to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
     let (new_email, new_name) = (email.clone(), name.clone());
-    let created = state.db.writer.write(move |conn| users::create(conn, &new_email, &new_name, &password)).await;
+    // Hash off the async runtime and off the writer thread, then queue only the insert.
+    let prepared = tokio::task::spawn_blocking(move || NewUser::prepare(&new_email, &new_name, &password)).await;
+    let created = match prepared {
+        Ok(Ok(user)) => state.db.writer.write(move |conn| users::insert(conn, &user)).await,
+        Ok(Err(message)) => Ok(Err(message)),
+        Err(e) => return server_error(&e),
+    };
     match created {
         Ok(Ok(user_id)) => start_session(state, request, user_id).await,
         Ok(Err(message)) => {
