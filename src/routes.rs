@@ -20,7 +20,15 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let api = crate::todos::routes(state.clone()).or(crate::userinfo::route(state.clone())).unify();
 
     let api = api.with(cors(&state.config.cors_origins)).map(Reply::into_response);
-    let app = healthz.or(openapi).unify().or(api).unify().recover(render_rejection).unify();
+    let app = healthz
+        .or(openapi)
+        .unify()
+        .or(crate::oauth::routes(state.clone()))
+        .unify()
+        .or(api)
+        .unify()
+        .recover(render_rejection)
+        .unify();
 
     call_meta().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
 }
