@@ -204,10 +204,22 @@ fn assert_oauth_error(reply: &Reply, status: u16, error: &str) {
 
 /// A server with one user and one confidential client registered for [`CALLBACK`].
 fn setup() -> (TestServer, (String, String)) {
-    let server = TestServer::start();
+    setup_with(|_| {})
+}
+
+fn setup_with(configure: impl FnOnce(&mut gpt_todo::config::Config)) -> (TestServer, (String, String)) {
+    let server = TestServer::start_with(configure);
     server.add_user("ann@example.com");
     let client = server.add_client(None);
     (server, client)
+}
+
+/// Ann signs in and allows `client`, which exchanges the code: the token response.
+fn signed_in_tokens(server: &TestServer, client: &(String, String)) -> Reply {
+    let code = authorize(server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let issued = exchange(server, &code, client);
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    issued
 }
 
 fn register(server: &TestServer, uris: &[&str], public: bool) -> (String, Option<String>) {
@@ -481,11 +493,8 @@ fn public_clients_must_use_pkce_s256_and_downgrades_are_refused() {
 
 #[test]
 fn refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family() {
-    let server = TestServer::start_with(|config| config.access_token_ttl = std::time::Duration::from_secs(120));
-    server.add_user("ann@example.com");
-    let client = server.add_client(None);
-    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
-    let first = exchange(&server, &code, &client);
+    let (server, client) = setup_with(|config| config.access_token_ttl = std::time::Duration::from_secs(120));
+    let first = signed_in_tokens(&server, &client);
     assert_eq!(first.body["expires_in"], 120, "--access-token-ttl is honoured");
 
     let second = refresh(&server, field(&first, "refresh_token"), &client);
@@ -507,8 +516,7 @@ fn refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family() {
 #[test]
 fn revocation_endpoint_revokes_access_and_refresh_tokens() {
     let (server, client) = setup();
-    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
-    let issued = exchange(&server, &code, &client);
+    let issued = signed_in_tokens(&server, &client);
     let (access, refresh_token) = (field(&issued, "access_token"), field(&issued, "refresh_token"));
     let basic = Some((client.0.as_str(), client.1.as_str()));
 
@@ -531,12 +539,8 @@ fn revocation_endpoint_revokes_access_and_refresh_tokens() {
 
 #[test]
 fn an_expired_access_token_gets_401_on_the_api() {
-    let server = TestServer::start_with(|config| config.access_token_ttl = std::time::Duration::from_secs(0));
-    server.add_user("ann@example.com");
-    let client = server.add_client(None);
-    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
-    let issued = exchange(&server, &code, &client);
-    assert_eq!(issued.status, 200);
+    let (server, client) = setup_with(|config| config.access_token_ttl = std::time::Duration::from_secs(0));
+    let issued = signed_in_tokens(&server, &client);
     let refused = post_json(&server.url("/api/todo-demo"), Some(field(&issued, "access_token")), r#"{"title":"x"}"#);
     assert_eq!(refused.status, 401);
     assert!(refused.header("www-authenticate").unwrap_or("").starts_with("Bearer"));
@@ -678,11 +682,7 @@ fn pages_work_from_their_own_origin_whatever_cors_origin_says() {
 
 #[test]
 fn an_expired_refresh_token_is_refused() {
-    let server = TestServer::start_with(|config| config.refresh_token_ttl = std::time::Duration::from_secs(0));
-    server.add_user("ann@example.com");
-    let client = server.add_client(None);
-    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
-    let issued = exchange(&server, &code, &client);
-    assert_eq!(issued.status, 200);
+    let (server, client) = setup_with(|config| config.refresh_token_ttl = std::time::Duration::from_secs(0));
+    let issued = signed_in_tokens(&server, &client);
     assert_oauth_error(&refresh(&server, field(&issued, "refresh_token"), &client), 400, "invalid_grant");
 }
