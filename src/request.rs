@@ -48,6 +48,16 @@ pub fn call_meta() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + C
     )
 }
 
+/// Matches paths starting with `prefix` without consuming them. Scopes a wrapper such as
+/// `warp::cors`, which otherwise answers preflights for every path before any path filter runs.
+pub fn path_prefix(prefix: &'static str) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::path::full()
+        .and_then(move |path: warp::path::FullPath| async move {
+            if path.as_str().starts_with(prefix) { Ok(()) } else { Err(warp::reject::not_found()) }
+        })
+        .untuple_one()
+}
+
 /// A per-process random prefix and a counter: unique, cheap, and sortable within one run.
 fn next_request_id() -> String {
     static PREFIX: OnceLock<u32> = OnceLock::new();

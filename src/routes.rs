@@ -8,7 +8,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::calllog::{self, CallRecord};
 use crate::error::{ApiError, json_response};
-use crate::request::{CallMeta, call_meta};
+use crate::request::{CallMeta, call_meta, path_prefix};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz")
@@ -19,7 +19,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
 
     let api = crate::todos::routes(state.clone()).or(crate::userinfo::route(state.clone())).unify();
 
-    let api = api.with(cors(&state.config.cors_origins)).map(Reply::into_response);
+    let api = path_prefix("/api/").and(api.with(cors(&state.config.cors_origins))).map(Reply::into_response);
     let app = healthz
         .or(openapi)
         .unify()

@@ -23,6 +23,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
+use crate::request::path_prefix;
 use error::OAuthError;
 use params::Params;
 
@@ -38,6 +39,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let pages = authorize::routes(state.clone(), Arc::new(throttle::Throttle::default()));
     let token = warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), revoke::revoke));
+    let machine_paths = path_prefix("/api/oauth2/").or(path_prefix("/.well-known/")).unify();
     let machine = token
         .or(revoke)
         .unify()
@@ -51,7 +53,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
                 .max_age(600),
         )
         .map(Reply::into_response);
-    pages.or(machine).unify()
+    pages.or(machine_paths.and(machine)).unify()
 }
 
 /// A POST endpoint for clients: form parameters in, errors out as RFC 6749 JSON.
