@@ -43,7 +43,6 @@ pub fn document(public_url: &str) -> Value {
                 "post": create_todo(),
             },
             "/api/todos/{id}": {
-                "parameters": [{ "$ref": "#/components/parameters/TodoId" }],
                 "get": get_todo(),
                 "patch": update_todo(),
                 "delete": delete_todo(),
@@ -105,18 +104,20 @@ fn create_todo() -> Value {
         "requestBody": request_body("NewTodo"),
         "responses": responses(&["400", "401", "413", "415", "429", "500"], "201", json!({
             "description": "The todo was created.",
-            "headers": {
-                "Location": {
-                    "description": "The new todo's path, /api/todos/{id}.",
-                    "required": true,
-                    "schema": { "type": "string" },
-                },
-                "RateLimit-Limit": usage_headers()["RateLimit-Limit"],
-                "RateLimit-Remaining": usage_headers()["RateLimit-Remaining"],
-            },
+            "headers": created_headers(),
             "content": json_content("Todo"),
         })),
     })
+}
+
+fn created_headers() -> Value {
+    let mut headers = usage_headers();
+    headers["Location"] = json!({
+        "description": "The new todo's path, /api/todos/{id}.",
+        "required": true,
+        "schema": { "type": "string" },
+    });
+    headers
 }
 
 fn get_todo() -> Value {
@@ -126,6 +127,7 @@ fn get_todo() -> Value {
         "description": "Returns one of the user's todos by its id, with its full description. \
             A todo that does not exist, or is not the user's, is a 404.",
         "x-openai-isConsequential": false,
+        "parameters": [todo_id()],
         "responses": responses(&["400", "401", "404", "429", "500"], "200", todo_response("The todo.")),
     })
 }
@@ -138,6 +140,7 @@ fn update_todo() -> Value {
             To mark a todo finished, send {\"status\": \"done\"}. Returns the updated todo. \
             Find the id with listTodos first.",
         "x-openai-isConsequential": false,
+        "parameters": [todo_id()],
         "requestBody": request_body("TodoPatch"),
         "responses": responses(
             &["400", "401", "404", "413", "415", "429", "500"],
@@ -154,6 +157,7 @@ fn delete_todo() -> Value {
         "description": "Deletes one of the user's todos for good; it cannot be undone. Confirm with the \
             user first. To mark a todo finished instead, use updateTodo with status done.",
         "x-openai-isConsequential": true,
+        "parameters": [todo_id()],
         "responses": responses(&["400", "401", "404", "429", "500"], "204", json!({
             "description": "The todo was deleted; there is no body.",
             "headers": usage_headers(),
@@ -181,6 +185,11 @@ fn responses(errors: &[&str], success_status: &str, success: Value) -> Value {
         all.insert((*status).to_owned(), json!({ "$ref": format!("#/components/responses/{status}") }));
     }
     Value::Object(all)
+}
+
+/// Each operation on one todo declares the id itself, so it reads whole without its path item.
+fn todo_id() -> Value {
+    json!({ "$ref": "#/components/parameters/TodoId" })
 }
 
 fn todo_response(description: &str) -> Value {

@@ -62,9 +62,7 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf + Send,
 {
-    let input = async |headers: &HeaderMap| NewTodo::parse(&read_json_body(headers, body).await?);
-    let op = |conn: &Connection, caller: &Caller, new| Ok(store::insert(conn, &caller.user_id, &new)?);
-    handle(state, meta, input, StatusCode::OK, op, |todo| json_response(StatusCode::OK, &todo)).await
+    create(state, meta, body, StatusCode::OK, |todo| json_response(StatusCode::OK, &todo)).await
 }
 
 /// `{"todos": [...], "nextCursor": ...}`: newest first; `nextCursor` is null on the last page.
@@ -95,8 +93,6 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf + Send,
 {
-    let input = async |headers: &HeaderMap| NewTodo::parse(&read_json_body(headers, body).await?);
-    let op = |conn: &Connection, caller: &Caller, new| Ok(store::insert(conn, &caller.user_id, &new)?);
     let render = |todo: Todo| {
         let mut response = json_response(StatusCode::CREATED, &todo);
         if let Ok(location) = HeaderValue::from_str(&format!("/api/todos/{}", todo.id)) {
@@ -104,7 +100,24 @@ where
         }
         response
     };
-    handle(state, meta, input, StatusCode::CREATED, op, render).await
+    create(state, meta, body, StatusCode::CREATED, render).await
+}
+
+/// What both creates share: the body rules of SPEC, and an insert owned by the caller.
+async fn create<S, B>(
+    state: AppState,
+    meta: CallMeta,
+    body: S,
+    success: StatusCode,
+    render: impl FnOnce(Todo) -> Response,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf + Send,
+{
+    let input = async |headers: &HeaderMap| NewTodo::parse(&read_json_body(headers, body).await?);
+    let op = |conn: &Connection, caller: &Caller, new| Ok(store::insert(conn, &caller.user_id, &new)?);
+    handle(state, meta, input, success, op, render).await
 }
 
 async fn get_todo(id: String, state: AppState, meta: CallMeta) -> Response {
