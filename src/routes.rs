@@ -72,6 +72,9 @@ async fn render_rejection(rejection: Rejection) -> Result<Response, Rejection> {
 fn allowed_methods(path: &str) -> Option<&'static str> {
     match path {
         "/healthz" | "/openapi.json" | "/api/oauth2/userinfo" => Some("GET"),
+        "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => Some("GET"),
+        "/api/oauth2/authorize" => Some("GET, POST"),
+        "/api/oauth2/token" | "/api/oauth2/revoke" => Some("POST"),
         _ => crate::todos::allowed_methods(path),
     }
 }

@@ -83,6 +83,8 @@ fn users_clients_tokens_usage_logs_and_backup() {
         serde_json::from_str(&ok(&run(&["logs", "--user", "ann@example.com", "--json"]))).unwrap();
     assert_eq!(logs.as_array().unwrap().len(), 3);
     assert_eq!(logs[0]["status"], 429, "newest first");
+    fails(&run(&["logs", "--user", "nobody@example.com"]), "no user");
+    fails(&run(&["usage", "--user", "nobody@example.com"]), "no user");
     let only_429: serde_json::Value = serde_json::from_str(&ok(&run(&["logs", "--status", "429", "--json"]))).unwrap();
     assert_eq!(only_429.as_array().unwrap().len(), 1);
     let table = ok(&run(&["logs", "--limit", "1"]));

@@ -11,6 +11,7 @@ use warp::{Filter, Rejection};
 
 use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
 use super::codes;
+use super::hashing::{Busy, PasswordHashing};
 use super::pages::{self, LoginForm};
 use super::params::{self, Params};
 use super::session::{self, Browser, SignedIn};
@@ -19,12 +20,18 @@ use crate::AppState;
 use crate::secrets::verify_password;
 use crate::users::{self, NewUser};
 
-pub fn routes(
-    state: AppState,
-    throttle: Arc<Throttle>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+/// What guards the password checks: the per-account lockout and the bound on concurrent hashing.
+#[derive(Default)]
+pub struct Guards {
+    pub throttle: Throttle,
+    pub hashing: PasswordHashing,
+}
+
+const BUSY_MESSAGE: &str = "The server is busy. Please try again in a moment.";
+
+pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map(move || state.clone());
-    let with_throttle = warp::any().map(move || throttle.clone());
+    let with_guards = warp::any().map(move || guards.clone());
     let show = warp::get()
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
@@ -32,7 +39,7 @@ pub fn routes(
         .then(|state, headers, query: String| show(state, headers, Params::parse(query.as_bytes())));
     let submit = warp::post()
         .and(with_state)
-        .and(with_throttle)
+        .and(with_guards)
         .and(warp::header::headers_cloned())
         .and(params::form())
         .then(submit);
@@ -53,12 +60,7 @@ async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String
     with_cookie(&state, response, &browser)
 }
 
-async fn submit(
-    state: AppState,
-    throttle: Arc<Throttle>,
-    headers: HeaderMap,
-    form: Result<Params, String>,
-) -> Response {
+async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: Result<Params, String>) -> Response {
     let params = match form {
         Ok(params) => params,
         Err(message) => return pages::error(StatusCode::BAD_REQUEST, "Bad request", &message),
@@ -76,8 +78,8 @@ async fn submit(
         Err(response) => return response,
     };
     match params.get("action") {
-        Some("login") => login(&state, &throttle, &request, &browser, &params).await,
-        Some("signup") if state.config.allow_signup => signup(&state, &request, &browser, &params).await,
+        Some("login") => login(&state, &guards, &request, &browser, &params).await,
+        Some("signup") if state.config.allow_signup => signup(&state, &guards, &request, &browser, &params).await,
         Some("consent") => consent(&state, &request, &browser, params.get("decision")).await,
         Some("logout") => logout(&state, &request, &browser).await,
         _ => pages::error(StatusCode::BAD_REQUEST, "Bad request", "This form action is not available."),
@@ -109,7 +111,7 @@ async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedI
 
 async fn login(
     state: &AppState,
-    throttle: &Throttle,
+    guards: &Guards,
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
@@ -120,7 +122,7 @@ async fn login(
         let form = LoginForm { email: &email, login_error: Some(message), ..LoginForm::default() };
         login_page(state, request, browser, status, &form)
     };
-    if let Err(wait) = throttle.check(&email) {
+    if let Err(wait) = guards.throttle.begin_attempt(&email) {
         let minutes = wait.as_secs().div_ceil(60);
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
@@ -133,27 +135,35 @@ async fn login(
         Err(e) => return server_error(&e),
     };
     let (user_id, hash) = user.unzip();
-    // argon2 is slow on purpose: keep it off the async runtime. Unknown emails cost the same time.
-    let verified = tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref())).await;
-    let Some(user_id) = user_id.filter(|_| matches!(verified, Ok(true))) else {
-        throttle.record_failure(&email);
+    // Unknown emails cost the same time as known ones.
+    let verified = match guards.hashing.run(move || verify_password(&password, hash.as_deref())).await {
+        Ok(verified) => verified,
+        Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
+    };
+    let Some(user_id) = user_id.filter(|_| verified) else {
         return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     };
-    throttle.record_success(&email);
+    guards.throttle.succeeded(&email);
     start_session(state, request, user_id).await
 }
 
-async fn signup(state: &AppState, request: &AuthRequest, browser: &Browser, params: &Params) -> Response {
+async fn signup(
+    state: &AppState,
+    guards: &Guards,
+    request: &AuthRequest,
+    browser: &Browser,
+    params: &Params,
+) -> Response {
     let email = params.get("email").unwrap_or("").to_owned();
     let name = params.get("name").unwrap_or("").to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
     let (new_email, new_name) = (email.clone(), name.clone());
     // Hash off the async runtime and off the writer thread, then queue only the insert.
-    let prepared = tokio::task::spawn_blocking(move || NewUser::prepare(&new_email, &new_name, &password)).await;
+    let prepared = guards.hashing.run(move || NewUser::prepare(&new_email, &new_name, &password)).await;
     let created = match prepared {
         Ok(Ok(user)) => state.db.writer.write(move |conn| users::insert(conn, &user)).await,
         Ok(Err(message)) => Ok(Err(message)),
-        Err(e) => return server_error(&e),
+        Err(Busy) => Ok(Err(BUSY_MESSAGE.to_owned())),
     };
     match created {
         Ok(Ok(user_id)) => start_session(state, request, user_id).await,

@@ -7,6 +7,7 @@ mod authorize;
 mod client_auth;
 mod codes;
 mod error;
+mod hashing;
 mod metadata;
 mod pages;
 mod params;
@@ -36,10 +37,14 @@ pub use throttle::MAX_FAILURES;
 /// from their own origin whatever `--cors-origin` says, and the machine endpoints take no cookies,
 /// so any origin may call them (browser-based public clients need that).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let pages = authorize::routes(state.clone(), Arc::new(throttle::Throttle::default()));
+    let pages = authorize::routes(state.clone(), Arc::new(authorize::Guards::default()));
     let token = warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), revoke::revoke));
-    let machine_paths = path_prefix("/api/oauth2/").or(path_prefix("/.well-known/")).unify();
+    let machine_paths = path_prefix("/api/oauth2/token")
+        .or(path_prefix("/api/oauth2/revoke"))
+        .unify()
+        .or(path_prefix("/.well-known/"))
+        .unify();
     let machine = token
         .or(revoke)
         .unify()

@@ -1,7 +1,9 @@
-//! Slows password guessing: after [`MAX_FAILURES`] failed sign-ins for one email address within
-//! [`WINDOW`], sign-in for that address is refused for another [`WINDOW`]. Unknown addresses
-//! are counted the same way, so the lockout tells nothing about which accounts exist.
-//! Kept in memory: a restart forgets, which is fine for a brake on guessing.
+//! Slows password guessing: at most [`MAX_FAILURES`] sign-in attempts for one email address within
+//! [`WINDOW`] may fail; after that, sign-in for that address is refused for another [`WINDOW`].
+//! An attempt counts as failed from the moment it starts, so parallel guesses cannot slip past the
+//! limit while their passwords are being checked; a successful sign-in forgets the count.
+//! Unknown addresses are counted the same way, so the lockout tells nothing about which accounts
+//! exist. Kept in memory: a restart forgets, which is fine for a brake on guessing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,33 +26,45 @@ struct Failures {
 }
 
 impl Throttle {
-    /// `Err(wait)` while sign-in for `email` is refused.
-    pub fn check(&self, email: &str) -> Result<(), Duration> {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        match failures.get(&key(email)) {
-            Some(f) if f.count >= MAX_FAILURES && f.since.elapsed() < WINDOW => Err(WINDOW - f.since.elapsed()),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn record_failure(&self, email: &str) {
+    /// Starts a sign-in attempt for `email`, counted as failed until [`Throttle::succeeded`] says
+    /// otherwise; `Err(wait)` while sign-in for `email` is refused.
+    pub fn begin_attempt(&self, email: &str) -> Result<(), Duration> {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() >= MAX_TRACKED {
-            failures.retain(|_, f| f.since.elapsed() < WINDOW);
+        let key = key(email);
+        if let Some(f) = failures.get(&key)
+            && f.count >= MAX_FAILURES
+            && f.since.elapsed() < WINDOW
+        {
+            return Err(WINDOW - f.since.elapsed());
         }
-        let entry = failures.entry(key(email)).or_insert(Failures { count: 0, since: Instant::now() });
+        if failures.len() >= MAX_TRACKED && !failures.contains_key(&key) {
+            make_room(&mut failures);
+        }
+        let entry = failures.entry(key).or_insert(Failures { count: 0, since: Instant::now() });
         if entry.since.elapsed() >= WINDOW {
             *entry = Failures { count: 0, since: Instant::now() };
         }
         entry.count += 1;
         if entry.count == MAX_FAILURES {
-            // The lockout lasts a whole window from the failure that triggered it.
+            // The lockout lasts a whole window from the attempt that triggered it.
             entry.since = Instant::now();
         }
+        Ok(())
     }
 
-    pub fn record_success(&self, email: &str) {
+    pub fn succeeded(&self, email: &str) {
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&key(email));
+    }
+}
+
+/// Drops expired entries, and if that frees nothing, the oldest tenth.
+fn make_room(failures: &mut HashMap<String, Failures>) {
+    failures.retain(|_, f| f.since.elapsed() < WINDOW);
+    if failures.len() >= MAX_TRACKED {
+        let mut starts: Vec<Instant> = failures.values().map(|f| f.since).collect();
+        starts.sort_unstable();
+        let cutoff = starts[starts.len() / 10];
+        failures.retain(|_, f| f.since > cutoff);
     }
 }
 
@@ -64,25 +78,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_after_too_many_failures_whatever_the_case() {
+    fn refuses_after_too_many_attempts_whatever_the_case() {
         let throttle = Throttle::default();
-        for _ in 0..MAX_FAILURES - 1 {
-            throttle.record_failure("Ann@example.com");
+        for _ in 0..MAX_FAILURES {
+            assert!(throttle.begin_attempt("Ann@example.com").is_ok());
         }
-        assert!(throttle.check("ann@example.com").is_ok());
-        throttle.record_failure("ANN@example.com");
-        assert!(throttle.check("ann@example.com").is_err());
-        assert!(throttle.check("bob@example.com").is_ok());
+        assert!(throttle.begin_attempt("ann@example.com").is_err(), "in-flight attempts count too");
+        assert!(throttle.begin_attempt("bob@example.com").is_ok());
     }
 
     #[test]
     fn success_forgets_earlier_failures() {
         let throttle = Throttle::default();
         for _ in 0..MAX_FAILURES - 1 {
-            throttle.record_failure("ann@example.com");
+            throttle.begin_attempt("ann@example.com").unwrap();
         }
-        throttle.record_success("ann@example.com");
-        throttle.record_failure("ann@example.com");
-        assert!(throttle.check("ann@example.com").is_ok());
+        throttle.succeeded("ann@example.com");
+        for _ in 0..MAX_FAILURES {
+            assert!(throttle.begin_attempt("ann@example.com").is_ok());
+        }
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let throttle = Throttle::default();
+        for i in 0..MAX_TRACKED + 50 {
+            throttle.begin_attempt(&format!("user{i}@example.com")).unwrap();
+        }
+        assert!(throttle.failures.lock().unwrap().len() <= MAX_TRACKED);
     }
 }
