@@ -686,3 +686,31 @@ fn an_expired_refresh_token_is_refused() {
     let issued = signed_in_tokens(&server, &client);
     assert_oauth_error(&refresh(&server, field(&issued, "refresh_token"), &client), 400, "invalid_grant");
 }
+
+#[test]
+fn parallel_guesses_cannot_outrun_the_lockout() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let mut fields = login.hidden_fields();
+    fields.push(("action".into(), "login".into()));
+    fields.push(("email".into(), "ann@example.com".into()));
+    fields.push(("password".into(), "a wrong guess".into()));
+    let cookie = browser.cookie.clone().expect("the login page sets a cookie");
+    let url = server.url("/api/oauth2/authorize");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..20)
+            .map(|_| {
+                let (url, cookie, fields) = (&url, &cookie, &fields);
+                scope.spawn(move || {
+                    let form = fields.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                    reply(common::http().post(url).header("Cookie", cookie).send_form(form)).status
+                })
+            })
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap()).collect()
+    });
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked, gpt_todo::oauth::MAX_FAILURES as usize, "only that many passwords may be tried: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20 - checked);
+}
