@@ -5,6 +5,8 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{TestServer, get, post_json};
@@ -49,13 +51,15 @@ fn a_token_from_a_works_on_b_and_b_survives_a_stopping() {
     assert_eq!(b.count("SELECT count(*) FROM api_calls WHERE status = 500 AND user_id IS NULL"), 1);
 }
 
-/// A minimal HTTP server answering every request with `body` (status 200), like a third-party
-/// provider's user-info endpoint; returns its URL. It stops after `requests` answers.
-fn provider_answering(body: &'static str, requests: usize) -> String {
+/// A minimal HTTP server answering every request with `status` and `body`, like a third-party
+/// provider's user-info endpoint; returns its URL and how many requests it has answered.
+fn provider(status: &'static str, body: &'static str) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/userinfo", listener.local_addr().unwrap());
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counter = answered.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming().take(requests) {
+        for stream in listener.incoming() {
             let mut stream = stream.unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut line = String::new();
@@ -63,18 +67,35 @@ fn provider_answering(body: &'static str, requests: usize) -> String {
                 line.clear();
             }
             let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
+            counter.fetch_add(1, Ordering::SeqCst);
             let _ = stream.write_all(response.as_bytes());
         }
     });
-    url
+    (url, answered)
+}
+
+fn provider_answering(body: &'static str) -> String {
+    provider("200 OK", body).0
+}
+
+#[test]
+fn refusals_are_remembered_briefly_so_a_flood_of_bad_tokens_stays_local() {
+    let (url, answered) = provider("401 Unauthorized", r#"{"error":"invalid_token"}"#);
+    let server = remote_of(&url);
+    for _ in 0..5 {
+        assert_eq!(post_json(&server.url("/api/todo-demo"), Some("bogus"), r#"{"title":"x"}"#).status, 401);
+    }
+    assert_eq!(answered.load(Ordering::SeqCst), 1, "the provider is asked once for one bad token");
+    assert_eq!(post_json(&server.url("/api/todo-demo"), Some("another"), r#"{"title":"x"}"#).status, 401);
+    assert_eq!(answered.load(Ordering::SeqCst), 2);
 }
 
 #[test]
 fn user_and_client_ids_come_from_the_fields_providers_use() {
-    let provider = provider_answering(r#"{"sub":"auth0|42","azp":"gpt-client-7","email":"x@example.com"}"#, 1);
+    let provider = provider_answering(r#"{"sub":"auth0|42","azp":"gpt-client-7","email":"x@example.com"}"#);
     let server = remote_of(&provider);
     let created = post_json(&server.url("/api/todo-demo"), Some("any-provider-token"), r#"{"title":"x"}"#);
     assert_eq!(created.status, 200, "{:?}", created.body);
@@ -87,7 +108,7 @@ fn user_and_client_ids_come_from_the_fields_providers_use() {
 
 #[test]
 fn the_default_client_id_fills_in_when_the_provider_names_none() {
-    let provider = provider_answering(r#"{"id":7}"#, 2);
+    let provider = provider_answering(r#"{"id":7}"#);
     let without_default = remote_of(&provider);
     let refused = post_json(&without_default.url("/api/todo-demo"), Some("t1"), r#"{"title":"x"}"#);
     assert_eq!(refused.status, 401, "a token that names no client cannot be counted: {:?}", refused.body);
