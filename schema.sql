@@ -49,6 +49,15 @@ CREATE TABLE oauth_tokens (
 CREATE INDEX oauth_tokens_by_family ON oauth_tokens(family_id);
 CREATE INDEX oauth_tokens_by_code ON oauth_tokens(code_hash);
 
+-- Signed-in browser sessions of the authorization pages. The cookie holds a random secret; only
+-- its hash is stored. A browser without a row here is signed out (its cookie still keys CSRF).
+CREATE TABLE oauth_sessions (
+    session_hash TEXT PRIMARY KEY,                -- SHA-256 of the cookie value
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at   INTEGER NOT NULL,
+    created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
 CREATE TABLE todos (
     id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so newest first = id descending
     user_id     TEXT NOT NULL,

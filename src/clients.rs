@@ -50,23 +50,42 @@ pub fn register(
     let client_id = random_secret(CLIENT_ID_PREFIX);
     let client_secret = (!public).then(|| random_secret(CLIENT_SECRET_PREFIX));
     let uris = serde_json::to_string(redirect_uris).map_err(|e| e.to_string())?;
+    let call_limit =
+        call_limit.map(i64::try_from).transpose().map_err(|_| "the call limit is too large".to_string())?;
     conn.execute(
         "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, call_limit) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![client_id, client_secret.as_deref().map(hash_secret), name.trim(), uris, call_limit.map(|n| n as i64)],
+        params![client_id, client_secret.as_deref().map(hash_secret), name.trim(), uris, call_limit],
     )
     .map_err(|e| format!("cannot add the client: {e}"))?;
     Ok(Registered { client_id, client_secret })
 }
 
-/// An absolute `https` URI (or `http` for a local address), without a fragment (RFC 6749 3.1.2).
+/// An absolute `https` URI (or `http` for a loopback host), without a fragment (RFC 6749 3.1.2).
 fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"].iter().any(|p| uri.starts_with(p));
-    if !(uri.starts_with("https://") || local) || uri.contains('#') || uri.contains(char::is_whitespace) {
-        return Err(format!(
+    let refuse = || {
+        Err(format!(
             "redirect URI '{uri}' must be an absolute https:// URI (http:// only for localhost) without a fragment"
-        ));
+        ))
+    };
+    if uri.contains('#') || uri.contains(char::is_whitespace) || uri.chars().any(char::is_control) {
+        return refuse();
     }
-    Ok(())
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("", ""));
+    // The authority ends at the first '/', '?' (or the end); it must not hide a user part ("x@host").
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return refuse();
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
+    match scheme {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => refuse(),
+    }
 }
 
 pub fn find(conn: &Connection, client_id: &str) -> rusqlite::Result<Option<Client>> {
@@ -81,4 +100,32 @@ pub fn find(conn: &Connection, client_id: &str) -> rusqlite::Result<Option<Clien
             })
         })
         .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_redirect_uri;
+
+    #[test]
+    fn redirect_uris_must_be_https_or_loopback_http() {
+        for good in [
+            "https://chatgpt.com/aip/g-1/oauth/callback",
+            "http://localhost/cb",
+            "http://127.0.0.1:8080/cb?x=1",
+            "http://[::1]:9/cb",
+        ] {
+            assert!(check_redirect_uri(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "ftp://example.com/cb",
+            "http://example.com/cb",
+            "http://localhost.evil.com/cb",
+            "http://localhost@evil.com/cb",
+            "https://x.example/cb#frag",
+            "https:///cb",
+            "chatgpt.com/cb",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
 }

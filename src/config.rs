@@ -26,8 +26,12 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_args(db_path: PathBuf, args: &ServeArgs) -> Config {
-        Config {
+    /// The configuration `serve` runs with; a malformed flag is a one-line error.
+    pub fn from_args(db_path: PathBuf, args: &ServeArgs) -> Result<Config, String> {
+        for origin in &args.cors_origin {
+            check_origin(origin)?;
+        }
+        Ok(Config {
             db_path,
             public_url: args.public_url.as_deref().map(|u| u.trim_end_matches('/').to_string()),
             userinfo_url: args.userinfo_url.clone(),
@@ -40,7 +44,7 @@ impl Config {
             userinfo_timeout: Duration::from_secs(5),
             userinfo_cache_ttl: Duration::from_secs(args.userinfo_cache_ttl),
             synchronous: args.synchronous,
-        }
+        })
     }
 
     /// A configuration with the defaults of `serve`, for tests and tools.
@@ -52,10 +56,41 @@ impl Config {
             serve: ServeArgs,
         }
         let defaults = Defaults::parse_from(["gpt-todo"]);
-        Config::from_args(db_path.into(), &defaults.serve)
+        Config::from_args(db_path.into(), &defaults.serve).expect("the defaults are valid")
     }
 
     pub fn public_url(&self) -> &str {
         self.public_url.as_deref().unwrap_or("http://127.0.0.1:8080")
+    }
+}
+
+/// A browser origin: `http(s)://host[:port]`, nothing after it.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let refuse =
+        || Err(format!("--cors-origin '{origin}' must look like https://example.com (scheme, host, optional port)"));
+    let Some(authority) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {
+        return refuse();
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host_ok = !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) && host.is_ascii();
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    if host_ok && port_ok { Ok(()) } else { refuse() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_origin;
+
+    #[test]
+    fn cors_origins_are_scheme_host_and_port() {
+        for good in ["https://chatgpt.com", "http://localhost:3000", "https://a.example:8443"] {
+            assert!(check_origin(good).is_ok(), "{good}");
+        }
+        for bad in ["example.com", "https://", "https://a.example/", "https://a.example:x", "ftp://a.example"] {
+            assert!(check_origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -7,6 +7,9 @@ use warp::reply::Response;
 use crate::db::DbError;
 
 /// The reference's exact words, which GPTs built against it may look for.
+/// The 401 message for a request without an `Authorization` header.
+pub const MISSING_TOKEN: &str = "Missing Authorization header";
+
 pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of free API calls.";
 
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +67,12 @@ impl ApiError {
     pub fn to_response(&self) -> Response {
         let mut response = json_response(self.status(), &serde_json::json!({ "error": self.to_string() }));
         if let ApiError::Unauthorized(reason) = self {
-            let challenge = format!(r#"Bearer realm="gpt-todo", error="invalid_token", error_description="{reason}""#);
+            // RFC 6750 3.1: a request that sent no credentials gets the bare challenge.
+            let challenge = if *reason == MISSING_TOKEN {
+                r#"Bearer realm="gpt-todo""#.to_owned()
+            } else {
+                format!(r#"Bearer realm="gpt-todo", error="invalid_token", error_description="{reason}""#)
+            };
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
             }

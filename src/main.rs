@@ -14,7 +14,7 @@ use gpt_todo::{AppState, admin, serve, with_public_url};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => run_server(Config::from_args(cli.db, &args), &args),
+        Command::Serve(args) => Config::from_args(cli.db, &args).and_then(|config| run_server(config, &args)),
         command => admin::run(&cli.db, command).map_err(|e| e.to_string()),
     };
     match result {

@@ -40,6 +40,16 @@ pub fn call_meta() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + C
     )
 }
 
+/// Matches paths starting with `prefix` without consuming them. Scopes a wrapper such as
+/// `warp::cors`, which otherwise answers preflights for every path before any path filter runs.
+pub fn path_prefix(prefix: &'static str) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::path::full()
+        .and_then(move |path: warp::path::FullPath| async move {
+            if path.as_str().starts_with(prefix) { Ok(()) } else { Err(warp::reject::not_found()) }
+        })
+        .untuple_one()
+}
+
 /// What the log row of a request that no route takes needs (a 404 or 405 under `/api/`), without
 /// copying its headers: every request passes here, most of them on to a route's own [`call_meta`].
 pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + Clone {

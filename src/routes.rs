@@ -8,7 +8,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::calllog::{self, CallRecord};
 use crate::error::{ApiError, json_response};
-use crate::request::{CallMeta, request_line};
+use crate::request::{CallMeta, path_prefix, request_line};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz")
@@ -19,8 +19,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
 
     let api = crate::todos::routes(state.clone()).or(crate::userinfo::route(state.clone())).unify();
 
-    let api = api.with(cors(&state.config.cors_origins)).map(Reply::into_response);
-    let app = healthz.or(openapi).unify().or(api).unify().recover(render_rejection).unify();
+    let api = path_prefix("/api/").and(api.with(cors(&state.config.cors_origins))).map(Reply::into_response);
+    let app = healthz
+        .or(openapi)
+        .unify()
+        .or(crate::oauth::routes(state.clone()))
+        .unify()
+        .or(api)
+        .unify()
+        .recover(render_rejection)
+        .unify();
 
     request_line().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
 }
@@ -64,6 +72,9 @@ async fn render_rejection(rejection: Rejection) -> Result<Response, Rejection> {
 fn allowed_methods(path: &str) -> Option<&'static str> {
     match path {
         "/healthz" | "/openapi.json" | "/api/oauth2/userinfo" => Some("GET"),
+        "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => Some("GET"),
+        "/api/oauth2/authorize" => Some("GET, POST"),
+        "/api/oauth2/token" | "/api/oauth2/revoke" => Some("POST"),
         _ => crate::todos::allowed_methods(path),
     }
 }

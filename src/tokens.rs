@@ -58,7 +58,7 @@ pub fn issue(conn: &Connection, kind: Kind, grant: &Grant, ttl: Duration) -> rus
         grant.scope,
         grant.family_id,
         grant.code_hash,
-        unix_now().saturating_add(ttl.as_secs() as i64),
+        unix_now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
     ])?;
     Ok(token)
 }

@@ -9,23 +9,41 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// Creates a user and returns the id. The error is a sentence meant for a person.
 pub fn create(conn: &Connection, email: &str, name: &str, password: &str) -> Result<String, String> {
-    let email = valid_email(email)?;
-    let length = password.chars().count();
-    if length < MIN_PASSWORD_CHARS {
-        return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));
+    insert(conn, &NewUser::prepare(email, name, password)?)
+}
+
+/// A checked user with the password already hashed. Hashing is slow on purpose, so the server
+/// does it before queueing the insert for the single database writer, not on it.
+pub struct NewUser {
+    email: String,
+    name: String,
+    password_hash: String,
+}
+
+impl NewUser {
+    pub fn prepare(email: &str, name: &str, password: &str) -> Result<NewUser, String> {
+        let email = valid_email(email)?;
+        let length = password.chars().count();
+        if length < MIN_PASSWORD_CHARS {
+            return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));
+        }
+        if length > MAX_PASSWORD_CHARS {
+            return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
+        }
+        Ok(NewUser { email, name: name.trim().to_owned(), password_hash: hash_password(password)? })
     }
-    if length > MAX_PASSWORD_CHARS {
-        return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
-    }
+}
+
+/// Stores a prepared user and returns the id.
+pub fn insert(conn: &Connection, user: &NewUser) -> Result<String, String> {
     let id = random_id();
-    let password_hash = hash_password(password)?;
     match conn.execute(
         "INSERT INTO users (id, email, name, password_hash) VALUES (?1, ?2, ?3, ?4)",
-        params![id, email, name.trim(), password_hash],
+        params![id, user.email, user.name, user.password_hash],
     ) {
         Ok(_) => Ok(id),
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
-            Err(format!("a user with email {email} already exists"))
+            Err(format!("a user with email {} already exists", user.email))
         }
         Err(e) => Err(format!("cannot add the user: {e}")),
     }

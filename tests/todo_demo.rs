@@ -181,3 +181,23 @@ fn health_cors_and_unknown_routes() {
     assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status IN (404, 405)"), 2);
     assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE path = '/healthz'"), 0);
 }
+
+#[test]
+fn configured_cors_origins_are_the_only_ones_allowed() {
+    let server = TestServer::start_with(|config| config.cors_origins = vec!["https://chatgpt.com".into()]);
+    let preflight = |origin: &str| {
+        reply(
+            http()
+                .options(server.url("/api/todo-demo"))
+                .header("Origin", origin)
+                .header("Access-Control-Request-Method", "POST")
+                .call(),
+        )
+    };
+    let allowed = preflight("https://chatgpt.com");
+    assert_eq!(allowed.status, 200);
+    assert_eq!(allowed.header("access-control-allow-origin"), Some("https://chatgpt.com"));
+    let refused = preflight("https://evil.example");
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert!(refused.error().contains("CORS"));
+}

@@ -4,13 +4,15 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 use serde_json::{Map, json};
 
-use super::{AdminResult, print_table};
+use super::{AdminResult, invalid, print_table};
 use crate::cli::{LogsArgs, UsageArgs};
+use crate::users;
 
 /// `--user` takes an email (built-in users) or a raw user id (remote user-info mode).
 const USER_MATCHES: &str = "(?1 IS NULL OR user_id = ?1 OR user_id = (SELECT id FROM users WHERE email = ?1))";
 
 pub fn usage(conn: &Connection, args: &UsageArgs) -> AdminResult {
+    check_user(conn, args.user.as_deref())?;
     let sql = format!(
         "SELECT user_id, (SELECT email FROM users WHERE id = user_id), client_id, count,
                 (SELECT call_limit FROM oauth_clients c WHERE c.client_id = api_usage.client_id)
@@ -23,6 +25,7 @@ pub fn usage(conn: &Connection, args: &UsageArgs) -> AdminResult {
 }
 
 pub fn logs(conn: &Connection, args: &LogsArgs) -> AdminResult {
+    check_user(conn, args.user.as_deref())?;
     let sql = format!(
         "SELECT id, at, method, path, status, user_id, client_id, usage_count, round(duration_ms, 2),
                 request_id, user_agent, error
@@ -45,6 +48,16 @@ pub fn logs(conn: &Connection, args: &LogsArgs) -> AdminResult {
         "error",
     ];
     report(conn, &sql, params![args.user, args.client, args.status, args.limit], &columns, args.json)
+}
+
+/// An email must name a user here; anything else may be a remote user id, which is not checked.
+fn check_user(conn: &Connection, user: Option<&str>) -> AdminResult {
+    match user {
+        Some(email) if email.contains('@') && users::find_by_email(conn, email)?.is_none() => {
+            Err(invalid(format!("no user with email {email}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Runs a query and prints it as a table, or as a JSON array of objects keyed by `columns`.

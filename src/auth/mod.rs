@@ -11,7 +11,7 @@ use warp::http::header::AUTHORIZATION;
 pub use local::{find_access_token, find_access_token_by_hash};
 pub use remote::RemoteUserinfo;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, MISSING_TOKEN};
 use crate::secrets::hash_secret;
 
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.
@@ -60,7 +60,7 @@ impl Claim {
 /// Takes the token out of exactly one `Authorization: Bearer <token>` header.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or(ApiError::Unauthorized("Missing Authorization header"))?;
+    let value = values.next().ok_or(ApiError::Unauthorized(MISSING_TOKEN))?;
     if values.next().is_some() {
         return Err(ApiError::Unauthorized("Send exactly one Authorization header"));
     }

@@ -1,13 +1,16 @@
 //! Remote mode: the reference's architecture, where another server's user-info endpoint says who
 //! a token belongs to. ureq is blocking, so every request runs on a blocking thread. Good answers
-//! are cached by token hash for a short time; failures are not cached, so a fixed token or a
-//! recovered server works at once.
+//! are cached by token hash for `--userinfo-cache-ttl`; refusals only for a few seconds (enough to
+//! blunt a flood of bogus tokens, short enough that a fixed token works almost at once); transport
+//! failures not at all. At most [`MAX_LOOKUPS`] lookups run at once, so a slow or hanging
+//! endpoint cannot tie up every blocking thread.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::Caller;
 use crate::config::Config;
@@ -17,16 +20,21 @@ use crate::secrets::hash_secret;
 /// Bounds the cache's memory; when full, expired entries go, and if none have, the oldest half.
 const CACHE_CAPACITY: usize = 10_000;
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;
+const REFUSAL_TTL: Duration = Duration::from_secs(5);
+pub const MAX_LOOKUPS: usize = 64;
 
 pub struct RemoteUserinfo {
     url: String,
     default_client_id: Option<String>,
     agent: ureq::Agent,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Caller, Instant)>>,
+    timeout: Duration,
+    lookups: Semaphore,
+    cache: Mutex<HashMap<String, (Answer, Instant)>>,
 }
 
 /// What one ask of the user-info endpoint came to.
+#[derive(Clone)]
 enum Answer {
     Known(Caller),
     Refused(u16),
@@ -44,25 +52,24 @@ impl RemoteUserinfo {
             default_client_id: config.default_client_id.clone(),
             agent,
             ttl: config.userinfo_cache_ttl,
+            timeout: config.userinfo_timeout,
+            lookups: Semaphore::new(MAX_LOOKUPS),
             cache: Mutex::new(HashMap::new()),
         }
     }
 
     pub async fn resolve(&self, token: &str) -> Result<Caller, ApiError> {
         let key = hash_secret(token);
-        if let Some(caller) = self.cached(&key) {
-            return Ok(caller);
-        }
-        let (agent, url, token) = (self.agent.clone(), self.url.clone(), token.to_owned());
-        let default_client_id = self.default_client_id.clone();
-        let answer = tokio::task::spawn_blocking(move || ask(&agent, &url, &token, default_client_id))
-            .await
-            .map_err(|e| ApiError::internal("User-info lookup failed", e))??;
-        match answer {
-            Answer::Known(caller) => {
-                self.remember(key, caller.clone());
-                Ok(caller)
+        let answer = match self.cached(&key) {
+            Some(answer) => answer,
+            None => {
+                let answer = self.ask(token).await?;
+                self.remember(key, answer.clone());
+                answer
             }
+        };
+        match answer {
+            Answer::Known(caller) => Ok(caller),
             Answer::Refused(status) => {
                 tracing::debug!(status, "user-info endpoint refused a token");
                 Err(ApiError::Unauthorized("The access token was not accepted by the user-info server"))
@@ -70,12 +77,28 @@ impl RemoteUserinfo {
         }
     }
 
-    fn cached(&self, key: &str) -> Option<Caller> {
-        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(caller, _)| caller.clone())
+    /// Asks the endpoint on a blocking thread, once one of the lookup slots is free.
+    async fn ask(&self, token: &str) -> Result<Answer, ApiError> {
+        let busy = |_| ApiError::internal("The user-info server is not keeping up", "every lookup slot stayed busy");
+        let _slot = tokio::time::timeout(self.timeout, self.lookups.acquire()).await.map_err(busy)?;
+        let (agent, url, token) = (self.agent.clone(), self.url.clone(), token.to_owned());
+        let default_client_id = self.default_client_id.clone();
+        tokio::task::spawn_blocking(move || ask(&agent, &url, &token, default_client_id))
+            .await
+            .map_err(|e| ApiError::internal("User-info lookup failed", e))?
     }
 
-    fn remember(&self, key: String, caller: Caller) {
+    fn cached(&self, key: &str) -> Option<Answer> {
+        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (answer, at) = cache.get(key)?;
+        let ttl = match answer {
+            Answer::Known(_) => self.ttl,
+            Answer::Refused(_) => REFUSAL_TTL.min(self.ttl),
+        };
+        (at.elapsed() < ttl).then(|| answer.clone())
+    }
+
+    fn remember(&self, key: String, answer: Answer) {
         let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= CACHE_CAPACITY {
             cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
@@ -86,7 +109,7 @@ impl RemoteUserinfo {
             let cutoff = ages[ages.len() / 2];
             cache.retain(|_, (_, at)| *at > cutoff);
         }
-        cache.insert(key, (caller, Instant::now()));
+        cache.insert(key, (answer, Instant::now()));
     }
 }
 

@@ -116,7 +116,10 @@ where
     B: Buf + Send,
 {
     let input = async |headers: &HeaderMap| NewTodo::parse(&read_json_body(headers, body).await?);
-    let op = |conn: &Connection, caller: &Caller, new| Ok(store::insert(conn, &caller.user_id, &new)?);
+    // The reference's words for a failed create.
+    let op = |conn: &Connection, caller: &Caller, new| {
+        store::insert(conn, &caller.user_id, &new).map_err(|e| ApiError::internal("Failed to create todo item", e))
+    };
     handle(state, meta, input, success, op, render).await
 }
 

@@ -1,0 +1,136 @@
+//! The authorization request (RFC 6749 4.1.1, RFC 7636), checked in the order that keeps it safe:
+//! client and exact redirect URI first (if either is wrong there is nobody safe to redirect to,
+//! so the browser gets an error page), then everything else (errors go back to the client).
+//!
+//! The pages carry the request along in hidden fields and every POST checks it again.
+
+use super::params::Params;
+use crate::AppState;
+use crate::clients::{self, Client};
+
+/// The only scope there is: the user's todos (and their name and email, through user info).
+pub const SCOPE: &str = "todos";
+
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub client: Client,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub scope: Option<String>,
+    /// The PKCE S256 challenge, when the client sent one (public clients must).
+    pub code_challenge: Option<String>,
+}
+
+/// Why a request cannot go on.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Client or redirect URI is wrong: show this message, never redirect.
+    Page(String),
+    /// The client is known: send it this error (RFC 6749 4.1.2.1).
+    Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
+}
+
+impl AuthRequest {
+    pub async fn check(state: &AppState, params: &Params) -> Result<AuthRequest, Refusal> {
+        let client_id = params.get("client_id").ok_or_else(|| page("The request names no client (client_id)."))?;
+        let lookup = client_id.to_owned();
+        let client = state
+            .db
+            .read(move |conn| Ok(clients::find(conn, &lookup)?))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "authorize: client look-up failed");
+                page("The server could not check this request. Please try again.")
+            })?
+            .ok_or_else(|| page("This app is not registered with gpt-todo (unknown client_id)."))?;
+        let redirect_uri =
+            params.get("redirect_uri").ok_or_else(|| page("The request has no redirect_uri."))?.to_owned();
+        if !client.allows_redirect(&redirect_uri) {
+            return Err(page(&format!(
+                "The redirect URI is not registered for \"{}\". An operator can add it with \
+                 `gpt-todo client add ... --redirect-uri <the exact URI>`.",
+                client.name
+            )));
+        }
+        let state_param = params.get("state").map(str::to_owned);
+        let refuse = |error: &'static str, description: &str| Refusal::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state_param.clone(),
+            error,
+            description: description.to_owned(),
+        };
+        match params.get("response_type") {
+            Some("code") => {}
+            None => return Err(refuse("invalid_request", "response_type is required")),
+            Some(_) => return Err(refuse("unsupported_response_type", "Only response_type=code is supported")),
+        }
+        let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+            (None, None) => None,
+            (Some(challenge), Some("S256")) if is_s256_challenge(challenge) => Some(challenge.to_owned()),
+            (Some(_), Some("S256")) => return Err(refuse("invalid_request", "code_challenge is not a S256 challenge")),
+            (Some(_), None | Some("plain")) => {
+                return Err(refuse("invalid_request", "PKCE method plain is not supported; use S256"));
+            }
+            (None, Some(_)) => return Err(refuse("invalid_request", "code_challenge_method without code_challenge")),
+            (Some(_), Some(_)) => return Err(refuse("invalid_request", "Unsupported code_challenge_method; use S256")),
+        };
+        if client.is_public() && code_challenge.is_none() {
+            return Err(refuse("invalid_request", "A public client must use PKCE (code_challenge_method=S256)"));
+        }
+        Ok(AuthRequest {
+            client,
+            redirect_uri,
+            state: state_param.clone(),
+            scope: params.get("scope").map(str::to_owned),
+            code_challenge,
+        })
+    }
+
+    /// The request's parameters, to carry it in hidden fields or a URL.
+    pub fn params(&self) -> Vec<(&'static str, &str)> {
+        let mut params = vec![("response_type", "code"), ("client_id", self.client.client_id.as_str())];
+        params.push(("redirect_uri", &self.redirect_uri));
+        params.extend(self.state.as_deref().map(|s| ("state", s)));
+        params.extend(self.scope.as_deref().map(|s| ("scope", s)));
+        if let Some(challenge) = &self.code_challenge {
+            params.push(("code_challenge", challenge));
+            params.push(("code_challenge_method", "S256"));
+        }
+        params
+    }
+
+    /// Where the pages send the browser after a POST: this same request, as a GET.
+    pub fn page_url(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.extend_pairs(self.params());
+        format!("/api/oauth2/authorize?{}", query.finish())
+    }
+}
+
+fn page(message: &str) -> Refusal {
+    Refusal::Page(message.to_owned())
+}
+
+/// BASE64URL(SHA-256(verifier)) without padding is always 43 characters.
+fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `redirect_uri` with `params` added to its query (RFC 6749 3.1.2 keeps its own query).
+pub fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(params);
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{separator}{}", query.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_to;
+
+    #[test]
+    fn keeps_the_redirect_uris_own_query() {
+        assert_eq!(redirect_to("https://a.example/cb", &[("code", "x y")]), "https://a.example/cb?code=x+y");
+        assert_eq!(redirect_to("https://a.example/cb?k=1", &[("state", "&")]), "https://a.example/cb?k=1&state=%26");
+    }
+}

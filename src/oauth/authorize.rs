@@ -1,0 +1,277 @@
+//! `GET/POST /api/oauth2/authorize`: the pages a person sees. GET checks the request and shows the
+//! login page, or the consent page to a signed-in browser. Every POST carries the CSRF token and the
+//! request again; a successful POST answers `303` (to this page, or to the client's redirect URI).
+
+use std::sync::Arc;
+
+use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
+use super::codes;
+use super::hashing::{Busy, PasswordHashing};
+use super::pages::{self, LoginForm};
+use super::params::{self, Params};
+use super::session::{self, Browser, SignedIn};
+use super::throttle::Throttle;
+use crate::AppState;
+use crate::secrets::verify_password;
+use crate::users::{self, NewUser};
+
+/// What guards the password checks: the per-account lockout and the bound on concurrent hashing.
+#[derive(Default)]
+pub struct Guards {
+    pub throttle: Throttle,
+    pub hashing: PasswordHashing,
+}
+
+const BUSY_MESSAGE: &str = "The server is busy. Please try again in a moment.";
+
+pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let with_state = warp::any().map(move || state.clone());
+    let with_guards = warp::any().map(move || guards.clone());
+    let show = warp::get()
+        .and(with_state.clone())
+        .and(warp::header::headers_cloned())
+        .and(params::query())
+        .then(|state, headers, query: String| show(state, headers, Params::parse(query.as_bytes())));
+    let submit = warp::post()
+        .and(with_state)
+        .and(with_guards)
+        .and(warp::header::headers_cloned())
+        .and(params::form())
+        .then(submit);
+    warp::path!("api" / "oauth2" / "authorize").and(show.or(submit).unify())
+}
+
+async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String>) -> Response {
+    let request = match check_request(&state, params.as_ref().map_err(String::as_str)).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let browser = Browser::from_headers_or_new(&headers);
+    let response = match signed_in(&state, &browser).await {
+        Ok(Some(user)) => pages::consent(&request, &browser.csrf_token(), &user),
+        Ok(None) => login_page(&state, &request, &browser, StatusCode::OK, &LoginForm::default()),
+        Err(response) => return response,
+    };
+    with_cookie(&state, response, &browser)
+}
+
+async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: Result<Params, String>) -> Response {
+    let params = match form {
+        Ok(params) => params,
+        Err(message) => return pages::error(StatusCode::BAD_REQUEST, "Bad request", &message),
+    };
+    let Some(browser) = Browser::from_headers(&headers).filter(|b| b.csrf_matches(params.get("csrf"))) else {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "This form has expired or did not come from this site (its security token did not match). \
+             Make sure cookies are enabled for this site.",
+        );
+    };
+    let request = match check_request(&state, Ok(&params)).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    match params.get("action") {
+        Some("login") => login(&state, &guards, &request, &browser, &params).await,
+        Some("signup") if state.config.allow_signup => signup(&state, &guards, &request, &browser, &params).await,
+        Some("consent") => consent(&state, &request, &browser, params.get("decision")).await,
+        Some("logout") => logout(&state, &request, &browser).await,
+        _ => pages::error(StatusCode::BAD_REQUEST, "Bad request", "This form action is not available."),
+    }
+}
+
+/// The checked request, or the response refusing it: an error page, or a redirect to the client.
+async fn check_request(state: &AppState, params: Result<&Params, &str>) -> Result<AuthRequest, Response> {
+    let params = params.map_err(|message| pages::error(StatusCode::BAD_REQUEST, "Bad request", message))?;
+    match AuthRequest::check(state, params).await {
+        Ok(request) => Ok(request),
+        Err(Refusal::Page(message)) => Err(pages::error(StatusCode::BAD_REQUEST, "Cannot connect this app", &message)),
+        Err(Refusal::Redirect { redirect_uri, state: client_state, error, description }) => {
+            let mut params = vec![("error", error), ("error_description", description.as_str())];
+            params.extend(client_state.as_deref().map(|s| ("state", s)));
+            params.push(("iss", state.config.public_url()));
+            Err(see_other(&redirect_to(&redirect_uri, &params)))
+        }
+    }
+}
+
+async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedIn>, Response> {
+    if browser.is_new {
+        return Ok(None);
+    }
+    let lookup = browser.clone();
+    state.db.read(move |conn| Ok(session::signed_in(conn, &lookup)?)).await.map_err(|e| server_error(&e))
+}
+
+async fn login(
+    state: &AppState,
+    guards: &Guards,
+    request: &AuthRequest,
+    browser: &Browser,
+    params: &Params,
+) -> Response {
+    let email = params.get("email").unwrap_or("").trim().to_owned();
+    let password = params.get("password").unwrap_or("").to_owned();
+    let refuse = |status, message: &str| {
+        let form = LoginForm { email: &email, login_error: Some(message), ..LoginForm::default() };
+        login_page(state, request, browser, status, &form)
+    };
+    if let Err(wait) = guards.throttle.begin_attempt(&email) {
+        let minutes = wait.as_secs().div_ceil(60);
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many failed sign-ins for this account. Try again in {minutes} minutes."),
+        );
+    }
+    let lookup = email.clone();
+    let user = match state.db.read(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await {
+        Ok(user) => user,
+        Err(e) => return server_error(&e),
+    };
+    let (user_id, hash) = user.unzip();
+    // Unknown emails cost the same time as known ones.
+    let verified = match guards.hashing.run(move || verify_password(&password, hash.as_deref())).await {
+        Ok(verified) => verified,
+        Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
+    };
+    let Some(user_id) = user_id.filter(|_| verified) else {
+        return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.");
+    };
+    guards.throttle.succeeded(&email);
+    start_session(state, request, user_id).await
+}
+
+async fn signup(
+    state: &AppState,
+    guards: &Guards,
+    request: &AuthRequest,
+    browser: &Browser,
+    params: &Params,
+) -> Response {
+    let email = params.get("email").unwrap_or("").to_owned();
+    let name = params.get("name").unwrap_or("").to_owned();
+    let password = params.get("password").unwrap_or("").to_owned();
+    let (new_email, new_name) = (email.clone(), name.clone());
+    // Hash off the async runtime and off the writer thread, then queue only the insert.
+    let prepared = guards.hashing.run(move || NewUser::prepare(&new_email, &new_name, &password)).await;
+    let created = match prepared {
+        Ok(Ok(user)) => state.db.writer.write(move |conn| users::insert(conn, &user)).await,
+        Ok(Err(message)) => Ok(Err(message)),
+        Err(Busy) => Ok(Err(BUSY_MESSAGE.to_owned())),
+    };
+    match created {
+        Ok(Ok(user_id)) => start_session(state, request, user_id).await,
+        Ok(Err(message)) => {
+            let message = capitalise(&message);
+            let form = LoginForm { email: &email, name: &name, signup_error: Some(&message), ..LoginForm::default() };
+            login_page(state, request, browser, StatusCode::BAD_REQUEST, &form)
+        }
+        Err(e) => server_error(&e),
+    }
+}
+
+/// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
+async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Response {
+    match state.db.writer.write(move |conn| session::sign_in(conn, &user_id)).await {
+        Ok(Ok(browser)) => with_cookie(state, see_other(&request.page_url()), &browser),
+        Ok(Err(e)) => server_error(&e),
+        Err(e) => server_error(&e),
+    }
+}
+
+async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, decision: Option<&str>) -> Response {
+    let user = match signed_in(state, browser).await {
+        Ok(Some(user)) => user,
+        // The session ended meanwhile: back to the login page.
+        Ok(None) => return see_other(&request.page_url()),
+        Err(response) => return response,
+    };
+    let iss = state.config.public_url();
+    let mut params: Vec<(&str, &str)> = Vec::new();
+    let code;
+    match decision {
+        Some("allow") => {
+            let (issuing, user_id) = (request.clone(), user.user_id.clone());
+            code = match state.db.writer.write(move |conn| codes::issue(conn, &issuing, &user_id, SCOPE)).await {
+                Ok(Ok(code)) => code,
+                Ok(Err(e)) => return server_error(&e),
+                Err(e) => return server_error(&e),
+            };
+            params.push(("code", &code));
+            tracing::info!(client_id = %request.client.client_id, user_id = %user.user_id, "authorization granted");
+        }
+        Some("deny") => {
+            tracing::info!(client_id = %request.client.client_id, user_id = %user.user_id, "authorization denied");
+            params.push(("error", "access_denied"));
+            params.push(("error_description", "The user denied access"));
+        }
+        _ => return pages::error(StatusCode::BAD_REQUEST, "Bad request", "Choose Allow or Deny."),
+    }
+    params.extend(request.state.as_deref().map(|s| ("state", s)));
+    params.push(("iss", iss));
+    see_other(&redirect_to(&request.redirect_uri, &params))
+}
+
+async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> Response {
+    let leaving = browser.clone();
+    match state.db.writer.write(move |conn| session::sign_out(conn, &leaving)).await {
+        Ok(Ok(())) => see_other(&request.page_url()),
+        Ok(Err(e)) => server_error(&e),
+        Err(e) => server_error(&e),
+    }
+}
+
+fn login_page(
+    state: &AppState,
+    request: &AuthRequest,
+    browser: &Browser,
+    status: StatusCode,
+    form: &LoginForm,
+) -> Response {
+    let form = LoginForm { signup: state.config.allow_signup, ..*form };
+    pages::login(status, request, &browser.csrf_token(), &form)
+}
+
+fn with_cookie(state: &AppState, mut response: Response, browser: &Browser) -> Response {
+    if browser.is_new {
+        let secure = state.config.public_url().starts_with("https://");
+        if let Ok(value) = HeaderValue::from_str(&session::set_cookie(browser.cookie(), secure)) {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+fn see_other(location: &str) -> Response {
+    let mut response = Response::new(Default::default());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn server_error(cause: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "authorization page failed");
+    pages::error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The server could not finish this step. Please try again.",
+    )
+}
+
+/// `users::create` speaks in sentence fragments for the CLI; a page shows a sentence.
+fn capitalise(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,74 @@
+//! RFC 6749 error responses of the machine-facing endpoints (token, revocation):
+//! `{"error", "error_description"}`, never cached.
+
+use warp::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use crate::db::DbError;
+use crate::error::json_response;
+
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub description: String,
+    /// The client tried HTTP Basic: the 401 must carry a Basic challenge (RFC 6749 5.2).
+    basic_challenge: bool,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> OAuthError {
+        OAuthError { status, code, description: description.into(), basic_challenge: false }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    pub fn invalid_grant(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    pub fn invalid_scope(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    }
+
+    pub fn unsupported_grant_type(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
+    }
+
+    pub fn invalid_client(description: impl Into<String>, basic_challenge: bool) -> OAuthError {
+        OAuthError { basic_challenge, ..OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description) }
+    }
+
+    pub fn to_response(&self) -> Response {
+        let body = serde_json::json!({ "error": self.code, "error_description": self.description });
+        let mut response = no_store(json_response(self.status, &body));
+        if self.basic_challenge {
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="gpt-todo""#));
+        }
+        response
+    }
+}
+
+impl From<DbError> for OAuthError {
+    fn from(e: DbError) -> OAuthError {
+        tracing::error!(error = %e, "OAuth endpoint database error");
+        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Database error")
+    }
+}
+
+impl From<rusqlite::Error> for OAuthError {
+    fn from(e: rusqlite::Error) -> OAuthError {
+        DbError::from(e).into()
+    }
+}
+
+/// Responses carrying tokens or token errors must not be cached (RFC 6749 5.1).
+pub fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

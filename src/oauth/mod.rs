@@ -1,0 +1,74 @@
+//! The built-in OAuth 2.0 authorization server: the pages where a person signs in and allows a
+//! client (`authorize`), and the endpoints clients call (`token`, `revoke`, metadata).
+//! User info lives in `crate::userinfo`, beside the API it serves.
+
+mod auth_request;
+mod authorize;
+mod client_auth;
+mod codes;
+mod error;
+mod hashing;
+mod metadata;
+mod pages;
+mod params;
+mod revoke;
+mod session;
+mod throttle;
+mod token;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use warp::http::HeaderMap;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::AppState;
+use crate::request::path_prefix;
+use error::OAuthError;
+use params::Params;
+
+pub use auth_request::SCOPE;
+pub use codes::CODE_TTL;
+pub use session::COOKIE_NAME;
+pub use throttle::MAX_FAILURES;
+
+/// All OAuth routes. They stay outside the API's CORS setting: the pages must accept form posts
+/// from their own origin whatever `--cors-origin` says, and the machine endpoints take no cookies,
+/// so any origin may call them (browser-based public clients need that).
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let pages = authorize::routes(state.clone(), Arc::new(authorize::Guards::default()));
+    let token = warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), token::token));
+    let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), revoke::revoke));
+    let machine_paths = path_prefix("/api/oauth2/token")
+        .or(path_prefix("/api/oauth2/revoke"))
+        .unify()
+        .or(path_prefix("/.well-known/"))
+        .unify();
+    let machine = token
+        .or(revoke)
+        .unify()
+        .or(metadata::routes(state))
+        .unify()
+        .with(
+            warp::cors()
+                .allow_any_origin()
+                .allow_methods(["GET", "POST"])
+                .allow_headers(["authorization", "content-type"])
+                .max_age(600),
+        )
+        .map(Reply::into_response);
+    pages.or(machine_paths.and(machine)).unify()
+}
+
+/// A POST endpoint for clients: form parameters in, errors out as RFC 6749 JSON.
+fn form_endpoint<H, F>(state: AppState, handler: H) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
+where
+    H: Fn(AppState, HeaderMap, Result<Params, String>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response, OAuthError>> + Send + 'static,
+{
+    warp::post().and(warp::header::headers_cloned()).and(params::form()).then(move |headers, form| {
+        let answer = handler(state.clone(), headers, form);
+        async move { answer.await.unwrap_or_else(|e| e.to_response()) }
+    })
+}

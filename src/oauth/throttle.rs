@@ -1,0 +1,110 @@
+//! Slows password guessing: at most [`MAX_FAILURES`] sign-in attempts for one email address within
+//! [`WINDOW`] may fail; after that, sign-in for that address is refused for another [`WINDOW`].
+//! An attempt counts as failed from the moment it starts, so parallel guesses cannot slip past the
+//! limit while their passwords are being checked; a successful sign-in forgets the count.
+//! Unknown addresses are counted the same way, so the lockout tells nothing about which accounts
+//! exist. Kept in memory: a restart forgets, which is fine for a brake on guessing.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const MAX_FAILURES: u32 = 5;
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Bounds memory when someone tries very many addresses.
+const MAX_TRACKED: usize = 10_000;
+
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+struct Failures {
+    count: u32,
+    /// When the window began: the first failure, then the one that locked the account.
+    since: Instant,
+}
+
+impl Throttle {
+    /// Starts a sign-in attempt for `email`, counted as failed until [`Throttle::succeeded`] says
+    /// otherwise; `Err(wait)` while sign-in for `email` is refused.
+    pub fn begin_attempt(&self, email: &str) -> Result<(), Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let key = key(email);
+        if let Some(f) = failures.get(&key)
+            && f.count >= MAX_FAILURES
+            && f.since.elapsed() < WINDOW
+        {
+            return Err(WINDOW - f.since.elapsed());
+        }
+        if failures.len() >= MAX_TRACKED && !failures.contains_key(&key) {
+            make_room(&mut failures);
+        }
+        let entry = failures.entry(key).or_insert(Failures { count: 0, since: Instant::now() });
+        if entry.since.elapsed() >= WINDOW {
+            *entry = Failures { count: 0, since: Instant::now() };
+        }
+        entry.count += 1;
+        if entry.count == MAX_FAILURES {
+            // The lockout lasts a whole window from the attempt that triggered it.
+            entry.since = Instant::now();
+        }
+        Ok(())
+    }
+
+    pub fn succeeded(&self, email: &str) {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&key(email));
+    }
+}
+
+/// Drops expired entries, and if that frees nothing, the oldest tenth.
+fn make_room(failures: &mut HashMap<String, Failures>) {
+    failures.retain(|_, f| f.since.elapsed() < WINDOW);
+    if failures.len() >= MAX_TRACKED {
+        let mut starts: Vec<Instant> = failures.values().map(|f| f.since).collect();
+        starts.sort_unstable();
+        let cutoff = starts[starts.len() / 10];
+        failures.retain(|_, f| f.since > cutoff);
+    }
+}
+
+/// Emails are case-insensitive (the users table compares them NOCASE).
+fn key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_after_too_many_attempts_whatever_the_case() {
+        let throttle = Throttle::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(throttle.begin_attempt("Ann@example.com").is_ok());
+        }
+        assert!(throttle.begin_attempt("ann@example.com").is_err(), "in-flight attempts count too");
+        assert!(throttle.begin_attempt("bob@example.com").is_ok());
+    }
+
+    #[test]
+    fn success_forgets_earlier_failures() {
+        let throttle = Throttle::default();
+        for _ in 0..MAX_FAILURES - 1 {
+            throttle.begin_attempt("ann@example.com").unwrap();
+        }
+        throttle.succeeded("ann@example.com");
+        for _ in 0..MAX_FAILURES {
+            assert!(throttle.begin_attempt("ann@example.com").is_ok());
+        }
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let throttle = Throttle::default();
+        for i in 0..MAX_TRACKED + 50 {
+            throttle.begin_attempt(&format!("user{i}@example.com")).unwrap();
+        }
+        assert!(throttle.failures.lock().unwrap().len() <= MAX_TRACKED);
+    }
+}

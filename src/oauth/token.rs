@@ -1,0 +1,258 @@
+//! `POST /api/oauth2/token`: the `authorization_code` and `refresh_token` grants (RFC 6749 4.1.3,
+//! 6; RFC 7636 4.6). Each grant runs as one writer job, so a code or refresh token is checked and
+//! spent atomically: of two racing requests, one wins and the other is a replay.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use warp::http::{HeaderMap, StatusCode};
+use warp::reply::Response;
+
+use super::auth_request::SCOPE;
+use super::client_auth;
+use super::codes;
+use super::error::{OAuthError, no_store};
+use super::params::Params;
+use super::revoke::{revoke_family, revoke_issued_by_code};
+use crate::AppState;
+use crate::clients::Client;
+use crate::clock::unix_now;
+use crate::config::Config;
+use crate::error::json_response;
+use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
+use crate::tokens::{self, Grant, Kind};
+
+/// The token response (RFC 6749 5.1).
+#[derive(Debug, Serialize)]
+struct Issued {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: String,
+    scope: String,
+}
+
+pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
+    let params = form.map_err(OAuthError::invalid_request)?;
+    let grant_type = params.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if !matches!(grant_type, "authorization_code" | "refresh_token") {
+        return Err(OAuthError::unsupported_grant_type("Supported: authorization_code, refresh_token"));
+    }
+    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client_id = client.client_id.clone();
+    let config = state.config.clone();
+    let issued = if grant_type == "authorization_code" {
+        let exchange = CodeExchange::from_params(&params)?;
+        state.db.writer.write(move |conn| exchange_code(conn, &config, &client, &exchange)).await??
+    } else {
+        let refresh_token = required(&params, "refresh_token")?.to_owned();
+        check_scope(params.get("scope"))?;
+        state.db.writer.write(move |conn| refresh(conn, &config, &client, &refresh_token)).await??
+    };
+    tracing::info!(%client_id, grant_type, "tokens issued");
+    Ok(no_store(json_response(StatusCode::OK, &issued)))
+}
+
+fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
+    params.get(name).ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+}
+
+/// A refresh may ask for the same scope or less; there is only one.
+fn check_scope(requested: Option<&str>) -> Result<(), OAuthError> {
+    match requested {
+        Some(scope) if scope.split(' ').any(|s| !s.is_empty() && s != SCOPE) => {
+            Err(OAuthError::invalid_scope(format!("The only scope is '{SCOPE}'")))
+        }
+        _ => Ok(()),
+    }
+}
+
+struct CodeExchange {
+    code: String,
+    redirect_uri: String,
+    code_verifier: Option<String>,
+}
+
+impl CodeExchange {
+    fn from_params(params: &Params) -> Result<CodeExchange, OAuthError> {
+        Ok(CodeExchange {
+            code: required(params, "code")?.to_owned(),
+            redirect_uri: required(params, "redirect_uri")?.to_owned(),
+            code_verifier: params.get("code_verifier").map(str::to_owned),
+        })
+    }
+}
+
+/// Spends a code. A code that was already spent is a replay: the tokens it gave are revoked
+/// (this job's writes commit even though the answer is an error).
+fn exchange_code(
+    conn: &Connection,
+    config: &Config,
+    client: &Client,
+    exchange: &CodeExchange,
+) -> Result<Issued, OAuthError> {
+    let invalid = || OAuthError::invalid_grant("The authorization code is invalid, expired or already used");
+    let code = codes::find(conn, &exchange.code)?.ok_or_else(invalid)?;
+    if code.client_id != client.client_id {
+        return Err(invalid());
+    }
+    if code.used {
+        tracing::warn!(client_id = %client.client_id, "authorization code replayed; revoking its tokens");
+        revoke_issued_by_code(conn, &code.code_hash)?;
+        return Err(invalid());
+    }
+    if code.expires_at <= unix_now() {
+        return Err(invalid());
+    }
+    if code.redirect_uri != exchange.redirect_uri {
+        return Err(OAuthError::invalid_grant("redirect_uri differs from the one in the authorization request"));
+    }
+    match (&code.code_challenge, &exchange.code_verifier) {
+        (Some(challenge), Some(verifier)) if is_verifier(verifier) && pkce_s256_matches(verifier, challenge) => {}
+        (Some(_), _) => return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent, but the authorization request had no challenge",
+            ));
+        }
+        // Authorization requests of public clients always carry a challenge; this is a confidential one.
+        (None, None) => {}
+    }
+    let grant = Grant {
+        user_id: &code.user_id,
+        client_id: &client.client_id,
+        scope: &code.scope,
+        family_id: &random_id(),
+        code_hash: Some(&code.code_hash),
+    };
+    Ok(all_or_nothing(conn, || {
+        codes::mark_used(conn, &code.code_hash)?;
+        issue_pair(conn, config, &grant)
+    })?)
+}
+
+/// RFC 7636 4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
+fn is_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Rotates a refresh token. Presenting one that was already rotated means two parties hold it:
+/// the whole family is revoked.
+fn refresh(conn: &Connection, config: &Config, client: &Client, refresh_token: &str) -> Result<Issued, OAuthError> {
+    let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked");
+    let stored = conn
+        .prepare_cached(
+            "SELECT user_id, client_id, scope, family_id, code_hash, expires_at,
+                    revoked_at IS NOT NULL, rotated_at IS NOT NULL
+               FROM oauth_tokens WHERE token_hash = ?1 AND kind = 'refresh'",
+        )?
+        .query_row([hash_secret(refresh_token)], |r| {
+            Ok(StoredRefresh {
+                user_id: r.get(0)?,
+                client_id: r.get(1)?,
+                scope: r.get(2)?,
+                family_id: r.get(3)?,
+                code_hash: r.get(4)?,
+                expires_at: r.get(5)?,
+                revoked: r.get(6)?,
+                rotated: r.get(7)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(invalid)?;
+    if stored.client_id != client.client_id || stored.revoked {
+        return Err(invalid());
+    }
+    if stored.rotated {
+        tracing::warn!(client_id = %client.client_id, "rotated refresh token reused; revoking its family");
+        revoke_family(conn, &stored.family_id)?;
+        return Err(invalid());
+    }
+    if stored.expires_at <= unix_now() {
+        return Err(invalid());
+    }
+    let grant = Grant {
+        user_id: &stored.user_id,
+        client_id: &stored.client_id,
+        scope: &stored.scope,
+        family_id: &stored.family_id,
+        code_hash: stored.code_hash.as_deref(),
+    };
+    Ok(all_or_nothing(conn, || {
+        conn.prepare_cached("UPDATE oauth_tokens SET rotated_at = ?1 WHERE token_hash = ?2")?
+            .execute(params![unix_now(), hash_secret(refresh_token)])?;
+        issue_pair(conn, config, &grant)
+    })?)
+}
+
+struct StoredRefresh {
+    user_id: String,
+    client_id: String,
+    scope: String,
+    family_id: String,
+    code_hash: Option<String>,
+    expires_at: i64,
+    revoked: bool,
+    rotated: bool,
+}
+
+/// Spending a code or refresh token and issuing its successors happen together or not at all.
+/// (The writer rolls a job back only when it panics: a revocation answered with an error must
+/// still commit, so the job's error path cannot undo everything.)
+fn all_or_nothing<T>(conn: &Connection, f: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    conn.execute_batch("SAVEPOINT spend")?;
+    match f() {
+        Ok(value) => conn.execute_batch("RELEASE spend").map(|()| value),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO spend; RELEASE spend");
+            Err(e)
+        }
+    }
+}
+
+fn issue_pair(conn: &Connection, config: &Config, grant: &Grant) -> rusqlite::Result<Issued> {
+    Ok(Issued {
+        access_token: tokens::issue(conn, Kind::Access, grant, config.access_token_ttl)?,
+        token_type: "bearer",
+        expires_in: config.access_token_ttl.as_secs(),
+        refresh_token: tokens::issue(conn, Kind::Refresh, grant, config.refresh_token_ttl)?,
+        scope: grant.scope.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifier_shape_follows_rfc7636() {
+        assert!(is_verifier(&"a".repeat(43)));
+        assert!(is_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
+        assert!(!is_verifier(&"a".repeat(42)));
+        assert!(!is_verifier(&"a".repeat(129)));
+        assert!(!is_verifier(&format!("{}+", "a".repeat(43))));
+    }
+
+    #[test]
+    fn a_failed_spend_leaves_nothing_behind() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER); BEGIN").unwrap();
+        let failed = all_or_nothing(&conn, || {
+            conn.execute("INSERT INTO t VALUES (1)", [])?;
+            conn.execute("INSERT INTO no_such_table VALUES (2)", [])
+        });
+        assert!(failed.is_err());
+        all_or_nothing(&conn, || conn.execute("INSERT INTO t VALUES (3)", [])).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        let rows: Vec<i64> =
+            conn.prepare("SELECT x FROM t").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows, vec![3]);
+    }
+
+    #[test]
+    fn refresh_scope_may_only_be_ours() {
+        assert!(check_scope(None).is_ok());
+        assert!(check_scope(Some("todos")).is_ok());
+        assert_eq!(check_scope(Some("todos admin")).unwrap_err().code, "invalid_scope");
+    }
+}

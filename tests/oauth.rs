@@ -1,0 +1,716 @@
+//! The built-in OAuth 2.0 authorization server over real HTTP: the pages a browser sees (driven
+//! here like a browser without JavaScript: cookies, hidden fields, no automatic redirects) and the
+//! endpoints a client such as ChatGPT calls.
+
+mod common;
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::{Reply, TestServer, get, post_json, reply};
+use gpt_todo::clients;
+use sha2::{Digest, Sha256};
+
+const CALLBACK: &str = "https://chatgpt.com/aip/g-test/oauth/callback";
+const PASSWORD: &str = "password123";
+
+/// A cookie-keeping client that does not follow redirects, like a browser seen from the server.
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    cookie: Option<String>,
+    /// Sent with form posts, as browsers do.
+    origin: Option<String>,
+}
+
+/// An HTML response.
+#[derive(Debug)]
+struct Page {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn location(&self) -> &str {
+        self.header("location").unwrap_or_else(|| panic!("expected a redirect, got {} {}", self.status, self.body))
+    }
+
+    /// The query parameters of the redirect's target.
+    fn redirect_params(&self) -> HashMap<String, String> {
+        let query = self.location().split_once('?').map(|(_, q)| q).unwrap_or("");
+        form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    }
+
+    /// The hidden fields the page's forms carry (CSRF token and the authorization request).
+    fn hidden_fields(&self) -> Vec<(String, String)> {
+        let mut fields = Vec::new();
+        for input in self.body.split("<input type=\"hidden\" ").skip(1) {
+            let attribute = |name: &str| {
+                let start = input.find(&format!("{name}=\""))? + name.len() + 2;
+                let end = input[start..].find('"')? + start;
+                Some(unescape(&input[start..end]))
+            };
+            if let (Some(name), Some(value)) = (attribute("name"), attribute("value"))
+                && name != "action"
+                && !fields.iter().any(|(n, _)| *n == name)
+            {
+                fields.push((name, value));
+            }
+        }
+        fields
+    }
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Browser {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .build()
+            .into();
+        Browser { agent, base: server.base.clone(), cookie: None, origin: None }
+    }
+
+    fn get(&mut self, path_or_url: &str) -> Page {
+        let url = if path_or_url.starts_with('/') { format!("{}{path_or_url}", self.base) } else { path_or_url.into() };
+        let mut request = self.agent.get(&url);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        self.keep(request.call())
+    }
+
+    fn post(&mut self, page: &Page, action: &str, extra: &[(&str, &str)]) -> Page {
+        let mut fields = page.hidden_fields();
+        fields.push(("action".into(), action.into()));
+        fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self.post_fields(&fields)
+    }
+
+    fn post_fields(&mut self, fields: &[(String, String)]) -> Page {
+        let mut request = self.agent.post(format!("{}/api/oauth2/authorize", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        if let Some(origin) = &self.origin {
+            request = request.header("Origin", origin);
+        }
+        self.keep(request.send_form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+    }
+
+    fn keep(&mut self, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
+        let mut response = response.expect("HTTP request failed");
+        let headers = response.headers().clone();
+        if let Some(set) = headers.get("set-cookie").and_then(|v| v.to_str().ok()) {
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Page { status: response.status().as_u16(), headers, body }
+    }
+
+    /// Signs in on the login page and follows the 303 back to the (consent) page.
+    fn log_in(&mut self, login_page: &Page, email: &str, password: &str) -> Page {
+        let after = self.post(login_page, "login", &[("email", email), ("password", password)]);
+        assert_eq!(after.status, 303, "signing in should redirect: {}", after.body);
+        let location = after.location().to_owned();
+        self.get(&location)
+    }
+}
+
+fn authorize_path(client_id: &str, redirect_uri: &str, extra: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("response_type", "code").append_pair("client_id", client_id);
+    query.append_pair("redirect_uri", redirect_uri).append_pair("state", "st&te 1/2");
+    query.extend_pairs(extra);
+    format!("/api/oauth2/authorize?{}", query.finish())
+}
+
+/// Signs in and allows; returns the redirect's parameters (code, state, iss).
+fn authorize(
+    server: &TestServer,
+    email: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    extra: &[(&str, &str)],
+) -> HashMap<String, String> {
+    let mut browser = Browser::new(server);
+    let login = browser.get(&authorize_path(client_id, redirect_uri, extra));
+    assert_eq!(login.status, 200, "{}", login.body);
+    let consent = browser.log_in(&login, email, PASSWORD);
+    assert!(consent.body.contains("Allow"), "expected the consent page: {}", consent.body);
+    let done = browser.post(&consent, "consent", &[("decision", "allow")]);
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(done.location().starts_with(&format!("{redirect_uri}?")), "redirected to {}", done.location());
+    done.redirect_params()
+}
+
+/// POSTs a form to the token or revocation endpoint, optionally with HTTP Basic credentials.
+fn post_form(server: &TestServer, path: &str, fields: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
+    let mut request = common::http().post(server.url(path));
+    if let Some((id, secret)) = basic {
+        request = request.header("Authorization", format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))));
+    }
+    reply(request.send_form(fields.iter().copied()))
+}
+
+fn exchange(server: &TestServer, code: &str, client: &(String, String)) -> Reply {
+    post_form(
+        server,
+        "/api/oauth2/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CALLBACK),
+            ("client_id", &client.0),
+            ("client_secret", &client.1),
+        ],
+        None,
+    )
+}
+
+fn refresh(server: &TestServer, refresh_token: &str, client: &(String, String)) -> Reply {
+    post_form(
+        server,
+        "/api/oauth2/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+        Some((&client.0, &client.1)),
+    )
+}
+
+fn create_todo(server: &TestServer, token: &str) -> u16 {
+    post_json(&server.url("/api/todo-demo"), Some(token), r#"{"title":"via OAuth"}"#).status
+}
+
+fn field<'a>(reply: &'a Reply, name: &str) -> &'a str {
+    reply.body[name].as_str().unwrap_or_else(|| panic!("expected {name} in {}", reply.body))
+}
+
+fn assert_oauth_error(reply: &Reply, status: u16, error: &str) {
+    assert_eq!((reply.status, reply.body["error"].as_str()), (status, Some(error)), "{:?}", reply.body);
+    assert!(reply.body["error_description"].is_string(), "{:?}", reply.body);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+}
+
+/// A server with one user and one confidential client registered for [`CALLBACK`].
+fn setup() -> (TestServer, (String, String)) {
+    setup_with(|_| {})
+}
+
+fn setup_with(configure: impl FnOnce(&mut gpt_todo::config::Config)) -> (TestServer, (String, String)) {
+    let server = TestServer::start_with(configure);
+    server.add_user("ann@example.com");
+    let client = server.add_client(None);
+    (server, client)
+}
+
+/// Ann signs in and allows `client`, which exchanges the code: the token response.
+fn signed_in_tokens(server: &TestServer, client: &(String, String)) -> Reply {
+    let code = authorize(server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let issued = exchange(server, &code, client);
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    issued
+}
+
+fn register(server: &TestServer, uris: &[&str], public: bool) -> (String, Option<String>) {
+    let uris: Vec<String> = uris.iter().map(|u| u.to_string()).collect();
+    let registered = clients::register(&server.sql(), "Other App", &uris, None, public).expect("register");
+    (registered.client_id, registered.client_secret)
+}
+
+#[test]
+fn metadata_names_every_endpoint_under_the_public_url() {
+    let server = TestServer::start_with(|config| config.public_url = Some("https://todo.example".into()));
+    for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
+        let metadata = get(&server.url(path), None);
+        assert_eq!(metadata.status, 200, "{path}");
+        assert_eq!(metadata.body["issuer"], "https://todo.example");
+        assert_eq!(metadata.body["authorization_endpoint"], "https://todo.example/api/oauth2/authorize");
+        assert_eq!(metadata.body["token_endpoint"], "https://todo.example/api/oauth2/token");
+        assert_eq!(metadata.body["revocation_endpoint"], "https://todo.example/api/oauth2/revoke");
+        assert_eq!(metadata.body["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        let methods = metadata.body["token_endpoint_auth_methods_supported"].to_string();
+        assert!(methods.contains("client_secret_basic") && methods.contains("client_secret_post"), "{methods}");
+    }
+}
+
+#[test]
+fn unknown_client_or_unregistered_redirect_uri_gets_an_error_page_never_a_redirect() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let near_misses = [
+        "https://chatgpt.com/aip/g-test/oauth/callback/",
+        "https://chatgpt.com/aip/g-test/oauth/callback?x=1",
+        "https://chatgpt.com/aip/g-test/oauth/callbac",
+        "https://CHATGPT.com/aip/g-test/oauth/callback",
+        "http://chatgpt.com/aip/g-test/oauth/callback",
+        "https://evil.example/",
+    ];
+    for uri in near_misses {
+        let page = browser.get(&authorize_path(&client_id, uri, &[]));
+        assert_eq!(page.status, 400, "{uri} must not be accepted");
+        assert!(page.header("location").is_none(), "{uri} must not be redirected to");
+        assert!(page.body.contains("redirect URI is not registered"), "{}", page.body);
+    }
+    let unknown = browser.get(&authorize_path("gtc_nobody", CALLBACK, &[]));
+    assert_eq!((unknown.status, unknown.header("location")), (400, None));
+    assert!(unknown.body.contains("unknown client_id"), "{}", unknown.body);
+    let no_redirect = browser.get(&format!("/api/oauth2/authorize?response_type=code&client_id={client_id}"));
+    assert_eq!((no_redirect.status, no_redirect.header("location")), (400, None));
+    // Even a bad response_type is not redirected while the client or redirect URI is wrong.
+    let both_bad = browser.get(&authorize_path("gtc_nobody", CALLBACK, &[("response_type", "token")]));
+    assert_eq!((both_bad.status, both_bad.header("location")), (400, None));
+}
+
+#[test]
+fn other_request_errors_go_back_to_the_client_with_state_and_iss() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let path = format!(
+        "/api/oauth2/authorize?response_type=token&client_id={client_id}&redirect_uri={}&state=abc",
+        form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>()
+    );
+    let refused = browser.get(&path);
+    assert_eq!(refused.status, 303);
+    let params = refused.redirect_params();
+    assert_eq!(params["error"], "unsupported_response_type");
+    assert_eq!(params["state"], "abc");
+    assert_eq!(params["iss"], server.base);
+}
+
+#[test]
+fn login_page_has_a_strict_cookie_csp_and_csrf_field() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let page = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(page.body.contains("Test GPT"), "the login page should name the client");
+    assert!(page.body.contains("name=\"password\"") && !page.body.contains("<script"));
+    let csp = page.header("content-security-policy").expect("a CSP header");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"), "{csp}");
+    let cookie = page.header("set-cookie").expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/api/oauth2"] {
+        assert!(cookie.contains(attribute), "cookie should have {attribute}: {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "no Secure flag on a plain-http public URL: {cookie}");
+    assert!(page.hidden_fields().iter().any(|(name, value)| name == "csrf" && value.len() == 64));
+    assert!(!page.body.contains("Create account"), "sign-up is off by default");
+
+    let https = TestServer::start_with(|config| config.public_url = Some("https://todo.example".into()));
+    let (https_client, _) = https.add_client(None);
+    let page = Browser::new(&https).get(&authorize_path(&https_client, CALLBACK, &[]));
+    let cookie = page.header("set-cookie").expect("a session cookie");
+    assert!(cookie.contains("; Secure"), "Secure when the public URL is https: {cookie}");
+}
+
+#[test]
+fn every_form_refuses_a_missing_or_foreign_csrf_token() {
+    let (server, (client_id, _)) = setup();
+    let mut mine = Browser::new(&server);
+    let login = mine.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let mut theirs = Browser::new(&server);
+    let their_login = theirs.get(&authorize_path(&client_id, CALLBACK, &[]));
+
+    let credentials = [("email", "ann@example.com"), ("password", PASSWORD)];
+    let foreign = mine.post(&their_login, "login", &credentials);
+    assert_eq!(foreign.status, 403, "a token from another browser: {}", foreign.body);
+    let mut fields: Vec<(String, String)> = login.hidden_fields().into_iter().filter(|(n, _)| n != "csrf").collect();
+    fields.push(("action".into(), "login".into()));
+    fields.extend(credentials.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    assert_eq!(mine.post_fields(&fields).status, 403, "no token");
+    let mut cookieless = Browser::new(&server);
+    assert_eq!(cookieless.post(&login, "login", &credentials).status, 403, "no cookie");
+
+    // Signed in, the consent form is protected the same way: a forged Allow issues no code.
+    let consent = mine.log_in(&login, "ann@example.com", PASSWORD);
+    let forged = mine.post(&their_login, "consent", &[("decision", "allow")]);
+    assert_eq!((forged.status, forged.header("location")), (403, None));
+    assert_eq!(server.count("SELECT count(*) FROM oauth_codes"), 0);
+    assert_eq!(mine.post(&consent, "consent", &[("decision", "allow")]).status, 303);
+}
+
+#[test]
+fn code_flow_with_client_secret_post_gives_tokens_that_work_on_the_api() {
+    let (server, client) = setup();
+    let redirect = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[("scope", "")]);
+    assert_eq!(redirect["state"], "st&te 1/2", "state must come back unchanged");
+    assert_eq!(redirect["iss"], server.base);
+    let code = &redirect["code"];
+
+    let issued = exchange(&server, code, &client);
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    assert_eq!(issued.header("cache-control"), Some("no-store"));
+    assert_eq!(issued.header("content-type"), Some("application/json"));
+    assert_eq!(issued.body["token_type"], "bearer");
+    assert_eq!(issued.body["expires_in"], 3600);
+    assert_eq!(issued.body["scope"], "todos");
+    assert!(field(&issued, "refresh_token").starts_with("gtr_"));
+    let access = field(&issued, "access_token");
+    assert_eq!(create_todo(&server, access), 200);
+    let info = get(&server.url("/api/oauth2/userinfo"), Some(access));
+    assert_eq!((info.body["email"].as_str(), info.body["cid"].as_str()), (Some("ann@example.com"), Some(&*client.0)));
+}
+
+#[test]
+fn client_secret_basic_works_and_wrong_credentials_are_invalid_client() {
+    let (server, client) = setup();
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let fields = [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)];
+
+    let wrong_basic = post_form(&server, "/api/oauth2/token", &fields, Some((&client.0, "gts_wrong")));
+    assert_oauth_error(&wrong_basic, 401, "invalid_client");
+    assert_eq!(wrong_basic.header("www-authenticate"), Some(r#"Basic realm="gpt-todo""#));
+    let mut wrong_post = fields.to_vec();
+    wrong_post.extend([("client_id", client.0.as_str()), ("client_secret", "gts_wrong")]);
+    assert_oauth_error(&post_form(&server, "/api/oauth2/token", &wrong_post, None), 401, "invalid_client");
+    let no_auth = post_form(&server, "/api/oauth2/token", &fields, None);
+    assert_oauth_error(&no_auth, 401, "invalid_client");
+    let mut both = fields.to_vec();
+    both.push(("client_secret", &client.1));
+    assert_oauth_error(
+        &post_form(&server, "/api/oauth2/token", &both, Some((&client.0, &client.1))),
+        400,
+        "invalid_request",
+    );
+
+    // None of those spent the code.
+    let issued = post_form(&server, "/api/oauth2/token", &fields, Some((&client.0, &client.1)));
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    assert_eq!(create_todo(&server, field(&issued, "access_token")), 200);
+}
+
+#[test]
+fn a_reused_code_is_refused_and_revokes_what_it_issued() {
+    let (server, client) = setup();
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let first = exchange(&server, &code, &client);
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let access = field(&first, "access_token");
+    assert_eq!(create_todo(&server, access), 200);
+
+    assert_oauth_error(&exchange(&server, &code, &client), 400, "invalid_grant");
+    assert_eq!(create_todo(&server, access), 401, "the replayed code's access token must be revoked");
+    assert_oauth_error(&refresh(&server, field(&first, "refresh_token"), &client), 400, "invalid_grant");
+}
+
+#[test]
+fn an_expired_code_is_refused() {
+    let (server, client) = setup();
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let lifetime: i64 = server
+        .sql()
+        .query_row("SELECT expires_at - CAST(strftime('%s', 'now') AS INTEGER) FROM oauth_codes", [], |r| r.get(0))
+        .unwrap();
+    assert!((1..=600).contains(&lifetime), "codes live at most 10 minutes, this one {lifetime} s");
+    server.sql().execute("UPDATE oauth_codes SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) - 1", []).unwrap();
+    assert_oauth_error(&exchange(&server, &code, &client), 400, "invalid_grant");
+}
+
+#[test]
+fn a_code_is_bound_to_its_redirect_uri_and_client() {
+    let server = TestServer::start();
+    server.add_user("ann@example.com");
+    let other_uri = "https://chat.openai.com/aip/g-test/oauth/callback";
+    let (client_id, secret) = register(&server, &[CALLBACK, other_uri], false);
+    let secret = secret.unwrap();
+    let code = authorize(&server, "ann@example.com", &client_id, CALLBACK, &[])["code"].clone();
+
+    let wrong_uri = [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", other_uri)];
+    let refused = post_form(&server, "/api/oauth2/token", &wrong_uri, Some((&client_id, &secret)));
+    assert_oauth_error(&refused, 400, "invalid_grant");
+    assert!(refused.body["error_description"].as_str().unwrap().contains("redirect_uri"));
+    let other_client = server.add_client(None);
+    assert_oauth_error(&exchange(&server, &code, &other_client), 400, "invalid_grant");
+
+    assert_eq!(exchange(&server, &code, &(client_id, secret)).status, 200, "the right client and URI still work");
+}
+
+#[test]
+fn public_clients_must_use_pkce_s256_and_downgrades_are_refused() {
+    let server = TestServer::start();
+    server.add_user("ann@example.com");
+    let local = "http://127.0.0.1:9/callback";
+    let (public_id, _) = register(&server, &[local], true);
+    let verifier = "a-very-long-and-random-code-verifier-0123456789";
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let mut browser = Browser::new(&server);
+
+    for (extra, why) in [
+        (vec![], "no challenge at all"),
+        (vec![("code_challenge", verifier), ("code_challenge_method", "plain")], "plain"),
+        (vec![("code_challenge", challenge.as_str())], "no method means plain"),
+    ] {
+        let refused = browser.get(&authorize_path(&public_id, local, &extra));
+        assert_eq!(refused.status, 303, "{why}");
+        assert_eq!(refused.redirect_params()["error"], "invalid_request", "{why}");
+    }
+
+    let pkce = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let code = authorize(&server, "ann@example.com", &public_id, local, &pkce)["code"].clone();
+    let token = |verifier: Option<&str>| {
+        let mut fields = vec![("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", local)];
+        fields.push(("client_id", &public_id));
+        fields.extend(verifier.map(|v| ("code_verifier", v)));
+        post_form(&server, "/api/oauth2/token", &fields, None)
+    };
+    assert_oauth_error(&token(None), 400, "invalid_grant");
+    assert_oauth_error(&token(Some("the-wrong-verifier-but-long-enough-0123456789")), 400, "invalid_grant");
+    assert_oauth_error(&token(Some(&challenge)), 400, "invalid_grant");
+    let issued = token(Some(verifier));
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    assert_eq!(create_todo(&server, field(&issued, "access_token")), 200);
+
+    // A verifier for a code that had no challenge is a downgrade attempt.
+    let client = server.add_client(None);
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier),
+    ];
+    assert_oauth_error(
+        &post_form(&server, "/api/oauth2/token", &fields, Some((&client.0, &client.1))),
+        400,
+        "invalid_grant",
+    );
+    // And a public client cannot skip PKCE by presenting a client id without a secret for a confidential one.
+    let no_secret =
+        [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK), ("client_id", &client.0)];
+    assert_oauth_error(&post_form(&server, "/api/oauth2/token", &no_secret, None), 401, "invalid_client");
+}
+
+#[test]
+fn refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family() {
+    let (server, client) = setup_with(|config| config.access_token_ttl = std::time::Duration::from_secs(120));
+    let first = signed_in_tokens(&server, &client);
+    assert_eq!(first.body["expires_in"], 120, "--access-token-ttl is honoured");
+
+    let second = refresh(&server, field(&first, "refresh_token"), &client);
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    assert_eq!(second.header("cache-control"), Some("no-store"));
+    assert_ne!(field(&second, "refresh_token"), field(&first, "refresh_token"), "refresh tokens rotate");
+    assert_ne!(field(&second, "access_token"), field(&first, "access_token"));
+    assert_eq!(second.body["token_type"], "bearer");
+    assert_eq!(create_todo(&server, field(&second, "access_token")), 200);
+    let other = server.add_client(None);
+    assert_oauth_error(&refresh(&server, field(&second, "refresh_token"), &other), 400, "invalid_grant");
+
+    // Someone replays the first refresh token: every token of the family stops working.
+    assert_oauth_error(&refresh(&server, field(&first, "refresh_token"), &client), 400, "invalid_grant");
+    assert_eq!(create_todo(&server, field(&second, "access_token")), 401);
+    assert_oauth_error(&refresh(&server, field(&second, "refresh_token"), &client), 400, "invalid_grant");
+}
+
+#[test]
+fn revocation_endpoint_revokes_access_and_refresh_tokens() {
+    let (server, client) = setup();
+    let issued = signed_in_tokens(&server, &client);
+    let (access, refresh_token) = (field(&issued, "access_token"), field(&issued, "refresh_token"));
+    let basic = Some((client.0.as_str(), client.1.as_str()));
+
+    let unauthenticated = post_form(&server, "/api/oauth2/revoke", &[("token", access)], None);
+    assert_oauth_error(&unauthenticated, 401, "invalid_client");
+    let other = server.add_client(None);
+    let by_other = post_form(&server, "/api/oauth2/revoke", &[("token", access)], Some((&other.0, &other.1)));
+    assert_eq!(by_other.status, 200, "RFC 7009: no telling whether the token exists");
+    assert_eq!(create_todo(&server, access), 200, "another client cannot revoke it");
+
+    assert_eq!(post_form(&server, "/api/oauth2/revoke", &[("token", access)], basic).status, 200);
+    assert_eq!(create_todo(&server, access), 401, "a revoked access token is refused by the API");
+    assert_eq!(get(&server.url("/api/oauth2/userinfo"), Some(access)).status, 401);
+
+    let fields = [("token", refresh_token), ("token_type_hint", "refresh_token")];
+    assert_eq!(post_form(&server, "/api/oauth2/revoke", &fields, basic).status, 200);
+    assert_oauth_error(&refresh(&server, refresh_token, &client), 400, "invalid_grant");
+    assert_eq!(post_form(&server, "/api/oauth2/revoke", &[("token", "gta_unknown")], basic).status, 200);
+}
+
+#[test]
+fn an_expired_access_token_gets_401_on_the_api() {
+    let (server, client) = setup_with(|config| config.access_token_ttl = std::time::Duration::from_secs(0));
+    let issued = signed_in_tokens(&server, &client);
+    let refused = post_json(&server.url("/api/todo-demo"), Some(field(&issued, "access_token")), r#"{"title":"x"}"#);
+    assert_eq!(refused.status, 401);
+    assert!(refused.header("www-authenticate").unwrap_or("").starts_with("Bearer"));
+}
+
+#[test]
+fn a_returning_user_sees_only_consent_and_can_deny_or_switch_account() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    browser.log_in(&login, "ann@example.com", PASSWORD);
+
+    let again = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("Allow") && !again.body.contains("name=\"password\""), "{}", again.body);
+    assert!(again.body.contains("ann@example.com") && again.body.contains("Test GPT"));
+    assert!(again.header("set-cookie").is_none(), "the session cookie is kept");
+
+    let denied = browser.post(&again, "consent", &[("decision", "deny")]);
+    assert_eq!(denied.status, 303);
+    let params = denied.redirect_params();
+    assert_eq!((params["error"].as_str(), params["state"].as_str()), ("access_denied", "st&te 1/2"));
+    assert!(!params.contains_key("code"));
+
+    let signed_out = browser.post(&again, "logout", &[]);
+    assert_eq!(signed_out.status, 303);
+    let login_again = browser.get(signed_out.location());
+    assert!(login_again.body.contains("name=\"password\""), "after signing out, the login page again");
+}
+
+#[test]
+fn wrong_passwords_are_refused_and_repeated_failures_lock_the_account_for_a_while() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let unknown = browser.post(&login, "login", &[("email", "nobody@example.com"), ("password", PASSWORD)]);
+    assert_eq!(unknown.status, 401);
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        let wrong = browser.post(&login, "login", &[("email", "Ann@Example.com"), ("password", "not the password")]);
+        assert_eq!(wrong.status, 401);
+        assert!(wrong.body.contains("Wrong email or password"), "{}", wrong.body);
+    }
+    let locked = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(locked.status, 429, "even the right password is refused while locked");
+    assert!(locked.body.contains("Too many failed sign-ins"), "{}", locked.body);
+    assert!(locked.header("location").is_none());
+}
+
+#[test]
+fn sign_up_only_when_allowed() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let fields = [("name", "Neo"), ("email", "neo@example.com"), ("password", "long enough pw")];
+    assert_eq!(browser.post(&login, "signup", &fields).status, 400);
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email = 'neo@example.com'"), 0);
+
+    let open = TestServer::start_with(|config| config.allow_signup = true);
+    let (open_client, _) = open.add_client(None);
+    let mut browser = Browser::new(&open);
+    let login = browser.get(&authorize_path(&open_client, CALLBACK, &[]));
+    assert!(login.body.contains("Create account"));
+    let short = browser.post(&login, "signup", &[("email", "neo@example.com"), ("password", "short")]);
+    assert_eq!(short.status, 400);
+    assert!(short.body.contains("at least 8 characters"), "{}", short.body);
+    let created = browser.post(&login, "signup", &fields);
+    assert_eq!(created.status, 303, "{}", created.body);
+    let consent = browser.get(created.location());
+    assert!(consent.body.contains("Neo (neo@example.com)"), "{}", consent.body);
+    let taken = browser.post(&consent, "signup", &fields);
+    assert_eq!(taken.status, 400);
+    assert!(taken.body.contains("already exists"), "{}", taken.body);
+}
+
+#[test]
+fn token_endpoint_errors_follow_rfc_6749() {
+    let (server, client) = setup();
+    let basic = Some((client.0.as_str(), client.1.as_str()));
+    let cases = [
+        (post_form(&server, "/api/oauth2/token", &[("grant_type", "password")], basic), 400, "unsupported_grant_type"),
+        (post_form(&server, "/api/oauth2/token", &[], basic), 400, "invalid_request"),
+        (
+            post_form(&server, "/api/oauth2/token", &[("grant_type", "authorization_code")], basic),
+            400,
+            "invalid_request",
+        ),
+        (
+            post_form(
+                &server,
+                "/api/oauth2/token",
+                &[("grant_type", "authorization_code"), ("code", "gtac_x"), ("redirect_uri", CALLBACK)],
+                basic,
+            ),
+            400,
+            "invalid_grant",
+        ),
+        (
+            post_json(&server.url("/api/oauth2/token"), None, r#"{"grant_type":"refresh_token"}"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            reply(
+                common::http()
+                    .post(server.url("/api/oauth2/token"))
+                    .send_form([("grant_type", "a"), ("grant_type", "b")]),
+            ),
+            400,
+            "invalid_request",
+        ),
+    ];
+    for (reply, status, error) in &cases {
+        assert_oauth_error(reply, *status, error);
+    }
+}
+
+#[test]
+fn pages_work_from_their_own_origin_whatever_cors_origin_says() {
+    let server = TestServer::start_with(|config| config.cors_origins = vec!["https://chat.openai.com".into()]);
+    server.add_user("ann@example.com");
+    let (client_id, _) = server.add_client(None);
+    let mut browser = Browser::new(&server);
+    browser.origin = Some(server.base.clone());
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let consent = browser.log_in(&login, "ann@example.com", PASSWORD);
+    assert_eq!(browser.post(&consent, "consent", &[("decision", "allow")]).status, 303);
+    let metadata = common::reply(
+        common::http()
+            .get(server.url("/.well-known/oauth-authorization-server"))
+            .header("Origin", "https://inspector.example")
+            .call(),
+    );
+    assert_eq!(
+        metadata.header("access-control-allow-origin"),
+        Some("https://inspector.example"),
+        "clients in browsers may read it"
+    );
+}
+
+#[test]
+fn an_expired_refresh_token_is_refused() {
+    let (server, client) = setup_with(|config| config.refresh_token_ttl = std::time::Duration::from_secs(0));
+    let issued = signed_in_tokens(&server, &client);
+    assert_oauth_error(&refresh(&server, field(&issued, "refresh_token"), &client), 400, "invalid_grant");
+}
+
+#[test]
+fn parallel_guesses_cannot_outrun_the_lockout() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let mut fields = login.hidden_fields();
+    fields.push(("action".into(), "login".into()));
+    fields.push(("email".into(), "ann@example.com".into()));
+    fields.push(("password".into(), "a wrong guess".into()));
+    let cookie = browser.cookie.clone().expect("the login page sets a cookie");
+    let url = server.url("/api/oauth2/authorize");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..20)
+            .map(|_| {
+                let (url, cookie, fields) = (&url, &cookie, &fields);
+                scope.spawn(move || {
+                    let form = fields.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                    reply(common::http().post(url).header("Cookie", cookie).send_form(form)).status
+                })
+            })
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap()).collect()
+    });
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked, gpt_todo::oauth::MAX_FAILURES as usize, "only that many passwords may be tried: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20 - checked);
+}
