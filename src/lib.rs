@@ -53,7 +53,7 @@ impl AppState {
     pub fn new(config: Config) -> Result<AppState, DbError> {
         let db = Db::open(&config.db_path, config.synchronous)?;
         let auth = match &config.userinfo_url {
-            Some(url) => Authenticator::Remote(RemoteUserinfo::new(url.clone(), &config)),
+            Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
         Ok(AppState { config: Arc::new(config), db, auth: Arc::new(auth) })

@@ -26,7 +26,7 @@ pub struct Caller {
 pub enum Authenticator {
     /// Tokens issued by this server, looked up by hash in `oauth_tokens`.
     Local,
-    Remote(RemoteUserinfo),
+    Remote(Box<RemoteUserinfo>),
 }
 
 /// Who a request says it is, as far as can be known before its database work: a caller already
