@@ -50,10 +50,7 @@ impl Call {
         let Call { state, meta, claim } = self;
         let default_limit = state.config.default_call_limit;
         let outcome: Counted<()> = conclude(&state, meta, Ok(claim), StatusCode::OK, move |conn, caller| {
-            match quota::standing(conn, caller, default_limit) {
-                Ok(usage) => Err((error, Some(usage))),
-                Err(e) => Err((ApiError::from(e), None)),
-            }
+            Ok(Err((error, Some(quota::standing(conn, caller, default_limit)?))))
         })
         .await;
         respond(outcome)
@@ -80,17 +77,19 @@ type Counted<T> = Result<(T, Usage), (ApiError, Option<Usage>)>;
 
 /// The call's one write job: resolve the claim to a caller (its failure is the outcome), run
 /// `step` for that caller, write the log row; the caller is answered once all of it is committed.
+/// If the database itself fails mid-way (the log row cannot be written, a savepoint cannot be
+/// closed), the whole job is undone, so nothing is counted or kept that the caller was refused.
 async fn conclude<T: Send + 'static>(
     state: &AppState,
     meta: CallMeta,
     claim: Result<Claim, ApiError>,
     success: StatusCode,
-    step: impl FnOnce(&Connection, &Caller) -> Counted<T> + Send + 'static,
+    step: impl FnOnce(&Connection, &Caller) -> Result<Counted<T>, rusqlite::Error> + Send + 'static,
 ) -> Counted<T> {
-    let job = move |conn: &Connection| {
+    let job = move |conn: &Connection| -> Result<(CallRecord, Counted<T>), rusqlite::Error> {
         let (caller, outcome) = match claim.and_then(|claim| claim.resolve(conn)) {
             Ok(caller) => {
-                let outcome = step(conn, &caller);
+                let outcome = step(conn, &caller)?;
                 (Some(caller), outcome)
             }
             Err(error) => (None, Err((error, None))),
@@ -100,45 +99,42 @@ async fn conclude<T: Send + 'static>(
             Err((error, usage)) => (error.status().as_u16(), usage.map(|u| u.count), Some(error.log_message())),
         };
         let record = CallRecord::new(meta, status, caller, usage_count, error);
-        match calllog::insert(conn, &record) {
-            Ok(()) => (Some(record), outcome),
-            Err(e) => (None, Err((ApiError::from(e), None))),
-        }
+        calllog::insert(conn, &record)?;
+        Ok((record, outcome))
     };
-    match state.db.writer.write(job).await {
-        Ok((record, outcome)) => {
-            if let Some(record) = record {
-                calllog::trace(&record);
-            }
+    match state.db.writer.write_or_undo(job).await {
+        Ok(Ok((record, outcome))) => {
+            calllog::trace(&record);
             outcome
         }
+        Ok(Err(db_error)) => Err((ApiError::from(db_error), None)),
         Err(db_error) => Err((ApiError::from(db_error), None)),
     }
 }
 
 /// Check, operate, increment, inside a savepoint so a failed operation leaves nothing behind.
+/// The outer `Err` is a database failure that leaves the transaction in doubt.
 fn counted<T>(
     conn: &Connection,
     caller: &Caller,
     default_limit: u64,
     op: impl FnOnce(&Connection, &Caller) -> Result<T, ApiError>,
-) -> Counted<T> {
-    let before = quota::standing(conn, caller, default_limit).map_err(|e| (ApiError::from(e), None))?;
+) -> Result<Counted<T>, rusqlite::Error> {
+    let before = quota::standing(conn, caller, default_limit)?;
     if before.count >= before.limit {
-        return Err((ApiError::QuotaExceeded, Some(before)));
+        return Ok(Err((ApiError::QuotaExceeded, Some(before))));
     }
-    exec(conn, "SAVEPOINT op").map_err(|e| (ApiError::from(e), Some(before)))?;
+    exec(conn, "SAVEPOINT op")?;
     let result = op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller)?)));
     match result {
         Ok((value, count)) => {
-            exec(conn, "RELEASE op").map_err(|e| (ApiError::from(e), Some(before)))?;
-            Ok((value, Usage { count, ..before }))
+            exec(conn, "RELEASE op")?;
+            Ok(Ok((value, Usage { count, ..before })))
         }
         Err(error) => {
-            exec(conn, "ROLLBACK TO op")
-                .and_then(|()| exec(conn, "RELEASE op"))
-                .map_err(|e| (ApiError::from(e), Some(before)))?;
-            Err((error, Some(before)))
+            exec(conn, "ROLLBACK TO op")?;
+            exec(conn, "RELEASE op")?;
+            Ok(Err((error, Some(before))))
         }
     }
 }

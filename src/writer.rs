@@ -36,7 +36,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Called once the batch's commit has succeeded or failed.
 type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+/// A job's work, then whether to keep it (`false` rolls back the job's savepoint).
+type Job = Box<dyn FnOnce(&Connection) -> (Finish, bool) + Send>;
 
 #[derive(Clone)]
 pub struct Writer {
@@ -81,12 +82,37 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> T + Send + 'static,
     {
+        self.submit(move |conn| (f(conn), true)).await
+    }
+
+    /// Like [`Writer::write`], but an `Err` from `f` undoes everything `f` wrote, while the rest
+    /// of the batch commits; the caller gets the `Err` once the batch is committed.
+    pub async fn write_or_undo<T, E, F>(&self, f: F) -> Result<Result<T, E>, DbError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.submit(move |conn| {
+            let result = f(conn);
+            let keep = result.is_ok();
+            (result, keep)
+        })
+        .await
+    }
+
+    async fn submit<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> (T, bool) + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let value = f(conn);
-            Box::new(move |committed: Result<(), DbError>| {
+            let (value, keep) = f(conn);
+            let finish: Finish = Box::new(move |committed: Result<(), DbError>| {
                 let _ = reply.send(committed.map(|()| value));
-            })
+            });
+            (finish, keep)
         });
         self.jobs.send(job).map_err(|_| DbError::WriterGone)?;
         // A dropped reply means the job panicked (and was rolled back) or the writer died.
@@ -159,7 +185,18 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Finish>, rusqlite::R
         // Dropping the jobs unrun drops their replies: each caller sees `WriterGone`.
         return (Vec::new(), Err(e));
     }
-    let finishers: Vec<Finish> = batch.into_iter().filter_map(|job| run_job(conn, job)).collect();
+    let mut finishers = Vec::with_capacity(batch.len());
+    for job in batch {
+        finishers.extend(run_job(conn, job));
+        if conn.is_autocommit() {
+            // SQLite ended the transaction itself (disk full, I/O error): what ran so far is not
+            // known to be committed as one group, so none of it is acknowledged, and the jobs not
+            // yet run are dropped (their callers see `WriterGone`).
+            tracing::error!(jobs = finishers.len(), "SQLite ended the group transaction early");
+            let ended = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT);
+            return (finishers, Err(rusqlite::Error::SqliteFailure(ended, Some("the transaction ended early".into()))));
+        }
+    }
     let committed = exec(conn, "COMMIT").map_err(|e| {
         tracing::error!(error = %e, jobs = finishers.len(), "group commit failed");
         let _ = exec(conn, "ROLLBACK");
@@ -168,24 +205,30 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Finish>, rusqlite::R
     (finishers, committed)
 }
 
-/// Runs one job in its own savepoint. A panicking job is rolled back alone; its caller sees
-/// `WriterGone` (its reply was dropped) and the rest of the batch goes on.
+/// Runs one job in its own savepoint. A job that asks to be undone, or panics, is rolled back
+/// alone and the rest of the batch goes on; a panicking job's caller sees `WriterGone` (its reply
+/// was dropped).
 fn run_job(conn: &Connection, job: Job) -> Option<Finish> {
     if let Err(e) = exec(conn, "SAVEPOINT job") {
         tracing::error!(error = %e, "cannot open a savepoint");
         return None;
     }
-    match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-        Ok(finish) => match exec(conn, "RELEASE job") {
-            Ok(()) => Some(finish),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot release a savepoint");
-                None
-            }
-        },
+    let (finish, keep) = match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+        Ok((finish, keep)) => (Some(finish), keep),
         Err(_) => {
             tracing::error!("a database job panicked; its work was rolled back");
-            let _ = exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"));
+            (None, false)
+        }
+    };
+    let closed = if keep {
+        exec(conn, "RELEASE job")
+    } else {
+        exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
+    };
+    match closed {
+        Ok(()) => finish,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot close a job's savepoint");
             None
         }
     }

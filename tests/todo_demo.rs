@@ -201,3 +201,36 @@ fn configured_cors_origins_are_the_only_ones_allowed() {
     assert_eq!(refused.status, 403, "{:?}", refused.body);
     assert!(refused.error().contains("CORS"));
 }
+
+#[test]
+fn a_failed_insert_is_the_references_500_logged_and_not_counted() {
+    let server = TestServer::start();
+    let (_user, _client, token) = server.caller("gina@example.com", None);
+    // An operator's trigger stands in for a database that refuses the write.
+    server
+        .sql()
+        .execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON todos BEGIN SELECT RAISE(ABORT, 'no'); END;")
+        .unwrap();
+    let failed = post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"x"}"#);
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.error(), "Failed to create todo item");
+    assert_eq!(server.count("SELECT count(*) FROM todos"), 0);
+    assert_eq!(server.count("SELECT coalesce(sum(count), 0) FROM api_usage"), 0, "a failed call does not count");
+    assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status = 500"), 1, "but it is logged");
+}
+
+#[test]
+fn when_the_log_row_cannot_be_written_nothing_of_the_call_is_kept() {
+    let server = TestServer::start();
+    let (_user, _client, token) = server.caller("hal@example.com", None);
+    server
+        .sql()
+        .execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON api_calls BEGIN SELECT RAISE(ABORT, 'no'); END;")
+        .unwrap();
+    let failed = post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"x"}"#);
+    assert_eq!(failed.status, 500, "{:?}", failed.body);
+    assert_eq!(server.count("SELECT count(*) FROM todos"), 0, "an unlogged call must not leave its todo");
+    assert_eq!(server.count("SELECT coalesce(sum(count), 0) FROM api_usage"), 0, "nor its count");
+    server.sql().execute_batch("DROP TRIGGER refuse").unwrap();
+    assert_eq!(post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"x"}"#).status, 200);
+}
