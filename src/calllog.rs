@@ -4,6 +4,7 @@
 use rusqlite::{Connection, params};
 
 use crate::auth::Caller;
+use crate::db::Db;
 use crate::request::{CallMeta, next_request_id};
 
 pub struct CallRecord {
@@ -48,6 +49,18 @@ pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
         record.error,
     ])?;
     Ok(())
+}
+
+/// Logs a call that ends before any database work of its own (a refused token, a path no route
+/// takes): the row on the writer, then the line. If even the row cannot be written, the call is
+/// still answered as it was going to be; the failure goes to the log.
+pub async fn record_alone(db: &Db, record: CallRecord) {
+    let status = record.status;
+    match db.writer.write(move |conn| insert(conn, &record).map(|()| record)).await {
+        Ok(Ok(record)) => trace(&record),
+        Ok(Err(e)) => tracing::error!(status, error = %e, "could not log an API call"),
+        Err(e) => tracing::error!(status, error = %e, "could not log an API call"),
+    }
 }
 
 /// The tracing line, written once the call is committed, off the writer thread.

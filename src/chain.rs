@@ -13,7 +13,7 @@ use warp::reply::Response;
 use crate::AppState;
 use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
-use crate::db::exec;
+use crate::db::in_savepoint;
 use crate::error::ApiError;
 use crate::quota::{self, Usage};
 use crate::request::CallMeta;
@@ -32,10 +32,9 @@ impl Call {
         match state.auth.claim(&meta.headers).await {
             Ok(claim) => Ok(Call { state: state.clone(), meta, claim }),
             Err(error) => {
-                // The claim failed, so there is no caller and the step never runs.
-                let outcome: Counted<()> =
-                    conclude(state, meta, Err(error), StatusCode::OK, |_, _| unreachable!()).await;
-                Err(respond(outcome))
+                let record = CallRecord::new(meta, error.status().as_u16(), None, None, Some(error.log_message()));
+                calllog::record_alone(&state.db, record).await;
+                Err(error_response(&error, None))
             }
         }
     }
@@ -49,7 +48,7 @@ impl Call {
     pub async fn fail(self, error: ApiError) -> Response {
         let Call { state, meta, claim } = self;
         let default_limit = state.config.default_call_limit;
-        let outcome: Counted<()> = conclude(&state, meta, Ok(claim), StatusCode::OK, move |conn, caller| {
+        let outcome: Counted<()> = conclude(&state, meta, claim, StatusCode::OK, move |conn, caller| {
             Ok(Err((error, Some(quota::standing(conn, caller, default_limit)?))))
         })
         .await;
@@ -67,7 +66,7 @@ impl Call {
     {
         let Call { state, meta, claim } = self;
         let default_limit = state.config.default_call_limit;
-        conclude(&state, meta, Ok(claim), success, move |conn, caller| counted(conn, caller, default_limit, op))
+        conclude(&state, meta, claim, success, move |conn, caller| counted(conn, caller, default_limit, op))
             .await
             .map_err(|(error, usage)| error_response(&error, usage))
     }
@@ -82,12 +81,12 @@ type Counted<T> = Result<(T, Usage), (ApiError, Option<Usage>)>;
 async fn conclude<T: Send + 'static>(
     state: &AppState,
     meta: CallMeta,
-    claim: Result<Claim, ApiError>,
+    claim: Claim,
     success: StatusCode,
     step: impl FnOnce(&Connection, &Caller) -> Result<Counted<T>, rusqlite::Error> + Send + 'static,
 ) -> Counted<T> {
     let job = move |conn: &Connection| -> Result<(CallRecord, Counted<T>), rusqlite::Error> {
-        let (caller, outcome) = match claim.and_then(|claim| claim.resolve(conn)) {
+        let (caller, outcome) = match claim.resolve(conn) {
             Ok(caller) => {
                 let outcome = step(conn, &caller)?;
                 (Some(caller), outcome)
@@ -124,19 +123,11 @@ fn counted<T>(
     if before.count >= before.limit {
         return Ok(Err((ApiError::QuotaExceeded, Some(before))));
     }
-    exec(conn, "SAVEPOINT op")?;
-    let result = op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller)?)));
-    match result {
-        Ok((value, count)) => {
-            exec(conn, "RELEASE op")?;
-            Ok(Ok((value, Usage { count, ..before })))
-        }
-        Err(error) => {
-            exec(conn, "ROLLBACK TO op")?;
-            exec(conn, "RELEASE op")?;
-            Ok(Err((error, Some(before))))
-        }
-    }
+    let done = in_savepoint(conn, || op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller)?))))?;
+    Ok(match done {
+        Ok((value, count)) => Ok((value, Usage { count, ..before })),
+        Err(error) => Err((error, Some(before))),
+    })
 }
 
 /// The response of a call that did not succeed; only failures reach here.

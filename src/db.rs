@@ -109,6 +109,19 @@ pub fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
+/// Runs `f` inside a savepoint: what it wrote is kept when it returns `Ok` and undone when it
+/// returns `Err`, whatever else the surrounding transaction holds. The outer `Err` is a failure of
+/// the savepoint itself, which leaves the transaction in doubt.
+pub fn in_savepoint<T, E>(conn: &Connection, f: impl FnOnce() -> Result<T, E>) -> rusqlite::Result<Result<T, E>> {
+    exec(conn, "SAVEPOINT step")?;
+    let result = f();
+    if result.is_err() {
+        exec(conn, "ROLLBACK TO step")?;
+    }
+    exec(conn, "RELEASE step")?;
+    Ok(result)
+}
+
 /// Brings the schema up to date, each migration in its own transaction.
 pub fn migrate(conn: &Connection) -> Result<(), DbError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -133,4 +146,25 @@ pub fn backup(conn: &Connection, target: &Path) -> Result<(), DbError> {
 /// Moves the write-ahead log into the main file, so a stopped server leaves one self-contained file.
 pub fn checkpoint(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_savepoint_leaves_nothing_behind() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER); BEGIN").unwrap();
+        let failed = in_savepoint(&conn, || {
+            conn.execute("INSERT INTO t VALUES (1)", [])?;
+            conn.execute("INSERT INTO no_such_table VALUES (2)", [])
+        });
+        assert!(failed.unwrap().is_err());
+        in_savepoint(&conn, || conn.execute("INSERT INTO t VALUES (3)", [])).unwrap().unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        let rows: Vec<i64> =
+            conn.prepare("SELECT x FROM t").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows, vec![3]);
+    }
 }

@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::clients::Client;
 use crate::clock::unix_now;
 use crate::config::Config;
+use crate::db::in_savepoint;
 use crate::error::json_response;
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
 use crate::tokens::{self, Grant, Kind};
@@ -124,10 +125,11 @@ fn exchange_code(
         family_id: &random_id(),
         code_hash: Some(&code.code_hash),
     };
-    Ok(all_or_nothing(conn, || {
+    // Spending the code and issuing its tokens happen together or not at all.
+    Ok(in_savepoint(conn, || {
         codes::mark_used(conn, &code.code_hash)?;
         issue_pair(conn, config, &grant)
-    })?)
+    })??)
 }
 
 /// RFC 7636 4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
@@ -178,11 +180,11 @@ fn refresh(conn: &Connection, config: &Config, client: &Client, refresh_token: &
         family_id: &stored.family_id,
         code_hash: stored.code_hash.as_deref(),
     };
-    Ok(all_or_nothing(conn, || {
+    Ok(in_savepoint(conn, || {
         conn.prepare_cached("UPDATE oauth_tokens SET rotated_at = ?1 WHERE token_hash = ?2")?
             .execute(params![unix_now(), hash_secret(refresh_token)])?;
         issue_pair(conn, config, &grant)
-    })?)
+    })??)
 }
 
 struct StoredRefresh {
@@ -194,20 +196,6 @@ struct StoredRefresh {
     expires_at: i64,
     revoked: bool,
     rotated: bool,
-}
-
-/// Spending a code or refresh token and issuing its successors happen together or not at all.
-/// (The writer rolls a job back only when it panics: a revocation answered with an error must
-/// still commit, so the job's error path cannot undo everything.)
-fn all_or_nothing<T>(conn: &Connection, f: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    conn.execute_batch("SAVEPOINT spend")?;
-    match f() {
-        Ok(value) => conn.execute_batch("RELEASE spend").map(|()| value),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK TO spend; RELEASE spend");
-            Err(e)
-        }
-    }
 }
 
 fn issue_pair(conn: &Connection, config: &Config, grant: &Grant) -> rusqlite::Result<Issued> {
@@ -231,22 +219,6 @@ mod tests {
         assert!(!is_verifier(&"a".repeat(42)));
         assert!(!is_verifier(&"a".repeat(129)));
         assert!(!is_verifier(&format!("{}+", "a".repeat(43))));
-    }
-
-    #[test]
-    fn a_failed_spend_leaves_nothing_behind() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (x INTEGER); BEGIN").unwrap();
-        let failed = all_or_nothing(&conn, || {
-            conn.execute("INSERT INTO t VALUES (1)", [])?;
-            conn.execute("INSERT INTO no_such_table VALUES (2)", [])
-        });
-        assert!(failed.is_err());
-        all_or_nothing(&conn, || conn.execute("INSERT INTO t VALUES (3)", [])).unwrap();
-        conn.execute_batch("COMMIT").unwrap();
-        let rows: Vec<i64> =
-            conn.prepare("SELECT x FROM t").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-        assert_eq!(rows, vec![3]);
     }
 
     #[test]
