@@ -30,14 +30,9 @@ impl CallMeta {
     }
 }
 
-/// Extracts the call's metadata; never rejects.
+/// Extracts the call's metadata, headers included; never rejects.
 pub fn call_meta() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + Clone {
-    warp::method().and(warp::path::full()).and(warp::header::headers_cloned()).map(
-        |method, path: warp::path::FullPath, headers: HeaderMap| {
-            let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            CallMeta { method, path: path.as_str().to_owned(), headers, user_agent, started: Instant::now() }
-        },
-    )
+    request_line().and(warp::header::headers_cloned()).map(|meta: CallMeta, headers| CallMeta { headers, ..meta })
 }
 
 /// Matches paths starting with `prefix` without consuming them. Scopes a wrapper such as
