@@ -6,6 +6,8 @@
 //! the log row all run and commit together, so an acknowledged call is never missing from the
 //! counter or the log, and a call crosses to the database thread once.
 
+use std::convert::Infallible;
+
 use rusqlite::Connection;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
@@ -48,11 +50,13 @@ impl Call {
     pub async fn fail(self, error: ApiError) -> Response {
         let Call { state, meta, claim } = self;
         let default_limit = state.config.default_call_limit;
-        let outcome: Counted<()> = conclude(&state, meta, claim, StatusCode::OK, move |conn, caller| {
+        // The step can only refuse, so the outcome has no success to handle.
+        let outcome: Counted<Infallible> = conclude(&state, meta, claim, StatusCode::OK, move |conn, caller| {
             Ok(Err((error, Some(quota::standing(conn, caller, default_limit)?))))
         })
         .await;
-        respond(outcome)
+        let Err((error, usage)) = outcome;
+        error_response(&error, usage)
     }
 
     /// Runs `op` inside the quota: refused with 429 once the limit is reached; when `op` succeeds
@@ -128,14 +132,6 @@ fn counted<T>(
         Ok((value, count)) => Ok((value, Usage { count, ..before })),
         Err(error) => Err((error, Some(before))),
     })
-}
-
-/// The response of a call that did not succeed; only failures reach here.
-fn respond(outcome: Counted<()>) -> Response {
-    match outcome {
-        Ok(_) => unreachable!("a refused call has no success"),
-        Err((error, usage)) => error_response(&error, usage),
-    }
 }
 
 fn error_response(error: &ApiError, usage: Option<Usage>) -> Response {
