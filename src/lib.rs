@@ -40,12 +40,22 @@ use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::config::Config;
 use crate::db::{Db, DbError};
 
-/// What every request handler shares.
+/// What every request handler shares. Every route clones it per request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub db: Db,
-    pub auth: Arc<Authenticator>,
+    pub auth: Authenticator,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -56,7 +66,7 @@ impl AppState {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
-        Ok(AppState { config: Arc::new(config), db, auth: Arc::new(auth) })
+        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth })))
     }
 }
 
