@@ -1,177 +1,145 @@
-//! The filter chain every todo API call passes: auth → quota → operation → log, as ONE writer job.
+//! The filter chain every todo API call passes: auth → quota → log.
 //!
-//! A route takes the [`call`] filter (the request line and the auth claim, or the 401 already
-//! logged) and, if it has one, [`json_body`](crate::api::request::json_body); its handler then
-//! reads top to bottom:
-//!
-//! ```ignore
-//! async fn create(call: Begun, body: Result<Bytes, ApiError>) -> Result<Response, Refusal> {
-//!     let call = call?.parse(body.and_then(|body| NewTodo::parse(&body)));          // begin, parse
-//!     let todo = call.run(StatusCode::CREATED, |conn, caller, new| insert(conn, caller, new)).await?;
-//!     Ok(todo.json())                                                              // render
-//! }
-//! ```
-//!
-//! The token look-up (built-in mode), the quota check, the operation, the counter increment and
-//! the log row all run and commit together on the writer, so an acknowledged call is never
-//! missing from the counter or the log, and a call crosses to the database thread once. A
-//! refusal at any step is logged and comes back as a [`Refusal`], which renders itself.
+//! A handler calls [`Call::begin`] (auth: a missing or malformed token is logged and answered), may
+//! then [`Call::fail`] for a bad request, and finally [`Call::run`] its operation. Each call is one
+//! job on the writer: the token look-up, the quota check, the operation, the counter increment and
+//! the log row all run and commit together, so an acknowledged call is never missing from the
+//! counter or the log, and a call crosses to the database thread once.
 
 use std::convert::Infallible;
 
 use rusqlite::Connection;
-use warp::Filter;
 use warp::http::{HeaderMap, StatusCode};
+use warp::reply::Response;
 
 use crate::AppState;
 use crate::api::error::ApiError;
-use crate::api::outcome::{Done, Refusal, Usage};
-use crate::api::request::{RequestLine, request_line};
+use crate::api::request::CallMeta;
 use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
 use crate::db::{DbError, in_savepoint};
-use crate::quota;
+use crate::quota::{self, Usage};
 
-/// A call whose auth step has begun, or its refusal (already logged).
-pub type Begun = Result<Call, Refusal>;
-
-/// How a call's job ends: the operation done, or refused.
-type Outcome<T> = Result<Done<T>, Refusal>;
-
-/// A call that passed the first part of auth; its caller is resolved inside its write job.
 pub struct Call {
     state: AppState,
-    line: RequestLine,
+    meta: CallMeta,
     claim: Claim,
-}
-
-/// A call with its request's input read: the value an operation takes, or why the request is bad.
-pub struct Parsed<I> {
-    call: Call,
-    input: Result<I, ApiError>,
-}
-
-/// The call of the request being routed: put it after the path and method filters, so that a
-/// wrong path is a 404 and a wrong method a 405, never a 401. Never rejects.
-pub fn call(state: AppState) -> impl Filter<Extract = (Begun,), Error = Infallible> + Clone {
-    request_line().and(warp::header::headers_cloned()).then(move |line, headers: HeaderMap| {
-        let state = state.clone();
-        async move { Call::begin(&state, line, &headers).await }
-    })
 }
 
 impl Call {
     /// The auth step, as far as it goes before the database: the bearer token is taken from the
-    /// headers (and, in remote mode, resolved to a caller). A built-in token is looked up inside
-    /// the call's write job. A refusal is logged before it is returned.
-    pub async fn begin(state: &AppState, line: RequestLine, headers: &HeaderMap) -> Begun {
-        match state.auth.claim(headers).await {
-            Ok(claim) => Ok(Call { state: state.clone(), line, claim }),
+    /// request (and, in remote mode, resolved to a caller). A built-in token is looked up inside
+    /// the call's write job. On failure the outcome is already logged and the response is ready.
+    pub async fn begin(state: &AppState, meta: CallMeta) -> Result<Call, Response> {
+        match state.auth.claim(&meta.headers).await {
+            Ok(claim) => Ok(Call { state: state.clone(), meta, claim }),
             Err(error) => {
-                let record = CallRecord::new(line, error.status().as_u16(), None, None, Some(error.log_message()));
-                calllog::log_in_own_job(&state.db, record).await;
-                Err(Refusal::new(error, None))
+                let record = CallRecord::new(meta, error.status().as_u16(), None, None, Some(error.log_message()));
+                calllog::record_alone(&state.db, record).await;
+                Err(error_response(&error, None))
             }
         }
     }
 
-    /// Takes the request's input: its parsed path, query or body, or the error that makes the
-    /// request bad (answered by [`Parsed::run`] without running the operation).
-    pub fn parse<I>(self, input: Result<I, ApiError>) -> Parsed<I> {
-        Parsed { call: self, input }
+    pub fn headers(&self) -> &HeaderMap {
+        &self.meta.headers
     }
 
-    /// Refuses a request that is bad before its operation (bad body, bad query): logged, not
-    /// counted, with the caller's usage. An unknown token is still a 401, as auth comes first.
-    pub async fn fail(self, error: ApiError) -> Refusal {
-        let default_limit = self.state.config.default_call_limit;
-        let outcome: Outcome<Infallible> = self
-            .run_logged(move |conn, caller| {
-                Ok(Err(Refusal::new(error, Some(quota::usage(conn, caller, default_limit)?))))
-            })
-            .await;
-        match outcome {
-            Ok(done) => match done.value {},
-            Err(refusal) => refusal,
-        }
+    /// Answers a request that failed before reaching its operation (bad body, bad query), logged;
+    /// an unknown token is still a 401, as auth comes first.
+    pub async fn fail(self, error: ApiError) -> Response {
+        let Call { state, meta, claim } = self;
+        let default_limit = state.config.default_call_limit;
+        // The step can only refuse, so the outcome has no success to handle.
+        let outcome: Counted<Infallible> = conclude(&state, meta, claim, StatusCode::OK, move |conn, caller| {
+            Ok(Err((error, Some(quota::standing(conn, caller, default_limit)?))))
+        })
+        .await;
+        let Err((error, usage)) = outcome;
+        error_response(&error, usage)
     }
 
-    /// Runs `op` inside the quota ([`quota::check`]): refused with 429 once the limit is reached.
-    /// When `op` succeeds, its writes, the counter increment and the log row (with `success` as
-    /// status) commit together; when it fails, its writes are undone and only the failure is
-    /// logged (not counted).
-    pub async fn run<T, Op>(self, success: StatusCode, op: Op) -> Result<Done<T>, Refusal>
+    /// Runs `op` inside the quota: refused with 429 once the limit is reached; when `op` succeeds
+    /// its writes, the increment and the log row (with `success` as status) commit together; when
+    /// it fails its writes are undone and only the failure is logged. Failures come back as ready
+    /// responses carrying the usage headers.
+    pub async fn run<T, Op>(self, success: StatusCode, op: Op) -> Result<(T, Usage), Response>
     where
         T: Send + 'static,
         Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
     {
-        let default_limit = self.state.config.default_call_limit;
-        self.run_logged(move |conn, caller| {
-            let before = match quota::check(conn, caller, default_limit) {
-                Ok(usage) => usage,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            // A failed operation leaves nothing behind, and is not counted.
-            let done = in_savepoint(conn, || {
-                let value = op(conn, caller)?;
-                Ok((value, quota::increment(conn, caller)?))
-            })?;
-            Ok(match done {
-                Ok((value, count)) => Ok(Done { value, status: success, usage: Usage { count, ..before } }),
-                Err(error) => Err(Refusal::new(error, Some(before))),
-            })
-        })
-        .await
-    }
-
-    /// The call's one write job: resolve the claim to a caller (a failure is the outcome), run
-    /// `step` for that caller, write the log row; the outcome comes back once all of it is
-    /// committed. If the database itself fails mid-way (`step` or the log row returns `Err`), the
-    /// whole job is undone, so nothing is counted or kept that the caller was refused.
-    async fn run_logged<T: Send + 'static>(
-        self,
-        step: impl FnOnce(&Connection, &Caller) -> Result<Outcome<T>, DbError> + Send + 'static,
-    ) -> Outcome<T> {
-        let Call { state, line, claim } = self;
-        let job = move |conn: &Connection| -> Result<(CallRecord, Outcome<T>), DbError> {
-            let (caller, outcome) = match claim.resolve(conn) {
-                Ok(caller) => {
-                    let outcome = step(conn, &caller)?;
-                    (Some(caller), outcome)
-                }
-                Err(error) => (None, Err(Refusal::new(error, None))),
-            };
-            let (status, usage_count, error) = match &outcome {
-                Ok(done) => (done.status.as_u16(), Some(done.usage.count), None),
-                Err(refusal) => {
-                    (refusal.error.status().as_u16(), refusal.usage.map(|u| u.count), Some(refusal.error.log_message()))
-                }
-            };
-            let record = CallRecord::new(line, status, caller, usage_count, error);
-            calllog::insert(conn, &record)?;
-            Ok((record, outcome))
-        };
-        match state.db.write(job).await {
-            Ok((record, outcome)) => {
-                calllog::trace(&record);
-                outcome
-            }
-            Err(db_error) => Err(Refusal::new(ApiError::from(db_error), None)),
-        }
+        let Call { state, meta, claim } = self;
+        let default_limit = state.config.default_call_limit;
+        conclude(&state, meta, claim, success, move |conn, caller| counted(conn, caller, default_limit, op))
+            .await
+            .map_err(|(error, usage)| error_response(&error, usage))
     }
 }
 
-impl<I: Send + 'static> Parsed<I> {
-    /// Runs `op` on the input, as [`Call::run`] does; a bad input is refused with its 4xx
-    /// ([`Call::fail`]) and `op` does not run.
-    pub async fn run<T, Op>(self, success: StatusCode, op: Op) -> Result<Done<T>, Refusal>
-    where
-        T: Send + 'static,
-        Op: FnOnce(&Connection, &Caller, I) -> Result<T, ApiError> + Send + 'static,
-    {
-        match self.input {
-            Ok(input) => self.call.run(success, move |conn, caller| op(conn, caller, input)).await,
-            Err(error) => Err(self.call.fail(error).await),
+type Counted<T> = Result<(T, Usage), (ApiError, Option<Usage>)>;
+
+/// The call's one write job: resolve the claim to a caller (its failure is the outcome), run
+/// `step` for that caller, write the log row; the caller is answered once all of it is committed.
+/// If the database itself fails mid-way (the log row cannot be written, a savepoint cannot be
+/// closed), the whole job is undone, so nothing is counted or kept that the caller was refused.
+async fn conclude<T: Send + 'static>(
+    state: &AppState,
+    meta: CallMeta,
+    claim: Claim,
+    success: StatusCode,
+    step: impl FnOnce(&Connection, &Caller) -> Result<Counted<T>, rusqlite::Error> + Send + 'static,
+) -> Counted<T> {
+    let job = move |conn: &Connection| -> Result<(CallRecord, Counted<T>), DbError> {
+        let (caller, outcome) = match claim.resolve(conn) {
+            Ok(caller) => {
+                let outcome = step(conn, &caller)?;
+                (Some(caller), outcome)
+            }
+            Err(error) => (None, Err((error, None))),
+        };
+        let (status, usage_count, error) = match &outcome {
+            Ok((_, usage)) => (success.as_u16(), Some(usage.count), None),
+            Err((error, usage)) => (error.status().as_u16(), usage.map(|u| u.count), Some(error.log_message())),
+        };
+        let record = CallRecord::new(meta, status, caller, usage_count, error);
+        calllog::insert(conn, &record)?;
+        Ok((record, outcome))
+    };
+    match state.db.write(job).await {
+        Ok((record, outcome)) => {
+            calllog::trace(&record);
+            outcome
         }
+        Err(db_error) => Err((ApiError::from(db_error), None)),
     }
+}
+
+/// Check, operate, increment, inside a savepoint so a failed operation leaves nothing behind.
+/// The outer `Err` is a database failure that leaves the transaction in doubt.
+fn counted<T>(
+    conn: &Connection,
+    caller: &Caller,
+    default_limit: u64,
+    op: impl FnOnce(&Connection, &Caller) -> Result<T, ApiError>,
+) -> Result<Counted<T>, rusqlite::Error> {
+    let before = quota::standing(conn, caller, default_limit)?;
+    if before.count >= before.limit {
+        return Ok(Err((ApiError::QuotaExceeded, Some(before))));
+    }
+    let done = in_savepoint(conn, || op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller)?))))?;
+    Ok(match done {
+        Ok((value, count)) => Ok((value, Usage { count, ..before })),
+        Err(error) => Err((error, Some(before))),
+    })
+}
+
+fn error_response(error: &ApiError, usage: Option<Usage>) -> Response {
+    if let ApiError::Internal { cause, .. } = error {
+        tracing::error!(%cause, "server fault in the todo API");
+    }
+    let mut response = error.to_response();
+    if let Some(usage) = usage {
+        usage.add_headers(&mut response);
+    }
+    response
 }

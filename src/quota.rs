@@ -4,25 +4,34 @@
 //! single writer, so however many requests race, exactly `limit` succeed.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use warp::http::HeaderValue;
+use warp::reply::Response;
 
-pub use crate::api::outcome::Usage;
-
-use crate::api::error::ApiError;
-use crate::api::outcome::Refusal;
 use crate::auth::Caller;
 
-/// The quota rule: a call may go ahead while the caller's count is below its limit. Gives the
-/// usage before the call, or the 429 refusal that carries it.
-pub fn check(conn: &Connection, caller: &Caller, default_limit: u64) -> Result<Usage, Refusal> {
-    let usage = usage(conn, caller, default_limit).map_err(|e| Refusal::new(ApiError::from(e), None))?;
-    if usage.count >= usage.limit {
-        return Err(Refusal::new(ApiError::QuotaExceeded, Some(usage)));
+/// The caller's standing after a call.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    pub limit: u64,
+    pub count: u64,
+}
+
+impl Usage {
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.count)
     }
-    Ok(usage)
+
+    /// `RateLimit-Limit` / `RateLimit-Remaining` (the IETF draft's names). The quota is a total,
+    /// not a window, so there is no reset time and no `Retry-After`.
+    pub fn add_headers(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
+        headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining()));
+    }
 }
 
 /// The caller's limit and count as they stand, before any new call is counted.
-pub fn usage(conn: &Connection, caller: &Caller, default_limit: u64) -> rusqlite::Result<Usage> {
+pub fn standing(conn: &Connection, caller: &Caller, default_limit: u64) -> rusqlite::Result<Usage> {
     Ok(Usage { limit: limit_for(conn, &caller.client_id, default_limit)?, count: current(conn, caller)? })
 }
 

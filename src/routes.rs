@@ -7,7 +7,7 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
-use crate::api::request::{RequestLine, path_prefix, request_line};
+use crate::api::request::{CallMeta, path_prefix, request_line};
 use crate::calllog::{self, CallRecord};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -30,7 +30,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .recover(render_rejection)
         .unify();
 
-    request_line().and(app).then(move |line, response| log_if_unmatched(state.clone(), line, response))
+    request_line().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
 }
 
 /// `warp::cors` answers preflights and adds the headers; with no `--cors-origin`, any origin.
@@ -79,19 +79,19 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
     }
 }
 
-async fn log_if_unmatched(state: AppState, line: RequestLine, mut response: Response) -> Response {
+async fn log_if_unmatched(state: AppState, meta: CallMeta, mut response: Response) -> Response {
     let Some(Unmatched(error)) = response.extensions().get::<Unmatched>().cloned() else {
         return response;
     };
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && let Some(allow) = allowed_methods(&line.path)
+        && let Some(allow) = allowed_methods(&meta.path)
     {
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     }
-    if !line.path.starts_with("/api/") {
+    if !meta.path.starts_with("/api/") {
         return response;
     }
-    let record = CallRecord::new(line, response.status().as_u16(), None, None, Some(error));
-    calllog::log_in_own_job(&state.db, record).await;
+    let record = CallRecord::new(meta, response.status().as_u16(), None, None, Some(error));
+    calllog::record_alone(&state.db, record).await;
     response
 }

@@ -1,8 +1,6 @@
-//! What a call through the API is logged with (its [`RequestLine`]), and its JSON body, read
-//! safely.
+//! What every `/api/*` call carries through the chain, and reading its JSON body safely.
 
 use std::convert::Infallible;
-use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -10,63 +8,31 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use futures_util::{Stream, StreamExt};
 use warp::Filter;
-use warp::http::{HeaderValue, Method};
+use warp::http::{HeaderMap, Method, header};
 
-use super::error::ApiError;
+use crate::api::error::ApiError;
 
-/// Bodies above this are refused with 413.
+/// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What a call's log row records of its request: never a header but the user agent, so neither
-/// the `Authorization` header nor a cookie can reach the log.
 #[derive(Debug)]
-pub struct RequestLine {
+pub struct CallMeta {
     pub method: Method,
     pub path: String,
+    pub headers: HeaderMap,
     pub user_agent: Option<String>,
     pub started: Instant,
-    pub request_id: RequestId,
 }
 
-impl RequestLine {
-    /// A request starting now, with a new id.
-    pub fn new(method: Method, path: String, user_agent: Option<String>) -> RequestLine {
-        RequestLine { method, path, user_agent, started: Instant::now(), request_id: RequestId::next() }
-    }
-
+impl CallMeta {
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1000.0
     }
 }
 
-/// A per-process random prefix and a counter, shown as `prefix-counter` in hex: unique, cheap
-/// (no allocation until it is written), and sortable within one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestId(u64);
-
-impl RequestId {
-    fn next() -> RequestId {
-        static COUNTER: AtomicU64 = AtomicU64::new(1);
-        RequestId(COUNTER.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        static PREFIX: OnceLock<u32> = OnceLock::new();
-        write!(f, "{:08x}-{:08x}", PREFIX.get_or_init(rand::random), self.0)
-    }
-}
-
-/// The request line of whatever request comes; never rejects.
-pub fn request_line() -> impl Filter<Extract = (RequestLine,), Error = Infallible> + Clone {
-    // A User-Agent that is not text is logged as none rather than refusing the request.
-    let user_agent = warp::header::optional::<String>("user-agent").or(warp::any().map(|| None)).unify();
-    warp::method().and(warp::path::full()).and(user_agent).map(
-        |method, path: warp::path::FullPath, user_agent: Option<String>| {
-            RequestLine::new(method, path.as_str().to_owned(), user_agent)
-        },
-    )
+/// Extracts the call's metadata, headers included; never rejects.
+pub fn call_meta() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + Clone {
+    request_line().and(warp::header::headers_cloned()).map(|meta: CallMeta, headers| CallMeta { headers, ..meta })
 }
 
 /// Matches paths starting with `prefix` without consuming them. Scopes a wrapper such as
@@ -79,34 +45,44 @@ pub fn path_prefix(prefix: &'static str) -> impl Filter<Extract = (), Error = wa
         .untuple_one()
 }
 
-/// The request body as JSON bytes, or why it is not acceptable: the content type must be JSON (or
-/// absent), and the body at most [`MAX_BODY_BYTES`], checked against `Content-Length` first and
-/// while streaming too. Never rejects: the handler decides when a body error is answered (after
-/// auth, so a request without a valid token is a 401 whatever its body).
-pub fn json_body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone {
-    header_value("content-type").and(header_value("content-length")).and(warp::body::stream()).then(read_json_body)
+/// What the log row of a request that no route takes needs (a 404 or 405 under `/api/`), without
+/// copying its headers: every request passes here, most of them on to a route's own [`call_meta`].
+pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + Clone {
+    // A User-Agent that is not text is logged as none rather than refusing the request.
+    let user_agent = warp::header::optional::<String>("user-agent").or(warp::any().map(|| None)).unify();
+    warp::method().and(warp::path::full()).and(user_agent).map(
+        |method, path: warp::path::FullPath, user_agent: Option<String>| CallMeta {
+            method,
+            path: path.as_str().to_owned(),
+            headers: HeaderMap::new(),
+            user_agent,
+            started: Instant::now(),
+        },
+    )
 }
 
-/// One header's value, if sent (a cheap clone of the received bytes); never rejects.
-fn header_value(name: &'static str) -> impl Filter<Extract = (Option<HeaderValue>,), Error = Infallible> + Clone {
-    warp::header::value(name).map(Some).or(warp::any().map(|| None)).unify()
+/// A per-process random prefix and a counter: unique, cheap, and sortable within one run. Given
+/// when a call is logged, so the ids of logged calls follow each other.
+pub fn next_request_id() -> String {
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let prefix = PREFIX.get_or_init(rand::random);
+    format!("{prefix:08x}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-async fn read_json_body<S, B>(
-    content_type: Option<HeaderValue>,
-    content_length: Option<HeaderValue>,
-    body: S,
-) -> Result<Bytes, ApiError>
+/// Reads a JSON request body: the content type must be JSON (or absent), and the body at most
+/// [`MAX_BODY_BYTES`], checked against `Content-Length` first and while streaming too.
+pub async fn read_json_body<S, B>(headers: &HeaderMap, body: S) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    if let Some(content_type) = content_type
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE)
         && !is_json(content_type.to_str().unwrap_or(""))
     {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let declared = content_length.and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
