@@ -3,19 +3,18 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use gpt_todo::cli::{Cli, Command, ServeArgs};
+use gpt_todo::cli::{self, Command, ServeArgs};
 use gpt_todo::config::Config;
 use gpt_todo::{AppState, admin, serve, with_public_url};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     let result = match cli.command {
         Command::Serve(args) => Config::from_args(cli.db, &args).and_then(|config| run_server(config, &args)),
-        command => admin::run(&cli.db, command).map_err(|e| e.to_string()),
+        command => admin::run(&cli.db, command).map(|output| cli::print(&output)).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -42,7 +41,7 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
         let state = AppState::new(config).map_err(|e| format!("cannot open {db_path}: {e}"))?;
         print_banner(&state, &listener);
         serve(listener, state, shutdown_signal()).await;
-        println!("gpt-todo stopped; {db_path} is checkpointed.");
+        cli::print(&format!("gpt-todo stopped; {db_path} is checkpointed.\n"));
         Ok(())
     })
 }
@@ -51,17 +50,20 @@ fn print_banner(state: &AppState, listener: &TcpListener) {
     let config = &state.config;
     let base = config.public_url();
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    println!("gpt-todo listening on http://{local} (database {})", config.db_path.display());
-    match &config.userinfo_url {
-        Some(url) => println!("Tokens are checked with the user-info server {url}"),
-        None => println!("Tokens are checked against the built-in OAuth server"),
-    }
-    println!();
-    println!("In the GPT editor (Configure → Actions):");
-    println!("  Import the schema from   {base}/openapi.json");
-    println!("  Authentication: OAuth    Authorization URL {base}/api/oauth2/authorize");
-    println!("                           Token URL         {base}/api/oauth2/token");
-    println!("  Client ID and secret:    gpt-todo client add \"My GPT\" --redirect-uri <the GPT's callback URL>");
+    let auth = match &config.userinfo_url {
+        Some(url) => format!("Tokens are checked with the user-info server {url}"),
+        None => "Tokens are checked against the built-in OAuth server".to_owned(),
+    };
+    cli::print(&format!(
+        "gpt-todo listening on http://{local} (database {})\n\
+         {auth}\n\n\
+         In the GPT editor (Configure → Actions):\n\
+         \x20 Import the schema from   {base}/openapi.json\n\
+         \x20 Authentication: OAuth    Authorization URL {base}/api/oauth2/authorize\n\
+         \x20                          Token URL         {base}/api/oauth2/token\n\
+         \x20 Client ID and secret:    gpt-todo client add \"My GPT\" --redirect-uri <the GPT's callback URL>\n",
+        config.db_path.display()
+    ));
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (service managers, `kill`).

@@ -162,3 +162,120 @@ fn sigterm_lets_an_in_flight_request_finish_then_checkpoints() {
         conn.query_row("SELECT count(*) FROM todos WHERE title = 'finished after SIGTERM'", [], |r| r.get(0)).unwrap();
     assert_eq!(titles, 1);
 }
+
+/// Every argument and command says what it is for, and every flag has its `GPT_TODO_*` variable.
+#[test]
+fn every_flag_has_a_variable_and_every_argument_a_help_line() {
+    fn walk(command: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name()).trim().to_owned();
+        if command.get_about().is_none_or(|about| about.to_string().trim().is_empty()) {
+            problems.push(format!("`{path}` has no help line"));
+        }
+        for arg in command.get_arguments() {
+            if matches!(arg.get_action(), clap::ArgAction::Help | clap::ArgAction::Version) {
+                continue;
+            }
+            let name = arg.get_long().map_or_else(|| format!("<{}>", arg.get_id()), |long| format!("--{long}"));
+            if arg.get_help().is_none_or(|help| help.to_string().trim().is_empty()) {
+                problems.push(format!("`{path} {name}` has no help line"));
+            }
+            if let Some(long) = arg.get_long() {
+                let expected = gpt_todo::cli::env_var_name(long);
+                if arg.get_env().and_then(|e| e.to_str()) != Some(expected.as_str()) {
+                    problems.push(format!("`{path} {name}` is not read from {expected} (got {:?})", arg.get_env()));
+                }
+            }
+        }
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &path, problems);
+        }
+    }
+    let mut command = gpt_todo::cli::command();
+    command.build();
+    let mut problems = Vec::new();
+    walk(&command, "", &mut problems);
+    assert!(problems.is_empty(), "expected a help line and a variable everywhere:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn variables_set_flags_booleans_read_as_words_and_lists_split_on_commas() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("env.db");
+    ok(&cli_on(&db, &["user", "add", "env@example.com", "--password-stdin"], Some("long enough\n")));
+    let run = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-todo"));
+        command.args(args).env("GPT_TODO_DB", &db);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+    let two_uris = ok(&run(
+        &["client", "add", "Two"],
+        &[("GPT_TODO_REDIRECT_URI", "https://a.example/cb, https://b.example/cb")],
+    ));
+    let client_id = field(&two_uris, "Client ID:").to_owned();
+    let listed: serde_json::Value = serde_json::from_str(&ok(&run(&["client", "list"], &[("GPT_TODO_JSON", "yes")]))).unwrap();
+    let two = listed.as_array().unwrap().iter().find(|c| c["clientId"] == client_id.as_str()).unwrap();
+    assert_eq!(two["redirectUris"], serde_json::json!(["https://a.example/cb", "https://b.example/cb"]));
+    for (value, is_json) in [("1", true), ("true", true), ("YES", true), ("0", false), ("false", false), ("no", false)] {
+        let out = ok(&run(&["user", "list"], &[("GPT_TODO_JSON", value)]));
+        assert_eq!(out.trim_start().starts_with('['), is_json, "GPT_TODO_JSON={value} gave {out}");
+    }
+    let token = ok(&run(&["token", "issue", "--client", &client_id], &[("GPT_TODO_USER", "env@example.com")]));
+    assert!(token.starts_with("gta_"), "token issue takes --user from GPT_TODO_USER: {token}");
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pipe.db");
+    ok(&cli_on(&db, &["user", "add", "pipe@example.com", "--password-stdin"], Some("long enough\n")));
+    // `gpt-todo user list | head -0`: the pipe is closed before the command writes.
+    let closed_stdout = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    let listed = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", db.to_str().unwrap(), "user", "list"])
+        .stdout(closed_stdout())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(listed.status.success() && stderr.is_empty(), "expected a quiet exit, got {:?}: {stderr}", listed.status);
+
+    // `gpt-todo serve | head`: the server keeps serving and stops cleanly.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", db.to_str().unwrap(), "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(closed_stdout())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        common::http().get(&healthz).call().is_ok_and(|r| r.status() == 200)
+    });
+    assert!(Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
+    let output = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(up, "the server answered /healthz with its stdout closed: {stderr}");
+    assert!(output.status.success() && !stderr.contains("panicked"), "clean stop expected: {:?} {stderr}", output.status);
+}
+
+#[test]
+fn listen_takes_a_bare_port_for_every_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", dir.path().join("l.db").to_str().unwrap(), "serve", "--listen", ":0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.contains("listening on http://0.0.0.0:"), "`:0` listens on every interface: {first}");
+}

@@ -5,46 +5,53 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{AdminResult, invalid, print_table};
+use super::table::Table;
+use super::{AdminError, AdminResult, invalid};
 use crate::secrets::random_id;
 use crate::tokens::{self, Grant, Kind};
 use crate::users;
 
-pub fn add(conn: &Connection, email: &str, name: Option<&str>, password_stdin: bool) -> AdminResult {
-    let email = users::valid_email(email).map_err(invalid)?;
-    let password = if password_stdin { read_password_line()? } else { prompt_password()? };
-    let id = users::create(conn, &email, name.unwrap_or(""), &password).map_err(invalid)?;
-    println!("Added user {email} (id {id})");
-    Ok(())
+pub fn add(conn: &Connection, email: &str, name: Option<&str>, password: &str) -> AdminResult {
+    let id = users::create(conn, email, name.unwrap_or(""), password).map_err(invalid)?;
+    Ok(format!("Added user {} (id {id})\n", email.trim()))
 }
 
-fn read_password_line() -> Result<String, super::AdminError> {
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| invalid(format!("cannot read the password: {e}")))?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-fn prompt_password() -> Result<String, super::AdminError> {
-    let first =
-        rpassword::prompt_password("Password: ").map_err(|e| invalid(format!("cannot read the password: {e}")))?;
-    let again = rpassword::prompt_password("Again: ").map_err(|e| invalid(format!("cannot read the password: {e}")))?;
-    if first != again {
+/// The new password: the first line of standard input, or asked for twice on the terminal. The
+/// email is checked first, so a typo does not cost typing the password.
+pub fn read_password(email: &str, from_stdin: bool) -> Result<String, AdminError> {
+    users::valid_email(email).map_err(invalid)?;
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| invalid(format!("cannot read the password: {e}")))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    // rpassword asks on the terminal itself (/dev/tty), whatever stdin is; without one (a script,
+    // cron, a pasted block's pipe) say what to do instead of "No such device or address".
+    if std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_err() {
+        return Err(invalid(
+            "no terminal to ask for the password on; pipe it in instead: \
+             echo 'the password' | gpt-todo user add EMAIL --password-stdin",
+        ));
+    }
+    let ask = |prompt| rpassword::prompt_password(prompt).map_err(|e| invalid(format!("cannot read the password: {e}")));
+    let first = ask("Password: ")?;
+    if first != ask("Again: ")? {
         return Err(invalid("the passwords do not match"));
     }
     Ok(first)
 }
 
-pub fn list(conn: &Connection) -> AdminResult {
+pub fn list(conn: &Connection, as_json: bool) -> AdminResult {
     let mut stmt = conn.prepare("SELECT id, email, name, created_at FROM users ORDER BY created_at, email")?;
     let rows = stmt
         .query_map([], |r| Ok(vec![r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]))?
         .collect::<Result<Vec<Vec<String>>, _>>()?;
-    print_table(&["ID", "EMAIL", "NAME", "CREATED"], &rows);
-    Ok(())
+    let rows = rows.into_iter().map(|row| row.into_iter().map(serde_json::Value::String).collect()).collect();
+    Ok(Table::new(&["id", "email", "name", "createdAt"], rows).render(as_json))
 }
 
 /// The id of the user with this email (case-insensitive).
-pub fn user_id_by_email(conn: &Connection, email: &str) -> Result<String, super::AdminError> {
+pub fn user_id_by_email(conn: &Connection, email: &str) -> Result<String, AdminError> {
     users::find_by_email(conn, email)?.map(|(id, _)| id).ok_or_else(|| invalid(format!("no user with email {email}")))
 }
 
@@ -60,6 +67,5 @@ pub fn issue_token(conn: &Connection, email: &str, client_id: &str, ttl: u64) ->
     }
     let family_id = random_id();
     let grant = Grant { user_id: &user_id, client_id, scope: "todos", family_id: &family_id, code_hash: None };
-    println!("{}", tokens::issue(conn, Kind::Access, &grant, Duration::from_secs(ttl))?);
-    Ok(())
+    Ok(format!("{}\n", tokens::issue(conn, Kind::Access, &grant, Duration::from_secs(ttl))?))
 }
