@@ -279,3 +279,17 @@ fn listen_takes_a_bare_port_for_every_interface() {
     child.wait().unwrap();
     assert!(first.contains("listening on http://0.0.0.0:"), "`:0` listens on every interface: {first}");
 }
+
+#[test]
+fn without_a_terminal_the_password_prompt_points_to_password_stdin_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("never.db");
+    // setsid: a new session has no controlling terminal, as under cron or a pipe in CI.
+    let output = Command::new("setsid")
+        .args(["--wait", env!("CARGO_BIN_EXE_gpt-todo"), "--db", db.to_str().unwrap(), "user", "add", "a@example.com"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    fails(&output, "--password-stdin");
+    assert!(!db.exists(), "no database is created by a command that could not run");
+}
