@@ -293,3 +293,63 @@ fn without_a_terminal_the_password_prompt_points_to_password_stdin_and_creates_n
     fails(&output, "--password-stdin");
     assert!(!db.exists(), "no database is created by a command that could not run");
 }
+
+/// Starts `serve` with `args` in `dir`, reads its banner, stops it: (banner, stderr).
+fn serve_briefly(dir: &Path, args: &[&str]) -> (String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("--redirect-uri") {
+            break;
+        }
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "serve stops cleanly: {banner}");
+    (banner, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn public_url_must_be_an_absolute_http_url() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["todo.example.com", "ftp://x", "", "https://todo.example.com/?a=1", "https://todo.example.com/#f"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--public-url", bad])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        fails(&output, "--public-url");
+    }
+    assert!(!dir.path().join("gpt-todo.db").exists(), "a refused start creates no database");
+}
+
+#[test]
+fn the_banner_names_version_absolute_database_and_public_url_and_warns_about_unusable_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (banner, stderr) = serve_briefly(
+        dir.path(),
+        &["--db", "rel.db", "--listen", "127.0.0.1:0", "--public-url", "https://todo.example.com/"],
+    );
+    let absolute = dir.path().join("rel.db");
+    assert!(banner.contains(&format!("gpt-todo {}", env!("CARGO_PKG_VERSION"))), "{banner}");
+    assert!(banner.contains(&format!("--db {} client add", absolute.display())), "{banner}");
+    assert!(banner.contains("--public-url https://todo.example.com "), "{banner}");
+    assert!(!stderr.contains("WARN"), "nothing to warn about: {stderr}");
+
+    let (banner, stderr) = serve_briefly(dir.path(), &["--listen", "0.0.0.0:0"]);
+    assert!(banner.contains("http://0.0.0.0:"), "{banner}");
+    assert!(stderr.contains("WARN") && stderr.contains("without --public-url"), "{stderr}");
+
+    let (_, stderr) = serve_briefly(dir.path(), &["--listen", "127.0.0.1:0", "--public-url", "http://todo.example.com"]);
+    assert!(stderr.contains("WARN") && stderr.contains("plain http"), "{stderr}");
+}
