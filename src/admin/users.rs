@@ -7,8 +7,8 @@ use rusqlite::Connection;
 
 use super::table::Table;
 use super::{AdminError, AdminResult, invalid};
+use crate::db::tokens::{self, Grant, Kind};
 use crate::secrets::random_id;
-use crate::tokens::{self, Grant, Kind};
 use crate::users;
 
 pub fn add(conn: &Connection, email: &str, name: Option<&str>, password: &str) -> AdminResult {
