@@ -135,6 +135,34 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set a new password (asked for, or read from standard input); signs the user out of browsers.
+    Passwd {
+        /// The user's email.
+        email: String,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Stop a user from signing in; their tokens stop working at once.
+    Disable {
+        /// The user's email.
+        email: String,
+    },
+    /// Let a disabled user sign in again (their unexpired tokens work again).
+    Enable {
+        /// The user's email.
+        email: String,
+    },
+    /// Delete a user with their todos, tokens and counters (the call log keeps its rows).
+    Remove {
+        /// The user's email.
+        email: String,
+    },
+    /// Lift the sign-in lockout that too many wrong passwords started.
+    Unlock {
+        /// The user's email.
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +197,37 @@ pub enum ClientCommand {
         /// Calls allowed per user, or `none`.
         limit: String,
     },
+    /// Delete a client with its tokens and counters (the call log keeps its rows).
+    Remove {
+        /// The client's id (gtc_…).
+        client_id: String,
+    },
+    /// Give a confidential client a new secret (printed once); the old one stops working.
+    RotateSecret {
+        /// The client's id (gtc_…).
+        client_id: String,
+    },
+    /// Register one more exact redirect URI for a client.
+    AddRedirectUri {
+        /// The client's id (gtc_…).
+        client_id: String,
+        /// The redirect URI, exactly as the client sends it.
+        uri: String,
+    },
+    /// Unregister one of a client's redirect URIs.
+    RemoveRedirectUri {
+        /// The client's id (gtc_…).
+        client_id: String,
+        /// The redirect URI to remove.
+        uri: String,
+    },
+    /// Change the name the consent page shows for a client.
+    Rename {
+        /// The client's id (gtc_…).
+        client_id: String,
+        /// The new name; must be unique.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,10 +244,21 @@ pub enum TokenCommand {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// Revoke a user's access and refresh tokens, of one client or of all.
+    Revoke {
+        /// The user's email.
+        #[arg(long)]
+        user: String,
+        /// Only the tokens of this client id.
+        #[arg(long)]
+        client: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct UsageArgs {
+    #[command(subcommand)]
+    pub action: Option<UsageAction>,
     /// Only this user (an email, or a user id of a remote user-info server).
     #[arg(long)]
     pub user: Option<String>,
@@ -201,6 +271,19 @@ pub struct UsageArgs {
     /// The server's default limit, for clients without their own (the same variable as `serve`'s).
     #[arg(long, default_value_t = DEFAULT_CALL_LIMIT)]
     pub default_call_limit: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsageAction {
+    /// Reset a user's counters to zero, of one client or of all (the call log is kept).
+    Reset {
+        /// The user (an email, or a user id of a remote user-info server).
+        #[arg(long)]
+        user: String,
+        /// Only the counter of this client id.
+        #[arg(long)]
+        client: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

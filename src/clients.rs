@@ -61,7 +61,7 @@ pub fn register(
 }
 
 /// An absolute `https` URI (or `http` for a loopback host), without a fragment (RFC 6749 3.1.2).
-fn check_redirect_uri(uri: &str) -> Result<(), String> {
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     let refuse = || {
         Err(format!(
             "redirect URI '{uri}' must be an absolute https:// URI (http:// only for localhost) without a fragment"

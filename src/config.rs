@@ -24,6 +24,8 @@ pub struct Config {
     pub userinfo_timeout: Duration,
     pub userinfo_cache_ttl: Duration,
     pub synchronous: Synchronous,
+    /// Proxies whose `X-Forwarded-For` names the client in the log (`--trusted-proxy`).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Config {
@@ -47,6 +49,11 @@ impl Config {
             userinfo_timeout: Duration::from_secs(5),
             userinfo_cache_ttl: Duration::from_secs(args.userinfo_cache_ttl),
             synchronous: args.synchronous,
+            trusted_proxies: args
+                .trusted_proxy
+                .iter()
+                .map(|ip| ip.parse::<IpAddr>().map_err(|_| format!("--trusted-proxy '{ip}' is not an IP address")))
+                .collect::<Result<_, _>>()?,
         })
     }
 

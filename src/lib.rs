@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod manage;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;

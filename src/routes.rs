@@ -1,6 +1,8 @@
 //! The whole HTTP surface, and what answers warp's own rejections (unknown path, wrong method,
 //! a refused CORS origin), logging those on `/api/*` like every other API outcome.
 
+use std::net::IpAddr;
+
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -8,7 +10,8 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::calllog::{self, CallRecord};
 use crate::error::{ApiError, json_response};
-use crate::request::{CallMeta, path_prefix, request_line};
+use crate::oauth::events;
+use crate::request::{CallMeta, client_address, path_prefix, request_line, tag_request_id};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz")
@@ -30,7 +33,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .recover(render_rejection)
         .unify();
 
-    request_line().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
+    let trusted_proxies = state.config.trusted_proxies.clone().into();
+    request_line()
+        .and(client_address(trusted_proxies))
+        .and(app)
+        .then(move |meta: CallMeta, client: Option<IpAddr>, mut response: Response| {
+            // Every response carries its id, and writes the OAuth event it may carry.
+            tag_request_id(&mut response, &meta.request_id);
+            events::log_attached(&mut response, client, &meta.request_id);
+            log_if_unmatched(state.clone(), meta, response)
+        })
 }
 
 /// `warp::cors` answers preflights and adds the headers; with no `--cors-origin`, any origin.

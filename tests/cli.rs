@@ -353,3 +353,117 @@ fn the_banner_names_version_absolute_database_and_public_url_and_warns_about_unu
     let (_, stderr) = serve_briefly(dir.path(), &["--listen", "127.0.0.1:0", "--public-url", "http://todo.example.com"]);
     assert!(stderr.contains("WARN") && stderr.contains("plain http"), "{stderr}");
 }
+
+fn json(output: &Output) -> serde_json::Value {
+    let text = ok(output);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("expected JSON ({e}): {text}"))
+}
+
+#[test]
+fn operators_manage_users_after_day_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("manage.db");
+    let run = |args: &[&str]| cli_on(&db, args, None);
+    ok(&cli_on(&db, &["user", "add", "ann@example.com", "--password-stdin"], Some("long enough\n")));
+    ok(&cli_on(&db, &["user", "add", "bob@example.com", "--password-stdin"], Some("long enough\n")));
+    let added = ok(&run(&["client", "add", "G", "--redirect-uri", "https://chatgpt.com/aip/g/oauth/callback"]));
+    let client_id = field(&added, "Client ID:").to_owned();
+    let token = ok(&run(&["token", "issue", "--user", "ann@example.com", "--client", &client_id])).trim().to_owned();
+    let server = TestServer::start_on(&db, |_| {});
+    let todos = || common::get(&server.url("/api/todos"), Some(&token)).status;
+    assert_eq!(post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"kept?"}"#).status, 200);
+
+    ok(&run(&["user", "disable", "ann@example.com"]));
+    assert_eq!(todos(), 401, "a disabled user's token stops working at once");
+    assert_eq!(common::get(&server.url("/api/oauth2/userinfo"), Some(&token)).status, 401);
+    let users = json(&run(&["user", "list", "--json"]));
+    let ann = users.as_array().unwrap().iter().find(|u| u["email"] == "ann@example.com").unwrap();
+    assert!(ann["disabledAt"].is_string(), "user list shows the disabled user: {users}");
+    assert!(ok(&run(&["user", "list"])).lines().next().unwrap().contains("DISABLED AT"));
+    ok(&run(&["user", "enable", "ann@example.com"]));
+    assert_eq!(todos(), 200, "enabled again, the token works again");
+
+    fails(&cli_on(&db, &["user", "passwd", "ann@example.com", "--password-stdin"], Some("short\n")), "at least 8");
+    fails(&cli_on(&db, &["user", "passwd", "nobody@example.com", "--password-stdin"], Some("long enough 2\n")), "no user");
+    ok(&cli_on(&db, &["user", "passwd", "ann@example.com", "--password-stdin"], Some("a new long one\n")));
+    fails(&run(&["user", "unlock", "nobody@example.com"]), "no user");
+    ok(&run(&["user", "unlock", "ann@example.com"]));
+
+    let usage = json(&run(&["usage", "--json", "--user", "ann@example.com"]));
+    assert_eq!((usage[0]["count"].as_i64(), usage[0]["limit"].as_i64()), (Some(2), Some(1000)), "{usage}");
+    assert!(ok(&run(&["usage", "reset", "--user", "ann@example.com", "--client", &client_id])).contains("Reset 1"));
+    assert_eq!(json(&run(&["usage", "--json", "--user", "ann@example.com"])), serde_json::json!([]));
+
+    let revoked = ok(&run(&["token", "revoke", "--user", "ann@example.com", "--client", &client_id]));
+    assert!(revoked.contains("Revoked 1 tokens"), "{revoked}");
+    assert_eq!(todos(), 401, "a revoked token stops working");
+    fails(&run(&["token", "revoke", "--user", "ann@example.com", "--client", "gtc_nope"]), "no client");
+
+    let logged_before = server.count("SELECT count(*) FROM api_calls WHERE user_id IS NOT NULL");
+    let removed = ok(&run(&["user", "remove", "ann@example.com"]));
+    assert!(removed.contains("1 todos"), "{removed}");
+    assert_eq!(server.count("SELECT count(*) FROM todos"), 0, "the user's todos go with them");
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email = 'ann@example.com'"), 0);
+    assert_eq!(server.count("SELECT count(*) FROM oauth_tokens"), 0);
+    let logged_after = server.count("SELECT count(*) FROM api_calls WHERE user_id IS NOT NULL");
+    assert_eq!(logged_after, logged_before, "the call log keeps the removed user's rows, with their id");
+    fails(&run(&["user", "remove", "ann@example.com"]), "no user");
+    let users = json(&run(&["user", "list", "--json"]));
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+}
+
+#[test]
+fn operators_manage_clients_after_day_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clients.db");
+    let run = |args: &[&str]| cli_on(&db, args, None);
+    let first = "https://chatgpt.com/aip/g-1/oauth/callback";
+    let added = ok(&run(&["client", "add", "My GPT", "--redirect-uri", first]));
+    let client_id = field(&added, "Client ID:").to_owned();
+    let old_secret = field(&added, "Client Secret:").split_whitespace().next().unwrap().to_owned();
+    fails(&run(&["client", "add", " my gpt ", "--redirect-uri", first]), "already exists");
+    let other = ok(&run(&["client", "add", "Other", "--redirect-uri", first, "--public"]));
+    let other_id = field(&other, "Client ID:").to_owned();
+    fails(&run(&["client", "rename", &other_id, "MY GPT"]), "already exists");
+    ok(&run(&["client", "rename", &other_id, "Renamed"]));
+    fails(&run(&["client", "rotate-secret", &other_id]), "public client");
+
+    let second = "https://chat.openai.com/aip/g-1/oauth/callback";
+    ok(&run(&["client", "add-redirect-uri", &client_id, second]));
+    fails(&run(&["client", "add-redirect-uri", &client_id, second]), "already registered");
+    fails(&run(&["client", "add-redirect-uri", &client_id, "http://evil.example/cb"]), "redirect URI");
+    let listed = json(&run(&["client", "list", "--json"]));
+    let mine = listed.as_array().unwrap().iter().find(|c| c["clientId"] == client_id.as_str()).unwrap();
+    assert_eq!(mine["redirectUris"], serde_json::json!([first, second]), "{listed}");
+    assert_eq!((mine["name"].as_str(), mine["type"].as_str()), (Some("My GPT"), Some("confidential")));
+    assert!(listed.as_array().unwrap().iter().any(|c| c["name"] == "Renamed" && c["type"] == "public"));
+    ok(&run(&["client", "remove-redirect-uri", &client_id, first]));
+    fails(&run(&["client", "remove-redirect-uri", &client_id, second]), "only redirect URI");
+    fails(&run(&["client", "remove-redirect-uri", &client_id, first]), "not registered");
+
+    ok(&cli_on(&db, &["user", "add", "ann@example.com", "--password-stdin"], Some("long enough\n")));
+    let token = ok(&run(&["token", "issue", "--user", "ann@example.com", "--client", &client_id])).trim().to_owned();
+    let server = TestServer::start_on(&db, |_| {});
+    let revoke_with = |secret: &str| {
+        common::reply(common::http().post(server.url("/api/oauth2/revoke")).send_form([
+            ("token", "gta_unknown"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret),
+        ]))
+        .status
+    };
+    assert_eq!(revoke_with(&old_secret), 200);
+    let rotated = ok(&run(&["client", "rotate-secret", &client_id]));
+    let new_secret = field(&rotated, "Client Secret:").to_owned();
+    assert!(new_secret.starts_with("gts_") && new_secret != old_secret, "{rotated}");
+    assert_eq!(revoke_with(&old_secret), 401, "the old secret stops working");
+    assert_eq!(revoke_with(&new_secret), 200, "the new one works");
+
+    assert_eq!(post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"x"}"#).status, 200);
+    ok(&run(&["client", "remove", &client_id]));
+    assert_eq!(post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"x"}"#).status, 401);
+    assert_eq!(server.count("SELECT count(*) FROM api_usage"), 0, "its counters go with it");
+    assert_eq!(server.count("SELECT count(*) FROM api_calls"), 2, "the log keeps both calls");
+    fails(&run(&["client", "remove", &client_id]), "no client");
+    assert!(!ok(&run(&["client", "list"])).contains(&client_id));
+}

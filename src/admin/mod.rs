@@ -10,8 +10,9 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::cli::{ClientCommand, Command, TokenCommand, UserCommand};
+use crate::cli::{Command, UsageAction, UsageArgs};
 use crate::db::{self, DbError};
+use crate::manage::{self, ManageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -19,6 +20,15 @@ pub enum AdminError {
     Invalid(String),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<ManageError> for AdminError {
+    fn from(e: ManageError) -> AdminError {
+        match e {
+            ManageError::Db(e) => AdminError::Db(DbError::Sqlite(e)),
+            refused => AdminError::Invalid(refused.to_string()),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for AdminError {
@@ -39,22 +49,19 @@ pub fn run(db_path: &Path, command: Command) -> AdminResult {
     // A password is read before the database is opened: a command that cannot get one must not
     // leave a new, empty database behind.
     let password = match &command {
-        Command::User(UserCommand::Add { email, password_stdin, .. }) => Some(users::read_password(email, *password_stdin)?),
+        Command::User(user) => users::read_password(user)?,
         _ => None,
     };
     let conn = open(db_path)?;
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
-        Command::User(UserCommand::Add { email, name, .. }) => {
-            users::add(&conn, &email, name.as_deref(), &password.unwrap_or_default())
+        Command::User(command) => users::run(&conn, command, password),
+        Command::Client(command) => clients::run(&conn, command),
+        Command::Token(command) => users::token(&conn, command),
+        Command::Usage(UsageArgs { action: Some(UsageAction::Reset { user, client }), .. }) => {
+            let reset = manage::usage::reset(&conn, &user, client.as_deref())?;
+            Ok(format!("Reset {reset} counters of {user}; the call log is kept.\n"))
         }
-        Command::User(UserCommand::List { json }) => users::list(&conn, json),
-        Command::Client(ClientCommand::Add { name, redirect_uris, call_limit, public, public_url }) => {
-            clients::add(&conn, &name, &redirect_uris, call_limit, public, &public_url)
-        }
-        Command::Client(ClientCommand::List { json }) => clients::list(&conn, json),
-        Command::Client(ClientCommand::SetLimit { client_id, limit }) => clients::set_limit(&conn, &client_id, &limit),
-        Command::Token(TokenCommand::Issue { user, client, ttl }) => users::issue_token(&conn, &user, &client, ttl),
         Command::Usage(args) => reports::usage(&conn, &args),
         Command::Logs(args) => reports::logs(&conn, &args),
         Command::Backup { path } => backup(&conn, &path),

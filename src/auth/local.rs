@@ -6,7 +6,8 @@ use super::Caller;
 use crate::clock::unix_now;
 use crate::secrets::hash_secret;
 
-/// The caller an access token stands for, if it exists, has not expired and is not revoked.
+/// The caller an access token stands for, if it exists, has not expired, is not revoked and its
+/// user is not disabled (`gpt-todo user disable` takes effect on the next call).
 pub fn find_access_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<Caller>> {
     find_access_token_by_hash(conn, &hash_secret(token))
 }
@@ -16,7 +17,7 @@ pub fn find_access_token_by_hash(conn: &Connection, token_hash: &str) -> rusqlit
         "SELECT t.user_id, t.client_id, u.email, u.name
            FROM oauth_tokens t JOIN users u ON u.id = t.user_id
           WHERE t.token_hash = ?1 AND t.kind = 'access'
-            AND t.revoked_at IS NULL AND t.expires_at > ?2",
+            AND t.revoked_at IS NULL AND t.expires_at > ?2 AND u.disabled_at IS NULL",
     )?
     .query_row(params![token_hash, unix_now()], |row| {
         Ok(Caller { user_id: row.get(0)?, client_id: row.get(1)?, email: row.get(2)?, name: row.get(3)? })

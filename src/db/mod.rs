@@ -14,8 +14,9 @@ use rusqlite::Connection;
 
 use writer::Writer;
 
-/// Migrations in order; migration N sets `PRAGMA user_version = N`.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+/// Migrations in order; migration N sets `PRAGMA user_version = N`. Each file under
+/// `migrations/` is named by the number it was given when written; the list's order is what counts.
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("../../migrations/0004_user_admin.sql")];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;
