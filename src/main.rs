@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use gpt_todo::cli::{self, Command, ServeArgs};
+use gpt_todo::cli::{self, Command, LogFormat, ServeArgs};
 use gpt_todo::config::{self, Config};
 use gpt_todo::{AppState, admin, serve, with_public_url};
 
@@ -26,12 +26,7 @@ fn main() -> ExitCode {
 }
 
 fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person watching; a log file or journal gets plain lines.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    start_logging(args.log_format);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let listener =
@@ -48,6 +43,17 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
         cli::print(&format!("gpt-todo stopped; {db_path} is checkpointed.\n"));
         Ok(())
     })
+}
+
+/// Log lines on stderr, filtered by `RUST_LOG` (default `info`): text (coloured only for a person
+/// watching; a file or the journal gets plain lines), or one JSON object per line.
+fn start_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => lines.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => lines.json().flatten_event(true).init(),
+    }
 }
 
 /// Where the server is, and the exact `--db` and `--public-url` to give the admin commands.
