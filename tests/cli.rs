@@ -467,3 +467,19 @@ fn operators_manage_clients_after_day_one() {
     fails(&run(&["client", "remove", &client_id]), "no client");
     assert!(!ok(&run(&["client", "list"])).contains(&client_id));
 }
+
+#[test]
+fn an_older_binary_refuses_a_database_a_newer_one_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("newer.db");
+    ok(&cli_on(&db, &["user", "list"], None));
+    let conn = gpt_todo::db::open_connection(&db).unwrap();
+    conn.execute_batch("PRAGMA user_version = 999").unwrap();
+    drop(conn);
+    fails(&cli_on(&db, &["user", "list"], None), "Downgrades are not supported");
+    let serve = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", db.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    fails(&serve, "newer than this gpt-todo");
+}

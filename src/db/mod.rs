@@ -29,6 +29,12 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("the database writer has stopped")]
     WriterGone,
+    #[error(
+        "the database has schema version {found}, newer than this gpt-todo {} knows ({known}): a newer release \
+         upgraded it. Downgrades are not supported: run that release, or restore the backup made before the upgrade",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerSchema { found: i64, known: usize },
     #[error("a database task failed: {0}")]
     Task(String),
 }
@@ -129,6 +135,10 @@ pub fn in_savepoint<T, E>(conn: &Connection, f: impl FnOnce() -> Result<T, E>) -
 /// Brings the schema up to date, each migration in its own transaction.
 pub fn migrate(conn: &Connection) -> Result<(), DbError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // A newer release migrated this file; an older one must not write to a schema it does not know.
+    if current > MIGRATIONS.len() as i64 {
+        return Err(DbError::NewerSchema { found: current, known: MIGRATIONS.len() });
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index + 1;
         conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;")).inspect_err(
