@@ -339,7 +339,11 @@ fn with_env_vars(command: clap::Command) -> clap::Command {
             let name = env_var_name(long);
             let arg = if arg.get_env().is_none() { arg.env(name) } else { arg };
             // A flag's variable is a word people write in many ways, not only `true`.
-            if matches!(arg.get_action(), ArgAction::SetTrue) { arg.value_parser(BoolishValueParser::new()) } else { arg }
+            if matches!(arg.get_action(), ArgAction::SetTrue) {
+                arg.value_parser(BoolishValueParser::new())
+            } else {
+                arg
+            }
         })
         .mut_subcommands(with_env_vars)
 }

@@ -152,7 +152,8 @@ mod tests {
         assert_eq!(check_public_url("https://todo.example.com/").unwrap(), "https://todo.example.com");
         assert_eq!(check_public_url("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
         assert_eq!(check_public_url("https://example.com/todo").unwrap(), "https://example.com/todo");
-        for bad in ["", " ", "todo.example.com", "ftp://x", "https://", "https://x/?a=1", "https://x/#f", "https://u@x"] {
+        for bad in ["", " ", "todo.example.com", "ftp://x", "https://", "https://x/?a=1", "https://x/#f", "https://u@x"]
+        {
             assert!(check_public_url(bad).is_err(), "{bad:?}");
         }
     }

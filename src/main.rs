@@ -31,7 +31,9 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
     runtime.block_on(async {
         let listener =
             TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        for warning in config::startup_warnings(config.public_url.as_deref(), listener.local_addr().unwrap_or(args.listen)) {
+        for warning in
+            config::startup_warnings(config.public_url.as_deref(), listener.local_addr().unwrap_or(args.listen))
+        {
             tracing::warn!("{warning}");
         }
         let config = with_public_url(config, &listener).map_err(|e| e.to_string())?;

@@ -91,9 +91,7 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// one of `trusted` proxies, the address that proxy put in `X-Forwarded-For` (the rightmost
 /// entry; walked leftwards while the hop is itself trusted). Anyone can send the header, so it is
 /// believed only from a proxy the operator named (`--trusted-proxy`).
-pub fn client_address(
-    trusted: Arc<[IpAddr]>,
-) -> impl Filter<Extract = (Option<IpAddr>,), Error = Infallible> + Clone {
+pub fn client_address(trusted: Arc<[IpAddr]>) -> impl Filter<Extract = (Option<IpAddr>,), Error = Infallible> + Clone {
     let forwarded_for = warp::header::optional::<String>("x-forwarded-for").or(warp::any().map(|| None)).unify();
     warp::addr::remote().and(forwarded_for).map(move |peer: Option<SocketAddr>, forwarded_for: Option<String>| {
         peer.map(|peer| client_ip(peer.ip().to_canonical(), forwarded_for.as_deref(), &trusted))

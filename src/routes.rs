@@ -34,15 +34,14 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify();
 
     let trusted_proxies = state.config.trusted_proxies.clone().into();
-    request_line()
-        .and(client_address(trusted_proxies))
-        .and(app)
-        .then(move |meta: CallMeta, client: Option<IpAddr>, mut response: Response| {
+    request_line().and(client_address(trusted_proxies)).and(app).then(
+        move |meta: CallMeta, client: Option<IpAddr>, mut response: Response| {
             // Every response carries its id, and writes the OAuth event it may carry.
             tag_request_id(&mut response, &meta.request_id);
             events::log_attached(&mut response, client, &meta.request_id);
             log_if_unmatched(state.clone(), meta, response)
-        })
+        },
+    )
 }
 
 /// `warp::cors` answers preflights and adds the headers; with no `--cors-origin`, any origin.

@@ -50,7 +50,8 @@ impl Served {
 
     /// Posts the login or sign-up form as a browser would (cookie and CSRF token from the page).
     fn post_form(&self, client_id: &str, fields: &[(&str, &str)]) -> (u16, Option<String>) {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
         let mut page = agent.get(self.authorize_url(client_id, CALLBACK)).call().unwrap();
         let cookie = page.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
         let body = page.body_mut().read_to_string().unwrap();
@@ -62,8 +63,11 @@ impl Served {
             ("redirect_uri", CALLBACK),
         ];
         form.extend_from_slice(fields);
-        let response =
-            agent.post(format!("{}/api/oauth2/authorize", self.base)).header("Cookie", &cookie).send_form(form).unwrap();
+        let response = agent
+            .post(format!("{}/api/oauth2/authorize", self.base))
+            .header("Cookie", &cookie)
+            .send_form(form)
+            .unwrap();
         let request_id = response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
         (response.status().as_u16(), request_id)
     }
@@ -123,9 +127,8 @@ fn each_oauth_failure_is_one_line_that_fail2ban_matches() {
     server.stop();
 
     let text = std::fs::read_to_string(&log).unwrap();
-    let lines_of = |event: &str| -> Vec<&str> {
-        text.lines().filter(|l| l.contains(&format!(" event={event} "))).collect()
-    };
+    let lines_of =
+        |event: &str| -> Vec<&str> { text.lines().filter(|l| l.contains(&format!(" event={event} "))).collect() };
     for (event, count) in [
         ("unknown_client", 1),
         ("unregistered_redirect_uri", 1),
@@ -140,7 +143,10 @@ fn each_oauth_failure_is_one_line_that_fail2ban_matches() {
             assert!(line.contains(&format!("event={event} remote_addr=127.0.0.1 request_id=")), "{line}");
         }
     }
-    assert!(lines_of("unknown_client")[0].contains(&format!("request_id={unknown_id} ")), "X-Request-Id is the id in the line");
+    assert!(
+        lines_of("unknown_client")[0].contains(&format!("request_id={unknown_id} ")),
+        "X-Request-Id is the id in the line"
+    );
     assert!(lines_of("unknown_client")[0].contains(r#"client_id="gtc_nobody""#));
     assert!(lines_of("unregistered_redirect_uri")[0].contains("redirect_uri=\"https://evil.example/cb?x=\\\"%20oauth"));
     assert!(lines_of("bad_client_secret")[0].contains(&format!("client_id=\"{client_id}\"")));
@@ -160,8 +166,8 @@ fn json_log_lines_carry_the_same_fields_and_fail2ban_matches_them_too() {
     let (db, client_id) = setup(dir.path());
     let log = dir.path().join("server.json.log");
     let server = serve(&db, &log, &["--log-format", "json"]);
-    let (status, request_id) =
-        server.post_form(&client_id, &[("action", "login"), ("email", "ann@example.com"), ("password", WRONG_PASSWORD)]);
+    let (status, request_id) = server
+        .post_form(&client_id, &[("action", "login"), ("email", "ann@example.com"), ("password", WRONG_PASSWORD)]);
     assert_eq!(status, 401);
     server.stop();
 
@@ -183,5 +189,8 @@ fn the_readme_shows_the_filter_that_is_tested() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let filter = std::fs::read_to_string(FILTER).unwrap();
     let failregex = filter.lines().skip_while(|l| !l.starts_with("[Definition]")).collect::<Vec<_>>().join("\n");
-    assert!(readme.contains(&failregex), "README.md must show deploy/fail2ban/filter.d/gpt-todo.conf's rules:\n{failregex}");
+    assert!(
+        readme.contains(&failregex),
+        "README.md must show deploy/fail2ban/filter.d/gpt-todo.conf's rules:\n{failregex}"
+    );
 }

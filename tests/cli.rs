@@ -210,15 +210,15 @@ fn variables_set_flags_booleans_read_as_words_and_lists_split_on_commas() {
         }
         command.output().unwrap()
     };
-    let two_uris = ok(&run(
-        &["client", "add", "Two"],
-        &[("GPT_TODO_REDIRECT_URI", "https://a.example/cb, https://b.example/cb")],
-    ));
+    let two_uris =
+        ok(&run(&["client", "add", "Two"], &[("GPT_TODO_REDIRECT_URI", "https://a.example/cb, https://b.example/cb")]));
     let client_id = field(&two_uris, "Client ID:").to_owned();
-    let listed: serde_json::Value = serde_json::from_str(&ok(&run(&["client", "list"], &[("GPT_TODO_JSON", "yes")]))).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["client", "list"], &[("GPT_TODO_JSON", "yes")]))).unwrap();
     let two = listed.as_array().unwrap().iter().find(|c| c["clientId"] == client_id.as_str()).unwrap();
     assert_eq!(two["redirectUris"], serde_json::json!(["https://a.example/cb", "https://b.example/cb"]));
-    for (value, is_json) in [("1", true), ("true", true), ("YES", true), ("0", false), ("false", false), ("no", false)] {
+    for (value, is_json) in [("1", true), ("true", true), ("YES", true), ("0", false), ("false", false), ("no", false)]
+    {
         let out = ok(&run(&["user", "list"], &[("GPT_TODO_JSON", value)]));
         assert_eq!(out.trim_start().starts_with('['), is_json, "GPT_TODO_JSON={value} gave {out}");
     }
@@ -262,7 +262,11 @@ fn a_reader_that_goes_away_is_not_a_panic() {
     let output = server.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(up, "the server answered /healthz with its stdout closed: {stderr}");
-    assert!(output.status.success() && !stderr.contains("panicked"), "clean stop expected: {:?} {stderr}", output.status);
+    assert!(
+        output.status.success() && !stderr.contains("panicked"),
+        "clean stop expected: {:?} {stderr}",
+        output.status
+    );
 }
 
 #[test]
@@ -350,7 +354,8 @@ fn the_banner_names_version_absolute_database_and_public_url_and_warns_about_unu
     assert!(banner.contains("http://0.0.0.0:"), "{banner}");
     assert!(stderr.contains("WARN") && stderr.contains("without --public-url"), "{stderr}");
 
-    let (_, stderr) = serve_briefly(dir.path(), &["--listen", "127.0.0.1:0", "--public-url", "http://todo.example.com"]);
+    let (_, stderr) =
+        serve_briefly(dir.path(), &["--listen", "127.0.0.1:0", "--public-url", "http://todo.example.com"]);
     assert!(stderr.contains("WARN") && stderr.contains("plain http"), "{stderr}");
 }
 
@@ -384,7 +389,10 @@ fn operators_manage_users_after_day_one() {
     assert_eq!(todos(), 200, "enabled again, the token works again");
 
     fails(&cli_on(&db, &["user", "passwd", "ann@example.com", "--password-stdin"], Some("short\n")), "at least 8");
-    fails(&cli_on(&db, &["user", "passwd", "nobody@example.com", "--password-stdin"], Some("long enough 2\n")), "no user");
+    fails(
+        &cli_on(&db, &["user", "passwd", "nobody@example.com", "--password-stdin"], Some("long enough 2\n")),
+        "no user",
+    );
     ok(&cli_on(&db, &["user", "passwd", "ann@example.com", "--password-stdin"], Some("a new long one\n")));
     fails(&run(&["user", "unlock", "nobody@example.com"]), "no user");
     ok(&run(&["user", "unlock", "ann@example.com"]));

@@ -54,6 +54,12 @@ fn the_readme_quickstart_works_when_pasted_as_a_whole() {
     assert!(stdout.contains("gpt-todo stopped"), "kill %1 stopped the server cleanly:\n{stdout}");
     let usage_row = stdout.lines().find(|l| l.contains("you@example.com") && l.contains("gtc_"));
     let counted = usage_row.map(|row| row.split_whitespace().collect::<Vec<_>>());
-    assert!(counted.is_some_and(|cells| cells[3] == "1" && cells[4] == "1000"), "usage shows 1 call of 1000:\n{stdout}");
-    assert!(stdout.lines().any(|l| l.contains("POST") && l.contains("/api/todo-demo") && l.contains("200")), "{stdout}");
+    assert!(
+        counted.is_some_and(|cells| cells[3] == "1" && cells[4] == "1000"),
+        "usage shows 1 call of 1000:\n{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.contains("POST") && l.contains("/api/todo-demo") && l.contains("200")),
+        "{stdout}"
+    );
 }

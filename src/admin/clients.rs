@@ -15,11 +15,16 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
                 Some(secret) => format!("{secret}   (shown only now; only its hash is stored)"),
                 None => "(none: a public client, which must use PKCE S256)".to_owned(),
             };
-            Ok(format!("Added client \"{}\".\n\n{}", name.trim(), paste_block(&registered.client_id, &secret, &public_url)))
+            Ok(format!(
+                "Added client \"{}\".\n\n{}",
+                name.trim(),
+                paste_block(&registered.client_id, &secret, &public_url)
+            ))
         }
         ClientCommand::List { json } => {
             let clients = manage::list(conn)?;
-            Ok(Table::of(&["clientId", "name", "type", "callLimit", "redirectUris", "createdAt"], &clients).render(json))
+            Ok(Table::of(&["clientId", "name", "type", "callLimit", "redirectUris", "createdAt"], &clients)
+                .render(json))
         }
         ClientCommand::SetLimit { client_id, limit } => {
             let limit = match limit.as_str() {

@@ -85,7 +85,8 @@ mod tests {
 
     #[test]
     fn headers_are_words_and_columns_align() {
-        let table = Table::new(&["clientId", "count"], vec![vec![json!("gtc_a"), json!(2)], vec![Value::Null, json!(10)]]);
+        let table =
+            Table::new(&["clientId", "count"], vec![vec![json!("gtc_a"), json!(2)], vec![Value::Null, json!(10)]]);
         assert_eq!(table.to_text(), "CLIENT ID  COUNT\ngtc_a      2\n-          10\n");
         let parsed: Value = serde_json::from_str(&table.to_json()).unwrap();
         assert_eq!(parsed, json!([{"clientId": "gtc_a", "count": 2}, {"clientId": null, "count": 10}]));

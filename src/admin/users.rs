@@ -72,7 +72,8 @@ pub fn read_password(command: &UserCommand) -> Result<Option<String>, AdminError
              echo 'the password' | gpt-todo user add EMAIL --password-stdin",
         ));
     }
-    let ask = |prompt| rpassword::prompt_password(prompt).map_err(|e| invalid(format!("cannot read the password: {e}")));
+    let ask =
+        |prompt| rpassword::prompt_password(prompt).map_err(|e| invalid(format!("cannot read the password: {e}")));
     let first = ask("Password: ")?;
     if first != ask("Again: ")? {
         return Err(invalid("the passwords do not match"));

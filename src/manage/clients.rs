@@ -76,7 +76,8 @@ pub fn rename(conn: &Connection, client_id: &str, name: &str) -> ManageResult<()
 /// `None` returns the client to the server's default limit.
 pub fn set_limit(conn: &Connection, client_id: &str, limit: Option<u64>) -> ManageResult<()> {
     require(conn, client_id)?;
-    let limit = limit.map(i64::try_from).transpose().map_err(|_| ManageError::Refused("the limit is too large".into()))?;
+    let limit =
+        limit.map(i64::try_from).transpose().map_err(|_| ManageError::Refused("the limit is too large".into()))?;
     conn.execute("UPDATE oauth_clients SET call_limit = ?1 WHERE client_id = ?2", params![limit, client_id])?;
     Ok(())
 }

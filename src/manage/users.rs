@@ -61,8 +61,8 @@ pub fn set_password(conn: &Connection, email: &str, password_hash: &str) -> Mana
 /// Returns `false` when the user was already disabled.
 pub fn disable(conn: &Connection, email: &str) -> ManageResult<bool> {
     let id = id_of(conn, email)?;
-    let changed =
-        conn.execute("UPDATE users SET disabled_at = ?1 WHERE id = ?2 AND disabled_at IS NULL", params![unix_now(), id])?;
+    let changed = conn
+        .execute("UPDATE users SET disabled_at = ?1 WHERE id = ?2 AND disabled_at IS NULL", params![unix_now(), id])?;
     end_sessions(conn, &id)?;
     Ok(changed == 1)
 }

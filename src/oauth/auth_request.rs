@@ -4,8 +4,8 @@
 //!
 //! The pages carry the request along in hidden fields and every POST checks it again.
 
-use super::params::Params;
 use super::events::{AuthEvent, Event};
+use super::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
 

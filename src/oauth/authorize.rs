@@ -147,11 +147,15 @@ async fn login(
     // Unknown emails cost the same time as known ones.
     let verified = match guards.hashing.run(move || verify_password(&password, hash.as_deref())).await {
         Ok(verified) => verified,
-        Err(Busy) => return login_page(state, request, browser, StatusCode::SERVICE_UNAVAILABLE, &LoginForm {
-            email: &email,
-            login_error: Some(BUSY_MESSAGE),
-            ..LoginForm::default()
-        }),
+        Err(Busy) => {
+            return login_page(
+                state,
+                request,
+                browser,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &LoginForm { email: &email, login_error: Some(BUSY_MESSAGE), ..LoginForm::default() },
+            );
+        }
     };
     let Some(account) = account.filter(|_| verified) else {
         return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.", Event::BadPassword);
@@ -159,7 +163,11 @@ async fn login(
     guards.throttle.succeeded(&email);
     // Told only to someone who knows the password, so it reveals nothing to a guesser.
     if account.disabled {
-        return refuse(StatusCode::FORBIDDEN, "This account is disabled. Ask the operator of this server.", Event::DisabledUser);
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "This account is disabled. Ask the operator of this server.",
+            Event::DisabledUser,
+        );
     }
     start_session(state, request, account.id).await
 }

@@ -27,7 +27,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
     let client_id = presented.client_id.clone();
     let client = state.db.read(move |conn| Ok(clients::find(conn, &client_id)?)).await?;
     verify(client, &presented).map_err(|refused| {
-        let event = AuthEvent::new(Event::BadClientSecret).client(Some(&presented.client_id), params.get("redirect_uri"));
+        let event =
+            AuthEvent::new(Event::BadClientSecret).client(Some(&presented.client_id), params.get("redirect_uri"));
         refused.with_event(event)
     })
 }

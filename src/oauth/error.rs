@@ -17,7 +17,7 @@ pub struct OAuthError {
     /// The client tried HTTP Basic: the 401 must carry a Basic challenge (RFC 6749 5.2).
     basic_challenge: bool,
     /// Logged with the client's address when the response goes out.
-    event: Option<AuthEvent>,
+    event: Option<Box<AuthEvent>>,
 }
 
 impl OAuthError {
@@ -46,7 +46,7 @@ impl OAuthError {
     }
 
     pub fn with_event(self, event: AuthEvent) -> OAuthError {
-        OAuthError { event: Some(event), ..self }
+        OAuthError { event: Some(Box::new(event)), ..self }
     }
 
     pub fn to_response(&self) -> Response {
@@ -56,7 +56,7 @@ impl OAuthError {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="gpt-todo""#));
         }
         match &self.event {
-            Some(event) => event.clone().attach(response),
+            Some(event) => AuthEvent::clone(event).attach(response),
             None => response,
         }
     }
