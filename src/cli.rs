@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::db::Synchronous;
-
 /// API calls allowed per user and client when the client has no limit of its own.
 pub const DEFAULT_CALL_LIMIT: u64 = 1000;
 
@@ -114,6 +112,18 @@ pub struct ServeArgs {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// When a write counts as done. Either way a call is answered only after its commit, and a crash
+/// of gpt-todo itself loses nothing that was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Synchronous {
+    /// The write-ahead log is fsynced before any call in the commit is answered, so an answered
+    /// call also survives an OS crash or power loss.
+    Full,
+    /// No fsync per commit (only at checkpoints): an OS crash or power loss may undo the last
+    /// commits, each whole (a todo never without its counter and log row), answered or not.
+    Normal,
 }
 
 #[derive(Debug, Subcommand)]
