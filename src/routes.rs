@@ -8,10 +8,10 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
+use crate::api::error::{ApiError, json_response};
+use crate::api::request::{CallMeta, client_address, path_prefix, request_line, tag_request_id};
 use crate::calllog::{self, CallRecord};
-use crate::error::{ApiError, json_response};
 use crate::oauth::events;
-use crate::request::{CallMeta, client_address, path_prefix, request_line, tag_request_id};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz")

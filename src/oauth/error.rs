@@ -6,8 +6,8 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::events::AuthEvent;
+use crate::api::error::json_response;
 use crate::db::DbError;
-use crate::error::json_response;
 
 #[derive(Debug)]
 pub struct OAuthError {

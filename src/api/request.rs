@@ -13,7 +13,7 @@ use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, header};
 use warp::reply::Response;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
