@@ -17,7 +17,7 @@ use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
 use crate::db::in_savepoint;
 use crate::error::ApiError;
-use crate::quota::{self, Usage};
+use crate::quota::{self, Plan, Usage};
 use crate::request::CallMeta;
 
 pub struct Call {
@@ -49,10 +49,10 @@ impl Call {
     /// an unknown token is still a 401, as auth comes first.
     pub async fn fail(self, error: ApiError) -> Response {
         let Call { state, meta, claim } = self;
-        let default_limit = state.config.default_call_limit;
+        let (default, clock) = (state.config.default_plan(), state.config.clock.clone());
         // The step can only refuse, so the outcome has no success to handle.
         let outcome: Counted<Infallible> = conclude(&state, meta, claim, StatusCode::OK, move |conn, caller| {
-            Ok(Err((error, Some(quota::standing(conn, caller, default_limit)?))))
+            Ok(Err((error, Some(quota::standing(conn, caller, default, clock.now())?))))
         })
         .await;
         let Err((error, usage)) = outcome;
@@ -69,8 +69,10 @@ impl Call {
         Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
     {
         let Call { state, meta, claim } = self;
-        let default_limit = state.config.default_call_limit;
-        conclude(&state, meta, claim, success, move |conn, caller| counted(conn, caller, default_limit, op))
+        let (default, clock) = (state.config.default_plan(), state.config.clock.clone());
+        // One clock reading per call, taken on the writer: the check and the increment count in
+        // the same period, even for a call that runs across midnight.
+        conclude(&state, meta, claim, success, move |conn, caller| counted(conn, caller, default, clock.now(), op))
             .await
             .map_err(|(error, usage)| error_response(&error, usage))
     }
@@ -120,14 +122,17 @@ async fn conclude<T: Send + 'static>(
 fn counted<T>(
     conn: &Connection,
     caller: &Caller,
-    default_limit: u64,
+    default: Plan,
+    now: i64,
     op: impl FnOnce(&Connection, &Caller) -> Result<T, ApiError>,
 ) -> Result<Counted<T>, rusqlite::Error> {
-    let before = quota::standing(conn, caller, default_limit)?;
+    let before = quota::standing(conn, caller, default, now)?;
     if before.count >= before.limit {
         return Ok(Err((ApiError::QuotaExceeded, Some(before))));
     }
-    let done = in_savepoint(conn, || op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller)?))))?;
+    let done = in_savepoint(conn, || {
+        op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller, &before)?)))
+    })?;
     Ok(match done {
         Ok((value, count)) => Ok((value, Usage { count, ..before })),
         Err(error) => Err((error, Some(before))),

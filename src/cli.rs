@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::Synchronous;
+use crate::quota::Window;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -65,9 +66,8 @@ pub struct ServeArgs {
     #[arg(long, env = "GPT_TODO_DEFAULT_CLIENT_ID")]
     pub default_client_id: Option<String>,
 
-    /// API calls allowed per user and client when the client has no limit of its own.
-    #[arg(long, env = "GPT_TODO_DEFAULT_CALL_LIMIT", default_value_t = 1000)]
-    pub default_call_limit: u64,
+    #[command(flatten)]
+    pub default_limit: DefaultLimit,
 
     /// Let new people create an account on the login page.
     #[arg(long, env = "GPT_TODO_ALLOW_SIGNUP")]
@@ -95,6 +95,19 @@ pub struct ServeArgs {
     pub synchronous: Synchronous,
 }
 
+/// The limit of clients without one of their own. `usage` takes the same flags (and variables)
+/// to show the limit in force.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct DefaultLimit {
+    /// API calls allowed per user and client when the client has no limit of its own.
+    #[arg(long = "default-call-limit", env = "GPT_TODO_DEFAULT_CALL_LIMIT", default_value_t = 1000)]
+    pub limit: u64,
+
+    /// The window of the default limit: a lifetime `total`, or per UTC `day` or `month`.
+    #[arg(long = "default-call-window", env = "GPT_TODO_DEFAULT_CALL_WINDOW", value_enum, default_value_t = Window::Total)]
+    pub window: Window,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a user; the password is asked for, or read from standard input.
@@ -108,6 +121,19 @@ pub enum UserCommand {
     },
     /// List users.
     List,
+    /// Give one user of a client a limit of their own (it beats the client's), or `none` to
+    /// remove it.
+    SetLimit {
+        /// The user's email (or, in remote user-info mode, their user id).
+        user: String,
+        #[arg(long)]
+        client: String,
+        /// A number of calls, or `none`.
+        limit: String,
+        /// The window the limit applies to: a lifetime `total`, or per UTC `day` or `month`.
+        #[arg(long, value_enum, default_value_t = Window::Total)]
+        per: Window,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +147,9 @@ pub enum ClientCommand {
         /// API calls allowed per user of this client. Default: the server's default.
         #[arg(long)]
         call_limit: Option<u64>,
+        /// The window of --call-limit: a lifetime `total`, or per UTC `day` or `month`.
+        #[arg(long, value_enum, default_value_t = Window::Total, requires = "call_limit")]
+        per: Window,
         /// A public client (no secret; must use PKCE S256).
         #[arg(long)]
         public: bool,
@@ -131,7 +160,14 @@ pub enum ClientCommand {
     /// List clients.
     List,
     /// Change a client's call limit: a number, or `none` for the server default.
-    SetLimit { client_id: String, limit: String },
+    SetLimit {
+        client_id: String,
+        /// A number of calls per user, or `none`.
+        limit: String,
+        /// The window the limit applies to: a lifetime `total`, or per UTC `day` or `month`.
+        #[arg(long, value_enum, default_value_t = Window::Total)]
+        per: Window,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +192,9 @@ pub struct UsageArgs {
     pub client: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// The server's default limit, to show the limit in force for clients without their own.
+    #[command(flatten)]
+    pub default_limit: DefaultLimit,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::ServeArgs;
+use crate::clock::Clock;
 use crate::db::Synchronous;
+use crate::quota::{Plan, Window};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -15,6 +17,7 @@ pub struct Config {
     pub userinfo_url: Option<String>,
     pub default_client_id: Option<String>,
     pub default_call_limit: u64,
+    pub default_call_window: Window,
     pub allow_signup: bool,
     /// Empty means any origin: bearer tokens are not ambient credentials, so CORS guards nothing.
     pub cors_origins: Vec<String>,
@@ -23,6 +26,8 @@ pub struct Config {
     pub userinfo_timeout: Duration,
     pub userinfo_cache_ttl: Duration,
     pub synchronous: Synchronous,
+    /// The time quota windows are counted in: the system clock, or a test's.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -36,7 +41,8 @@ impl Config {
             public_url: args.public_url.as_deref().map(|u| u.trim_end_matches('/').to_string()),
             userinfo_url: args.userinfo_url.clone(),
             default_client_id: args.default_client_id.clone(),
-            default_call_limit: args.default_call_limit,
+            default_call_limit: args.default_limit.limit,
+            default_call_window: args.default_limit.window,
             allow_signup: args.allow_signup,
             cors_origins: args.cors_origin.clone(),
             access_token_ttl: Duration::from_secs(args.access_token_ttl),
@@ -44,6 +50,7 @@ impl Config {
             userinfo_timeout: Duration::from_secs(5),
             userinfo_cache_ttl: Duration::from_secs(args.userinfo_cache_ttl),
             synchronous: args.synchronous,
+            clock: Clock::system(),
         })
     }
 
@@ -57,6 +64,11 @@ impl Config {
         }
         let defaults = Defaults::parse_from(["gpt-todo"]);
         Config::from_args(db_path.into(), &defaults.serve).expect("the defaults are valid")
+    }
+
+    /// The limit of a client that has none of its own.
+    pub fn default_plan(&self) -> Plan {
+        Plan { limit: self.default_call_limit, window: self.default_call_window }
     }
 
     pub fn public_url(&self) -> &str {

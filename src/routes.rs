@@ -38,7 +38,7 @@ fn cors(origins: &[String]) -> warp::cors::Cors {
     let builder = warp::cors()
         .allow_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
         .allow_headers(["authorization", "content-type"])
-        .expose_headers(["ratelimit-limit", "ratelimit-remaining", "location"])
+        .expose_headers(crate::quota::HEADERS.into_iter().chain(["location"]))
         .max_age(600);
     let builder = if origins.is_empty() {
         builder.allow_any_origin()

@@ -1,19 +1,24 @@
-//! `client add`, `client list` and `client set-limit`.
+//! `client add` and `client list`.
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use super::{AdminResult, invalid, print_table};
 use crate::clients;
+use crate::quota::{self, Plan, Window};
 
 pub fn add(
     conn: &Connection,
     name: &str,
     redirect_uris: &[String],
-    call_limit: Option<u64>,
+    call_limit: Option<Plan>,
     public: bool,
     public_url: &str,
 ) -> AdminResult {
-    let registered = clients::register(conn, name, redirect_uris, call_limit, public).map_err(invalid)?;
+    let registered =
+        clients::register(conn, name, redirect_uris, call_limit.map(|plan| plan.limit), public).map_err(invalid)?;
+    if call_limit.is_some_and(|plan| plan.window != Window::Total) {
+        quota::set_client_limit(conn, &registered.client_id, call_limit)?;
+    }
     let base = public_url.trim_end_matches('/');
     println!("Added client \"{}\".", name.trim());
     println!();
@@ -33,29 +38,19 @@ pub fn add(
 pub fn list(conn: &Connection) -> AdminResult {
     let mut stmt = conn.prepare(
         "SELECT client_id, name, CASE WHEN secret_hash IS NULL THEN 'public' ELSE 'confidential' END,
-                COALESCE(CAST(call_limit AS TEXT), 'default'), redirect_uris, created_at
+                call_limit, call_window, redirect_uris, created_at
            FROM oauth_clients ORDER BY created_at, name",
     )?;
     let rows = stmt
-        .query_map([], |r| Ok(vec![r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?]))?
+        .query_map([], |r| {
+            // Without a limit of its own, the client has the server's --default-call-limit and -window.
+            let (limit, window) = match quota::plan(r.get(3)?, r.get(4)?) {
+                Some(plan) => (plan.limit.to_string(), plan.window.to_string()),
+                None => ("default".to_owned(), "default".to_owned()),
+            };
+            Ok(vec![r.get(0)?, r.get(1)?, r.get(2)?, limit, window, r.get(5)?, r.get(6)?])
+        })?
         .collect::<Result<Vec<Vec<String>>, _>>()?;
-    print_table(&["CLIENT ID", "NAME", "TYPE", "LIMIT", "REDIRECT URIS", "CREATED"], &rows);
-    Ok(())
-}
-
-pub fn set_limit(conn: &Connection, client_id: &str, limit: &str) -> AdminResult {
-    let limit: Option<i64> = match limit {
-        "none" => None,
-        n => Some(n.parse::<u32>().map_err(|_| invalid(format!("'{n}' is not a whole number or 'none'")))?.into()),
-    };
-    let changed =
-        conn.execute("UPDATE oauth_clients SET call_limit = ?1 WHERE client_id = ?2", params![limit, client_id])?;
-    if changed == 0 {
-        return Err(invalid(format!("no client with id {client_id}")));
-    }
-    match limit {
-        Some(n) => println!("Client {client_id} may now make {n} calls per user."),
-        None => println!("Client {client_id} now uses the server's default limit."),
-    }
+    print_table(&["CLIENT ID", "NAME", "TYPE", "LIMIT", "WINDOW", "REDIRECT URIS", "CREATED"], &rows);
     Ok(())
 }

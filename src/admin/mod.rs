@@ -2,6 +2,7 @@
 //! the busy timeout let both work) and print plain text, or JSON with `--json`.
 
 mod clients;
+mod limits;
 mod reports;
 mod users;
 
@@ -11,6 +12,7 @@ use rusqlite::Connection;
 
 use crate::cli::{ClientCommand, Command, TokenCommand, UserCommand};
 use crate::db::{self, DbError};
+use crate::quota::Plan;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -42,11 +44,17 @@ pub fn run(db_path: &Path, command: Command) -> AdminResult {
             users::add(&conn, &email, name.as_deref(), password_stdin)
         }
         Command::User(UserCommand::List) => users::list(&conn),
-        Command::Client(ClientCommand::Add { name, redirect_uris, call_limit, public, public_url }) => {
+        Command::User(UserCommand::SetLimit { user, client, limit, per }) => {
+            limits::set_user_limit(&conn, &user, &client, &limit, per)
+        }
+        Command::Client(ClientCommand::Add { name, redirect_uris, call_limit, per, public, public_url }) => {
+            let call_limit = call_limit.map(|limit| Plan { limit, window: per });
             clients::add(&conn, &name, &redirect_uris, call_limit, public, &public_url)
         }
         Command::Client(ClientCommand::List) => clients::list(&conn),
-        Command::Client(ClientCommand::SetLimit { client_id, limit }) => clients::set_limit(&conn, &client_id, &limit),
+        Command::Client(ClientCommand::SetLimit { client_id, limit, per }) => {
+            limits::set_client_limit(&conn, &client_id, &limit, per)
+        }
         Command::Token(TokenCommand::Issue { user, client, ttl }) => users::issue_token(&conn, &user, &client, ttl),
         Command::Usage(args) => reports::usage(&conn, &args),
         Command::Logs(args) => reports::logs(&conn, &args),
