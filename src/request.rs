@@ -70,6 +70,14 @@ pub fn next_request_id() -> String {
     format!("{prefix:08x}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The request's JSON body, read by [`read_json_body`]; its error (wrong type, too large) is kept
+/// for the handler to answer after auth, so a request without a valid token is a 401 first.
+pub fn json_body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and(warp::body::stream())
+        .then(|headers: HeaderMap, body| async move { read_json_body(&headers, body).await })
+}
+
 /// Reads a JSON request body: the content type must be JSON (or absent), and the body at most
 /// [`MAX_BODY_BYTES`], checked against `Content-Length` first and while streaming too.
 pub async fn read_json_body<S, B>(headers: &HeaderMap, body: S) -> Result<Bytes, ApiError>

@@ -10,14 +10,30 @@ use crate::calllog::{self, CallRecord};
 use crate::error::{ApiError, json_response};
 use crate::request::{CallMeta, path_prefix, request_line};
 
+/// The whole HTTP surface: health check, OpenAPI document, OAuth server, the todo API.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    routes_with(state, no_routes())
+}
+
+/// Extra routes that take no request.
+pub(crate) fn no_routes() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
+    warp::any().and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
+}
+
+/// The HTTP surface with `extra` API routes beside the todo API: they are tried after the todo
+/// routes, under the same CORS rules, and a request no route takes gets the same logged JSON
+/// 404 or 405. Each of `extra`'s handlers runs its own calls through [`crate::chain::Call`].
+pub fn routes_with(
+    state: AppState,
+    extra: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .map(|| json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })));
 
     let openapi = crate::openapi::route(state.clone());
 
-    let api = crate::todos::routes(state.clone()).or(crate::userinfo::route(state.clone())).unify();
+    let api = crate::todos::routes(state.clone()).or(extra).unify().or(crate::userinfo::route(state.clone())).unify();
 
     let api = path_prefix("/api/").and(api.with(cors(&state.config.cors_origins))).map(Reply::into_response);
     let app = healthz

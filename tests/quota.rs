@@ -15,7 +15,6 @@ const NOV_30_10H: i64 = 1_796_032_800;
 const DEC_1_MIDNIGHT: i64 = 1_796_083_200;
 /// 2026-02-28T23:00:00Z: the last hour of a 28-day month.
 const FEB_28_23H: i64 = 1_772_319_600;
-const DAY: i64 = 86_400;
 
 fn server_at(clock: &Clock) -> TestServer {
     let clock = clock.clone();
