@@ -7,6 +7,7 @@
 //! The check, the operation and the increment run in one transaction on the single writer, with
 //! one clock reading for the call, so however many requests race, exactly `limit` succeed in each
 //! period, also across midnight.
+#![warn(missing_docs)]
 
 mod store;
 mod window;
@@ -23,7 +24,9 @@ use crate::auth::Caller;
 /// A limit and the window it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
+    /// Calls allowed in each period of the window.
     pub limit: u64,
+    /// How long a period lasts: the lifetime, a UTC day or a UTC month.
     pub window: Window,
 }
 
@@ -39,12 +42,16 @@ pub struct Limits {
 /// Whose limit is in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetBy {
+    /// The user's override for the client.
     User,
+    /// The client's own limit.
     Client,
+    /// The server's `--default-call-limit` and `--default-call-window`.
     Server,
 }
 
 impl SetBy {
+    /// How the `usage` report names it.
     pub fn as_str(self) -> &'static str {
         match self {
             SetBy::User => "user",
@@ -68,8 +75,11 @@ impl Limits {
 /// The caller's standing: the limit in force, and the count in its current period.
 #[derive(Debug, Clone, Copy)]
 pub struct Usage {
+    /// The limit in force.
     pub limit: u64,
+    /// Calls counted in the current period.
     pub count: u64,
+    /// The current period of the limit's window.
     pub period: Period,
     /// When the standing was taken (unix seconds), for the time left in the period.
     pub now: i64,
@@ -79,6 +89,7 @@ pub struct Usage {
 const POLICY: &str = "calls";
 
 impl Usage {
+    /// Calls left in the current period.
     pub fn remaining(&self) -> u64 {
         self.limit.saturating_sub(self.count)
     }

@@ -1,4 +1,5 @@
 //! What every `/api/*` call carries through the chain, and reading its JSON body safely.
+#![warn(missing_docs)]
 
 use std::convert::Infallible;
 use std::sync::OnceLock;
@@ -15,16 +16,23 @@ use crate::error::ApiError;
 /// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// What the chain knows of a request: its line for the log, and its headers for the auth step.
 #[derive(Debug)]
 pub struct CallMeta {
+    /// The HTTP method.
     pub method: Method,
+    /// The path, without the query string.
     pub path: String,
+    /// The request's headers (empty for a request no route takes).
     pub headers: HeaderMap,
+    /// `User-Agent`, when it is text.
     pub user_agent: Option<String>,
+    /// When the request arrived, for the logged duration.
     pub started: Instant,
 }
 
 impl CallMeta {
+    /// Milliseconds since the request arrived.
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1000.0
     }

@@ -46,6 +46,7 @@ impl fmt::Display for Window {
 /// One counting period of a window: the lifetime, one UTC day, or one UTC month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
+    /// The window the period belongs to.
     pub window: Window,
     /// Unix seconds at which the period starts (0 for the lifetime total).
     pub start: i64,
