@@ -28,6 +28,7 @@ use warp::{Filter, Rejection};
 use gpt_todo::chain::Call;
 use gpt_todo::cli::ServeArgs;
 use gpt_todo::config::Config;
+use gpt_todo::db::DbError;
 use gpt_todo::error::ApiError;
 use gpt_todo::request::{CallMeta, call_meta, json_body};
 use gpt_todo::{AppState, serve_with, with_public_url};
@@ -149,8 +150,8 @@ pub async fn run(
 ) -> Result<(), String> {
     let config = with_public_url(config, &listener).map_err(|e| e.to_string())?;
     let state = AppState::new(config).map_err(|e| e.to_string())?;
-    let created = state.db.writer.write(|conn: &Connection| conn.execute_batch(NOTES_TABLE)).await;
-    created.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    let created = state.db.write(|conn: &Connection| conn.execute_batch(NOTES_TABLE).map_err(DbError::from)).await;
+    created.map_err(|e| e.to_string())?;
     println!("gpt-todo with notes listening on {}", state.config.public_url());
     serve_with(listener, state.clone(), notes(state), shutdown).await;
     Ok(())

@@ -4,9 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::db::Synchronous;
 use crate::quota::Window;
 
 #[derive(Debug, Parser)]
@@ -106,6 +105,18 @@ pub struct DefaultLimit {
     /// The window of the default limit: a lifetime `total`, or per UTC `day` or `month`.
     #[arg(long = "default-call-window", env = "GPT_TODO_DEFAULT_CALL_WINDOW", value_enum, default_value_t = Window::Total)]
     pub window: Window,
+}
+
+/// When a write counts as done. Either way a call is answered only after its commit, and a crash
+/// of gpt-todo itself loses nothing that was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Synchronous {
+    /// The write-ahead log is fsynced before any call in the commit is answered, so an answered
+    /// call also survives an OS crash or power loss.
+    Full,
+    /// No fsync per commit (only at checkpoints): an OS crash or power loss may undo the last
+    /// commits, each whole (a todo never without its counter and log row), answered or not.
+    Normal,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, Synchronous};
 use crate::clock::Clock;
-use crate::db::Synchronous;
 use crate::quota::{Plan, Window};
 
 #[derive(Debug, Clone)]
