@@ -25,12 +25,12 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use gpt_todo::api::error::ApiError;
+use gpt_todo::api::request::{CallMeta, call_meta, json_body};
 use gpt_todo::chain::Call;
 use gpt_todo::cli::ServeArgs;
 use gpt_todo::config::Config;
 use gpt_todo::db::DbError;
-use gpt_todo::error::ApiError;
-use gpt_todo::request::{CallMeta, call_meta, json_body};
 use gpt_todo::{AppState, serve_with, with_public_url};
 
 // ---- The endpoint: the table, the JSON, the routes and their two handlers. ----

@@ -11,7 +11,7 @@
 //! ```no_run
 //! use gpt_todo::AppState;
 //! use gpt_todo::chain::Call;
-//! use gpt_todo::request::CallMeta;
+//! use gpt_todo::api::request::CallMeta;
 //! use warp::http::StatusCode;
 //! use warp::reply::Response;
 //!
@@ -38,12 +38,12 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use crate::AppState;
+use crate::api::error::{ApiError, json_response};
+use crate::api::request::CallMeta;
 use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
 use crate::db::{DbError, in_savepoint};
-use crate::error::{ApiError, json_response};
 use crate::quota::{self, Plan, Usage};
-use crate::request::CallMeta;
 
 /// One API call on its way through the chain, after its bearer token was read.
 pub struct Call {

@@ -7,7 +7,7 @@ mod common;
 mod notes;
 
 use common::{TestServer, get, post_json};
-use gpt_todo::error::QUOTA_MESSAGE;
+use gpt_todo::api::error::QUOTA_MESSAGE;
 
 fn start() -> (tempfile::TempDir, TestServer) {
     let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Reply, TestServer, post_json};
+use gpt_todo::api::error::QUOTA_MESSAGE;
 use gpt_todo::clock::Clock;
-use gpt_todo::error::QUOTA_MESSAGE;
 use serde_json::Value;
 
 /// 2026-11-30T10:00:00Z, 14 hours before midnight UTC.
