@@ -12,6 +12,8 @@ use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, 
 /// API calls allowed per user and client when the client has no limit of its own.
 pub const DEFAULT_CALL_LIMIT: u64 = 1000;
 
+use crate::quota::Window;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gpt-todo",
@@ -69,9 +71,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub default_client_id: Option<String>,
 
-    /// API calls allowed per user and client when the client has no limit of its own.
-    #[arg(long, default_value_t = DEFAULT_CALL_LIMIT)]
-    pub default_call_limit: u64,
+    #[command(flatten)]
+    pub default_limit: DefaultLimit,
 
     /// Let new people create an account on the login page.
     #[arg(long)]
@@ -112,6 +113,19 @@ pub struct ServeArgs {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// The limit of clients without one of their own. `usage` takes the same flags (and variables)
+/// to show the limit in force.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct DefaultLimit {
+    /// API calls allowed per user and client when the client has no limit of its own.
+    #[arg(long = "default-call-limit", default_value_t = DEFAULT_CALL_LIMIT)]
+    pub limit: u64,
+
+    /// The window of the default limit: a lifetime `total`, or per UTC `day` or `month`.
+    #[arg(long = "default-call-window", value_enum, default_value_t = Window::Total)]
+    pub window: Window,
 }
 
 /// When a write counts as done. Either way a call is answered only after its commit, and a crash
@@ -173,6 +187,20 @@ pub enum UserCommand {
         /// The user's email.
         email: String,
     },
+    /// Give one user of a client a limit of their own (it beats the client's), or `none` to
+    /// remove it.
+    SetLimit {
+        /// The user's email (or, in remote user-info mode, their user id).
+        user: String,
+        /// The client id the limit is for.
+        #[arg(long)]
+        client: String,
+        /// A number of calls, or `none`.
+        limit: String,
+        /// The window the limit applies to: a lifetime `total`, or per UTC `day` or `month`.
+        #[arg(long, value_enum, default_value_t = Window::Total)]
+        per: Window,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +215,9 @@ pub enum ClientCommand {
         /// API calls allowed per user of this client. Default: the server's default.
         #[arg(long)]
         call_limit: Option<u64>,
+        /// The window of --call-limit: a lifetime `total`, or per UTC `day` or `month`.
+        #[arg(long, value_enum, default_value_t = Window::Total, requires = "call_limit")]
+        per: Window,
         /// A public client (no secret; must use PKCE S256).
         #[arg(long)]
         public: bool,
@@ -206,6 +237,9 @@ pub enum ClientCommand {
         client_id: String,
         /// Calls allowed per user, or `none`.
         limit: String,
+        /// The window the limit applies to: a lifetime `total`, or per UTC `day` or `month`.
+        #[arg(long, value_enum, default_value_t = Window::Total)]
+        per: Window,
     },
     /// Delete a client with its tokens and counters (the call log keeps its rows).
     Remove {
@@ -278,9 +312,9 @@ pub struct UsageArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// The server's default limit, for clients without their own (the same variable as `serve`'s).
-    #[arg(long, default_value_t = DEFAULT_CALL_LIMIT)]
-    pub default_call_limit: u64,
+    /// The server's default limit, to show the limit in force for clients without their own.
+    #[command(flatten)]
+    pub default_limit: DefaultLimit,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{ServeArgs, Synchronous};
+use crate::clock::Clock;
+use crate::quota::{Plan, Window};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -15,6 +17,7 @@ pub struct Config {
     pub userinfo_url: Option<String>,
     pub default_client_id: Option<String>,
     pub default_call_limit: u64,
+    pub default_call_window: Window,
     pub allow_signup: bool,
     /// Empty means any origin: bearer tokens are not ambient credentials, so CORS guards nothing.
     pub cors_origins: Vec<String>,
@@ -25,6 +28,8 @@ pub struct Config {
     pub synchronous: Synchronous,
     /// Proxies whose `X-Forwarded-For` names the client in the log (`--trusted-proxy`).
     pub trusted_proxies: Vec<IpAddr>,
+    /// The time quota windows are counted in: the system clock, or a test's.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -40,7 +45,8 @@ impl Config {
             public_url: args.public_url.as_deref().map(check_public_url).transpose()?,
             userinfo_url: args.userinfo_url.clone(),
             default_client_id: args.default_client_id.clone(),
-            default_call_limit: args.default_call_limit,
+            default_call_limit: args.default_limit.limit,
+            default_call_window: args.default_limit.window,
             allow_signup: args.allow_signup,
             cors_origins: args.cors_origin.clone(),
             access_token_ttl: Duration::from_secs(args.access_token_ttl),
@@ -53,6 +59,7 @@ impl Config {
                 .iter()
                 .map(|ip| ip.parse::<IpAddr>().map_err(|_| format!("--trusted-proxy '{ip}' is not an IP address")))
                 .collect::<Result<_, _>>()?,
+            clock: Clock::system(),
         })
     }
 
@@ -66,6 +73,11 @@ impl Config {
         }
         let defaults = Defaults::parse_from(["gpt-todo"]);
         Config::from_args(db_path.into(), &defaults.serve).expect("the defaults are valid")
+    }
+
+    /// The limit of a client that has none of its own.
+    pub fn default_plan(&self) -> Plan {
+        Plan { limit: self.default_call_limit, window: self.default_call_window }
     }
 
     pub fn public_url(&self) -> &str {

@@ -13,14 +13,30 @@ use crate::api::request::{CallMeta, client_address, path_prefix, request_line, t
 use crate::calllog::{self, CallRecord};
 use crate::oauth::events;
 
+/// The whole HTTP surface: health check, OpenAPI document, OAuth server, the todo API.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    routes_with(state, no_routes())
+}
+
+/// Extra routes that take no request.
+pub(crate) fn no_routes() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
+    warp::any().and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
+}
+
+/// The HTTP surface with `extra` API routes beside the todo API: they are tried after the todo
+/// routes, under the same CORS rules, and a request no route takes gets the same logged JSON
+/// 404 or 405. Each of `extra`'s handlers runs its own calls through [`crate::chain::Call`].
+pub fn routes_with(
+    state: AppState,
+    extra: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .map(|| json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })));
 
     let openapi = crate::openapi::route(state.clone());
 
-    let api = crate::todos::routes(state.clone()).or(crate::userinfo::route(state.clone())).unify();
+    let api = crate::todos::routes(state.clone()).or(extra).unify().or(crate::userinfo::route(state.clone())).unify();
 
     let api = path_prefix("/api/").and(api.with(cors(&state.config.cors_origins))).map(Reply::into_response);
     let app = healthz
@@ -49,7 +65,7 @@ fn cors(origins: &[String]) -> warp::cors::Cors {
     let builder = warp::cors()
         .allow_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
         .allow_headers(["authorization", "content-type"])
-        .expose_headers(["ratelimit-limit", "ratelimit-remaining", "location"])
+        .expose_headers(crate::quota::HEADERS.into_iter().chain(["location"]))
         .max_age(600);
     let builder = if origins.is_empty() {
         builder.allow_any_origin()

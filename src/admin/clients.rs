@@ -2,15 +2,18 @@
 
 use rusqlite::Connection;
 
+use super::AdminResult;
+use super::limits::{describe, parse_limit};
 use super::table::Table;
-use super::{AdminResult, invalid};
 use crate::cli::ClientCommand;
 use crate::manage::clients as manage;
+use crate::quota::Plan;
 
 pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
     match command {
-        ClientCommand::Add { name, redirect_uris, call_limit, public, public_url } => {
-            let registered = manage::add(conn, &name, &redirect_uris, call_limit, public)?;
+        ClientCommand::Add { name, redirect_uris, call_limit, per, public, public_url } => {
+            let plan = call_limit.map(|limit| Plan { limit, window: per });
+            let registered = manage::add(conn, &name, &redirect_uris, plan, public)?;
             let secret = match &registered.client_secret {
                 Some(secret) => format!("{secret}   (shown only now; only its hash is stored)"),
                 None => "(none: a public client, which must use PKCE S256)".to_owned(),
@@ -23,17 +26,17 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
         }
         ClientCommand::List { json } => {
             let clients = manage::list(conn)?;
-            Ok(Table::of(&["clientId", "name", "type", "callLimit", "redirectUris", "createdAt"], &clients)
-                .render(json))
+            Ok(Table::of(
+                &["clientId", "name", "type", "callLimit", "callWindow", "redirectUris", "createdAt"],
+                &clients,
+            )
+            .render(json))
         }
-        ClientCommand::SetLimit { client_id, limit } => {
-            let limit = match limit.as_str() {
-                "none" => None,
-                n => Some(n.parse::<u32>().map_err(|_| invalid(format!("'{n}' is not a whole number or 'none'")))?),
-            };
-            manage::set_limit(conn, &client_id, limit.map(u64::from))?;
-            Ok(match limit {
-                Some(n) => format!("Client {client_id} may now make {n} calls per user.\n"),
+        ClientCommand::SetLimit { client_id, limit, per } => {
+            let plan = parse_limit(&limit, per)?;
+            manage::set_limit(conn, &client_id, plan)?;
+            Ok(match plan {
+                Some(plan) => format!("Client {client_id} may now make {} per user.\n", describe(plan)),
                 None => format!("Client {client_id} now uses the server's default limit.\n"),
             })
         }

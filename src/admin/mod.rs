@@ -2,6 +2,7 @@
 //! the busy timeout let both work) and return what to print: plain text, or JSON with `--json`.
 
 mod clients;
+mod limits;
 mod reports;
 mod table;
 mod users;

@@ -41,6 +41,9 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
             let removed = manage::users::remove(conn, &email)?;
             Ok(format!("Removed {email} with {} todos; the call log keeps its rows.\n", removed.todos))
         }
+        UserCommand::SetLimit { user, client, limit, per } => {
+            super::limits::set_user_limit(conn, &user, &client, &limit, per)
+        }
         UserCommand::Unlock { email } => {
             manage::users::unlock(conn, &email)?;
             Ok(format!("{email} can try to sign in again now (a running server sees it at the next attempt).\n"))

@@ -1,4 +1,5 @@
 //! What every `/api/*` call carries through the chain, and reading its JSON body safely.
+#![warn(missing_docs)]
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -18,18 +19,25 @@ use crate::api::error::ApiError;
 /// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// What the chain knows of a request: its line for the log, and its headers for the auth step.
 #[derive(Debug)]
 pub struct CallMeta {
     /// Given when the request arrives; the response's `X-Request-Id` and the log row carry it.
     pub request_id: String,
+    /// The HTTP method.
     pub method: Method,
+    /// The path, without the query string.
     pub path: String,
+    /// The request's headers (empty for a request no route takes).
     pub headers: HeaderMap,
+    /// `User-Agent`, when it is text.
     pub user_agent: Option<String>,
+    /// When the request arrived, for the logged duration.
     pub started: Instant,
 }
 
 impl CallMeta {
+    /// Milliseconds since the request arrived.
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1000.0
     }
@@ -85,6 +93,7 @@ pub fn tag_request_id(response: &mut Response, request_id: &str) {
     }
 }
 
+/// The header that carries a call's request id, the same id as its log row.
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// The address of the client a request comes from: the connection's peer, or, when the peer is
@@ -110,6 +119,14 @@ fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> I
         }
     }
     ip
+}
+
+/// The request's JSON body, read by [`read_json_body`]; its error (wrong type, too large) is kept
+/// for the handler to answer after auth, so a request without a valid token is a 401 first.
+pub fn json_body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and(warp::body::stream())
+        .then(|headers: HeaderMap, body| async move { read_json_body(&headers, body).await })
 }
 
 /// Reads a JSON request body: the content type must be JSON (or absent), and the body at most

@@ -19,7 +19,11 @@ use writer::Writer;
 /// The schema's steps in order: step N brings a database to `PRAGMA user_version = N`.
 /// Step 1 is `schema.sql` (deployed databases are at 1, so it is never edited). Every later step is
 /// a file `migrations/NNNN_<name>.sql`, appended here in order (the open issues add 0002 onwards).
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("../../migrations/0004_user_admin.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("../../migrations/0002_quota_windows.sql"),
+    include_str!("../../migrations/0004_user_admin.sql"),
+];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;

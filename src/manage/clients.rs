@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{ManageError, ManageResult};
 use crate::clients::{self, CLIENT_SECRET_PREFIX, Registered, check_redirect_uri};
+use crate::quota::{self, Plan};
 use crate::secrets::{hash_secret, random_secret};
 
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +24,8 @@ pub struct ClientSummary {
     pub kind: &'static str,
     /// `None`: the server's `--default-call-limit`.
     pub call_limit: Option<i64>,
+    /// `total`, `day` or `month`; `None` with the server's default limit (`--default-call-window`).
+    pub call_window: Option<String>,
     pub redirect_uris: Vec<String>,
     pub created_at: String,
 }
@@ -31,16 +34,21 @@ pub fn add(
     conn: &Connection,
     name: &str,
     redirect_uris: &[String],
-    call_limit: Option<u64>,
+    call_limit: Option<Plan>,
     public: bool,
 ) -> ManageResult<Registered> {
     refuse_taken_name(conn, name, None)?;
-    clients::register(conn, name, redirect_uris, call_limit, public).map_err(ManageError::Refused)
+    let registered = clients::register(conn, name, redirect_uris, call_limit.map(|plan| plan.limit), public)
+        .map_err(ManageError::Refused)?;
+    if call_limit.is_some() {
+        quota::set_client_limit(conn, &registered.client_id, call_limit)?;
+    }
+    Ok(registered)
 }
 
 pub fn list(conn: &Connection) -> ManageResult<Vec<ClientSummary>> {
     let mut stmt = conn.prepare(
-        "SELECT client_id, name, secret_hash IS NULL, call_limit, redirect_uris, created_at
+        "SELECT client_id, name, secret_hash IS NULL, call_limit, redirect_uris, created_at, call_window
            FROM oauth_clients ORDER BY created_at, name",
     )?;
     let clients = stmt.query_map([], |r| {
@@ -52,6 +60,7 @@ pub fn list(conn: &Connection) -> ManageResult<Vec<ClientSummary>> {
             call_limit: r.get(3)?,
             redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
             created_at: r.get(5)?,
+            call_window: r.get(6)?,
         })
     })?;
     Ok(clients.collect::<Result<_, _>>()?)
@@ -73,12 +82,10 @@ pub fn rename(conn: &Connection, client_id: &str, name: &str) -> ManageResult<()
     Ok(())
 }
 
-/// `None` returns the client to the server's default limit.
-pub fn set_limit(conn: &Connection, client_id: &str, limit: Option<u64>) -> ManageResult<()> {
+/// A number of calls per user in a window; `None` returns the client to the server's default.
+pub fn set_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) -> ManageResult<()> {
     require(conn, client_id)?;
-    let limit =
-        limit.map(i64::try_from).transpose().map_err(|_| ManageError::Refused("the limit is too large".into()))?;
-    conn.execute("UPDATE oauth_clients SET call_limit = ?1 WHERE client_id = ?2", params![limit, client_id])?;
+    quota::set_client_limit(conn, client_id, plan)?;
     Ok(())
 }
 

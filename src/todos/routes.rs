@@ -183,14 +183,7 @@ where
             Ok(input) => input,
             Err(error) => return call.fail(error).await,
         };
-        match call.run(success, move |conn, caller| op(conn, caller, input)).await {
-            Ok((value, usage)) => {
-                let mut response = render(value);
-                usage.add_headers(&mut response);
-                response
-            }
-            Err(response) => response,
-        }
+        call.run_and_render(success, move |conn, caller| op(conn, caller, input), render).await
     }
     .await;
     // The id of this call's log row (the outer filter's own id is for requests no route takes).
