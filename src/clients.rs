@@ -53,7 +53,8 @@ pub fn register(
     let call_limit =
         call_limit.map(i64::try_from).transpose().map_err(|_| "the call limit is too large".to_string())?;
     conn.execute(
-        "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, call_limit) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, call_limit, call_window)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NOT NULL THEN 'total' END)",
         params![client_id, client_secret.as_deref().map(hash_secret), name.trim(), uris, call_limit],
     )
     .map_err(|e| format!("cannot add the client: {e}"))?;
@@ -61,7 +62,7 @@ pub fn register(
 }
 
 /// An absolute `https` URI (or `http` for a loopback host), without a fragment (RFC 6749 3.1.2).
-fn check_redirect_uri(uri: &str) -> Result<(), String> {
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     let refuse = || {
         Err(format!(
             "redirect URI '{uri}' must be an absolute https:// URI (http:// only for localhost) without a fragment"

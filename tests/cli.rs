@@ -162,3 +162,332 @@ fn sigterm_lets_an_in_flight_request_finish_then_checkpoints() {
         conn.query_row("SELECT count(*) FROM todos WHERE title = 'finished after SIGTERM'", [], |r| r.get(0)).unwrap();
     assert_eq!(titles, 1);
 }
+
+/// Every argument and command says what it is for, and every flag has its `GPT_TODO_*` variable.
+#[test]
+fn every_flag_has_a_variable_and_every_argument_a_help_line() {
+    fn walk(command: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name()).trim().to_owned();
+        if command.get_about().is_none_or(|about| about.to_string().trim().is_empty()) {
+            problems.push(format!("`{path}` has no help line"));
+        }
+        for arg in command.get_arguments() {
+            if matches!(arg.get_action(), clap::ArgAction::Help | clap::ArgAction::Version) {
+                continue;
+            }
+            let name = arg.get_long().map_or_else(|| format!("<{}>", arg.get_id()), |long| format!("--{long}"));
+            if arg.get_help().is_none_or(|help| help.to_string().trim().is_empty()) {
+                problems.push(format!("`{path} {name}` has no help line"));
+            }
+            if let Some(long) = arg.get_long() {
+                let expected = gpt_todo::cli::env_var_name(long);
+                if arg.get_env().and_then(|e| e.to_str()) != Some(expected.as_str()) {
+                    problems.push(format!("`{path} {name}` is not read from {expected} (got {:?})", arg.get_env()));
+                }
+            }
+        }
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &path, problems);
+        }
+    }
+    let mut command = gpt_todo::cli::command();
+    command.build();
+    let mut problems = Vec::new();
+    walk(&command, "", &mut problems);
+    assert!(problems.is_empty(), "expected a help line and a variable everywhere:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn variables_set_flags_booleans_read_as_words_and_lists_split_on_commas() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("env.db");
+    ok(&cli_on(&db, &["user", "add", "env@example.com", "--password-stdin"], Some("long enough\n")));
+    let run = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-todo"));
+        command.args(args).env("GPT_TODO_DB", &db);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+    let two_uris =
+        ok(&run(&["client", "add", "Two"], &[("GPT_TODO_REDIRECT_URI", "https://a.example/cb, https://b.example/cb")]));
+    let client_id = field(&two_uris, "Client ID:").to_owned();
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["client", "list"], &[("GPT_TODO_JSON", "yes")]))).unwrap();
+    let two = listed.as_array().unwrap().iter().find(|c| c["clientId"] == client_id.as_str()).unwrap();
+    assert_eq!(two["redirectUris"], serde_json::json!(["https://a.example/cb", "https://b.example/cb"]));
+    for (value, is_json) in [("1", true), ("true", true), ("YES", true), ("0", false), ("false", false), ("no", false)]
+    {
+        let out = ok(&run(&["user", "list"], &[("GPT_TODO_JSON", value)]));
+        assert_eq!(out.trim_start().starts_with('['), is_json, "GPT_TODO_JSON={value} gave {out}");
+    }
+    let token = ok(&run(&["token", "issue", "--client", &client_id], &[("GPT_TODO_USER", "env@example.com")]));
+    assert!(token.starts_with("gta_"), "token issue takes --user from GPT_TODO_USER: {token}");
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pipe.db");
+    ok(&cli_on(&db, &["user", "add", "pipe@example.com", "--password-stdin"], Some("long enough\n")));
+    // `gpt-todo user list | head -0`: the pipe is closed before the command writes.
+    let closed_stdout = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    let listed = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", db.to_str().unwrap(), "user", "list"])
+        .stdout(closed_stdout())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(listed.status.success() && stderr.is_empty(), "expected a quiet exit, got {:?}: {stderr}", listed.status);
+
+    // `gpt-todo serve | head`: the server keeps serving and stops cleanly.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", db.to_str().unwrap(), "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(closed_stdout())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        common::http().get(&healthz).call().is_ok_and(|r| r.status() == 200)
+    });
+    assert!(Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
+    let output = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(up, "the server answered /healthz with its stdout closed: {stderr}");
+    assert!(
+        output.status.success() && !stderr.contains("panicked"),
+        "clean stop expected: {:?} {stderr}",
+        output.status
+    );
+}
+
+#[test]
+fn listen_takes_a_bare_port_for_every_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", dir.path().join("l.db").to_str().unwrap(), "serve", "--listen", ":0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.contains("listening on http://0.0.0.0:"), "`:0` listens on every interface: {first}");
+}
+
+#[test]
+fn without_a_terminal_the_password_prompt_points_to_password_stdin_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("never.db");
+    // setsid: a new session has no controlling terminal, as under cron or a pipe in CI.
+    let output = Command::new("setsid")
+        .args(["--wait", env!("CARGO_BIN_EXE_gpt-todo"), "--db", db.to_str().unwrap(), "user", "add", "a@example.com"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    fails(&output, "--password-stdin");
+    assert!(!db.exists(), "no database is created by a command that could not run");
+}
+
+/// Starts `serve` with `args` in `dir`, reads its banner, stops it: (banner, stderr).
+fn serve_briefly(dir: &Path, args: &[&str]) -> (String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("--redirect-uri") {
+            break;
+        }
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "serve stops cleanly: {banner}");
+    (banner, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn public_url_must_be_an_absolute_http_url() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["todo.example.com", "ftp://x", "", "https://todo.example.com/?a=1", "https://todo.example.com/#f"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--public-url", bad])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        fails(&output, "--public-url");
+    }
+    assert!(!dir.path().join("gpt-todo.db").exists(), "a refused start creates no database");
+}
+
+#[test]
+fn the_banner_names_version_absolute_database_and_public_url_and_warns_about_unusable_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (banner, stderr) = serve_briefly(
+        dir.path(),
+        &["--db", "rel.db", "--listen", "127.0.0.1:0", "--public-url", "https://todo.example.com/"],
+    );
+    let absolute = dir.path().join("rel.db");
+    assert!(banner.contains(&format!("(version {})", env!("CARGO_PKG_VERSION"))), "{banner}");
+    assert!(banner.contains(&format!("--db {} client add", absolute.display())), "{banner}");
+    assert!(banner.contains("--public-url https://todo.example.com "), "{banner}");
+    assert!(!stderr.contains("WARN"), "nothing to warn about: {stderr}");
+
+    let (banner, stderr) = serve_briefly(dir.path(), &["--listen", "0.0.0.0:0"]);
+    assert!(banner.contains("http://0.0.0.0:"), "{banner}");
+    assert!(stderr.contains("WARN") && stderr.contains("without --public-url"), "{stderr}");
+
+    let (_, stderr) =
+        serve_briefly(dir.path(), &["--listen", "127.0.0.1:0", "--public-url", "http://todo.example.com"]);
+    assert!(stderr.contains("WARN") && stderr.contains("plain http"), "{stderr}");
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    let text = ok(output);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("expected JSON ({e}): {text}"))
+}
+
+#[test]
+fn operators_manage_users_after_day_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("manage.db");
+    let run = |args: &[&str]| cli_on(&db, args, None);
+    ok(&cli_on(&db, &["user", "add", "ann@example.com", "--password-stdin"], Some("long enough\n")));
+    ok(&cli_on(&db, &["user", "add", "bob@example.com", "--password-stdin"], Some("long enough\n")));
+    let added = ok(&run(&["client", "add", "G", "--redirect-uri", "https://chatgpt.com/aip/g/oauth/callback"]));
+    let client_id = field(&added, "Client ID:").to_owned();
+    let token = ok(&run(&["token", "issue", "--user", "ann@example.com", "--client", &client_id])).trim().to_owned();
+    let server = TestServer::start_on(&db, |_| {});
+    let todos = || common::get(&server.url("/api/todos"), Some(&token)).status;
+    assert_eq!(post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"kept?"}"#).status, 200);
+
+    ok(&run(&["user", "disable", "ann@example.com"]));
+    assert_eq!(todos(), 401, "a disabled user's token stops working at once");
+    assert_eq!(common::get(&server.url("/api/oauth2/userinfo"), Some(&token)).status, 401);
+    let users = json(&run(&["user", "list", "--json"]));
+    let ann = users.as_array().unwrap().iter().find(|u| u["email"] == "ann@example.com").unwrap();
+    assert!(ann["disabledAt"].is_string(), "user list shows the disabled user: {users}");
+    assert!(ok(&run(&["user", "list"])).lines().next().unwrap().contains("DISABLED AT"));
+    ok(&run(&["user", "enable", "ann@example.com"]));
+    assert_eq!(todos(), 200, "enabled again, the token works again");
+
+    fails(&cli_on(&db, &["user", "passwd", "ann@example.com", "--password-stdin"], Some("short\n")), "at least 8");
+    fails(
+        &cli_on(&db, &["user", "passwd", "nobody@example.com", "--password-stdin"], Some("long enough 2\n")),
+        "no user",
+    );
+    ok(&cli_on(&db, &["user", "passwd", "ann@example.com", "--password-stdin"], Some("a new long one\n")));
+    fails(&run(&["user", "unlock", "nobody@example.com"]), "no user");
+    ok(&run(&["user", "unlock", "ann@example.com"]));
+
+    let usage = json(&run(&["usage", "--json", "--user", "ann@example.com"]));
+    assert_eq!((usage[0]["count"].as_i64(), usage[0]["limit"].as_i64()), (Some(2), Some(1000)), "{usage}");
+    assert!(ok(&run(&["usage", "reset", "--user", "ann@example.com", "--client", &client_id])).contains("Reset 1"));
+    assert_eq!(json(&run(&["usage", "--json", "--user", "ann@example.com"])), serde_json::json!([]));
+
+    let revoked = ok(&run(&["token", "revoke", "--user", "ann@example.com", "--client", &client_id]));
+    assert!(revoked.contains("Revoked 1 tokens"), "{revoked}");
+    assert_eq!(todos(), 401, "a revoked token stops working");
+    fails(&run(&["token", "revoke", "--user", "ann@example.com", "--client", "gtc_nope"]), "no client");
+
+    let logged_before = server.count("SELECT count(*) FROM api_calls WHERE user_id IS NOT NULL");
+    let removed = ok(&run(&["user", "remove", "ann@example.com"]));
+    assert!(removed.contains("1 todos"), "{removed}");
+    assert_eq!(server.count("SELECT count(*) FROM todos"), 0, "the user's todos go with them");
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email = 'ann@example.com'"), 0);
+    assert_eq!(server.count("SELECT count(*) FROM oauth_tokens"), 0);
+    let logged_after = server.count("SELECT count(*) FROM api_calls WHERE user_id IS NOT NULL");
+    assert_eq!(logged_after, logged_before, "the call log keeps the removed user's rows, with their id");
+    fails(&run(&["user", "remove", "ann@example.com"]), "no user");
+    let users = json(&run(&["user", "list", "--json"]));
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+}
+
+#[test]
+fn operators_manage_clients_after_day_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clients.db");
+    let run = |args: &[&str]| cli_on(&db, args, None);
+    let first = "https://chatgpt.com/aip/g-1/oauth/callback";
+    let added = ok(&run(&["client", "add", "My GPT", "--redirect-uri", first]));
+    let client_id = field(&added, "Client ID:").to_owned();
+    let old_secret = field(&added, "Client Secret:").split_whitespace().next().unwrap().to_owned();
+    fails(&run(&["client", "add", " my gpt ", "--redirect-uri", first]), "already exists");
+    let other = ok(&run(&["client", "add", "Other", "--redirect-uri", first, "--public"]));
+    let other_id = field(&other, "Client ID:").to_owned();
+    fails(&run(&["client", "rename", &other_id, "MY GPT"]), "already exists");
+    ok(&run(&["client", "rename", &other_id, "Renamed"]));
+    fails(&run(&["client", "rotate-secret", &other_id]), "public client");
+
+    let second = "https://chat.openai.com/aip/g-1/oauth/callback";
+    ok(&run(&["client", "add-redirect-uri", &client_id, second]));
+    fails(&run(&["client", "add-redirect-uri", &client_id, second]), "already registered");
+    fails(&run(&["client", "add-redirect-uri", &client_id, "http://evil.example/cb"]), "redirect URI");
+    let listed = json(&run(&["client", "list", "--json"]));
+    let mine = listed.as_array().unwrap().iter().find(|c| c["clientId"] == client_id.as_str()).unwrap();
+    assert_eq!(mine["redirectUris"], serde_json::json!([first, second]), "{listed}");
+    assert_eq!((mine["name"].as_str(), mine["type"].as_str()), (Some("My GPT"), Some("confidential")));
+    assert!(listed.as_array().unwrap().iter().any(|c| c["name"] == "Renamed" && c["type"] == "public"));
+    ok(&run(&["client", "remove-redirect-uri", &client_id, first]));
+    fails(&run(&["client", "remove-redirect-uri", &client_id, second]), "only redirect URI");
+    fails(&run(&["client", "remove-redirect-uri", &client_id, first]), "not registered");
+
+    ok(&cli_on(&db, &["user", "add", "ann@example.com", "--password-stdin"], Some("long enough\n")));
+    let token = ok(&run(&["token", "issue", "--user", "ann@example.com", "--client", &client_id])).trim().to_owned();
+    let server = TestServer::start_on(&db, |_| {});
+    let revoke_with = |secret: &str| {
+        common::reply(common::http().post(server.url("/api/oauth2/revoke")).send_form([
+            ("token", "gta_unknown"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret),
+        ]))
+        .status
+    };
+    assert_eq!(revoke_with(&old_secret), 200);
+    let rotated = ok(&run(&["client", "rotate-secret", &client_id]));
+    let new_secret = field(&rotated, "Client Secret:").to_owned();
+    assert!(new_secret.starts_with("gts_") && new_secret != old_secret, "{rotated}");
+    assert_eq!(revoke_with(&old_secret), 401, "the old secret stops working");
+    assert_eq!(revoke_with(&new_secret), 200, "the new one works");
+
+    assert_eq!(post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"x"}"#).status, 200);
+    ok(&run(&["client", "remove", &client_id]));
+    assert_eq!(post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"x"}"#).status, 401);
+    assert_eq!(server.count("SELECT count(*) FROM api_usage"), 0, "its counters go with it");
+    assert_eq!(server.count("SELECT count(*) FROM api_calls"), 2, "the log keeps both calls");
+    fails(&run(&["client", "remove", &client_id]), "no client");
+    assert!(!ok(&run(&["client", "list"])).contains(&client_id));
+}
+
+#[test]
+fn an_older_binary_refuses_a_database_a_newer_one_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("newer.db");
+    ok(&cli_on(&db, &["user", "list"], None));
+    let conn = gpt_todo::db::open_connection(&db).unwrap();
+    conn.execute_batch("PRAGMA user_version = 999").unwrap();
+    drop(conn);
+    fails(&cli_on(&db, &["user", "list"], None), "Downgrades are not supported");
+    let serve = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", db.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    fails(&serve, "newer than this gpt-todo");
+}

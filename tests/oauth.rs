@@ -714,3 +714,52 @@ fn parallel_guesses_cannot_outrun_the_lockout() {
     assert_eq!(checked, gpt_todo::oauth::MAX_FAILURES as usize, "only that many passwords may be tried: {statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20 - checked);
 }
+
+#[test]
+fn a_disabled_user_cannot_sign_in_or_refresh_until_enabled() {
+    let (server, client) = setup();
+    let issued = signed_in_tokens(&server, &client);
+    let refresh_token = field(&issued, "refresh_token").to_owned();
+    assert!(server.cli(&["user", "disable", "ann@example.com"]).status.success());
+    assert_eq!(create_todo(&server, field(&issued, "access_token")), 401, "the access token stops at once");
+    assert_oauth_error(&refresh(&server, &refresh_token, &client), 400, "invalid_grant");
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client.0, CALLBACK, &[]));
+    let refused = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("disabled"), "{}", refused.body);
+    assert!(refused.header("location").is_none());
+
+    assert!(server.cli(&["user", "enable", "ann@example.com"]).status.success());
+    assert_eq!(create_todo(&server, field(&issued, "access_token")), 200, "enabled, the unexpired token works");
+    let refreshed = refresh(&server, &refresh_token, &client);
+    assert_eq!(refreshed.status, 200, "{:?}", refreshed.body);
+}
+
+#[test]
+fn user_unlock_lifts_a_lockout_on_the_running_server() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        browser.post(&login, "login", &[("email", "ann@example.com"), ("password", "not the password")]);
+    }
+    let locked = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(locked.status, 429);
+    assert!(server.cli(&["user", "unlock", "ann@example.com"]).status.success());
+    let consent = browser.log_in(&login, "ann@example.com", PASSWORD);
+    assert!(consent.body.contains("Allow"), "signed in after the unlock: {}", consent.body);
+}
+
+#[test]
+fn the_unregistered_redirect_uri_page_shows_the_uri_received_escaped() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let received = r#"https://chatgpt.com/aip/g-other/oauth/callback?a=<b>&q="x""#;
+    let page = browser.get(&authorize_path(&client_id, received, &[]));
+    assert_eq!(page.status, 400);
+    let escaped = "https://chatgpt.com/aip/g-other/oauth/callback?a=&lt;b&gt;&amp;q=&quot;x&quot;";
+    assert!(page.body.contains(escaped), "the page shows the URI it received, escaped: {}", page.body);
+    assert!(!page.body.contains("<b>"), "{}", page.body);
+    assert!(page.body.contains(&format!("client add-redirect-uri {client_id}")), "{}", page.body);
+}

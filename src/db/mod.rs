@@ -19,7 +19,11 @@ use writer::Writer;
 /// The schema's steps in order: step N brings a database to `PRAGMA user_version = N`.
 /// Step 1 is `schema.sql` (deployed databases are at 1, so it is never edited). Every later step is
 /// a file `migrations/NNNN_<name>.sql`, appended here in order (the open issues add 0002 onwards).
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("../../migrations/0002_quota_windows.sql"),
+    include_str!("../../migrations/0004_user_admin.sql"),
+];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;
@@ -32,6 +36,12 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("the database writer has stopped")]
     WriterGone,
+    #[error(
+        "the database has schema version {found}, newer than this gpt-todo {} knows ({known}): a newer release \
+         upgraded it. Downgrades are not supported: run that release, or restore the backup made before the upgrade",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerSchema { found: i64, known: usize },
     #[error("a database task failed: {0}")]
     Task(String),
 }
@@ -161,6 +171,10 @@ pub fn savepoint<T>(conn: &Connection, f: impl FnOnce() -> T, keep: impl FnOnce(
 /// Brings the schema up to date, each migration in its own transaction.
 pub fn migrate(conn: &Connection) -> Result<(), DbError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // A newer release migrated this file; an older one must not write to a schema it does not know.
+    if current > MIGRATIONS.len() as i64 {
+        return Err(DbError::NewerSchema { found: current, known: MIGRATIONS.len() });
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index + 1;
         conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;")).inspect_err(

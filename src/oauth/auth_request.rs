@@ -4,6 +4,7 @@
 //!
 //! The pages carry the request along in hidden fields and every POST checks it again.
 
+use super::events::{AuthEvent, Event};
 use super::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
@@ -24,8 +25,8 @@ pub struct AuthRequest {
 /// Why a request cannot go on.
 #[derive(Debug)]
 pub enum Refusal {
-    /// Client or redirect URI is wrong: show this message, never redirect.
-    Page(String),
+    /// Client or redirect URI is wrong: show this message, never redirect; log the event if any.
+    Page(String, Option<AuthEvent>),
     /// The client is known: send it this error (RFC 6749 4.1.2.1).
     Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
 }
@@ -42,15 +43,21 @@ impl AuthRequest {
                 tracing::error!(error = %e, "authorize: client look-up failed");
                 page("The server could not check this request. Please try again.")
             })?
-            .ok_or_else(|| page("This app is not registered with gpt-todo (unknown client_id)."))?;
+            .ok_or_else(|| {
+                let event = AuthEvent::new(Event::UnknownClient).client(Some(client_id), params.get("redirect_uri"));
+                Refusal::Page("This app is not registered with gpt-todo (unknown client_id).".into(), Some(event))
+            })?;
         let redirect_uri =
             params.get("redirect_uri").ok_or_else(|| page("The request has no redirect_uri."))?.to_owned();
         if !client.allows_redirect(&redirect_uri) {
-            return Err(page(&format!(
-                "The redirect URI is not registered for \"{}\". An operator can add it with \
-                 `gpt-todo client add ... --redirect-uri <the exact URI>`.",
-                client.name
-            )));
+            // The page shows the URI exactly as received, so the operator can register that one.
+            let event = AuthEvent::new(Event::UnregisteredRedirectUri).client(Some(client_id), Some(&redirect_uri));
+            let message = format!(
+                "The redirect URI is not registered for \"{}\". This request came with {redirect_uri} ; an \
+                 operator can register exactly that one with: gpt-todo client add-redirect-uri {} '{redirect_uri}'",
+                client.name, client.client_id
+            );
+            return Err(Refusal::Page(message, Some(event)));
         }
         let state_param = params.get("state").map(str::to_owned);
         let refuse = |error: &'static str, description: &str| Refusal::Redirect {
@@ -108,7 +115,7 @@ impl AuthRequest {
 }
 
 fn page(message: &str) -> Refusal {
-    Refusal::Page(message.to_owned())
+    Refusal::Page(message.to_owned(), None)
 }
 
 /// BASE64URL(SHA-256(verifier)) without padding is always 43 characters.

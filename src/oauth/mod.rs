@@ -7,6 +7,7 @@ mod authorize;
 mod client_auth;
 mod codes;
 mod error;
+pub mod events;
 mod hashing;
 mod metadata;
 mod pages;
