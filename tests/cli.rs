@@ -101,7 +101,9 @@ fn users_clients_tokens_usage_logs_and_backup() {
 
 #[test]
 fn a_bad_database_path_is_a_one_line_error() {
-    fails(&cli_on(Path::new("/nonexistent-dir/x.db"), &["user", "list"], None), "unable to open");
+    let missing = Path::new("/nonexistent-dir/x.db");
+    fails(&cli_on(missing, &["user", "list"], None), "/nonexistent-dir/x.db: no gpt-todo database here");
+    fails(&cli_on(missing, &["user", "add", "a@example.com", "--password-stdin"], Some("long enough\n")), "cannot create");
 }
 
 /// Starts `gpt-todo serve` on port 0 and returns the child and its address.

@@ -5,11 +5,13 @@ mod clients;
 mod reports;
 mod users;
 
+use std::io::Write;
 use std::path::Path;
 
 use rusqlite::Connection;
 
 use crate::cli::{ClientCommand, Command, TokenCommand, UserCommand};
+use crate::db::file::Missing;
 use crate::db::{self, DbError};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +34,19 @@ pub fn invalid(message: impl Into<String>) -> AdminError {
     AdminError::Invalid(message.into())
 }
 
-/// Runs one admin command against the database at `db_path`.
-pub fn run(db_path: &Path, command: Command) -> AdminResult {
-    let conn = db::open_connection(db_path)?;
-    db::migrate(&conn)?;
+/// Runs one admin command against the database at `db_path`. Only the commands that add the
+/// first user or client (or any with `create`) make a database where there is none: for the
+/// others a missing file is a mistyped `--db`.
+pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
+    if let Command::Restore { backup } = &command {
+        db::backup::restore(db_path, backup)?;
+        println!("Restored {} from {}", db_path.display(), backup.display());
+        return Ok(());
+    }
+    let first_use =
+        matches!(command, Command::User(UserCommand::Add { .. }) | Command::Client(ClientCommand::Add { .. }));
+    let missing = if create || first_use { Missing::Create } else { Missing::Refuse };
+    let conn = db::file::open(db_path, missing)?;
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
         Command::User(UserCommand::Add { email, name, password_stdin }) => {
@@ -50,17 +61,31 @@ pub fn run(db_path: &Path, command: Command) -> AdminResult {
         Command::Token(TokenCommand::Issue { user, client, ttl }) => users::issue_token(&conn, &user, &client, ttl),
         Command::Usage(args) => reports::usage(&conn, &args),
         Command::Logs(args) => reports::logs(&conn, &args),
-        Command::Backup { path } => backup(&conn, &path),
+        Command::Backup { path } if path.as_os_str() == "-" => backup_to_stdout(&conn, db_path),
+        Command::Backup { path } => {
+            db::backup::write_copy(&conn, &path)?;
+            println!("Backed up to {}", path.display());
+            Ok(())
+        }
+        Command::Restore { .. } => unreachable!("restore is handled above"),
     }
 }
 
-fn backup(conn: &Connection, path: &Path) -> AdminResult {
-    if path.exists() {
-        return Err(invalid(format!("{} already exists; choose a new file", path.display())));
-    }
-    db::backup(conn, path)?;
-    println!("Backed up to {}", path.display());
-    Ok(())
+/// `backup -`: SQLite writes a copy only to a file, so it is staged beside the database (owner-only,
+/// removed afterwards) and then streamed out.
+fn backup_to_stdout(conn: &Connection, db_path: &Path) -> AdminResult {
+    let staged = db::beside(db_path, &format!(".backup-{}", std::process::id()));
+    let streamed = db::backup::write_copy(conn, &staged).map_err(AdminError::from).and_then(|()| {
+        std::fs::File::open(&staged)
+            .and_then(|mut file| {
+                let mut out = std::io::stdout().lock();
+                std::io::copy(&mut file, &mut out)?;
+                out.flush()
+            })
+            .map_err(|e| invalid(format!("cannot write the backup to standard output: {e}")))
+    });
+    let _ = std::fs::remove_file(&staged);
+    streamed
 }
 
 /// Prints rows under a header, each column as wide as its widest cell.

@@ -3,21 +3,28 @@
 //! Reads (token look-ups, user info) use a small r2d2 pool on blocking threads. Every write goes
 //! through the one [`Writer`] thread, which commits many requests' work in one transaction.
 
+pub mod backup;
+pub mod file;
+pub mod lock;
 pub mod tokens;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
+use file::Missing;
+use lock::ServerLock;
 use writer::Writer;
 
 /// Migrations in order; migration N sets `PRAGMA user_version = N`.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../../schema.sql"), include_str!("../../migrations/0006_application_id.sql")];
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +37,9 @@ pub enum DbError {
     WriterGone,
     #[error("a database task failed: {0}")]
     Task(String),
+    /// The file at `--db` cannot be used as it is: one line naming it, what is wrong, what to do.
+    #[error("{0}")]
+    File(String),
 }
 
 /// When a commit counts as done. Either way a call is answered only after its commit, and a
@@ -49,17 +59,22 @@ pub enum Synchronous {
 pub struct Db {
     readers: r2d2::Pool<SqliteConnectionManager>,
     pub writer: Writer,
+    /// Held for as long as any handle lives: no second server, and no restore, meanwhile.
+    _lock: Arc<ServerLock>,
 }
 
 impl Db {
-    /// Opens (creating if needed) and migrates the file, then starts the writer thread.
+    /// Checks the file is a gpt-todo database this server can write (creating it if missing),
+    /// migrates it, then starts the writer thread. Refused while another server runs on it.
     pub fn open(path: &Path, synchronous: Synchronous) -> Result<Db, DbError> {
-        let writer_conn = open_connection(path)?;
-        migrate(&writer_conn)?;
+        let lock = ServerLock::acquire(path)?;
+        let writer_conn = file::open(path, Missing::Create)?;
+        file::ensure_writable(path, &writer_conn)?;
         let fsync_wal = (synchronous == Synchronous::Full).then(|| wal_path(path));
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
-        Ok(Db { readers, writer: Writer::start(writer_conn, open_connection(path)?, fsync_wal) })
+        let writer = Writer::start(writer_conn, open_connection(path)?, fsync_wal);
+        Ok(Db { readers, writer, _lock: Arc::new(lock) })
     }
 
     /// Runs a read on a pooled connection, on a blocking thread (rusqlite must not block the runtime).
@@ -79,10 +94,20 @@ impl Db {
 }
 
 /// SQLite's write-ahead log beside the database file.
-fn wal_path(path: &Path) -> PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    PathBuf::from(wal)
+pub fn wal_path(path: &Path) -> PathBuf {
+    beside(path, "-wal")
+}
+
+/// SQLite's shared-memory index of the write-ahead log.
+pub fn shm_path(path: &Path) -> PathBuf {
+    beside(path, "-shm")
+}
+
+/// The database's path with `suffix` appended to its file name.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Opens one connection with the pragmas every connection needs.
@@ -136,13 +161,6 @@ pub fn migrate(conn: &Connection) -> Result<(), DbError> {
             },
         )?;
     }
-    Ok(())
-}
-
-/// Writes a consistent copy of the live database to `target` (which must not exist).
-pub fn backup(conn: &Connection, target: &Path) -> Result<(), DbError> {
-    let target = target.to_str().ok_or_else(|| DbError::Task("backup path is not valid UTF-8".into()))?;
-    conn.execute("VACUUM INTO ?1", [target])?;
     Ok(())
 }
 
