@@ -12,6 +12,9 @@ pub const MISSING_TOKEN: &str = "Missing Authorization header";
 
 pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of free API calls.";
 
+/// How long a client is asked to wait before retrying a write the database could not take.
+pub const RETRY_WRITES_AFTER_SECONDS: u32 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -29,6 +32,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{}", QUOTA_MESSAGE)]
     QuotaExceeded,
+    /// The database cannot be written right now (a full disk, an I/O error): nothing of the call
+    /// was kept, and trying again later may succeed.
+    #[error("The database cannot be written right now ({0}); nothing was saved, try again shortly")]
+    Unavailable(String),
     /// A real server fault: `public` goes to the client, `cause` only to the log.
     #[error("{public}")]
     Internal { public: &'static str, cause: String },
@@ -52,6 +59,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,13 +85,19 @@ impl ApiError {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
             }
         }
+        if let ApiError::Unavailable(_) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_WRITES_AFTER_SECONDS));
+        }
         response
     }
 }
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
-        ApiError::internal("Database error", e)
+        match e {
+            DbError::Unavailable(reason) => ApiError::Unavailable(reason),
+            other => ApiError::internal("Database error", other),
+        }
     }
 }
 

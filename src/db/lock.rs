@@ -29,13 +29,13 @@ impl ServerLock {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&lock_path).map_err(|e| {
-            refused(
-                db_path,
-                &format!(
-                    "cannot open its lock file {} ({e}); the server needs write access to the directory",
-                    lock_path.display()
-                ),
-            )
+            let why = match e.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    "permission denied: the server needs write access to the database's directory".to_string()
+                }
+                _ => e.to_string(),
+            };
+            refused(db_path, &format!("cannot create its lock file {}: {why}", lock_path.display()))
         })?;
         match file.try_lock() {
             Ok(()) => Ok(ServerLock { _file: file }),

@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod file;
+pub mod health;
 pub mod lock;
 pub mod tokens;
 pub mod writer;
@@ -17,6 +18,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 use file::Missing;
+use health::Health;
 use lock::ServerLock;
 use writer::Writer;
 
@@ -37,6 +39,9 @@ pub enum DbError {
     WriterGone,
     #[error("a database task failed: {0}")]
     Task(String),
+    /// A write could not be committed (a full disk, an I/O error); the caller may try again.
+    #[error("the database cannot be written: {0}")]
+    Unavailable(String),
     /// The file at `--db` cannot be used as it is: one line naming it, what is wrong, what to do.
     #[error("{0}")]
     File(String),
@@ -59,6 +64,7 @@ pub enum Synchronous {
 pub struct Db {
     readers: r2d2::Pool<SqliteConnectionManager>,
     pub writer: Writer,
+    health: Health,
     /// Held for as long as any handle lives: no second server, and no restore, meanwhile.
     _lock: Arc<ServerLock>,
 }
@@ -73,8 +79,14 @@ impl Db {
         let fsync_wal = (synchronous == Synchronous::Full).then(|| wal_path(path));
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
-        let writer = Writer::start(writer_conn, open_connection(path)?, fsync_wal);
-        Ok(Db { readers, writer, _lock: Arc::new(lock) })
+        let health = Health::default();
+        let writer = Writer::start(writer_conn, open_connection(path)?, fsync_wal, health.clone());
+        Ok(Db { readers, writer, health, _lock: Arc::new(lock) })
+    }
+
+    /// Why writes fail right now (a full disk, an I/O error), or `None` when they work.
+    pub fn write_failure(&self) -> Option<String> {
+        self.health.failure()
     }
 
     /// Runs a read on a pooled connection, on a blocking thread (rusqlite must not block the runtime).
