@@ -27,9 +27,9 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::db::file::APPLICATION_ID;
-use crate::db::health::Health;
-use crate::db::{DbError, checkpoint, exec};
+use super::file::APPLICATION_ID;
+use super::health::Health;
+use super::{DbError, checkpoint, exec, savepoint};
 
 /// How many jobs one transaction takes at most; bounds the latency a big batch adds.
 const MAX_BATCH: usize = 256;
@@ -56,6 +56,7 @@ impl Writer {
     /// Starts the writer on `conn` and the checkpointer on `checkpoint_conn`, two connections to
     /// the same file. With `fsync_wal` (the file's write-ahead log), callers are answered once it
     /// is fsynced; without, once their commit is written.
+    ///
     /// Write failures (a full disk, an I/O error) are reported to `health`, and their callers
     /// get [`DbError::Unavailable`].
     pub fn start(conn: Connection, checkpoint_conn: Connection, fsync_wal: Option<PathBuf>, health: Health) -> Writer {
@@ -84,33 +85,12 @@ impl Writer {
         Writer { jobs, _checkpoints: checkpoints }
     }
 
-    /// Runs `f` inside the next group transaction and returns its value once that is committed.
-    /// If the commit fails, the value is discarded and the caller gets the error.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> T + Send + 'static,
-    {
-        self.submit(move |conn| (f(conn), true)).await
-    }
-
-    /// Like [`Writer::write`], but an `Err` from `f` undoes everything `f` wrote, while the rest
-    /// of the batch commits; the caller gets the `Err` once the batch is committed.
-    pub async fn write_or_undo<T, E, F>(&self, f: F) -> Result<Result<T, E>, DbError>
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-    {
-        self.submit(move |conn| {
-            let result = f(conn);
-            let keep = result.is_ok();
-            (result, keep)
-        })
-        .await
-    }
-
-    async fn submit<T, F>(&self, f: F) -> Result<T, DbError>
+    /// Runs `f` inside the next group transaction, in a savepoint of its own, and returns its
+    /// value once the transaction is committed. `f` gives its value and whether to keep its
+    /// writes (`false` rolls back its savepoint, the rest of the batch goes on). If the commit
+    /// fails, the value is discarded and the caller gets the error. [`super::Db::write`] is the
+    /// interface the rest of the program uses.
+    pub(super) async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> (T, bool) + Send + 'static,
@@ -284,26 +264,16 @@ fn refuse(job: Job) -> Finish {
 /// alone and the rest of the batch goes on; a panicking job's caller sees `WriterGone` (its reply
 /// was dropped).
 fn run_job(conn: &Connection, job: Job) -> Option<Finish> {
-    if let Err(e) = exec(conn, "SAVEPOINT job") {
-        tracing::error!(error = %e, "cannot open a savepoint");
-        return None;
-    }
-    let (finish, keep) = match catch_unwind(AssertUnwindSafe(|| job(Some(conn)))) {
-        Ok((finish, keep)) => (Some(finish), keep),
-        Err(_) => {
+    let ran =
+        savepoint(conn, || catch_unwind(AssertUnwindSafe(|| job(Some(conn)))), |ran| matches!(ran, Ok((_, true))));
+    match ran {
+        Ok(Ok((finish, _))) => Some(finish),
+        Ok(Err(_)) => {
             tracing::error!("a database job panicked; its work was rolled back");
-            (None, false)
+            None
         }
-    };
-    let closed = if keep {
-        exec(conn, "RELEASE job")
-    } else {
-        exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
-    };
-    match closed {
-        Ok(()) => finish,
         Err(e) => {
-            tracing::error!(error = %e, "cannot close a job's savepoint");
+            tracing::error!(error = %e, "cannot open or close a job's savepoint");
             None
         }
     }
