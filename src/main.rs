@@ -73,7 +73,7 @@ fn print_banner(state: &AppState, listener: &TcpListener) {
         None => "the built-in OAuth server".to_owned(),
     };
     cli::print(&format!(
-        "gpt-todo {version} listening on http://{local}\n\
+        "gpt-todo listening on http://{local} (version {version})\n\
          \x20 Database:    {db}\n\
          \x20 Public URL:  {base}\n\
          \x20 Tokens:      checked by {auth}\n\n\

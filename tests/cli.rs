@@ -416,7 +416,7 @@ fn the_banner_names_version_absolute_database_and_public_url_and_warns_about_unu
         &["--db", "rel.db", "--listen", "127.0.0.1:0", "--public-url", "https://todo.example.com/"],
     );
     let absolute = dir.path().join("rel.db");
-    assert!(banner.contains(&format!("gpt-todo {}", env!("CARGO_PKG_VERSION"))), "{banner}");
+    assert!(banner.contains(&format!("(version {})", env!("CARGO_PKG_VERSION"))), "{banner}");
     assert!(banner.contains(&format!("--db {} client add", absolute.display())), "{banner}");
     assert!(banner.contains("--public-url https://todo.example.com "), "{banner}");
     assert!(!stderr.contains("WARN"), "nothing to warn about: {stderr}");
