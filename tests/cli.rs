@@ -279,72 +279,6 @@ fn listen_takes_a_bare_port_for_every_interface() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
         .args(["--db", dir.path().join("l.db").to_str().unwrap(), "serve", "--listen", ":0"])
-}
-
-/// Runs the real binary under `umask 022` (a common default), as an operator's shell would.
-fn cli_umask_022(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(r#"umask 022 && exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_gpt-todo"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gpt-todo under sh");
-    let input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        let mut input = input;
-        let _ = input.write_all(text.as_bytes());
-    }
-    child.wait_with_output().expect("gpt-todo output")
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
-}
-
-#[test]
-#[cfg(unix)]
-fn only_the_commands_that_add_to_it_create_a_database_and_only_for_its_owner() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("typo.db");
-    let copy = dir.path().join("copy.db");
-    for args in [
-        vec!["user", "list"],
-        vec!["client", "list"],
-        vec!["usage"],
-        vec!["logs"],
-        vec!["backup", copy.to_str().unwrap()],
-        vec!["client", "set-limit", "gtc_x", "5"],
-        vec!["token", "issue", "--user", "a@example.com", "--client", "gtc_x"],
-    ] {
-        let output = cli_umask_022(&db, &args, None);
-        fails(&output, &format!("{}: no gpt-todo database here", db.display()));
-        assert!(!db.exists(), "`{}` must not create {}", args.join(" "), db.display());
-        assert!(!copy.exists(), "no backup of a database that does not exist");
-    }
-
-    ok(&cli_umask_022(&db, &["--create", "user", "list"], None));
-    assert_eq!(mode(&db), 0o600, "--create makes the file, owner-only");
-    std::fs::remove_file(&db).unwrap();
-
-    ok(&cli_umask_022(&db, &["user", "add", "own@example.com", "--password-stdin"], Some("long enough\n")));
-    assert_eq!(mode(&db), 0o600, "user add creates the database owner-only under umask 022");
-    ok(&cli_umask_022(&db, &["backup", copy.to_str().unwrap()], None));
-    assert_eq!(mode(&copy), 0o600, "a backup holds the same secrets: owner-only");
-
-    let fresh = dir.path().join("fresh.db");
-    let mut server = Command::new("sh")
-        .arg("-c")
-        .arg(r#"umask 022 && exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_gpt-todo"))
-        .args(["--db", fresh.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -561,6 +495,76 @@ fn an_older_binary_refuses_a_database_a_newer_one_migrated() {
         .output()
         .unwrap();
     fails(&serve, "newer than this gpt-todo");
+}
+
+/// Runs the real binary under `umask 022` (a common default), as an operator's shell would.
+fn cli_umask_022(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 022 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_gpt-todo"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gpt-todo under sh");
+    let input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        let mut input = input;
+        let _ = input.write_all(text.as_bytes());
+    }
+    child.wait_with_output().expect("gpt-todo output")
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+#[test]
+#[cfg(unix)]
+fn only_the_commands_that_add_to_it_create_a_database_and_only_for_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo.db");
+    let copy = dir.path().join("copy.db");
+    for args in [
+        vec!["user", "list"],
+        vec!["client", "list"],
+        vec!["usage"],
+        vec!["logs"],
+        vec!["backup", copy.to_str().unwrap()],
+        vec!["client", "set-limit", "gtc_x", "5"],
+        vec!["token", "issue", "--user", "a@example.com", "--client", "gtc_x"],
+    ] {
+        let output = cli_umask_022(&db, &args, None);
+        fails(&output, &format!("{}: no gpt-todo database here", db.display()));
+        assert!(!db.exists(), "`{}` must not create {}", args.join(" "), db.display());
+        assert!(!copy.exists(), "no backup of a database that does not exist");
+    }
+
+    ok(&cli_umask_022(&db, &["--create", "user", "list"], None));
+    assert_eq!(mode(&db), 0o600, "--create makes the file, owner-only");
+    std::fs::remove_file(&db).unwrap();
+
+    ok(&cli_umask_022(&db, &["user", "add", "own@example.com", "--password-stdin"], Some("long enough\n")));
+    assert_eq!(mode(&db), 0o600, "user add creates the database owner-only under umask 022");
+    ok(&cli_umask_022(&db, &["backup", copy.to_str().unwrap()], None));
+    assert_eq!(mode(&copy), 0o600, "a backup holds the same secrets: owner-only");
+
+    let fresh = dir.path().join("fresh.db");
+    let mut server = Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 022 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_gpt-todo"))
+        .args(["--db", fresh.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut banner = String::new();
     BufReader::new(server.stdout.take().unwrap()).read_line(&mut banner).unwrap();
     assert!(banner.contains("listening"), "{banner}");

@@ -101,5 +101,3 @@ fn backup_to_stdout(conn: &Connection, db_path: &Path) -> AdminResult {
     let _ = std::fs::remove_file(&staged);
     streamed.map(|()| String::new())
 }
-
-}
