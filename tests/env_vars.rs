@@ -13,6 +13,7 @@ fn sample(long: &str) -> &'static str {
         "log-format" => "json",
         "trusted-proxy" => "127.0.0.1",
         "db" => "/tmp/x.db",
+        "default-call-window" | "per" => "day",
         _ => "5",
     }
 }
@@ -60,6 +61,10 @@ fn every_flag_is_read_from_its_variable() {
             let mut argv = vec!["gpt-todo".to_owned()];
             argv.extend(path.iter().cloned());
             argv.extend(required_args(command, arg.get_id().as_str()));
+            // `client add --per` is the window of `--call-limit`, and only goes with it.
+            if long == "per" && command.get_arguments().any(|a| a.get_long() == Some("call-limit")) {
+                argv.extend(["--call-limit".to_owned(), "5".to_owned()]);
+            }
             let parsed = gpt_todo::cli::command().try_get_matches_from(&argv);
             unsafe { std::env::remove_var(&variable) };
             let matches = parsed.unwrap_or_else(|e| panic!("{variable}={value} with {argv:?}: {e}"));

@@ -52,10 +52,11 @@ fn the_readme_quickstart_works_when_pasted_as_a_whole() {
     assert!(output.status.success(), "the block failed ({:?}):\n{stdout}\n{stderr}", output.status);
     assert!(stdout.contains(r#""title":"Try gpt-todo""#), "the curl created the todo:\n{stdout}\n{stderr}");
     assert!(stdout.contains("gpt-todo stopped"), "kill %1 stopped the server cleanly:\n{stdout}");
+    // USER ID, EMAIL, CLIENT ID, WINDOW, PERIOD, COUNT, CURRENT, LIMIT, ...: the count and the limit.
     let usage_row = stdout.lines().find(|l| l.contains("you@example.com") && l.contains("gtc_"));
     let counted = usage_row.map(|row| row.split_whitespace().collect::<Vec<_>>());
     assert!(
-        counted.is_some_and(|cells| cells[3] == "1" && cells[4] == "1000"),
+        counted.is_some_and(|cells| cells[5] == "1" && cells[7] == "1000"),
         "usage shows 1 call of 1000:\n{stdout}"
     );
     assert!(
