@@ -21,9 +21,14 @@ use crate::quota::Window;
     about = "A todo API for ChatGPT Actions, with its own OAuth server, in one SQLite file"
 )]
 pub struct Cli {
-    /// The SQLite database file; created and migrated if needed.
+    /// The SQLite database file. `serve`, `user add` and `client add` create it if it is missing;
+    /// the other commands refuse a missing file (a mistyped path) unless given --create.
     #[arg(long, default_value = "./gpt-todo.db", global = true)]
     pub db: PathBuf,
+
+    /// Create the database if it is missing, for a command that would otherwise refuse.
+    #[arg(long, global = true)]
+    pub create: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -48,8 +53,14 @@ pub enum Command {
     Logs(LogsArgs),
     /// Write a consistent copy of the database while the server runs.
     Backup {
-        /// Where to write the copy; must not exist yet.
+        /// Where to write the copy (readable by you only); must not exist yet. `-` writes it to
+        /// standard output.
         path: PathBuf,
+    },
+    /// Replace the database with a backup; the server must be stopped.
+    Restore {
+        /// A file written by `gpt-todo backup`; it is checked before anything is replaced.
+        backup: PathBuf,
     },
 }
 

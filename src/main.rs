@@ -8,13 +8,16 @@ use tracing_subscriber::EnvFilter;
 
 use gpt_todo::cli::{self, Command, LogFormat, ServeArgs};
 use gpt_todo::config::{self, Config};
+use gpt_todo::db::DbError;
 use gpt_todo::{AppState, admin, serve, with_public_url};
 
 fn main() -> ExitCode {
     let cli = cli::parse();
     let result = match cli.command {
         Command::Serve(args) => Config::from_args(cli.db, &args).and_then(|config| run_server(config, &args)),
-        command => admin::run(&cli.db, command).map(|output| cli::print(&output)).map_err(|e| e.to_string()),
+        command => {
+            admin::run(&cli.db, cli.create, command).map(|output| cli::print(&output)).map_err(|e| e.to_string())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,7 +41,10 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
         }
         let config = with_public_url(config, &listener).map_err(|e| e.to_string())?;
         let db_path = config.db_path.display().to_string();
-        let state = AppState::new(config).map_err(|e| format!("cannot open {db_path}: {e}"))?;
+        let state = AppState::new(config).map_err(|e| match e {
+            DbError::File(message) => message,
+            other => format!("cannot open {db_path}: {other}"),
+        })?;
         let shutdown = shutdown_signal();
         print_banner(&state, &listener);
         serve(listener, state, shutdown).await;

@@ -8,7 +8,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
-use crate::api::error::{ApiError, json_response};
+use crate::api::error::{ApiError, RETRY_WRITES_AFTER_SECONDS, json_response};
 use crate::api::request::{CallMeta, client_address, path_prefix, request_line, tag_request_id};
 use crate::calllog::{self, CallRecord};
 use crate::oauth::events;
@@ -30,9 +30,8 @@ pub fn routes_with(
     state: AppState,
     extra: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let healthz = warp::path!("healthz")
-        .and(warp::get())
-        .map(|| json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })));
+    let health_state = state.clone();
+    let healthz = warp::path!("healthz").and(warp::get()).map(move || healthz(&health_state));
 
     let openapi = crate::openapi::route(state.clone());
 
@@ -58,6 +57,20 @@ pub fn routes_with(
             log_if_unmatched(state.clone(), meta, response)
         },
     )
+}
+
+/// `ok`, or `degraded` with the reason while the database cannot be written (reads still work;
+/// 503 so that a monitor checking the status alone notices).
+fn healthz(state: &AppState) -> Response {
+    match state.db.write_failure() {
+        None => json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        Some(reason) => {
+            let body = serde_json::json!({ "status": "degraded", "reason": format!("database writes fail: {reason}") });
+            let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, &body);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_WRITES_AFTER_SECONDS));
+            response
+        }
+    }
 }
 
 /// `warp::cors` answers preflights and adds the headers; with no `--cors-origin`, any origin.

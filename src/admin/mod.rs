@@ -7,11 +7,13 @@ mod reports;
 mod table;
 mod users;
 
+use std::io::Write;
 use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::cli::{Command, UsageAction, UsageArgs};
+use crate::cli::{ClientCommand, Command, UsageAction, UsageArgs, UserCommand};
+use crate::db::file::Missing;
 use crate::db::{self, DbError};
 use crate::manage::{self, ManageError};
 
@@ -45,15 +47,24 @@ pub fn invalid(message: impl Into<String>) -> AdminError {
     AdminError::Invalid(message.into())
 }
 
-/// Runs one admin command against the database at `db_path` and returns its output.
-pub fn run(db_path: &Path, command: Command) -> AdminResult {
+/// Runs one admin command against the database at `db_path` and returns its output. Only the
+/// commands that add the first user or client (or any with `create`) make a database where there
+/// is none: for the others a missing file is a mistyped `--db`.
+pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
+    if let Command::Restore { backup } = &command {
+        db::backup::restore(db_path, backup)?;
+        return Ok(format!("Restored {} from {}\n", db_path.display(), backup.display()));
+    }
     // A password is read before the database is opened: a command that cannot get one must not
     // leave a new, empty database behind.
     let password = match &command {
         Command::User(user) => users::read_password(user)?,
         _ => None,
     };
-    let conn = open(db_path)?;
+    let first_use =
+        matches!(command, Command::User(UserCommand::Add { .. }) | Command::Client(ClientCommand::Add { .. }));
+    let missing = if create || first_use { Missing::Create } else { Missing::Refuse };
+    let conn = db::file::open(db_path, missing)?;
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
         Command::User(command) => users::run(&conn, command, password),
@@ -65,20 +76,28 @@ pub fn run(db_path: &Path, command: Command) -> AdminResult {
         }
         Command::Usage(args) => reports::usage(&conn, &args),
         Command::Logs(args) => reports::logs(&conn, &args),
-        Command::Backup { path } => backup(&conn, &path),
+        Command::Backup { path } if path.as_os_str() == "-" => backup_to_stdout(&conn, db_path),
+        Command::Backup { path } => {
+            db::backup::write_copy(&conn, &path)?;
+            Ok(format!("Backed up to {}\n", path.display()))
+        }
+        Command::Restore { .. } => unreachable!("restore is handled above"),
     }
 }
 
-fn open(db_path: &Path) -> Result<Connection, AdminError> {
-    let conn = db::open_connection(db_path)?;
-    db::migrate(&conn)?;
-    Ok(conn)
-}
-
-fn backup(conn: &Connection, path: &Path) -> AdminResult {
-    if path.exists() {
-        return Err(invalid(format!("{} already exists; choose a new file", path.display())));
-    }
-    db::backup(conn, path)?;
-    Ok(format!("Backed up to {}\n", path.display()))
+/// `backup -`: SQLite writes a copy only to a file, so it is staged beside the database (owner-only,
+/// removed afterwards) and then streamed out.
+fn backup_to_stdout(conn: &Connection, db_path: &Path) -> AdminResult {
+    let staged = db::beside(db_path, &format!(".backup-{}", std::process::id()));
+    let streamed = db::backup::write_copy(conn, &staged).map_err(AdminError::from).and_then(|()| {
+        std::fs::File::open(&staged)
+            .and_then(|mut file| {
+                let mut out = std::io::stdout().lock();
+                std::io::copy(&mut file, &mut out)?;
+                out.flush()
+            })
+            .map_err(|e| invalid(format!("cannot write the backup to standard output: {e}")))
+    });
+    let _ = std::fs::remove_file(&staged);
+    streamed.map(|()| String::new())
 }

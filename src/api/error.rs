@@ -14,6 +14,9 @@ pub const MISSING_TOKEN: &str = "Missing Authorization header";
 /// The reference's 429 message, which GPTs built against it may look for.
 pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of free API calls.";
 
+/// How long a client is asked to wait before retrying a write the database could not take.
+pub const RETRY_WRITES_AFTER_SECONDS: u32 = 5;
+
 /// Why an API call was not served; each becomes its status and `{"error": "<message>"}`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -38,6 +41,10 @@ pub enum ApiError {
     /// 429: the caller's limit is reached ([`QUOTA_MESSAGE`]).
     #[error("{}", QUOTA_MESSAGE)]
     QuotaExceeded,
+    /// The database cannot be written right now (a full disk, an I/O error): nothing of the call
+    /// was kept, and trying again later may succeed.
+    #[error("The database cannot be written right now ({0}); nothing was saved, try again shortly")]
+    Unavailable(String),
     /// 500: a real server fault.
     #[error("{public}")]
     Internal {
@@ -69,6 +76,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,13 +103,19 @@ impl ApiError {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
             }
         }
+        if let ApiError::Unavailable(_) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_WRITES_AFTER_SECONDS));
+        }
         response
     }
 }
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
-        ApiError::internal("Database error", e)
+        match e {
+            DbError::Unavailable(reason) => ApiError::Unavailable(reason),
+            other => ApiError::internal("Database error", other),
+        }
     }
 }
 

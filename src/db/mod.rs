@@ -5,15 +5,23 @@
 //! work in one transaction. Tables whose statements several features share have their own module
 //! here (`tokens`); this module knows nothing of HTTP, auth or OAuth.
 
+pub mod backup;
+pub mod file;
+pub mod health;
+pub mod lock;
 pub mod tokens;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
+use file::Missing;
+use health::Health;
+use lock::ServerLock;
 use writer::Writer;
 
 /// The schema's steps in order: step N brings a database to `PRAGMA user_version = N`.
@@ -23,9 +31,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema.sql"),
     include_str!("../../migrations/0002_quota_windows.sql"),
     include_str!("../../migrations/0004_user_admin.sql"),
+    include_str!("../../migrations/0006_application_id.sql"),
 ];
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +53,12 @@ pub enum DbError {
     NewerSchema { found: i64, known: usize },
     #[error("a database task failed: {0}")]
     Task(String),
+    /// A write could not be committed (a full disk, an I/O error); the caller may try again.
+    #[error("the database cannot be written: {0}")]
+    Unavailable(String),
+    /// The file at `--db` cannot be used as it is: one line naming it, what is wrong, what to do.
+    #[error("{0}")]
+    File(String),
 }
 
 /// Handles to the database shared by every request.
@@ -51,20 +66,32 @@ pub enum DbError {
 pub struct Db {
     readers: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
+    health: Health,
+    /// Held for as long as any handle lives: no second server, and no restore, meanwhile.
+    _lock: Arc<ServerLock>,
 }
 
 impl Db {
-    /// Opens (creating if needed) and migrates the file, then starts the writer thread. With
+    /// Checks the file is a gpt-todo database this server can write (creating it if missing),
+    /// migrates it, then starts the writer thread; refused while another server runs on it. With
     /// `fsync_before_answer`, a write is answered only once the write-ahead log holding it is
     /// fsynced (it survives power loss); without, once it is committed (it survives a crash of
     /// gpt-todo, and power loss may undo the last commits, each whole).
     pub fn open(path: &Path, fsync_before_answer: bool) -> Result<Db, DbError> {
-        let writer_conn = open_connection(path)?;
-        migrate(&writer_conn)?;
+        let lock = ServerLock::acquire(path)?;
+        let writer_conn = file::open(path, Missing::Create)?;
+        file::ensure_writable(path, &writer_conn)?;
         let fsync_wal = fsync_before_answer.then(|| wal_path(path));
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
-        Ok(Db { readers, writer: Writer::start(writer_conn, open_connection(path)?, fsync_wal) })
+        let health = Health::default();
+        let writer = Writer::start(writer_conn, open_connection(path)?, fsync_wal, health.clone());
+        Ok(Db { readers, writer, health, _lock: Arc::new(lock) })
+    }
+
+    /// Why writes fail right now (a full disk, an I/O error), or `None` when they work.
+    pub fn write_failure(&self) -> Option<String> {
+        self.health.failure()
     }
 
     /// Runs a read on a pooled connection, on a blocking thread (rusqlite must not block the runtime).
@@ -116,10 +143,20 @@ impl Db {
 }
 
 /// SQLite's write-ahead log beside the database file.
-fn wal_path(path: &Path) -> PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    PathBuf::from(wal)
+pub fn wal_path(path: &Path) -> PathBuf {
+    beside(path, "-wal")
+}
+
+/// SQLite's shared-memory index of the write-ahead log.
+pub fn shm_path(path: &Path) -> PathBuf {
+    beside(path, "-shm")
+}
+
+/// The database's path with `suffix` appended to its file name.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Opens one connection with the pragmas every connection needs.
@@ -183,13 +220,6 @@ pub fn migrate(conn: &Connection) -> Result<(), DbError> {
             },
         )?;
     }
-    Ok(())
-}
-
-/// Writes a consistent copy of the live database to `target` (which must not exist).
-pub fn backup(conn: &Connection, target: &Path) -> Result<(), DbError> {
-    let target = target.to_str().ok_or_else(|| DbError::Task("backup path is not valid UTF-8".into()))?;
-    conn.execute("VACUUM INTO ?1", [target])?;
     Ok(())
 }
 

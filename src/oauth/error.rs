@@ -65,7 +65,15 @@ impl OAuthError {
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> OAuthError {
         tracing::error!(error = %e, "OAuth endpoint database error");
-        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Database error")
+        match e {
+            // RFC 6749 §4.1.2.1 names this code for a server that cannot answer for now.
+            DbError::Unavailable(reason) => OAuthError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                format!("The database cannot be written right now ({reason}); try again shortly"),
+            ),
+            _ => OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Database error"),
+        }
     }
 }
 
