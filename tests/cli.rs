@@ -499,24 +499,9 @@ fn an_older_binary_refuses_a_database_a_newer_one_migrated() {
 
 /// Runs the real binary under `umask 022` (a common default), as an operator's shell would.
 fn cli_umask_022(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(r#"umask 022 && exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_gpt-todo"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gpt-todo under sh");
-    let input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        let mut input = input;
-        let _ = input.write_all(text.as_bytes());
-    }
-    child.wait_with_output().expect("gpt-todo output")
+    let mut shell = Command::new("sh");
+    shell.arg("-c").arg(r#"umask 022 && exec "$0" "$@""#).arg(env!("CARGO_BIN_EXE_gpt-todo"));
+    common::run_cli(shell, db, args, stdin)
 }
 
 #[cfg(unix)]

@@ -156,8 +156,14 @@ impl Drop for TestServer {
 
 /// Runs the real binary with `--db db_path`, feeding `stdin` if given.
 pub fn cli_on(db_path: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    run_cli(Command::new(env!("CARGO_BIN_EXE_gpt-todo")), db_path, args, stdin)
+}
+
+/// Runs `command` (the binary, or a shell that execs it) with `--db db_path` and `args`, feeding
+/// `stdin` if given.
+pub fn run_cli(mut command: Command, db_path: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+    let mut child = command
         .arg("--db")
         .arg(db_path)
         .args(args)
