@@ -26,12 +26,13 @@ use writer::Writer;
 
 /// The schema's steps in order: step N brings a database to `PRAGMA user_version = N`.
 /// Step 1 is `schema.sql` (deployed databases are at 1, so it is never edited). Every later step is
-/// a file `migrations/NNNN_<name>.sql`, appended here in order (the open issues add 0002 onwards).
+/// a file `migrations/NNNN_<name>.sql` whose number is the version it brings the file to, appended
+/// here in order.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema.sql"),
     include_str!("../../migrations/0002_quota_windows.sql"),
-    include_str!("../../migrations/0004_user_admin.sql"),
-    include_str!("../../migrations/0006_application_id.sql"),
+    include_str!("../../migrations/0003_user_admin.sql"),
+    include_str!("../../migrations/0004_application_id.sql"),
 ];
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
