@@ -118,6 +118,15 @@ pub struct ServeArgs {
     /// for the client address in the log. Default: none; the connection's address is logged.
     #[arg(long, value_delimiter = ',', value_parser = list_item)]
     pub trusted_proxy: Vec<String>,
+
+    /// Days the call log keeps its rows; older ones are deleted a small batch at a time (the
+    /// daily totals the console's charts read are kept for ever).
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    pub call_log_days: u32,
+
+    /// Serve Prometheus metrics at GET /metrics on this address (host:port). Default: off.
+    #[arg(long, value_parser = listen_address)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,6 +172,17 @@ pub enum UserCommand {
         /// Read the password from the first line of standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// Let the user open the operator console at /admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Let a user open the operator console at /admin (`on`), or no longer (`off`).
+    SetAdmin {
+        /// The user's email.
+        email: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
     },
     /// List users.
     List {

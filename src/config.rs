@@ -30,6 +30,10 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// The time quota windows are counted in: the system clock, or a test's.
     pub clock: Clock,
+    /// Call-log rows older than this many days are pruned (`--call-log-days`).
+    pub call_log_days: u32,
+    /// Where `GET /metrics` is served, if anywhere (`--metrics-listen`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -60,6 +64,8 @@ impl Config {
                 .map(|ip| ip.parse::<IpAddr>().map_err(|_| format!("--trusted-proxy '{ip}' is not an IP address")))
                 .collect::<Result<_, _>>()?,
             clock: Clock::system(),
+            call_log_days: args.call_log_days,
+            metrics_listen: args.metrics_listen,
         })
     }
 

@@ -17,13 +17,27 @@ use crate::users;
 pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) -> AdminResult {
     let password = password.unwrap_or_default();
     match command {
-        UserCommand::Add { email, name, .. } => {
+        UserCommand::Add { email, name, admin, .. } => {
             let id = users::create(conn, &email, name.as_deref().unwrap_or(""), &password).map_err(invalid)?;
+            if admin {
+                manage::users::set_admin(conn, &email, true)?;
+                return Ok(format!("Added user {} (id {id}), an admin: they can sign in at /admin\n", email.trim()));
+            }
             Ok(format!("Added user {} (id {id})\n", email.trim()))
+        }
+        UserCommand::SetAdmin { email, state } => {
+            let admin = state == "on";
+            let changed = manage::users::set_admin(conn, &email, admin)?;
+            Ok(match (admin, changed) {
+                (true, true) => format!("{email} is now an admin: they can sign in at /admin.\n"),
+                (true, false) => format!("{email} was already an admin.\n"),
+                (false, true) => format!("{email} is no longer an admin.\n"),
+                (false, false) => format!("{email} was not an admin.\n"),
+            })
         }
         UserCommand::List { json } => {
             let users = manage::users::list(conn)?;
-            Ok(Table::of(&["id", "email", "name", "createdAt", "disabledAt"], &users).render(json))
+            Ok(Table::of(&["id", "email", "name", "createdAt", "disabledAt", "admin"], &users).render(json))
         }
         UserCommand::Passwd { email, .. } => {
             manage::users::set_password(conn, &email, &users::hash_new_password(&password).map_err(invalid)?)?;

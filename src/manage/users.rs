@@ -16,6 +16,8 @@ pub struct UserSummary {
     pub created_at: String,
     /// When the user was disabled (RFC 3339), or `None` while they may sign in.
     pub disabled_at: Option<String>,
+    /// May open the operator console.
+    pub admin: bool,
 }
 
 /// What `remove` deleted besides the user.
@@ -26,7 +28,8 @@ pub struct Removed {
 
 pub fn list(conn: &Connection) -> ManageResult<Vec<UserSummary>> {
     let mut stmt = conn.prepare(
-        "SELECT id, email, name, created_at, strftime('%Y-%m-%dT%H:%M:%SZ', disabled_at, 'unixepoch')
+        "SELECT id, email, name, created_at, strftime('%Y-%m-%dT%H:%M:%SZ', disabled_at, 'unixepoch'),
+                is_admin
            FROM users ORDER BY created_at, email",
     )?;
     let users = stmt.query_map([], |r| {
@@ -36,6 +39,7 @@ pub fn list(conn: &Connection) -> ManageResult<Vec<UserSummary>> {
             name: r.get(2)?,
             created_at: r.get(3)?,
             disabled_at: r.get(4)?,
+            admin: r.get(5)?,
         })
     })?;
     Ok(users.collect::<Result<_, _>>()?)
@@ -65,6 +69,12 @@ pub fn disable(conn: &Connection, email: &str) -> ManageResult<bool> {
         .execute("UPDATE users SET disabled_at = ?1 WHERE id = ?2 AND disabled_at IS NULL", params![unix_now(), id])?;
     end_sessions(conn, &id)?;
     Ok(changed == 1)
+}
+
+/// Lets the user open the operator console, or no longer; returns `false` when nothing changed.
+pub fn set_admin(conn: &Connection, email: &str, admin: bool) -> ManageResult<bool> {
+    let id = id_of(conn, email)?;
+    Ok(conn.execute("UPDATE users SET is_admin = ?1 WHERE id = ?2 AND is_admin <> ?1", params![admin, id])? == 1)
 }
 
 /// Lets a disabled user sign in again; their unexpired tokens work again too. Returns `false`
