@@ -23,6 +23,7 @@ pub mod secrets;
 pub mod todos;
 pub mod userinfo;
 pub mod users;
+pub mod web;
 
 /// Re-exported so tests and tools use the same SQLite build as the server.
 pub use rusqlite;

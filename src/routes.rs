@@ -2,6 +2,7 @@
 //! a refused CORS origin), logging those on `/api/*` like every other API outcome.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
@@ -30,6 +31,8 @@ pub fn routes_with(
     state: AppState,
     extra: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // One lockout and one bound on password hashing for every sign-in form.
+    let guards = Arc::new(crate::web::Guards::default());
     let health_state = state.clone();
     let healthz = warp::path!("healthz").and(warp::get()).map(move || healthz(&health_state));
 
@@ -41,7 +44,7 @@ pub fn routes_with(
     let app = healthz
         .or(openapi)
         .unify()
-        .or(crate::oauth::routes(state.clone()))
+        .or(crate::oauth::routes(state.clone(), guards.clone()))
         .unify()
         .or(api)
         .unify()

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use warp::http::header::SET_COOKIE;
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -12,24 +12,15 @@ use warp::{Filter, Rejection};
 use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
 use super::codes;
 use super::events::{AuthEvent, Event};
-use super::hashing::{Busy, PasswordHashing};
 use super::pages::{self, LoginForm};
 use super::params::{self, Params};
-use super::session::{self, Browser, SignedIn};
-use super::throttle::Throttle;
 use crate::AppState;
 use crate::db::DbError;
-use crate::secrets::verify_password;
 use crate::users::{self, NewUser};
-
-/// What guards the password checks: the per-account lockout and the bound on concurrent hashing.
-#[derive(Default)]
-pub struct Guards {
-    pub throttle: Throttle,
-    pub hashing: PasswordHashing,
-}
-
-const BUSY_MESSAGE: &str = "The server is busy. Please try again in a moment.";
+use crate::web::hashing::Busy;
+use crate::web::html::see_other;
+use crate::web::session::{self, Browser, OAUTH, SignedIn};
+use crate::web::signin::{self, BUSY_MESSAGE, Guards, Refused};
 
 pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map(move || state.clone());
@@ -53,7 +44,7 @@ async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String
         Ok(request) => request,
         Err(response) => return response,
     };
-    let browser = Browser::from_headers_or_new(&headers);
+    let browser = Browser::from_headers_or_new(&OAUTH, &headers);
     let response = match signed_in(&state, &browser).await {
         Ok(Some(user)) => pages::consent(&request, &browser.csrf_token(), &user),
         Ok(None) => login_page(&state, &request, &browser, StatusCode::OK, &LoginForm::default()),
@@ -67,7 +58,7 @@ async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: 
         Ok(params) => params,
         Err(message) => return pages::error(StatusCode::BAD_REQUEST, "Bad request", &message),
     };
-    let Some(browser) = Browser::from_headers(&headers).filter(|b| b.csrf_matches(params.get("csrf"))) else {
+    let Some(browser) = Browser::from_headers(&OAUTH, &headers).filter(|b| b.csrf_matches(params.get("csrf"))) else {
         return pages::error(
             StatusCode::FORBIDDEN,
             "Please try again",
@@ -126,51 +117,23 @@ async fn login(
 ) -> Response {
     let email = params.get("email").unwrap_or("").trim().to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
-    let event = |kind| AuthEvent::new(kind).client(Some(&request.client.client_id), Some(&request.redirect_uri));
-    let refuse = |status, message: &str, kind| {
-        let form = LoginForm { email: &email, login_error: Some(message), ..LoginForm::default() };
-        event(kind).email(&email).attach(login_page(state, request, browser, status, &form))
+    let refused = match signin::check_password(state, guards, &email, password).await {
+        Ok(account) => return start_session(state, request, account.id).await,
+        Err(Refused::Failed(e)) => return server_error(&e),
+        Err(refused) => refused,
     };
-    let lookup = email.clone();
-    let account = match state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await {
-        Ok(account) => account,
-        Err(e) => return server_error(&e),
+    let form = LoginForm { email: &email, login_error: Some(&refused.message()), ..LoginForm::default() };
+    let page = login_page(state, request, browser, refused.status(), &form);
+    let kind = match refused {
+        Refused::Locked(_) => Event::Lockout,
+        Refused::Disabled => Event::DisabledUser,
+        Refused::WrongPassword => Event::BadPassword,
+        Refused::Busy | Refused::Failed(_) => return page,
     };
-    if let Err(wait) = guards.throttle.begin_attempt(&email, account.as_ref().and_then(|a| a.unlocked_at)) {
-        let minutes = wait.as_secs().div_ceil(60);
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many failed sign-ins for this account. Try again in {minutes} minutes."),
-            Event::Lockout,
-        );
-    }
-    let hash = account.as_ref().map(|a| a.password_hash.clone());
-    // Unknown emails cost the same time as known ones.
-    let verified = match guards.hashing.run(move || verify_password(&password, hash.as_deref())).await {
-        Ok(verified) => verified,
-        Err(Busy) => {
-            return login_page(
-                state,
-                request,
-                browser,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &LoginForm { email: &email, login_error: Some(BUSY_MESSAGE), ..LoginForm::default() },
-            );
-        }
-    };
-    let Some(account) = account.filter(|_| verified) else {
-        return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.", Event::BadPassword);
-    };
-    guards.throttle.succeeded(&email);
-    // Told only to someone who knows the password, so it reveals nothing to a guesser.
-    if account.disabled {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "This account is disabled. Ask the operator of this server.",
-            Event::DisabledUser,
-        );
-    }
-    start_session(state, request, account.id).await
+    AuthEvent::new(kind)
+        .client(Some(&request.client.client_id), Some(&request.redirect_uri))
+        .email(&email)
+        .attach(page)
 }
 
 async fn signup(
@@ -209,7 +172,7 @@ async fn signup(
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
 async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Response {
-    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &user_id)?)).await {
+    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &OAUTH, &user_id)?)).await {
         Ok(browser) => with_cookie(state, see_other(&request.page_url()), &browser),
         Err(e) => server_error(&e),
     }
@@ -269,21 +232,10 @@ fn login_page(
 
 fn with_cookie(state: &AppState, mut response: Response, browser: &Browser) -> Response {
     if browser.is_new {
-        let secure = state.config.public_url().starts_with("https://");
-        if let Ok(value) = HeaderValue::from_str(&session::set_cookie(browser.cookie(), secure)) {
+        if let Ok(value) = HeaderValue::from_str(&browser.set_cookie(crate::web::secure_cookies(state))) {
             response.headers_mut().append(SET_COOKIE, value);
         }
     }
-    response
-}
-
-fn see_other(location: &str) -> Response {
-    let mut response = Response::new(Default::default());
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(LOCATION, value);
-    }
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

@@ -8,13 +8,10 @@ mod client_auth;
 mod codes;
 mod error;
 pub mod events;
-mod hashing;
 mod metadata;
 mod pages;
 mod params;
 mod revoke;
-mod session;
-mod throttle;
 mod token;
 
 use std::future::Future;
@@ -26,19 +23,21 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
 use crate::api::request::path_prefix;
+use crate::web::Guards;
 use error::OAuthError;
 use params::Params;
 
 pub use auth_request::SCOPE;
 pub use codes::CODE_TTL;
-pub use session::COOKIE_NAME;
-pub use throttle::MAX_FAILURES;
+pub use crate::web::throttle::MAX_FAILURES;
+/// The authorization pages' session cookie.
+pub const COOKIE_NAME: &str = crate::web::session::OAUTH.cookie_name;
 
 /// All OAuth routes. They stay outside the API's CORS setting: the pages must accept form posts
 /// from their own origin whatever `--cors-origin` says, and the machine endpoints take no cookies,
 /// so any origin may call them (browser-based public clients need that).
-pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let pages = authorize::routes(state.clone(), Arc::new(authorize::Guards::default()));
+pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let pages = authorize::routes(state.clone(), guards);
     let token = warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), revoke::revoke));
     let machine_paths = path_prefix("/api/oauth2/token")

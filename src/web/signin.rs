@@ -1,0 +1,87 @@
+//! Checking an email and password, for every sign-in form (the OAuth login page, the console):
+//! the per-account lockout, the bound on concurrent argon2 work, the same cost for unknown
+//! addresses, and a disabled account refused only to someone who knows its password.
+
+use std::time::Duration;
+
+use warp::http::StatusCode;
+
+use super::hashing::{Busy, PasswordHashing};
+use super::throttle::Throttle;
+use crate::AppState;
+use crate::db::DbError;
+use crate::secrets::verify_password;
+use crate::users::{self, Account};
+
+/// What guards the password checks: the lockout and the bound on concurrent hashing. One for the
+/// whole server, so that the OAuth page and the console share a lockout and a memory bound.
+#[derive(Default)]
+pub struct Guards {
+    pub throttle: Throttle,
+    pub hashing: PasswordHashing,
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug)]
+pub enum Refused {
+    /// Too many failed attempts for this address; try again after the wait.
+    Locked(Duration),
+    /// No hashing slot came free in time.
+    Busy,
+    /// Unknown address or wrong password (the same answer for both).
+    WrongPassword,
+    /// The password is right but the account is disabled.
+    Disabled,
+    Failed(DbError),
+}
+
+pub const BUSY_MESSAGE: &str = "The server is busy. Please try again in a moment.";
+
+impl Refused {
+    /// The page's status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refused::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+            Refused::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Refused::WrongPassword => StatusCode::UNAUTHORIZED,
+            Refused::Disabled => StatusCode::FORBIDDEN,
+            Refused::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A sentence for the page.
+    pub fn message(&self) -> String {
+        match self {
+            Refused::Locked(wait) => format!(
+                "Too many failed sign-ins for this account. Try again in {} minutes.",
+                wait.as_secs().div_ceil(60)
+            ),
+            Refused::Busy => BUSY_MESSAGE.to_owned(),
+            Refused::WrongPassword => "Wrong email or password.".to_owned(),
+            Refused::Disabled => "This account is disabled. Ask the operator of this server.".to_owned(),
+            Refused::Failed(_) => "The server could not check this. Please try again.".to_owned(),
+        }
+    }
+}
+
+/// The account whose password this is.
+pub async fn check_password(state: &AppState, guards: &Guards, email: &str, password: String) -> Result<Account, Refused> {
+    let lookup = email.to_owned();
+    let account =
+        state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await.map_err(Refused::Failed)?;
+    guards.throttle.begin_attempt(email, account.as_ref().and_then(|a| a.unlocked_at)).map_err(Refused::Locked)?;
+    let hash = account.as_ref().map(|a| a.password_hash.clone());
+    // Unknown emails cost the same time as known ones.
+    let verified = guards
+        .hashing
+        .run(move || verify_password(&password, hash.as_deref()))
+        .await
+        .map_err(|Busy| Refused::Busy)?;
+    let account = account.filter(|_| verified).ok_or(Refused::WrongPassword)?;
+    guards.throttle.succeeded(email);
+    // Told only to someone who knows the password, so it reveals nothing to a guesser.
+    if account.disabled {
+        return Err(Refused::Disabled);
+    }
+    Ok(account)
+}
