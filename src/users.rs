@@ -81,14 +81,24 @@ pub struct Account {
     pub disabled: bool,
     /// When an operator last lifted a sign-in lockout (unix seconds).
     pub unlocked_at: Option<i64>,
+    /// May open the operator console.
+    pub is_admin: bool,
 }
 
 pub fn find_account(conn: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
-    conn.prepare_cached("SELECT id, password_hash, disabled_at IS NOT NULL, unlocked_at FROM users WHERE email = ?1")?
-        .query_row([email.trim()], |r| {
-            Ok(Account { id: r.get(0)?, password_hash: r.get(1)?, disabled: r.get(2)?, unlocked_at: r.get(3)? })
+    conn.prepare_cached(
+        "SELECT id, password_hash, disabled_at IS NOT NULL, unlocked_at, is_admin FROM users WHERE email = ?1",
+    )?
+    .query_row([email.trim()], |r| {
+        Ok(Account {
+            id: r.get(0)?,
+            password_hash: r.get(1)?,
+            disabled: r.get(2)?,
+            unlocked_at: r.get(3)?,
+            is_admin: r.get(4)?,
         })
-        .optional()
+    })
+    .optional()
 }
 
 /// A disabled user gets no new tokens (and the ones they have stop working).

@@ -57,7 +57,8 @@ mod tests {
         assert_eq!(count(&conn, "SELECT count(*) FROM api_calls"), 1);
         let daily = count(&conn, "SELECT sum(calls) FROM api_calls_daily WHERE day = '2026-08-01'");
         assert_eq!(daily, 6, "the day's rollup keeps every pruned call");
-        let limited = count(&conn, "SELECT calls FROM api_calls_hourly WHERE hour = '2026-08-01T11' AND outcome = '429'");
+        let limited =
+            count(&conn, "SELECT calls FROM api_calls_hourly WHERE hour = '2026-08-01T11' AND outcome = '429'");
         assert_eq!(limited, 1);
     }
 }

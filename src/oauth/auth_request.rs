@@ -5,7 +5,7 @@
 //! The pages carry the request along in hidden fields and every POST checks it again.
 
 use super::events::{AuthEvent, Event};
-use super::params::Params;
+use crate::web::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
 

@@ -13,7 +13,7 @@ use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
 use super::codes;
 use super::events::{AuthEvent, Event};
 use super::pages::{self, LoginForm};
-use super::params::{self, Params};
+use crate::web::params::{self, Params};
 use crate::AppState;
 use crate::db::DbError;
 use crate::users::{self, NewUser};
@@ -130,10 +130,7 @@ async fn login(
         Refused::WrongPassword => Event::BadPassword,
         Refused::Busy | Refused::Failed(_) => return page,
     };
-    AuthEvent::new(kind)
-        .client(Some(&request.client.client_id), Some(&request.redirect_uri))
-        .email(&email)
-        .attach(page)
+    AuthEvent::new(kind).client(Some(&request.client.client_id), Some(&request.redirect_uri)).email(&email).attach(page)
 }
 
 async fn signup(

@@ -8,7 +8,7 @@ use warp::http::header::AUTHORIZATION;
 
 use super::error::OAuthError;
 use super::events::{AuthEvent, Event};
-use super::params::Params;
+use crate::web::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
 use crate::secrets::secret_matches;

@@ -10,7 +10,6 @@ mod error;
 pub mod events;
 mod metadata;
 mod pages;
-mod params;
 mod revoke;
 mod token;
 
@@ -25,11 +24,11 @@ use crate::AppState;
 use crate::api::request::path_prefix;
 use crate::web::Guards;
 use error::OAuthError;
-use params::Params;
+use crate::web::params::{self, Params};
 
+pub use crate::web::throttle::MAX_FAILURES;
 pub use auth_request::SCOPE;
 pub use codes::CODE_TTL;
-pub use crate::web::throttle::MAX_FAILURES;
 /// The authorization pages' session cookie.
 pub const COOKIE_NAME: &str = crate::web::session::OAUTH.cookie_name;
 

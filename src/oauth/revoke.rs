@@ -5,7 +5,7 @@ use warp::reply::Response;
 
 use super::client_auth;
 use super::error::{OAuthError, no_store};
-use super::params::Params;
+use crate::web::params::Params;
 use crate::AppState;
 use crate::db::tokens;
 use crate::secrets::hash_secret;

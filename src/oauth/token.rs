@@ -11,7 +11,7 @@ use super::auth_request::SCOPE;
 use super::client_auth;
 use super::codes;
 use super::error::{OAuthError, no_store};
-use super::params::Params;
+use crate::web::params::Params;
 use crate::AppState;
 use crate::api::error::json_response;
 use crate::clients::Client;

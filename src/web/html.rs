@@ -32,9 +32,8 @@ impl Style {
     fn content_security_policy(&self) -> &HeaderValue {
         self.policy.get_or_init(|| {
             let hash = STANDARD.encode(Sha256::digest(self.css.as_bytes()));
-            let policy = format!(
-                "default-src 'none'; style-src 'sha256-{hash}'; frame-ancestors 'none'; base-uri 'none'"
-            );
+            let policy =
+                format!("default-src 'none'; style-src 'sha256-{hash}'; frame-ancestors 'none'; base-uri 'none'");
             HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'none'"))
         })
     }

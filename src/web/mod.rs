@@ -4,6 +4,7 @@
 
 pub mod hashing;
 pub mod html;
+pub mod params;
 pub mod session;
 pub mod signin;
 pub mod throttle;

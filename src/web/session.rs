@@ -101,7 +101,11 @@ impl Browser {
     pub fn set_cookie(&self, secure: bool) -> String {
         let Realm { cookie_name, path, same_site, ttl, .. } = self.realm;
         let secure = if secure { "; Secure" } else { "" };
-        format!("{cookie_name}={}; Path={path}; Max-Age={}; HttpOnly; SameSite={same_site}{secure}", self.cookie, ttl.as_secs())
+        format!(
+            "{cookie_name}={}; Path={path}; Max-Age={}; HttpOnly; SameSite={same_site}{secure}",
+            self.cookie,
+            ttl.as_secs()
+        )
     }
 
     /// The `Set-Cookie` value that makes the browser forget the cookie (signing out).

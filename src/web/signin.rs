@@ -65,18 +65,19 @@ impl Refused {
 }
 
 /// The account whose password this is.
-pub async fn check_password(state: &AppState, guards: &Guards, email: &str, password: String) -> Result<Account, Refused> {
+pub async fn check_password(
+    state: &AppState,
+    guards: &Guards,
+    email: &str,
+    password: String,
+) -> Result<Account, Refused> {
     let lookup = email.to_owned();
-    let account =
-        state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await.map_err(Refused::Failed)?;
+    let account = state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await.map_err(Refused::Failed)?;
     guards.throttle.begin_attempt(email, account.as_ref().and_then(|a| a.unlocked_at)).map_err(Refused::Locked)?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     // Unknown emails cost the same time as known ones.
-    let verified = guards
-        .hashing
-        .run(move || verify_password(&password, hash.as_deref()))
-        .await
-        .map_err(|Busy| Refused::Busy)?;
+    let verified =
+        guards.hashing.run(move || verify_password(&password, hash.as_deref())).await.map_err(|Busy| Refused::Busy)?;
     let account = account.filter(|_| verified).ok_or(Refused::WrongPassword)?;
     guards.throttle.succeeded(email);
     // Told only to someone who knows the password, so it reveals nothing to a guesser.

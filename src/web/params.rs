@@ -1,5 +1,6 @@
-//! OAuth parameters from a query string or a form body. A parameter sent twice is refused
-//! (RFC 6749 3.1 and 3.2): with two values there is no telling which one was meant.
+//! Parameters from a query string or a form body (OAuth endpoints and every page form). A
+//! parameter sent twice is refused (RFC 6749 3.1 and 3.2): with two values there is no telling
+//! which one was meant.
 
 use std::collections::HashMap;
 
