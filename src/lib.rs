@@ -13,6 +13,7 @@ pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod manage;
 pub mod oauth;

@@ -46,6 +46,8 @@ pub fn routes_with(
         .unify()
         .or(crate::oauth::routes(state.clone(), guards.clone()))
         .unify()
+        .or(crate::console::routes(state.clone(), guards))
+        .unify()
         .or(api)
         .unify()
         .recover(render_rejection)

@@ -6,6 +6,7 @@ use super::AdminResult;
 use super::limits::{describe, parse_limit};
 use super::table::Table;
 use crate::cli::ClientCommand;
+use crate::clients::Registered;
 use crate::manage::clients as manage;
 use crate::quota::Plan;
 
@@ -14,15 +15,7 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
         ClientCommand::Add { name, redirect_uris, call_limit, per, public, public_url } => {
             let plan = call_limit.map(|limit| Plan { limit, window: per });
             let registered = manage::add(conn, &name, &redirect_uris, plan, public)?;
-            let secret = match &registered.client_secret {
-                Some(secret) => format!("{secret}   (shown only now; only its hash is stored)"),
-                None => "(none: a public client, which must use PKCE S256)".to_owned(),
-            };
-            Ok(format!(
-                "Added client \"{}\".\n\n{}",
-                name.trim(),
-                paste_block(&registered.client_id, &secret, &public_url)
-            ))
+            Ok(added(&name, &registered, &public_url))
         }
         ClientCommand::List { json } => {
             let clients = manage::list(conn)?;
@@ -46,11 +39,7 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
         }
         ClientCommand::RotateSecret { client_id } => {
             let secret = manage::rotate_secret(conn, &client_id)?;
-            Ok(format!(
-                "New secret for {client_id} (shown only now; the old one no longer works):\n\
-                 \x20 Client Secret:          {secret}\n\
-                 Paste it into the GPT editor's OAuth settings; tokens already issued stay valid.\n"
-            ))
+            Ok(rotated(&client_id, &secret))
         }
         ClientCommand::AddRedirectUri { client_id, uri } => {
             let uris = manage::add_redirect_uri(conn, &client_id, &uri)?;
@@ -65,6 +54,24 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
             Ok(format!("Client {client_id} is now called \"{}\".\n", name.trim()))
         }
     }
+}
+
+/// What `client add` prints (the console shows the same, once).
+pub fn added(name: &str, registered: &Registered, public_url: &str) -> String {
+    let secret = match &registered.client_secret {
+        Some(secret) => format!("{secret}   (shown only now; only its hash is stored)"),
+        None => "(none: a public client, which must use PKCE S256)".to_owned(),
+    };
+    format!("Added client \"{}\".\n\n{}", name.trim(), paste_block(&registered.client_id, &secret, public_url))
+}
+
+/// What `client rotate-secret` prints (the console shows the same, once).
+pub fn rotated(client_id: &str, secret: &str) -> String {
+    format!(
+        "New secret for {client_id} (shown only now; the old one no longer works):\n\
+         \x20 Client Secret:          {secret}\n\
+         Paste it into the GPT editor's OAuth settings; tokens already issued stay valid.\n"
+    )
 }
 
 /// What to paste into the GPT editor's OAuth settings.

@@ -7,6 +7,10 @@ mod reports;
 mod table;
 mod users;
 
+// What the console shows exactly as the commands print it, and the limit syntax it shares.
+pub use clients::{added, rotated};
+pub use limits::{describe, parse_limit};
+
 use std::io::Write;
 use std::path::Path;
 
@@ -29,6 +33,7 @@ impl From<ManageError> for AdminError {
     fn from(e: ManageError) -> AdminError {
         match e {
             ManageError::Db(e) => AdminError::Db(DbError::Sqlite(e)),
+            ManageError::Writer(e) => AdminError::Db(e),
             refused => AdminError::Invalid(refused.to_string()),
         }
     }

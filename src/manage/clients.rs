@@ -132,6 +132,16 @@ pub fn rotate_secret(conn: &Connection, client_id: &str) -> ManageResult<String>
     Ok(secret)
 }
 
+/// Revokes every access and refresh token of the client, of every user; returns how many. Its
+/// users must sign in and allow it again.
+pub fn revoke_tokens(conn: &Connection, client_id: &str) -> ManageResult<usize> {
+    require(conn, client_id)?;
+    Ok(conn.execute(
+        "UPDATE oauth_tokens SET revoked_at = ?1 WHERE client_id = ?2 AND revoked_at IS NULL AND expires_at > ?1",
+        params![crate::clock::unix_now(), client_id],
+    )?)
+}
+
 /// Deletes the client with its tokens, codes and counters. The call log keeps its rows.
 pub fn remove(conn: &Connection, client_id: &str) -> ManageResult<()> {
     require(conn, client_id)?;

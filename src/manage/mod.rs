@@ -18,6 +18,9 @@ pub enum ManageError {
     Refused(String),
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The writer could not run or commit the operation (the console runs it there).
+    #[error(transparent)]
+    Writer(#[from] crate::db::DbError),
 }
 
 pub type ManageResult<T> = Result<T, ManageError>;

@@ -5,9 +5,9 @@
 //! The pages carry the request along in hidden fields and every POST checks it again.
 
 use super::events::{AuthEvent, Event};
-use crate::web::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
+use crate::web::params::Params;
 
 /// The only scope there is: the user's todos (and their name and email, through user info).
 pub const SCOPE: &str = "todos";

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use warp::http::header::SET_COOKIE;
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -13,14 +12,15 @@ use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
 use super::codes;
 use super::events::{AuthEvent, Event};
 use super::pages::{self, LoginForm};
-use crate::web::params::{self, Params};
 use crate::AppState;
 use crate::db::DbError;
 use crate::users::{self, NewUser};
 use crate::web::hashing::Busy;
 use crate::web::html::see_other;
+use crate::web::params::{self, Params};
 use crate::web::session::{self, Browser, OAUTH, SignedIn};
 use crate::web::signin::{self, BUSY_MESSAGE, Guards, Refused};
+use crate::web::with_new_cookie;
 
 pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map(move || state.clone());
@@ -50,7 +50,7 @@ async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String
         Ok(None) => login_page(&state, &request, &browser, StatusCode::OK, &LoginForm::default()),
         Err(response) => return response,
     };
-    with_cookie(&state, response, &browser)
+    with_new_cookie(&state, response, &browser)
 }
 
 async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: Result<Params, String>) -> Response {
@@ -170,7 +170,7 @@ async fn signup(
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
 async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Response {
     match state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &OAUTH, &user_id)?)).await {
-        Ok(browser) => with_cookie(state, see_other(&request.page_url()), &browser),
+        Ok(browser) => with_new_cookie(state, see_other(&request.page_url()), &browser),
         Err(e) => server_error(&e),
     }
 }
@@ -225,15 +225,6 @@ fn login_page(
 ) -> Response {
     let form = LoginForm { signup: state.config.allow_signup, ..*form };
     pages::login(status, request, &browser.csrf_token(), &form)
-}
-
-fn with_cookie(state: &AppState, mut response: Response, browser: &Browser) -> Response {
-    if browser.is_new {
-        if let Ok(value) = HeaderValue::from_str(&browser.set_cookie(crate::web::secure_cookies(state))) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
-    }
-    response
 }
 
 fn server_error(cause: &dyn std::fmt::Display) -> Response {

@@ -8,10 +8,10 @@ use warp::http::header::AUTHORIZATION;
 
 use super::error::OAuthError;
 use super::events::{AuthEvent, Event};
-use crate::web::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
 use crate::secrets::secret_matches;
+use crate::web::params::Params;
 
 /// What the client presented, before it is checked.
 #[derive(Debug, PartialEq, Eq)]

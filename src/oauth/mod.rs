@@ -23,8 +23,8 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::api::request::path_prefix;
 use crate::web::Guards;
-use error::OAuthError;
 use crate::web::params::{self, Params};
+use error::OAuthError;
 
 pub use crate::web::throttle::MAX_FAILURES;
 pub use auth_request::SCOPE;

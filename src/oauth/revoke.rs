@@ -5,10 +5,10 @@ use warp::reply::Response;
 
 use super::client_auth;
 use super::error::{OAuthError, no_store};
-use crate::web::params::Params;
 use crate::AppState;
 use crate::db::tokens;
 use crate::secrets::hash_secret;
+use crate::web::params::Params;
 
 /// Answers 200 whether or not the token existed (RFC 7009 2.2): a client learns nothing by probing.
 pub async fn revoke(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {

@@ -11,7 +11,6 @@ use super::auth_request::SCOPE;
 use super::client_auth;
 use super::codes;
 use super::error::{OAuthError, no_store};
-use crate::web::params::Params;
 use crate::AppState;
 use crate::api::error::json_response;
 use crate::clients::Client;
@@ -21,6 +20,7 @@ use crate::db::in_savepoint;
 use crate::db::tokens::{self, Grant, Kind};
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
 use crate::users;
+use crate::web::params::Params;
 
 /// The token response (RFC 6749 5.1).
 #[derive(Debug, Serialize)]

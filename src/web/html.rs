@@ -41,7 +41,13 @@ impl Style {
 
 /// A whole page: `content` (already HTML) inside the layout, with the security headers.
 pub fn page(status: StatusCode, style: &Style, title: &str, content: &str) -> Response {
-    let html = fill(LAYOUT, &[("title", &escape(title)), ("style", style.css), ("content", content)]);
+    page_with_header(status, style, title, "", content)
+}
+
+/// [`page`] with `header` (already HTML, e.g. navigation) above the main content.
+pub fn page_with_header(status: StatusCode, style: &Style, title: &str, header: &str, content: &str) -> Response {
+    let title = escape(title);
+    let html = fill(LAYOUT, &[("title", &title), ("style", style.css), ("header", header), ("content", content)]);
     let mut response = Response::new(html.into());
     *response.status_mut() = status;
     let headers = response.headers_mut();

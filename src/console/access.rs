@@ -1,0 +1,204 @@
+//! Who may open the console: sign-in and sign-out, and the gate every page passes.
+//!
+//! Until an admin account exists the console only says how to create one. A browser that is not
+//! signed in is sent to the sign-in form; a signed-in account that is not an admin (made one, then
+//! demoted) is refused. Every POST carries the CSRF token of the console's own cookie.
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use warp::http::header::SET_COOKIE;
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::frame;
+use super::{Ask, Gated};
+use crate::AppState;
+use crate::db::DbError;
+use crate::web::html::{error_block, escape, see_other};
+use crate::web::params::{self, Params};
+use crate::web::session::{self, Browser, CONSOLE, SignedIn};
+use crate::web::signin::{self, Guards, Refused};
+use crate::web::{secure_cookies, with_new_cookie};
+
+/// Sign-in (`/admin/login`) and sign-out (`/admin/logout`).
+pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let with_state = warp::any().map(move || state.clone());
+    let with_guards = warp::any().map(move || guards.clone());
+    let show = warp::path!("admin" / "login")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and(warp::header::headers_cloned())
+        .then(show_login);
+    let submit = warp::path!("admin" / "login")
+        .and(warp::post())
+        .and(with_state.clone())
+        .and(with_guards)
+        .and(warp::header::headers_cloned())
+        .and(params::form())
+        .then(login);
+    let logout = warp::path!("admin" / "logout")
+        .and(warp::post())
+        .and(with_state)
+        .and(warp::header::headers_cloned())
+        .and(params::form())
+        .then(logout);
+    show.or(submit).unify().or(logout).unify()
+}
+
+/// The admin behind this request, or the page that refuses it. `form` requests must carry the
+/// browser's CSRF token.
+pub async fn admin(state: AppState, headers: &HeaderMap, params: Params, form: bool) -> Gated {
+    let browser = Browser::from_headers(&CONSOLE, headers);
+    if form && !browser.as_ref().is_some_and(|b| b.csrf_matches(params.get("csrf"))) {
+        return Err(frame::expired_form());
+    }
+    let lookup = browser.clone();
+    let (any_admin, signed_in) = state
+        .db
+        .read(move |conn| {
+            let signed_in = match &lookup {
+                Some(browser) => session::signed_in(conn, browser)?,
+                None => None,
+            };
+            Ok((any_admin(conn)?, signed_in))
+        })
+        .await
+        .map_err(|e| frame::server_error(&e))?;
+    if !any_admin {
+        return Err(setup_page());
+    }
+    match (browser, signed_in) {
+        (Some(browser), Some(admin)) if admin.is_admin => Ok(Ask { state, admin, browser, params }),
+        (_, Some(user)) => Err(not_an_admin(&user)),
+        (_, None) if form => Err(frame::expired_form()),
+        (_, None) => Err(see_other("/admin/login")),
+    }
+}
+
+/// Whether anyone can sign in to the console at all.
+fn any_admin(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE is_admin AND disabled_at IS NULL)")?
+        .query_row([], |r| r.get(0))
+}
+
+/// With no admin account the console shows this and nothing else.
+fn setup_page() -> Response {
+    frame::bare(
+        StatusCode::FORBIDDEN,
+        "No admin yet",
+        "<h1>The console has no admin yet</h1>\
+         <p>Only admins can open the console, and this server has none. On the machine that runs \
+         gpt-todo, create one (or make an existing user one), then come back:</p>\
+         <pre>gpt-todo user add you@example.com --admin\n\
+         gpt-todo user set-admin you@example.com on</pre>\
+         <p>Add <code>--db PATH</code> if the server runs with one.</p>",
+    )
+}
+
+fn not_an_admin(user: &SignedIn) -> Response {
+    frame::bare(
+        StatusCode::FORBIDDEN,
+        "Not an admin",
+        &format!(
+            "<h1>Not an admin</h1><p class=\"error\" role=\"alert\">{} cannot open the console. \
+             An admin can make this account one (<code>gpt-todo user set-admin EMAIL on</code>).</p>",
+            escape(&user.email)
+        ),
+    )
+}
+
+async fn show_login(state: AppState, headers: HeaderMap) -> Response {
+    let browser = Browser::from_headers_or_new(&CONSOLE, &headers);
+    let lookup = (!browser.is_new).then(|| browser.clone());
+    let checked = state
+        .db
+        .read(move |conn| {
+            let signed_in = match &lookup {
+                Some(browser) => session::signed_in(conn, browser)?,
+                None => None,
+            };
+            Ok((any_admin(conn)?, signed_in))
+        })
+        .await;
+    match checked {
+        Err(e) => frame::server_error(&e),
+        Ok((false, _)) => setup_page(),
+        Ok((true, Some(user))) if user.is_admin => see_other("/admin"),
+        Ok((true, _)) => with_new_cookie(&state, login_page(StatusCode::OK, &browser, "", None), &browser),
+    }
+}
+
+fn login_page(status: StatusCode, browser: &Browser, email: &str, error: Option<&str>) -> Response {
+    let content = format!(
+        r#"<h1>Sign in to the gpt-todo console</h1>
+{error}
+<form method="post" action="/admin/login">
+<input type="hidden" name="csrf" value="{csrf}">
+<label for="email">Email</label>
+<input id="email" type="email" name="email" value="{email}" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" type="password" name="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>"#,
+        error = error_block(error),
+        csrf = escape(&browser.csrf_token()),
+        email = escape(email),
+    );
+    frame::bare(status, "Sign in", &content)
+}
+
+async fn login(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: Result<Params, String>) -> Response {
+    let params = match form {
+        Ok(params) => params,
+        Err(message) => return frame::bad_request(&message),
+    };
+    let Some(browser) = Browser::from_headers(&CONSOLE, &headers).filter(|b| b.csrf_matches(params.get("csrf"))) else {
+        return frame::expired_form();
+    };
+    let email = params.get("email").unwrap_or("").trim().to_owned();
+    let password = params.get("password").unwrap_or("").to_owned();
+    let account = match signin::check_password(&state, &guards, &email, password).await {
+        Ok(account) => account,
+        Err(Refused::Failed(e)) => return frame::server_error(&e),
+        Err(refused) => {
+            tracing::info!(email = %email, reason = ?refused.status(), "console sign-in refused");
+            return login_page(refused.status(), &browser, &email, Some(&refused.message()));
+        }
+    };
+    // Told only to someone who knows the password.
+    if !account.is_admin {
+        let message = "This account is not an admin, so it cannot open the console.";
+        return login_page(StatusCode::FORBIDDEN, &browser, &email, Some(message));
+    }
+    let user_id = account.id;
+    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &CONSOLE, &user_id)?)).await {
+        Ok(signed_in) => {
+            tracing::info!(email = %email, "console sign-in");
+            with_new_cookie(&state, see_other("/admin"), &signed_in)
+        }
+        Err(e) => frame::server_error(&e),
+    }
+}
+
+async fn logout(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Response {
+    let params = match form {
+        Ok(params) => params,
+        Err(message) => return frame::bad_request(&message),
+    };
+    let Some(browser) = Browser::from_headers(&CONSOLE, &headers).filter(|b| b.csrf_matches(params.get("csrf"))) else {
+        return frame::expired_form();
+    };
+    let leaving = browser.clone();
+    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_out(conn, &leaving)?)).await {
+        Ok(()) => {
+            let mut response = see_other("/admin/login");
+            if let Ok(value) = HeaderValue::from_str(&browser.clear_cookie(secure_cookies(&state))) {
+                response.headers_mut().append(SET_COOKIE, value);
+            }
+            response
+        }
+        Err(e) => frame::server_error(&e),
+    }
+}

@@ -1,0 +1,103 @@
+//! The console's page frame: the navigation with the sign-out button, its stylesheet, and the
+//! pages that refuse something.
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::Ask;
+use crate::web::html::{self, Style, escape};
+
+static STYLE: Style = Style::new(include_str!("console.css"));
+
+/// The console's sections, for the navigation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Overview,
+    Clients,
+    Users,
+    Calls,
+}
+
+const SECTIONS: [(Section, &str, &str); 4] = [
+    (Section::Overview, "/admin", "Overview"),
+    (Section::Clients, "/admin/clients", "Clients"),
+    (Section::Users, "/admin/users", "Users"),
+    (Section::Calls, "/admin/calls", "Call log"),
+];
+
+/// A console page for a signed-in admin.
+pub fn page(ask: &Ask, section: Section, title: &str, content: &str) -> Response {
+    page_with_status(ask, StatusCode::OK, section, title, content)
+}
+
+pub fn page_with_status(ask: &Ask, status: StatusCode, section: Section, title: &str, content: &str) -> Response {
+    let links: String = SECTIONS
+        .iter()
+        .map(|(s, href, name)| {
+            let current = if *s == section { r#" aria-current="page""# } else { "" };
+            format!(r#"<a href="{href}"{current}>{name}</a>"#)
+        })
+        .collect();
+    let header = format!(
+        r#"<header><span class="brand">gpt-todo console</span><nav aria-label="Console">{links}</nav>
+<form method="post" action="/admin/logout"><span class="who">{who}</span>{csrf}<button type="submit">Sign out</button></form></header>
+"#,
+        who = escape(&ask.admin.email),
+        csrf = csrf_field(ask),
+    );
+    html::page_with_header(status, &STYLE, title, &header, content)
+}
+
+/// A page without navigation: sign-in, and the pages that refuse access.
+pub fn bare(status: StatusCode, title: &str, content: &str) -> Response {
+    html::page(status, &STYLE, title, &format!(r#"<div class="narrow">{content}</div>"#))
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf_field(ask: &Ask) -> String {
+    format!(r#"<input type="hidden" name="csrf" value="{}">"#, escape(&ask.browser.csrf_token()))
+}
+
+/// A form posting to `action` with the CSRF field, `fields` (HTML) and one button.
+pub fn button_form(ask: &Ask, action: &str, fields: &str, button: &str, class: &str) -> String {
+    format!(
+        r#"<form method="post" action="{action}" class="inline">{csrf}{fields}<button type="submit" class="{class}">{button}</button></form>"#,
+        action = escape(action),
+        csrf = csrf_field(ask),
+    )
+}
+
+pub fn bad_request(message: &str) -> Response {
+    refusal(StatusCode::BAD_REQUEST, "Bad request", message)
+}
+
+pub fn not_found(what: &str) -> Response {
+    refusal(StatusCode::NOT_FOUND, "Not found", &format!("There is no {what}."))
+}
+
+pub fn expired_form() -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "Please try again",
+        "This form has expired or did not come from this console (its security token did not match). \
+         Go back, reload the page and try again; make sure cookies are enabled for this site.",
+    )
+}
+
+pub fn server_error(cause: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "console page failed");
+    refusal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The server could not do this. Please try again.",
+    )
+}
+
+fn refusal(status: StatusCode, heading: &str, message: &str) -> Response {
+    let content = format!(
+        r#"<h1>{heading}</h1><p class="error" role="alert">{message}</p><p><a href="/admin">Back to the console</a></p>"#,
+        heading = escape(heading),
+        message = escape(message),
+    );
+    bare(status, heading, &content)
+}

@@ -1,0 +1,133 @@
+//! The operator console at `/admin`: server-rendered pages for admins (users with `is_admin`),
+//! behind the same sign-in protections as the OAuth pages (`crate::web`), with a session cookie
+//! of its own scoped to `/admin`.
+//!
+//! Every page reads through the reader pool; every change is one writer job that also writes its
+//! `admin_audit` row (`audit::change`). Charts and totals read the rollups, never the raw log.
+
+mod access;
+mod audit;
+mod calls;
+mod chart;
+mod clients;
+mod frame;
+mod overview;
+mod users;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use warp::http::HeaderMap;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use crate::AppState;
+use crate::db::DbError;
+use crate::manage::ManageError;
+use crate::web::Guards;
+use crate::web::params::{self, Params};
+use crate::web::session::{Browser, SignedIn};
+
+/// A request an admin made: who, on which browser (for the CSRF token of the next forms), and
+/// the query or form parameters.
+pub struct Ask {
+    pub state: AppState,
+    pub admin: SignedIn,
+    pub browser: Browser,
+    pub params: Params,
+}
+
+pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let s = &state;
+    let overview = warp::path!("admin").and(read(s)).then(|g| answer(g, overview::page));
+    let clients = warp::path!("admin" / "clients").and(read(s)).then(|g| answer(g, clients::list));
+    let add_client = warp::path!("admin" / "clients").and(write(s)).then(|g| answer(g, clients::add));
+    let client = warp::path!("admin" / "clients" / String)
+        .and(read(s))
+        .then(|id, g| answer(g, move |ask| clients::detail(id, ask)));
+    let change_client = warp::path!("admin" / "clients" / String)
+        .and(write(s))
+        .then(|id, g| answer(g, move |ask| clients::change_client(id, ask)));
+    let users = warp::path!("admin" / "users").and(read(s)).then(|g| answer(g, users::list));
+    let user =
+        warp::path!("admin" / "users" / String).and(read(s)).then(|id, g| answer(g, move |ask| users::detail(id, ask)));
+    let change_user = warp::path!("admin" / "users" / String)
+        .and(write(s))
+        .then(|id, g| answer(g, move |ask| users::change_user(id, ask)));
+    let calls = warp::path!("admin" / "calls").and(read(s)).then(|g| answer(g, calls::list));
+    let call =
+        warp::path!("admin" / "calls" / i64).and(read(s)).then(|id, g| answer(g, move |ask| calls::detail(id, ask)));
+    overview
+        .or(clients)
+        .unify()
+        .or(add_client)
+        .unify()
+        .or(client)
+        .unify()
+        .or(change_client)
+        .unify()
+        .or(users)
+        .unify()
+        .or(user)
+        .unify()
+        .or(change_user)
+        .unify()
+        .or(calls)
+        .unify()
+        .or(call)
+        .unify()
+        .or(access::routes(state, guards))
+        .unify()
+}
+
+type Gated = Result<Ask, Response>;
+
+/// A manage operation's error where a read expects a database error (pages read with
+/// `Db::read`, and show any failure as a server error).
+fn to_db(e: ManageError) -> DbError {
+    match e {
+        ManageError::Db(e) => DbError::Sqlite(e),
+        ManageError::Writer(e) => e,
+        other => DbError::Task(other.to_string()),
+    }
+}
+
+/// A GET by a signed-in admin, with the query parameters; otherwise the page that says why not.
+fn read(state: &AppState) -> impl Filter<Extract = (Gated,), Error = Rejection> + Clone + use<> {
+    let state = state.clone();
+    warp::get().and(warp::header::headers_cloned()).and(params::query()).then(
+        move |headers: HeaderMap, query: String| {
+            let state = state.clone();
+            async move {
+                let params = Params::parse(query.as_bytes()).map_err(|m| frame::bad_request(&m))?;
+                access::admin(state, &headers, params, false).await
+            }
+        },
+    )
+}
+
+/// A form POST by a signed-in admin that carries this browser's CSRF token.
+fn write(state: &AppState) -> impl Filter<Extract = (Gated,), Error = Rejection> + Clone + use<> {
+    let state = state.clone();
+    warp::post().and(warp::header::headers_cloned()).and(params::form()).then(
+        move |headers: HeaderMap, form: Result<Params, String>| {
+            let state = state.clone();
+            async move {
+                let params = form.map_err(|m| frame::bad_request(&m))?;
+                access::admin(state, &headers, params, true).await
+            }
+        },
+    )
+}
+
+/// Runs `page` for an admin's request, or answers the refusal.
+async fn answer<F, Fut>(gated: Gated, page: F) -> Response
+where
+    F: FnOnce(Ask) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    match gated {
+        Ok(ask) => page(ask).await,
+        Err(refusal) => refusal,
+    }
+}

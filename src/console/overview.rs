@@ -1,0 +1,191 @@
+//! The overview: calls per hour (48 h) and per day (90 days) by outcome, totals, the top clients
+//! and users of the last 30 days, users at or near their limit, and the latest admin changes.
+//! Everything here reads the rollups and the counters, never the raw call log.
+
+use rusqlite::{Connection, params};
+use warp::reply::Response;
+
+use super::audit::{self, Entry};
+use super::chart::{self, Bar, OUTCOMES};
+use super::frame::{self, Section};
+use super::{Ask, to_db, users};
+use crate::manage::usage::{self, Counter};
+use crate::quota::{Period, Plan, Window};
+use crate::web::html::escape;
+
+/// A counter at this share of its limit or more is "near".
+const NEAR_LIMIT: f64 = 0.8;
+
+struct Overview {
+    hourly: Vec<Bar>,
+    daily: Vec<Bar>,
+    /// Calls today, in the last 7 and 30 days, and ever, per outcome.
+    totals: [(&'static str, [u64; 4]); 4],
+    top_clients: Vec<(String, String, u64)>,
+    top_users: Vec<(String, String, u64)>,
+    near_limit: Vec<Counter>,
+    audit: Vec<Entry>,
+}
+
+pub async fn page(ask: Ask) -> Response {
+    let now = ask.state.config.clock.now();
+    let default = Plan { limit: ask.state.config.default_call_limit, window: ask.state.config.default_call_window };
+    let read = ask.state.db.read(move |conn| gather(conn, now, default).map_err(to_db)).await;
+    let overview = match read {
+        Ok(overview) => overview,
+        Err(e) => return frame::server_error(&e),
+    };
+    frame::page(&ask, Section::Overview, "Overview", &render(&overview))
+}
+
+fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate::manage::ManageError> {
+    let day = |offset: i64| Period::containing(Window::Day, now - offset * 86_400).key();
+    let hour = |offset: i64| {
+        let t = now - offset * 3600;
+        format!("{}T{:02}", Period::containing(Window::Day, t).key(), t.rem_euclid(86_400) / 3600)
+    };
+    let hours: Vec<String> = (0..48).rev().map(hour).collect();
+    let days: Vec<String> = (0..90).rev().map(day).collect();
+    let hourly = buckets(conn, "SELECT hour, outcome, calls FROM api_calls_hourly WHERE hour >= ?1", &hours)?;
+    let daily = buckets(
+        conn,
+        "SELECT day, outcome, sum(calls) FROM api_calls_daily WHERE day >= ?1 GROUP BY day, outcome",
+        &days,
+    )?;
+    let since = |days: usize| daily[daily.len() - days..].iter().fold([0; 4], |sum, bar| add(sum, bar.calls));
+    let mut ever = [0; 4];
+    let mut stmt = conn.prepare_cached("SELECT outcome, sum(calls) FROM api_calls_daily GROUP BY outcome")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (outcome, calls) = row?;
+        if let Some(i) = OUTCOMES.iter().position(|(name, _)| *name == outcome) {
+            ever[i] = calls.max(0) as u64;
+        }
+    }
+    let month_ago = day(29);
+    let top_clients = top(
+        conn,
+        "SELECT d.client_id, coalesce(c.name, ''), sum(d.calls) FROM api_calls_daily d
+           LEFT JOIN oauth_clients c ON c.client_id = d.client_id
+          WHERE d.day >= ?1 AND d.client_id <> '' GROUP BY d.client_id ORDER BY 3 DESC LIMIT 5",
+        &month_ago,
+    )?;
+    let top_users = top(
+        conn,
+        "SELECT d.user_id, coalesce(u.email, d.user_id), sum(d.calls) FROM api_calls_daily d
+           LEFT JOIN users u ON u.id = d.user_id
+          WHERE d.day >= ?1 AND d.user_id <> '' GROUP BY d.user_id ORDER BY 3 DESC LIMIT 5",
+        &month_ago,
+    )?;
+    let mut near_limit: Vec<Counter> = usage::counters(conn, None, None, default, now)?
+        .into_iter()
+        .filter(|c| c.current == "yes" && c.count as f64 >= c.limit as f64 * NEAR_LIMIT)
+        .collect();
+    near_limit.sort_by(|a, b| share(b).total_cmp(&share(a)));
+    near_limit.truncate(20);
+    Ok(Overview {
+        totals: [("Today", since(1)), ("Last 7 days", since(7)), ("Last 30 days", since(30)), ("Ever", ever)],
+        hourly,
+        daily,
+        top_clients,
+        top_users,
+        near_limit,
+        audit: audit::recent(conn, 10)?,
+    })
+}
+
+fn share(counter: &Counter) -> f64 {
+    counter.count as f64 / counter.limit.max(1) as f64
+}
+
+fn add(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+}
+
+/// One bar per key in `keys` (oldest first), filled from `(key, outcome, calls)` rows of `sql`,
+/// which takes the first key as `?1`.
+fn buckets(conn: &Connection, sql: &str, keys: &[String]) -> rusqlite::Result<Vec<Bar>> {
+    let mut bars: Vec<Bar> = keys.iter().map(|k| Bar { label: k.clone(), calls: [0; 4] }).collect();
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(params![keys[0]], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    for row in rows {
+        let (key, outcome, calls) = row?;
+        let (Ok(bar), Some(i)) = (keys.binary_search(&key), OUTCOMES.iter().position(|(name, _)| *name == outcome))
+        else {
+            continue;
+        };
+        bars[bar].calls[i] += calls.max(0) as u64;
+    }
+    Ok(bars)
+}
+
+fn top(conn: &Connection, sql: &str, since: &str) -> rusqlite::Result<Vec<(String, String, u64)>> {
+    conn.prepare_cached(sql)?
+        .query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64)))?
+        .collect()
+}
+
+fn render(o: &Overview) -> String {
+    let mut html = String::from("<h1>Overview</h1>");
+    html.push_str(r#"<div class="tiles">"#);
+    for (name, calls) in &o.totals {
+        let all: u64 = calls.iter().sum();
+        html.push_str(&format!(
+            r#"<div class="tile">{name}<b>{all}</b>{} refused (429), {} errors (5xx)</div>"#,
+            calls[2], calls[3]
+        ));
+    }
+    html.push_str("</div>");
+    html.push_str(&chart::stacked_bars("hourly", "Calls per hour, last 48 hours (UTC)", &o.hourly, 6, |h| {
+        h.get(11..13).map(|hh| format!("{hh}h")).unwrap_or_default()
+    }));
+    html.push_str(&chart::stacked_bars("daily", "Calls per day, last 90 days (UTC)", &o.daily, 15, |d| {
+        d.get(5..).unwrap_or(d).to_owned()
+    }));
+    html.push_str(r#"<div class="grid2"><section><h2>Top clients, last 30 days</h2>"#);
+    html.push_str(&top_table(&o.top_clients, "Client", |id, name| {
+        format!(r#"<a href="/admin/clients/{}">{}</a>"#, escape(id), escape(if name.is_empty() { id } else { name }))
+    }));
+    html.push_str("</section><section><h2>Top users, last 30 days</h2>");
+    html.push_str(&top_table(&o.top_users, "User", |id, email| {
+        format!(r#"<a href="/admin/users/{}">{}</a>"#, escape(id), escape(email))
+    }));
+    html.push_str("</section></div><h2>Users at or near their limit</h2>");
+    if o.near_limit.is_empty() {
+        html.push_str("<p>Nobody has used 80% of their limit in the current period.</p>");
+    } else {
+        html.push_str(&users::counter_table(&o.near_limit, None));
+    }
+    html.push_str("<h2>Latest changes in the console</h2>");
+    if o.audit.is_empty() {
+        html.push_str("<p>No changes yet.</p>");
+    } else {
+        html.push_str(r#"<div class="scroll"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Admin</th><th scope="col">What</th><th scope="col">On</th><th scope="col">Detail</th></tr></thead><tbody>"#);
+        for e in &o.audit {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&e.at),
+                escape(&e.admin_email),
+                escape(&e.action),
+                escape(&e.target),
+                escape(&e.detail)
+            ));
+        }
+        html.push_str("</tbody></table></div>");
+    }
+    html
+}
+
+fn top_table(rows: &[(String, String, u64)], what: &str, link: impl Fn(&str, &str) -> String) -> String {
+    if rows.is_empty() {
+        return "<p>No calls yet.</p>".to_owned();
+    }
+    let mut html = format!(
+        r#"<table><thead><tr><th scope="col">{what}</th><th scope="col" class="num">Calls</th></tr></thead><tbody>"#
+    );
+    for (id, name, calls) in rows {
+        html.push_str(&format!(r#"<tr><td>{}</td><td class="num">{calls}</td></tr>"#, link(id, name)));
+    }
+    html.push_str("</tbody></table>");
+    html
+}
