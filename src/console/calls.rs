@@ -237,7 +237,7 @@ fn render(ask: &Ask, f: &Filters, lines: &[Line], more: bool, status: StatusCode
     if lines.is_empty() {
         html.push_str("<p>No calls match.</p>");
     } else {
-        html.push_str(r#"<div class="scroll"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Call</th><th scope="col" class="num">Status</th><th scope="col">User</th><th scope="col">Client</th><th scope="col" class="num">ms</th></tr></thead><tbody>"#);
+        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Call</th><th scope="col" class="num">Status</th><th scope="col">User</th><th scope="col">Client</th><th scope="col" class="num">ms</th></tr></thead><tbody>"#);
         for l in lines {
             html.push_str(&format!(
                 r#"<tr><td><a href="/admin/calls/{id}">{at}</a></td><td><code>{method} {path}</code>{error}</td><td class="num">{status}</td><td>{user}</td><td>{client}</td><td class="num">{ms:.1}</td></tr>"#,

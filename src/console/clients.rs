@@ -52,7 +52,7 @@ fn render_list(ask: &Ask, clients: &[Listed], error: Option<&str>) -> String {
     if clients.is_empty() {
         html.push_str("<p>No clients yet. Add one below for each GPT or app that signs its users in here.</p>");
     } else {
-        html.push_str(r#"<div class="scroll"><table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Type</th><th scope="col">Limit</th><th scope="col" class="num">Calls, 30 days</th><th scope="col" class="num">Live tokens</th></tr></thead><tbody>"#);
+        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Type</th><th scope="col">Limit</th><th scope="col" class="num">Calls, 30 days</th><th scope="col" class="num">Live tokens</th></tr></thead><tbody>"#);
         for Listed { client, calls_30_days, live_tokens } in clients {
             html.push_str(&format!(
                 r#"<tr><td><a href="/admin/clients/{id}">{name}</a></td><td><code>{id}</code></td><td>{kind}</td><td>{limit}</td><td class="num">{calls_30_days}</td><td class="num">{live_tokens}</td></tr>"#,

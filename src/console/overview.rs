@@ -160,7 +160,7 @@ fn render(o: &Overview) -> String {
     if o.audit.is_empty() {
         html.push_str("<p>No changes yet.</p>");
     } else {
-        html.push_str(r#"<div class="scroll"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Admin</th><th scope="col">What</th><th scope="col">On</th><th scope="col">Detail</th></tr></thead><tbody>"#);
+        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Admin</th><th scope="col">What</th><th scope="col">On</th><th scope="col">Detail</th></tr></thead><tbody>"#);
         for e in &o.audit {
             html.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -44,7 +44,7 @@ pub async fn list(ask: Ask) -> Response {
     if rows.is_empty() {
         html.push_str("<p>No users match.</p>");
     } else {
-        html.push_str(r#"<div class="scroll"><table><thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">State</th><th scope="col" class="num">Calls, 30 days</th><th scope="col">Added</th></tr></thead><tbody>"#);
+        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">State</th><th scope="col" class="num">Calls, 30 days</th><th scope="col">Added</th></tr></thead><tbody>"#);
         for row in &rows {
             html.push_str(&format!(
                 r#"<tr><td><a href="/admin/users/{id}">{email}</a></td><td>{name}</td><td>{state}</td><td class="num">{calls}</td><td>{created}</td></tr>"#,
@@ -176,7 +176,7 @@ fn find(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<Row>> {
 /// gets a reset button.
 pub fn counter_table(counters: &[Counter], reset: Option<(&Ask, &str)>) -> String {
     let mut html = String::from(
-        r#"<div class="scroll"><table><thead><tr><th scope="col">User</th><th scope="col">Client</th><th scope="col">Period</th><th scope="col" class="num">Count</th><th scope="col" class="num">Limit</th><th scope="col">Set by</th>"#,
+        r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">User</th><th scope="col">Client</th><th scope="col">Period</th><th scope="col" class="num">Count</th><th scope="col" class="num">Limit</th><th scope="col">Set by</th>"#,
     );
     if reset.is_some() {
         html.push_str(r#"<th scope="col">Reset</th>"#);
