@@ -227,6 +227,9 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
             })
             .await
         }
+        Some("disable") if email.eq_ignore_ascii_case(&ask.admin.email) => {
+            Err(ManageError::Refused("you cannot disable your own account here; use the command line".into()))
+        }
         Some("disable") => {
             change(&ask, "user.disable", &email, String::new(), move |conn| {
                 manage::users::disable(conn, &who)
