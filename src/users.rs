@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use crate::secrets::{hash_password, random_id};
+use crate::secrets::{HashMemory, hash_password_in, random_id};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 1024;
@@ -12,7 +12,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 
 /// Creates a user and returns the id. The error is a sentence meant for a person.
 pub fn create(conn: &Connection, email: &str, name: &str, password: &str) -> Result<String, String> {
-    insert(conn, &NewUser::prepare(email, name, password)?).map_err(|e| e.to_string())
+    insert(conn, &NewUser::prepare(&mut HashMemory::default(), email, name, password)?).map_err(|e| e.to_string())
 }
 
 /// Why a prepared user was not stored.
@@ -33,7 +33,8 @@ pub struct NewUser {
 }
 
 impl NewUser {
-    pub fn prepare(email: &str, name: &str, password: &str) -> Result<NewUser, String> {
+    /// Checks the fields and hashes the password in `memory`.
+    pub fn prepare(memory: &mut HashMemory, email: &str, name: &str, password: &str) -> Result<NewUser, String> {
         let email = valid_email(email)?;
         let length = password.chars().count();
         if length < MIN_PASSWORD_CHARS {
@@ -42,7 +43,7 @@ impl NewUser {
         if length > MAX_PASSWORD_CHARS {
             return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
         }
-        Ok(NewUser { email, name: valid_name(name)?, password_hash: hash_password(password)? })
+        Ok(NewUser { email, name: valid_name(name)?, password_hash: hash_password_in(memory, password)? })
     }
 }
 

@@ -17,7 +17,7 @@ use super::params::{self, Params};
 use super::session::{self, Browser, SignedIn};
 use super::throttle::{Subject, Throttle};
 use crate::AppState;
-use crate::secrets::verify_password;
+use crate::secrets::verify_password_in;
 use crate::users::{self, InsertError, MAX_EMAIL_BYTES, NewUser};
 
 /// What guards the password checks: the per-account lockout and the bound on concurrent hashing.
@@ -146,7 +146,8 @@ async fn login(
     };
     let (user_id, hash) = user.unzip();
     // Unknown emails cost the same time as known ones.
-    let verified = match guards.hashing.run(move || verify_password(&password, hash.as_deref())).await {
+    let verified = match guards.hashing.run(move |memory| verify_password_in(memory, &password, hash.as_deref())).await
+    {
         Ok(verified) => verified,
         Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
     };
@@ -181,7 +182,8 @@ async fn signup(
     }
     let (new_email, new_name) = (email.clone(), name.clone());
     // Hash off the async runtime and off the writer thread, then queue only the insert.
-    let user = match guards.hashing.run(move || NewUser::prepare(&new_email, &new_name, &password)).await {
+    let user = match guards.hashing.run(move |memory| NewUser::prepare(memory, &new_email, &new_name, &password)).await
+    {
         Ok(Ok(user)) => user,
         Ok(Err(message)) => return refuse(StatusCode::BAD_REQUEST, &message),
         Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),

@@ -30,7 +30,9 @@ impl ServerProcess {
     pub fn start_on(db_path: &Path, args: &[&str], env: &[(&str, &str)], max_open_files: Option<u64>) -> ServerProcess {
         let stderr_path = db_path.with_extension("stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("server stderr file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-todo"));
+        // GPT_TODO_BIN measures another build (e.g. the last release) with the same load.
+        let binary = std::env::var_os("GPT_TODO_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_gpt-todo").into());
+        let mut command = Command::new(binary);
         command
             .arg("--db")
             .arg(db_path)
