@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
+use crate::db::DbError;
 use crate::secrets::{HashMemory, hash_password_in, random_id};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -21,7 +22,13 @@ pub enum InsertError {
     #[error("a user with email {0} already exists")]
     EmailTaken(String),
     #[error("cannot add the user: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for InsertError {
+    fn from(e: rusqlite::Error) -> InsertError {
+        InsertError::Db(e.into())
+    }
 }
 
 /// A checked user with the password already hashed. Hashing is slow on purpose, so the server

@@ -17,6 +17,7 @@ use super::params::{self, Params};
 use super::session::{self, Browser, SignedIn};
 use super::throttle::{Subject, Throttle};
 use crate::AppState;
+use crate::db::DbError;
 use crate::secrets::verify_password_in;
 use crate::users::{self, InsertError, MAX_EMAIL_BYTES, NewUser};
 
@@ -188,12 +189,9 @@ async fn signup(
         Ok(Err(message)) => return refuse(StatusCode::BAD_REQUEST, &message),
         Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
     };
-    match state.db.writer.write(move |conn| users::insert(conn, &user)).await {
-        Ok(Ok(_)) | Ok(Err(InsertError::EmailTaken(_))) => {
-            see_other(&format!("{}&{SIGNED_UP_PARAM}=1", request.page_url()))
-        }
-        Ok(Err(e)) => server_error(&e),
-        Err(e) => server_error(&e),
+    match state.db.write(move |conn| users::insert(conn, &user)).await {
+        Ok(_) | Err(InsertError::EmailTaken(_)) => see_other(&format!("{}&{SIGNED_UP_PARAM}=1", request.page_url())),
+        Err(e @ InsertError::Db(_)) => server_error(&e),
     }
 }
 
@@ -205,9 +203,8 @@ fn too_many_attempts(wait: std::time::Duration) -> String {
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
 async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Response {
-    match state.db.writer.write(move |conn| session::sign_in(conn, &user_id)).await {
-        Ok(Ok(browser)) => with_cookie(state, see_other(&request.page_url()), &browser),
-        Ok(Err(e)) => server_error(&e),
+    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &user_id)?)).await {
+        Ok(browser) => with_cookie(state, see_other(&request.page_url()), &browser),
         Err(e) => server_error(&e),
     }
 }
@@ -225,9 +222,9 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
     match decision {
         Some("allow") => {
             let (issuing, user_id) = (request.clone(), user.user_id.clone());
-            code = match state.db.writer.write(move |conn| codes::issue(conn, &issuing, &user_id, SCOPE)).await {
-                Ok(Ok(code)) => code,
-                Ok(Err(e)) => return server_error(&e),
+            let issue = move |conn: &_| Ok::<_, DbError>(codes::issue(conn, &issuing, &user_id, SCOPE)?);
+            code = match state.db.write(issue).await {
+                Ok(code) => code,
                 Err(e) => return server_error(&e),
             };
             params.push(("code", &code));
@@ -247,9 +244,8 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
 
 async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> Response {
     let leaving = browser.clone();
-    match state.db.writer.write(move |conn| session::sign_out(conn, &leaving)).await {
-        Ok(Ok(())) => see_other(&request.page_url()),
-        Ok(Err(e)) => server_error(&e),
+    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_out(conn, &leaving)?)).await {
+        Ok(()) => see_other(&request.page_url()),
         Err(e) => server_error(&e),
     }
 }
