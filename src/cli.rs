@@ -91,6 +91,22 @@ pub struct ServeArgs {
     /// it survives a crash of gpt-todo, but power loss may undo the last moments' calls.
     #[arg(long, env = "GPT_TODO_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+
+    /// Seconds a client has to send a request's head (from its first byte, or from connecting).
+    #[arg(long, env = "GPT_TODO_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub header_timeout: f64,
+
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "GPT_TODO_IDLE_TIMEOUT", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+
+    /// Seconds a request body may send nothing before the request ends with 408.
+    #[arg(long, env = "GPT_TODO_BODY_TIMEOUT", default_value_t = 10.0)]
+    pub body_timeout: f64,
+
+    /// Most connections open at once. Default (0): what the descriptor limit allows, less a reserve.
+    #[arg(long, env = "GPT_TODO_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
 }
 
 /// When a write counts as done. Either way a call is answered only after its commit, and a crash

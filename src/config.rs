@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{ServeArgs, Synchronous};
+use crate::server::{Limits, raise_open_file_limit};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -22,6 +23,8 @@ pub struct Config {
     pub userinfo_timeout: Duration,
     pub userinfo_cache_ttl: Duration,
     pub synchronous: Synchronous,
+    /// Connection deadlines and the connection cap.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -43,6 +46,7 @@ impl Config {
             userinfo_timeout: Duration::from_secs(5),
             userinfo_cache_ttl: Duration::from_secs(args.userinfo_cache_ttl),
             synchronous: args.synchronous,
+            limits: limits(args)?,
         })
     }
 
@@ -61,6 +65,27 @@ impl Config {
     pub fn public_url(&self) -> &str {
         self.public_url.as_deref().unwrap_or("http://127.0.0.1:8080")
     }
+}
+
+/// The deadlines, and the connection cap: never above what the descriptor limit (raised to its
+/// hard maximum here) leaves room for.
+fn limits(args: &ServeArgs) -> Result<Limits, String> {
+    let seconds = |value: f64, flag: &str| {
+        Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("--{flag} must be a positive number of seconds, not {value}"))
+    };
+    let allowed = raise_open_file_limit();
+    Ok(Limits {
+        header_read: seconds(args.header_timeout, "header-timeout")?,
+        idle: seconds(args.idle_timeout, "idle-timeout")?,
+        body_stall: seconds(args.body_timeout, "body-timeout")?,
+        max_connections: match args.max_connections {
+            0 => allowed,
+            asked => asked.min(allowed),
+        },
+    })
 }
 
 /// A browser origin: `http(s)://host[:port]`, nothing after it.

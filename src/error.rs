@@ -27,6 +27,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
+    /// The request body stopped arriving before it was complete.
+    #[error("The request body stopped arriving; send it again")]
+    RequestTimeout,
     #[error("{}", QUOTA_MESSAGE)]
     QuotaExceeded,
     /// A real server fault: `public` goes to the client, `cause` only to the log.
@@ -51,6 +54,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }

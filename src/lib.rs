@@ -20,6 +20,7 @@ pub mod quota;
 pub mod request;
 mod routes;
 pub mod secrets;
+pub mod server;
 pub mod todos;
 pub mod userinfo;
 pub mod users;
@@ -73,7 +74,7 @@ impl AppState {
 /// the database is one self-contained file again.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
     let db = state.db.clone();
-    warp::serve(routes(state)).incoming(listener).graceful(shutdown).run().await;
+    server::run(listener, state, shutdown).await;
     if let Err(e) = db.checkpoint().await {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
     }

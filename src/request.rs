@@ -11,6 +11,7 @@ use warp::Filter;
 use warp::http::{HeaderMap, Method, header};
 
 use crate::error::ApiError;
+use crate::server::BodyStalled;
 
 /// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -108,7 +109,13 @@ where
     let mut body = std::pin::pin!(body);
     let mut collected = Vec::new();
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        let mut chunk = chunk.map_err(|e| {
+            if BodyStalled::caused(&e) {
+                ApiError::RequestTimeout
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {e}"))
+            }
+        })?;
         if collected.len() + chunk.remaining() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }

@@ -514,6 +514,41 @@ fn refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family() {
 }
 
 #[test]
+fn housekeeping_prunes_dead_tokens_but_a_replayed_rotated_refresh_token_still_revokes_the_family() {
+    let (server, client) = setup();
+    let first = signed_in_tokens(&server, &client);
+    let second = refresh(&server, field(&first, "refresh_token"), &client);
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    // Another grant whose tokens are revoked: nothing can use them any more.
+    let revoked = signed_in_tokens(&server, &client);
+    let gone = post_form(
+        &server,
+        "/api/oauth2/revoke",
+        &[("token", field(&revoked, "refresh_token"))],
+        Some((&client.0, &client.1)),
+    );
+    assert_eq!(gone.status, 200);
+    // The first access token has expired.
+    let first_access = gpt_todo::secrets::hash_secret(field(&first, "access_token"));
+    server.sql().execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = ?1", [first_access]).unwrap();
+    let before = server.count("SELECT count(*) FROM oauth_tokens");
+
+    // What the writer runs on its timer.
+    while gpt_todo::db::housekeeping::run_steps(&server.sql()) {}
+    let after = server.count("SELECT count(*) FROM oauth_tokens");
+    assert!(after < before, "nothing was pruned: {before} rows before, {after} after");
+    assert_eq!(
+        server.count("SELECT count(*) FROM oauth_tokens WHERE revoked_at IS NOT NULL OR expires_at <= unixepoch()"),
+        0
+    );
+
+    // The rotated refresh token survived: replaying it still revokes the family.
+    assert_oauth_error(&refresh(&server, field(&first, "refresh_token"), &client), 400, "invalid_grant");
+    assert_eq!(create_todo(&server, field(&second, "access_token")), 401);
+    assert_oauth_error(&refresh(&server, field(&second, "refresh_token"), &client), 400, "invalid_grant");
+}
+
+#[test]
 fn revocation_endpoint_revokes_access_and_refresh_tokens() {
     let (server, client) = setup();
     let issued = signed_in_tokens(&server, &client);

@@ -5,6 +5,7 @@
 //! work in one transaction. Tables whose statements several features share have their own module
 //! here (`tokens`); this module knows nothing of HTTP, auth or OAuth.
 
+pub mod housekeeping;
 pub mod tokens;
 pub mod writer;
 
@@ -19,7 +20,8 @@ use writer::Writer;
 /// The schema's steps in order: step N brings a database to `PRAGMA user_version = N`.
 /// Step 1 is `schema.sql` (deployed databases are at 1, so it is never edited). Every later step is
 /// a file `migrations/NNNN_<name>.sql`, appended here in order (the open issues add 0002 onwards).
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../../schema.sql"), include_str!("../../migrations/0005_housekeeping_indexes.sql")];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;

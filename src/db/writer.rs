@@ -22,12 +22,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::{DbError, checkpoint, exec, savepoint};
+use super::{DbError, checkpoint, exec, housekeeping, savepoint};
 
 /// How many jobs one transaction takes at most; bounds the latency a big batch adds.
 const MAX_BATCH: usize = 256;
@@ -100,7 +100,17 @@ impl Writer {
 }
 
 fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender<Vec<Finish>>>) {
-    while let Ok(first) = queue.recv() {
+    // Housekeeping runs between batches, or when the queue has been quiet until it is due.
+    let mut housekeeping_due = Instant::now() + housekeeping::CATCHING_UP;
+    loop {
+        let first = match queue.recv_timeout(housekeeping_due.saturating_duration_since(Instant::now())) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                housekeeping_due = keep_house(&conn);
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -116,10 +126,19 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender
             }
             (_, committed) => finish_all(finishers, committed.map_err(|e| e.to_string())),
         }
+        if Instant::now() >= housekeeping_due {
+            housekeeping_due = keep_house(&conn);
+        }
     }
     if let Err(e) = checkpoint(&conn) {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
     }
+}
+
+/// Runs the housekeeping steps once; returns when they are due again.
+fn keep_house(conn: &Connection) -> Instant {
+    let more = housekeeping::run_steps(conn);
+    Instant::now() + if more { housekeeping::CATCHING_UP } else { housekeeping::EVERY }
 }
 
 /// A passive checkpoint copies what no reader still needs, without waiting for anyone.
