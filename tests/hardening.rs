@@ -297,3 +297,74 @@ fn heavy_1000_logins_that_hang_up() {
 fn heavy_600_remote_lookups_that_hang_up() {
     assert_hung_up_lookups_stay_within_the_lookup_slots(600, 64 + 30);
 }
+
+/// Item 4: reads until the server closes the connection; returns what came and when it closed.
+fn until_closed(stream: &mut TcpStream) -> (String, Duration) {
+    let started = std::time::Instant::now();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (String::from_utf8_lossy(&answer).into_owned(), started.elapsed())
+}
+
+fn with_short_deadlines() -> ServerProcess {
+    ServerProcess::start(&["--header-timeout", "1", "--idle-timeout", "2", "--body-timeout", "1"], &[])
+}
+
+#[test]
+fn a_trickled_request_head_is_cut_off_at_the_header_deadline() {
+    let server = with_short_deadlines();
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    let trickle = stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut trickle = trickle;
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(300));
+            if trickle.write_all(b"X").is_err() {
+                return;
+            }
+        }
+    });
+    let (_, took) = until_closed(&mut stream);
+    assert!(took < Duration::from_secs(4), "the connection stayed open {took:?} with a 1 s header deadline");
+}
+
+#[test]
+fn an_idle_keep_alive_connection_closes_at_the_idle_deadline() {
+    let server = with_short_deadlines();
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let (_, took) = until_closed(&mut stream);
+    assert!(took >= Duration::from_millis(1500), "closed after {took:?}: sooner than the 2 s idle deadline");
+    assert!(took < Duration::from_secs(5), "the idle connection stayed open {took:?}");
+}
+
+#[test]
+fn a_stalled_body_is_answered_408() {
+    let server = with_short_deadlines();
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream
+        .write_all(b"POST /api/oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type")
+        .unwrap();
+    let (answer, took) = until_closed(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 408"), "expected 408, got {:?}", &answer[..answer.len().min(200)]);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn healthz_answers_while_idle_sockets_exceed_the_descriptor_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_on(&dir.path().join("test.db"), &[], &[], Some(64));
+    let idle: Vec<TcpStream> = (0..70).filter_map(|_| TcpStream::connect(server.address).ok()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let answer = raw_exchange(server.address, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let took = started.elapsed();
+    eprintln!("/healthz with {} idle sockets under ulimit -n 64: {took:?}", idle.len());
+    assert!(answer.starts_with("HTTP/1.1 200"), "expected 200, got {answer:?}");
+    assert!(took < Duration::from_secs(3), "/healthz took {took:?}");
+}
