@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod quota;
 mod routes;
 pub mod secrets;
+pub mod server;
 pub mod todos;
 pub mod userinfo;
 pub mod users;
@@ -86,7 +87,8 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let db = state.db.clone();
-    warp::serve(routes_with(state, extra)).incoming(listener).graceful(shutdown).run().await;
+    let limits = state.config.limits;
+    server::run(listener, routes_with(state, extra), limits, shutdown).await;
     if let Err(e) = db.checkpoint().await {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
     }

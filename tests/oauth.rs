@@ -514,6 +514,41 @@ fn refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family() {
 }
 
 #[test]
+fn housekeeping_prunes_dead_tokens_but_a_replayed_rotated_refresh_token_still_revokes_the_family() {
+    let (server, client) = setup();
+    let first = signed_in_tokens(&server, &client);
+    let second = refresh(&server, field(&first, "refresh_token"), &client);
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    // Another grant whose tokens are revoked: nothing can use them any more.
+    let revoked = signed_in_tokens(&server, &client);
+    let gone = post_form(
+        &server,
+        "/api/oauth2/revoke",
+        &[("token", field(&revoked, "refresh_token"))],
+        Some((&client.0, &client.1)),
+    );
+    assert_eq!(gone.status, 200);
+    // The first access token has expired.
+    let first_access = gpt_todo::secrets::hash_secret(field(&first, "access_token"));
+    server.sql().execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = ?1", [first_access]).unwrap();
+    let before = server.count("SELECT count(*) FROM oauth_tokens");
+
+    // What the writer runs on its timer.
+    while gpt_todo::db::housekeeping::run_steps(&server.sql()) {}
+    let after = server.count("SELECT count(*) FROM oauth_tokens");
+    assert!(after < before, "nothing was pruned: {before} rows before, {after} after");
+    assert_eq!(
+        server.count("SELECT count(*) FROM oauth_tokens WHERE revoked_at IS NOT NULL OR expires_at <= unixepoch()"),
+        0
+    );
+
+    // The rotated refresh token survived: replaying it still revokes the family.
+    assert_oauth_error(&refresh(&server, field(&first, "refresh_token"), &client), 400, "invalid_grant");
+    assert_eq!(create_todo(&server, field(&second, "access_token")), 401);
+    assert_oauth_error(&refresh(&server, field(&second, "refresh_token"), &client), 400, "invalid_grant");
+}
+
+#[test]
 fn revocation_endpoint_revokes_access_and_refresh_tokens() {
     let (server, client) = setup();
     let issued = signed_in_tokens(&server, &client);
@@ -608,11 +643,76 @@ fn sign_up_only_when_allowed() {
     assert!(short.body.contains("at least 8 characters"), "{}", short.body);
     let created = browser.post(&login, "signup", &fields);
     assert_eq!(created.status, 303, "{}", created.body);
-    let consent = browser.get(created.location());
+    let after = browser.get(created.location());
+    assert!(after.body.contains("its account is ready"), "{}", after.body);
+    let consent = browser.log_in(&after, "neo@example.com", "long enough pw");
     assert!(consent.body.contains("Neo (neo@example.com)"), "{}", consent.body);
-    let taken = browser.post(&consent, "signup", &fields);
-    assert_eq!(taken.status, 400);
-    assert!(taken.body.contains("already exists"), "{}", taken.body);
+    assert_eq!(open.count("SELECT count(*) FROM users WHERE email = 'neo@example.com'"), 1);
+}
+
+/// Strips what differs between two browsers anyway: the CSRF token derived from each cookie.
+fn without_csrf(body: &str) -> String {
+    body.split("name=\"csrf\" value=\"")
+        .enumerate()
+        .map(|(i, part)| if i == 0 { part } else { part.split_once('"').map_or(part, |(_, rest)| rest) })
+        .collect()
+}
+
+#[test]
+fn sign_up_for_a_taken_email_looks_exactly_like_a_new_one() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let sign_up = |email: &str| {
+        let mut browser = Browser::new(&server);
+        let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+        let answer =
+            browser.post(&login, "signup", &[("name", "Someone"), ("email", email), ("password", "a new password")]);
+        let next = browser.get(answer.location());
+        (answer, next)
+    };
+    let (taken, taken_next) = sign_up("Ann@example.com");
+    let (new, new_next) = sign_up("fresh@example.com");
+    assert_eq!((taken.status, taken.location()), (new.status, new.location()), "the answers differ");
+    assert_eq!(taken.header("set-cookie"), None, "no session for a taken address: {:?}", taken.headers);
+    assert_eq!(new.header("set-cookie"), None, "nor for a new one, or the two could be told apart");
+    assert_eq!(without_csrf(&taken_next.body), without_csrf(&new_next.body), "the pages after them differ");
+    assert!(!taken_next.body.contains("already"), "{}", taken_next.body);
+
+    // Ann's account is untouched: her password works, the sign-up's does not.
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let wrong = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", "a new password")]);
+    assert_eq!(wrong.status, 401);
+    browser.log_in(&login, "ann@example.com", PASSWORD);
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email = 'ann@example.com'"), 1);
+}
+
+#[test]
+fn sign_up_attempts_count_against_the_address_lockout() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        let answer = browser.post(&login, "signup", &[("email", "ann@example.com"), ("password", "guess guess")]);
+        assert_eq!(answer.status, 303, "{}", answer.body);
+    }
+    let refused = browser.post(&login, "signup", &[("email", "ann@example.com"), ("password", "guess guess")]);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let locked = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(locked.status, 429, "sign-ups and sign-ins share the address's lockout");
+}
+
+#[test]
+fn sign_up_refuses_control_characters_in_email_and_name() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for (name, email) in [("Eve\u{1b}[2J", "eve@example.com"), ("Eve", "eve\u{7}@example.com")] {
+        let refused =
+            browser.post(&login, "signup", &[("name", name), ("email", email), ("password", "long enough pw")]);
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains("control characters"), "{}", refused.body);
+    }
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email LIKE 'eve%'"), 0);
 }
 
 #[test]
