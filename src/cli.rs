@@ -93,6 +93,12 @@ pub struct ServeArgs {
     /// it survives a crash of gpt-todo, but power loss may undo the last moments' calls.
     #[arg(long, env = "GPT_TODO_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+
+    /// Take the client's address from the last X-Forwarded-For entry (for the per-address limits
+    /// of sign-in, token and registration). Only behind a reverse proxy or tunnel that appends it
+    /// and through which alone the server is reachable; otherwise clients could pick their address.
+    #[arg(long, env = "GPT_TODO_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Subcommand)]

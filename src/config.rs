@@ -23,6 +23,8 @@ pub struct Config {
     pub userinfo_timeout: Duration,
     pub userinfo_cache_ttl: Duration,
     pub synchronous: Synchronous,
+    /// Whether `X-Forwarded-For` names the client (see `crate::client_address`).
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -44,6 +46,7 @@ impl Config {
             userinfo_timeout: Duration::from_secs(5),
             userinfo_cache_ttl: Duration::from_secs(args.userinfo_cache_ttl),
             synchronous: args.synchronous,
+            trust_forwarded_for: args.trust_forwarded_for,
         })
     }
 

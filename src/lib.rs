@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calllog;
 pub mod chain;
 pub mod cli;
+pub mod client_address;
 pub mod clients;
 pub mod clock;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;
+pub mod rate_limit;
 pub mod request;
 mod routes;
 pub mod secrets;
@@ -39,6 +41,7 @@ pub use routes::routes;
 use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::rate_limit::PublicLimits;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
 #[derive(Clone)]
@@ -48,6 +51,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub db: Db,
     pub auth: Authenticator,
+    /// Per-address limits of the endpoints anyone may call without an account.
+    pub limits: PublicLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,7 +71,7 @@ impl AppState {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
-        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth })))
+        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, limits: PublicLimits::default() })))
     }
 }
 

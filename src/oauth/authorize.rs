@@ -2,9 +2,11 @@
 //! login page, or the consent page to a signed-in browser. Every POST carries the CSRF token and the
 //! request again; a successful POST answers `303` (to this page, or to the client's redirect URI).
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use warp::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -17,6 +19,8 @@ use super::params::{self, Params};
 use super::session::{self, Browser, SignedIn};
 use super::throttle::Throttle;
 use crate::AppState;
+use crate::client_address::client_address;
+use crate::rate_limit::retry_after_seconds;
 use crate::secrets::verify_password;
 use crate::users::{self, NewUser};
 
@@ -30,7 +34,10 @@ pub struct Guards {
 const BUSY_MESSAGE: &str = "The server is busy. Please try again in a moment.";
 
 pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let with_state = warp::any().map(move || state.clone());
+    let with_state = warp::any().map({
+        let state = state.clone();
+        move || state.clone()
+    });
     let with_guards = warp::any().map(move || guards.clone());
     let show = warp::get()
         .and(with_state.clone())
@@ -38,6 +45,7 @@ pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Re
         .and(params::query())
         .then(|state, headers, query: String| show(state, headers, Params::parse(query.as_bytes())));
     let submit = warp::post()
+        .and(client_address(state.config.trust_forwarded_for))
         .and(with_state)
         .and(with_guards)
         .and(warp::header::headers_cloned())
@@ -60,7 +68,13 @@ async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String
     with_cookie(&state, response, &browser)
 }
 
-async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: Result<Params, String>) -> Response {
+async fn submit(
+    address: IpAddr,
+    state: AppState,
+    guards: Arc<Guards>,
+    headers: HeaderMap,
+    form: Result<Params, String>,
+) -> Response {
     let params = match form {
         Ok(params) => params,
         Err(message) => return pages::error(StatusCode::BAD_REQUEST, "Bad request", &message),
@@ -77,8 +91,14 @@ async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: 
         Ok(request) => request,
         Err(response) => return response,
     };
-    match params.get("action") {
-        Some("login") => login(&state, &guards, &request, &browser, &params).await,
+    let action = params.get("action");
+    if matches!(action, Some("login" | "signup"))
+        && let Err(wait) = state.limits.sign_in.check(address)
+    {
+        return too_many_attempts(&state, &request, &browser, &params, wait);
+    }
+    match action {
+        Some("login") => login(&state, &guards, address, &request, &browser, &params).await,
         Some("signup") if state.config.allow_signup => signup(&state, &guards, &request, &browser, &params).await,
         Some("consent") => consent(&state, &request, &browser, params.get("decision")).await,
         Some("logout") => logout(&state, &request, &browser).await,
@@ -112,6 +132,7 @@ async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedI
 async fn login(
     state: &AppState,
     guards: &Guards,
+    address: IpAddr,
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
@@ -122,12 +143,14 @@ async fn login(
         let form = LoginForm { email: &email, login_error: Some(message), ..LoginForm::default() };
         login_page(state, request, browser, status, &form)
     };
-    if let Err(wait) = guards.throttle.begin_attempt(&email) {
+    if let Err(wait) = guards.throttle.begin_attempt(&email, address) {
         let minutes = wait.as_secs().div_ceil(60);
-        return refuse(
+        let mut page = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             &format!("Too many failed sign-ins for this account. Try again in {minutes} minutes."),
         );
+        page.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
+        return page;
     }
     let lookup = email.clone();
     let user = match state.db.read(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await {
@@ -143,7 +166,7 @@ async fn login(
     let Some(user_id) = user_id.filter(|_| verified) else {
         return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     };
-    guards.throttle.succeeded(&email);
+    guards.throttle.succeeded(&email, address);
     start_session(state, request, user_id).await
 }
 
@@ -225,6 +248,26 @@ async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> R
         Ok(Err(e)) => server_error(&e),
         Err(e) => server_error(&e),
     }
+}
+
+/// The sign-in form again, with 429 and `Retry-After`: this address has posted it too often.
+fn too_many_attempts(
+    state: &AppState,
+    request: &AuthRequest,
+    browser: &Browser,
+    params: &Params,
+    wait: Duration,
+) -> Response {
+    let seconds = retry_after_seconds(wait);
+    let message = format!("Too many sign-in attempts from your network. Try again in {seconds} seconds.");
+    let email = params.get("email").unwrap_or("");
+    let form = match params.get("action") {
+        Some("signup") => LoginForm { email, signup_error: Some(&message), ..LoginForm::default() },
+        _ => LoginForm { email, login_error: Some(&message), ..LoginForm::default() },
+    };
+    let mut page = login_page(state, request, browser, StatusCode::TOO_MANY_REQUESTS, &form);
+    page.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    page
 }
 
 fn login_page(

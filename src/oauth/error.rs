@@ -1,7 +1,9 @@
 //! RFC 6749 error responses of the machine-facing endpoints (token, revocation):
 //! `{"error", "error_description"}`, never cached.
 
-use warp::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use std::time::Duration;
+
+use warp::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -15,11 +17,13 @@ pub struct OAuthError {
     pub description: String,
     /// The client tried HTTP Basic: the 401 must carry a Basic challenge (RFC 6749 5.2).
     basic_challenge: bool,
+    /// Seconds the client should wait before trying again (a 429's `Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> OAuthError {
-        OAuthError { status, code, description: description.into(), basic_challenge: false }
+        OAuthError { status, code, description: description.into(), basic_challenge: false, retry_after: None }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {
@@ -42,11 +46,26 @@ impl OAuthError {
         OAuthError { basic_challenge, ..OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description) }
     }
 
+    /// The client's address has sent too many requests. RFC 6749 has no error code for that; its
+    /// `temporarily_unavailable` (4.1.2.1) says "try again later", and the status and
+    /// `Retry-After` say when (RFC 6585 4).
+    pub fn too_many_requests(wait: Duration) -> OAuthError {
+        let seconds = crate::rate_limit::retry_after_seconds(wait);
+        let description = format!("Too many requests from this address; try again in {seconds} seconds");
+        OAuthError {
+            retry_after: Some(seconds),
+            ..OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", description)
+        }
+    }
+
     pub fn to_response(&self) -> Response {
         let body = serde_json::json!({ "error": self.code, "error_description": self.description });
         let mut response = no_store(json_response(self.status, &body));
         if self.basic_challenge {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="gpt-todo""#));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
