@@ -15,6 +15,12 @@ use crate::error::ApiError;
 /// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How much of a request's path and User-Agent the call log stores and prints. Anyone may send
+/// them (a 404 or a 401 is logged too), so whole ones would let a stranger fill the disk.
+pub const MAX_LOGGED_BYTES: usize = 512;
+/// Ends a logged text that was cut; a request path is ASCII, so it cannot end like this itself.
+pub const CUT_MARK: &str = "…";
+
 #[derive(Debug)]
 pub struct CallMeta {
     pub method: Method,
@@ -53,12 +59,25 @@ pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> 
     warp::method().and(warp::path::full()).and(user_agent).map(
         |method, path: warp::path::FullPath, user_agent: Option<String>| CallMeta {
             method,
-            path: path.as_str().to_owned(),
+            path: clip(path.as_str()),
             headers: HeaderMap::new(),
-            user_agent,
+            user_agent: user_agent.as_deref().map(clip),
             started: Instant::now(),
         },
     )
+}
+
+/// `text` if it fits in [`MAX_LOGGED_BYTES`], else as much of it as fits (cut on a character
+/// boundary) followed by [`CUT_MARK`].
+pub fn clip(text: &str) -> String {
+    if text.len() <= MAX_LOGGED_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_LOGGED_BYTES - CUT_MARK.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{CUT_MARK}", &text[..end])
 }
 
 /// A per-process random prefix and a counter: unique, cheap, and sortable within one run. Given
@@ -111,7 +130,19 @@ fn is_json(content_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json;
+    use super::{CUT_MARK, MAX_LOGGED_BYTES, clip, is_json};
+
+    #[test]
+    fn long_texts_are_clipped_on_a_character_boundary_and_marked() {
+        assert_eq!(clip("/api/todos"), "/api/todos");
+        let exact = "a".repeat(MAX_LOGGED_BYTES);
+        assert_eq!(clip(&exact), exact);
+        let long = "é".repeat(MAX_LOGGED_BYTES);
+        let clipped = clip(&long);
+        assert!(clipped.len() <= MAX_LOGGED_BYTES, "{} bytes", clipped.len());
+        assert!(clipped.ends_with(CUT_MARK));
+        assert!(clipped.trim_end_matches(CUT_MARK).chars().all(|c| c == 'é'));
+    }
 
     #[test]
     fn json_content_types() {
