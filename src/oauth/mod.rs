@@ -35,6 +35,16 @@ pub use codes::CODE_TTL;
 pub use session::COOKIE_NAME;
 pub use throttle::MAX_FAILURES;
 
+/// How the OAuth endpoints read what a client sends (form or query parameters, client
+/// credentials, the token request), before anything is looked up. Public so that the fuzz targets
+/// in `fuzz/` drive the very code the endpoints run; a server needs none of it directly.
+pub mod input {
+    pub use super::client_auth::{Presented, presented};
+    pub use super::error::OAuthError;
+    pub use super::params::Params;
+    pub use super::token::{CodeExchange, TokenRequest};
+}
+
 /// All OAuth routes. They stay outside the API's CORS setting: the pages must accept form posts
 /// from their own origin whatever `--cors-origin` says, and the machine endpoints take no cookies,
 /// so any origin may call them (browser-based public clients need that).
