@@ -15,25 +15,26 @@ use std::time::{Duration, Instant};
 /// How many addresses one limiter tracks at most.
 const MAX_ADDRESSES: usize = 10_000;
 
-/// How many requests an address may send: `burst` at once, then `per_minute` on average.
+/// How many requests an address may send: `burst` at once, then one more every `every`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
     pub burst: u32,
-    pub per_minute: u32,
+    pub every: Duration,
 }
 
 /// The limits of each public endpoint.
 impl Rate {
     /// Sign-in and sign-up posts: a person needs a few; a password guesser is slowed to 10 a minute.
-    pub const SIGN_IN: Rate = Rate { burst: 10, per_minute: 10 };
+    pub const SIGN_IN: Rate = Rate { burst: 10, every: Duration::from_secs(6) };
     /// Token requests: a GPT's servers refresh the tokens of all its users from a few addresses,
-    /// so this is generous; it only bounds a flood.
-    pub const TOKEN: Rate = Rate { burst: 60, per_minute: 120 };
-    /// Dynamic client registration (RFC 7591): an MCP client registers once, not every minute.
-    pub const REGISTRATION: Rate = Rate { burst: 5, per_minute: 2 };
+    /// so this is generous (120 a minute); it only bounds a flood.
+    pub const TOKEN: Rate = Rate { burst: 60, every: Duration::from_millis(500) };
+    /// Dynamic client registration (RFC 7591): an MCP client registers once, not every minute;
+    /// 20 an hour.
+    pub const REGISTRATION: Rate = Rate { burst: 20, every: Duration::from_secs(180) };
 
     fn refill_per_second(&self) -> f64 {
-        f64::from(self.per_minute) / 60.0
+        1.0 / self.every.as_secs_f64()
     }
 }
 
@@ -139,7 +140,7 @@ mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    const RATE: Rate = Rate { burst: 3, per_minute: 60 };
+    const RATE: Rate = Rate { burst: 3, every: Duration::from_secs(1) };
 
     fn v4(last: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
