@@ -64,6 +64,13 @@ pub struct RateLimiter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddressKey(u128);
 
+impl AddressKey {
+    /// The key as a number, for other maps that count per address (`oauth::throttle` hashes it).
+    pub fn bits(self) -> u128 {
+        self.0
+    }
+}
+
 impl From<IpAddr> for AddressKey {
     fn from(address: IpAddr) -> AddressKey {
         match address.to_canonical() {

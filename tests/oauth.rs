@@ -616,11 +616,76 @@ fn sign_up_only_when_allowed() {
     assert!(short.body.contains("at least 8 characters"), "{}", short.body);
     let created = browser.post(&login, "signup", &fields);
     assert_eq!(created.status, 303, "{}", created.body);
-    let consent = browser.get(created.location());
+    let after = browser.get(created.location());
+    assert!(after.body.contains("its account is ready"), "{}", after.body);
+    let consent = browser.log_in(&after, "neo@example.com", "long enough pw");
     assert!(consent.body.contains("Neo (neo@example.com)"), "{}", consent.body);
-    let taken = browser.post(&consent, "signup", &fields);
-    assert_eq!(taken.status, 400);
-    assert!(taken.body.contains("already exists"), "{}", taken.body);
+    assert_eq!(open.count("SELECT count(*) FROM users WHERE email = 'neo@example.com'"), 1);
+}
+
+/// Strips what differs between two browsers anyway: the CSRF token derived from each cookie.
+fn without_csrf(body: &str) -> String {
+    body.split("name=\"csrf\" value=\"")
+        .enumerate()
+        .map(|(i, part)| if i == 0 { part } else { part.split_once('"').map_or(part, |(_, rest)| rest) })
+        .collect()
+}
+
+#[test]
+fn sign_up_for_a_taken_email_looks_exactly_like_a_new_one() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let sign_up = |email: &str| {
+        let mut browser = Browser::new(&server);
+        let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+        let answer =
+            browser.post(&login, "signup", &[("name", "Someone"), ("email", email), ("password", "a new password")]);
+        let next = browser.get(answer.location());
+        (answer, next)
+    };
+    let (taken, taken_next) = sign_up("Ann@example.com");
+    let (new, new_next) = sign_up("fresh@example.com");
+    assert_eq!((taken.status, taken.location()), (new.status, new.location()), "the answers differ");
+    assert_eq!(taken.header("set-cookie"), None, "no session for a taken address: {:?}", taken.headers);
+    assert_eq!(new.header("set-cookie"), None, "nor for a new one, or the two could be told apart");
+    assert_eq!(without_csrf(&taken_next.body), without_csrf(&new_next.body), "the pages after them differ");
+    assert!(!taken_next.body.contains("already"), "{}", taken_next.body);
+
+    // Ann's account is untouched: her password works, the sign-up's does not.
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let wrong = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", "a new password")]);
+    assert_eq!(wrong.status, 401);
+    browser.log_in(&login, "ann@example.com", PASSWORD);
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email = 'ann@example.com'"), 1);
+}
+
+#[test]
+fn sign_up_attempts_count_against_the_address_lockout() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        let answer = browser.post(&login, "signup", &[("email", "ann@example.com"), ("password", "guess guess")]);
+        assert_eq!(answer.status, 303, "{}", answer.body);
+    }
+    let refused = browser.post(&login, "signup", &[("email", "ann@example.com"), ("password", "guess guess")]);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let locked = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(locked.status, 429, "sign-ups and sign-ins share the address's lockout");
+}
+
+#[test]
+fn sign_up_refuses_control_characters_in_email_and_name() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for (name, email) in [("Eve\u{1b}[2J", "eve@example.com"), ("Eve", "eve\u{7}@example.com")] {
+        let refused =
+            browser.post(&login, "signup", &[("name", name), ("email", email), ("password", "long enough pw")]);
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains("control characters"), "{}", refused.body);
+    }
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email LIKE 'eve%'"), 0);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::{AdminResult, invalid, print_table};
+use super::{AdminResult, invalid, print_table, printable};
 use crate::clients;
 
 pub fn add(
@@ -15,7 +15,7 @@ pub fn add(
 ) -> AdminResult {
     let registered = clients::register(conn, name, redirect_uris, call_limit, public).map_err(invalid)?;
     let base = public_url.trim_end_matches('/');
-    println!("Added client \"{}\".", name.trim());
+    println!("Added client \"{}\".", printable(name.trim()));
     println!();
     println!("Paste into the GPT editor (Configure → Actions → Authentication → OAuth):");
     println!("  Client ID:              {}", registered.client_id);

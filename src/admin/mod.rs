@@ -63,8 +63,21 @@ fn backup(conn: &Connection, path: &Path) -> AdminResult {
     Ok(())
 }
 
+/// Stored text as a terminal may safely show it: control characters (ESC, BEL, the C1 CSI...)
+/// appear as `\u{1b}` instead of reaching the operator's terminal as escape sequences. Every
+/// command that prints stored text prints it through this.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 /// Prints rows under a header, each column as wide as its widest cell.
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|cell| printable(cell).into_owned()).collect()).collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -78,5 +91,17 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     line(header.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(printable("Ann Lee"), "Ann Lee");
+        assert_eq!(printable("a\u{1b}[2Jb\u{7}\u{9b}"), "a\\u{1b}[2Jb\\u{7}\\u{9b}");
+        assert!(!printable("x\u{1b}]0;title\u{7}").chars().any(char::is_control));
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{AdminResult, invalid, print_table};
+use super::{AdminResult, invalid, print_table, printable};
 use crate::db::tokens::{self, Grant, Kind};
 use crate::secrets::random_id;
 use crate::users;
@@ -14,7 +14,7 @@ pub fn add(conn: &Connection, email: &str, name: Option<&str>, password_stdin: b
     let email = users::valid_email(email).map_err(invalid)?;
     let password = if password_stdin { read_password_line()? } else { prompt_password()? };
     let id = users::create(conn, &email, name.unwrap_or(""), &password).map_err(invalid)?;
-    println!("Added user {email} (id {id})");
+    println!("Added user {} (id {id})", printable(&email));
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use crate::client_address::client_address;
 use crate::db::DbError;
 use crate::rate_limit::retry_after_seconds;
 use crate::secrets::verify_password;
-use crate::users::{self, NewUser};
+use crate::users::{self, InsertError, MAX_EMAIL_BYTES, NewUser};
 
 /// What guards the password checks: the per-account lockout and the bound on concurrent hashing.
 #[derive(Default)]
@@ -33,6 +33,12 @@ pub struct Guards {
 }
 
 const BUSY_MESSAGE: &str = "The server is busy. Please try again in a moment.";
+const WRONG_LOGIN: &str = "Wrong email or password.";
+/// What a sign-up is answered with, whether the address was new or not: anything else would
+/// tell a stranger who has an account.
+const SIGNED_UP: &str = "If this email address was new here, its account is ready. Sign in with it below.";
+/// The query parameter that makes the login page show [`SIGNED_UP`].
+const SIGNED_UP_PARAM: &str = "signed_up";
 
 pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map({
@@ -61,9 +67,12 @@ async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String
         Err(response) => return response,
     };
     let browser = Browser::from_headers_or_new(&headers);
+    let notice = params.as_ref().ok().and_then(|p| p.get(SIGNED_UP_PARAM)).map(|_| SIGNED_UP);
     let response = match signed_in(&state, &browser).await {
         Ok(Some(user)) => pages::consent(&request, &browser.csrf_token(), &user),
-        Ok(None) => login_page(&state, &request, &browser, StatusCode::OK, &LoginForm::default()),
+        Ok(None) => {
+            login_page(&state, &request, &browser, StatusCode::OK, &LoginForm { notice, ..LoginForm::default() })
+        }
         Err(response) => return response,
     };
     with_cookie(&state, response, &browser)
@@ -96,11 +105,13 @@ async fn submit(
     if matches!(action, Some("login" | "signup"))
         && let Err(wait) = state.limits.sign_in.check(address)
     {
-        return too_many_attempts(&state, &request, &browser, &params, wait);
+        return rate_limited(&state, &request, &browser, &params, wait);
     }
     match action {
         Some("login") => login(&state, &guards, address, &request, &browser, &params).await,
-        Some("signup") if state.config.allow_signup => signup(&state, &guards, &request, &browser, &params).await,
+        Some("signup") if state.config.allow_signup => {
+            signup(&state, &guards, address, &request, &browser, &params).await
+        }
         Some("consent") => consent(&state, &request, &browser, params.get("decision")).await,
         Some("logout") => logout(&state, &request, &browser).await,
         _ => pages::error(StatusCode::BAD_REQUEST, "Bad request", "This form action is not available."),
@@ -144,14 +155,13 @@ async fn login(
         let form = LoginForm { email: &email, login_error: Some(message), ..LoginForm::default() };
         login_page(state, request, browser, status, &form)
     };
-    if let Err(wait) = guards.throttle.begin_attempt(&email, address) {
-        let minutes = wait.as_secs().div_ceil(60);
-        let mut page = refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many failed sign-ins for this account. Try again in {minutes} minutes."),
-        );
-        page.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
-        return page;
+    // No account can have a longer address, so it is refused before it costs a hash or a place
+    // in the lockout map.
+    if email.len() > MAX_EMAIL_BYTES {
+        return refuse(StatusCode::UNAUTHORIZED, WRONG_LOGIN);
+    }
+    if let Err(wait) = guards.throttle.begin_sign_in(&email, address) {
+        return with_retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait)), wait);
     }
     let lookup = email.clone();
     let user = match state.db.read(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await {
@@ -165,39 +175,56 @@ async fn login(
         Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
     };
     let Some(user_id) = user_id.filter(|_| verified) else {
-        return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.");
+        return refuse(StatusCode::UNAUTHORIZED, WRONG_LOGIN);
     };
-    guards.throttle.succeeded(&email, address);
+    guards.throttle.signed_in(&email, address);
     start_session(state, request, user_id).await
 }
 
+/// Creates an account. A taken address is answered exactly like a new one (the same hash, the
+/// same redirect to the login page), so sign-up cannot be used to find out who has an account;
+/// and nobody is signed in by it, since that would tell the two apart. Attempts count against
+/// the address's lockout like sign-ins.
 async fn signup(
     state: &AppState,
     guards: &Guards,
+    address: IpAddr,
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
 ) -> Response {
-    let email = params.get("email").unwrap_or("").to_owned();
+    let email = params.get("email").unwrap_or("").trim().to_owned();
     let name = params.get("name").unwrap_or("").to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
+    let refuse = |status, message: &str| {
+        let message = capitalise(message);
+        let form = LoginForm { email: &email, name: &name, signup_error: Some(&message), ..LoginForm::default() };
+        login_page(state, request, browser, status, &form)
+    };
+    // Counted like a failed sign-in from this address: it never proves the password of an account.
+    if let Err(wait) = guards.throttle.begin_sign_in(&email, address) {
+        return with_retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait)), wait);
+    }
     let (new_email, new_name) = (email.clone(), name.clone());
     // Hash off the async runtime and off the writer thread, then queue only the insert.
-    let prepared = guards.hashing.run(move || NewUser::prepare(&new_email, &new_name, &password)).await;
-    let created = match prepared {
-        Ok(Ok(user)) => state.db.write(move |conn| Ok::<_, DbError>(users::insert(conn, &user))).await,
-        Ok(Err(message)) => Ok(Err(message)),
-        Err(Busy) => Ok(Err(BUSY_MESSAGE.to_owned())),
+    let user = match guards.hashing.run(move || NewUser::prepare(&new_email, &new_name, &password)).await {
+        Ok(Ok(user)) => user,
+        Ok(Err(message)) => return refuse(StatusCode::BAD_REQUEST, &message),
+        Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
     };
-    match created {
-        Ok(Ok(user_id)) => start_session(state, request, user_id).await,
-        Ok(Err(message)) => {
-            let message = capitalise(&message);
-            let form = LoginForm { email: &email, name: &name, signup_error: Some(&message), ..LoginForm::default() };
-            login_page(state, request, browser, StatusCode::BAD_REQUEST, &form)
+    match state.db.write(move |conn| Ok::<_, DbError>(users::insert(conn, &user))).await {
+        Ok(Ok(_)) | Ok(Err(InsertError::EmailTaken(_))) => {
+            see_other(&format!("{}&{SIGNED_UP_PARAM}=1", request.page_url()))
         }
+        Ok(Err(e)) => server_error(&e),
         Err(e) => server_error(&e),
     }
+}
+
+/// The lockout's answer, in whole minutes.
+fn too_many_attempts(wait: Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60);
+    format!("Too many failed sign-ins for this account. Try again in {minutes} minutes.")
 }
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
@@ -250,7 +277,7 @@ async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> R
 }
 
 /// The sign-in form again, with 429 and `Retry-After`: this address has posted it too often.
-fn too_many_attempts(
+fn rate_limited(
     state: &AppState,
     request: &AuthRequest,
     browser: &Browser,
@@ -264,9 +291,13 @@ fn too_many_attempts(
         Some("signup") => LoginForm { email, signup_error: Some(&message), ..LoginForm::default() },
         _ => LoginForm { email, login_error: Some(&message), ..LoginForm::default() },
     };
-    let mut page = login_page(state, request, browser, StatusCode::TOO_MANY_REQUESTS, &form);
-    page.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
-    page
+    with_retry_after(login_page(state, request, browser, StatusCode::TOO_MANY_REQUESTS, &form), wait)
+}
+
+/// RFC 6585 4: a 429 may say how long to wait.
+fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
+    response
 }
 
 fn login_page(
@@ -312,8 +343,9 @@ fn server_error(cause: &dyn std::fmt::Display) -> Response {
 /// `users::create` speaks in sentence fragments for the CLI; a page shows a sentence.
 fn capitalise(message: &str) -> String {
     let mut chars = message.chars();
+    let stop = if message.ends_with('.') { "" } else { "." };
     match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        Some(first) => format!("{}{}{stop}", first.to_uppercase(), chars.as_str()),
         None => String::new(),
     }
 }

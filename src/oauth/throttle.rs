@@ -1,179 +1,200 @@
-//! Slows password guessing on one account without letting a stranger lock its owner out.
+//! Slows password guessing: at most [`MAX_FAILURES`] sign-in (or sign-up) attempts for one
+//! email within [`WINDOW`] may fail; after that, the email is locked for another [`WINDOW`].
 //!
-//! At most [`MAX_FAILURES`] sign-in attempts for one email address within [`WINDOW`] may fail;
-//! after that the email is locked for another [`WINDOW`]. The lock does not apply to everyone: an
-//! address (IPv6: its /64) that has not failed for that email in the window may still try it,
-//! so the owner, signing in from their usual network, gets in with the right password while
-//! someone else guesses from theirs. Each of those tries that fails marks its address too, so a
-//! guesser gets one more attempt per address they control, and the per-address rate limit
+//! The lock does not apply to everyone, so that a stranger cannot lock an account for its owner:
+//! an address (IPv6: its /64) that has not failed for that email within the window may still try
+//! it. The owner, signing in from their usual network, gets in with the right password while
+//! someone else guesses from theirs; each such try that fails marks its address too, so a guesser
+//! gets one more attempt per address they control, and the per-address rate limit
 //! (`crate::rate_limit`) bounds how fast they can use even that.
 //!
-//! An attempt counts as failed from the moment it starts, so parallel guesses cannot slip past the
-//! limit while their passwords are being checked; a successful sign-in forgets the email's count
-//! and its address's failures. Unknown emails are counted the same way, so the lockout tells
+//! An attempt counts as failed from the moment it starts, so parallel guesses cannot slip past
+//! the limit while their passwords are being checked; a successful sign-in forgets the email's
+//! count and its address's. Unknown emails are counted the same way, so the lockout tells
 //! nothing about which accounts exist. Kept in memory: a restart forgets, which is fine for a
 //! brake on guessing.
+//!
+//! What is counted (an email, or an email tried from one address) is stored as a fixed-size
+//! hash, so memory per entry does not depend on what a client sends, and the map holds at most
+//! [`MAX_TRACKED`] entries. When it is full, expired entries go first, then unlocked ones (oldest
+//! first); a locked entry is never dropped before its lockout ends, so flooding the map buys no
+//! extra guesses. A map full of locked entries refuses attempts for new emails until one expires.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 use crate::rate_limit::AddressKey;
 
 pub const MAX_FAILURES: u32 = 5;
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Bounds memory when someone tries very many addresses.
-const MAX_TRACKED: usize = 10_000;
+/// Bounds memory when someone tries very many addresses (about 100 bytes an entry).
+pub const MAX_TRACKED: usize = 10_000;
+
+/// What attempts are counted against.
+#[derive(Debug, Clone, Copy)]
+enum Subject<'a> {
+    /// An account's email, case-insensitive as the users table compares it.
+    Email(&'a str),
+    /// An email tried from one address.
+    EmailFrom(&'a str, IpAddr),
+}
+
+/// A subject as the map keeps it: a hash of its kind and value.
+type Key = [u8; 32];
+
+impl Subject<'_> {
+    fn key(self) -> Key {
+        let mut hash = Sha256::new();
+        match self {
+            Subject::Email(email) => {
+                hash.update(b"email\0");
+                hash.update(email.trim().to_lowercase().as_bytes());
+            }
+            Subject::EmailFrom(email, address) => {
+                hash.update(b"email-from\0");
+                hash.update(AddressKey::from(address).bits().to_be_bytes());
+                hash.update(email.trim().to_lowercase().as_bytes());
+            }
+        }
+        hash.finalize().into()
+    }
+}
 
 #[derive(Default)]
 pub struct Throttle {
-    failures: Mutex<Failures>,
+    failures: Mutex<HashMap<Key, Failures>>,
 }
 
-#[derive(Default)]
 struct Failures {
-    by_email: Counts<String>,
-    by_email_and_address: Counts<(String, AddressKey)>,
-}
-
-impl Throttle {
-    /// Starts a sign-in attempt for `email` from `address`, counted as failed until
-    /// [`Throttle::succeeded`] says otherwise; `Err(wait)` while that address may not try it.
-    pub fn begin_attempt(&self, email: &str, address: IpAddr) -> Result<(), Duration> {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let email = key(email);
-        let pair = (email.clone(), AddressKey::from(address));
-        if let Some(lock_left) = failures.by_email.locked_for(&email, now)
-            && let Some(address_left) = failures.by_email_and_address.window_left(&pair, now)
-        {
-            return Err(lock_left.min(address_left));
-        }
-        failures.by_email.add(email, now);
-        failures.by_email_and_address.add(pair, now);
-        Ok(())
-    }
-
-    pub fn succeeded(&self, email: &str, address: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let email = key(email);
-        failures.by_email_and_address.remove(&(email.clone(), AddressKey::from(address)));
-        failures.by_email.remove(&email);
-    }
-}
-
-/// Failure counts by key, each in its own window, at most [`MAX_TRACKED`] keys.
-struct Counts<K> {
-    entries: HashMap<K, Count>,
-}
-
-impl<K> Default for Counts<K> {
-    fn default() -> Counts<K> {
-        Counts { entries: HashMap::new() }
-    }
-}
-
-struct Count {
     count: u32,
-    /// When the window began: the first failure, then the one that reached [`MAX_FAILURES`].
+    /// When the window began: the first failure, then the one that locked the subject.
     since: Instant,
 }
 
-impl<K: Eq + Hash> Counts<K> {
-    /// How long the key stays locked, if it has reached [`MAX_FAILURES`] within its window.
-    fn locked_for(&self, key: &K, now: Instant) -> Option<Duration> {
-        self.entries.get(key).filter(|c| c.count >= MAX_FAILURES).and_then(|c| window_left(c, now))
+impl Failures {
+    fn expired(&self) -> bool {
+        self.since.elapsed() >= WINDOW
     }
 
-    /// How long the key's window still runs, if it has failures in one.
-    fn window_left(&self, key: &K, now: Instant) -> Option<Duration> {
-        self.entries.get(key).and_then(|c| window_left(c, now))
+    fn locked(&self) -> bool {
+        self.count >= MAX_FAILURES && !self.expired()
     }
 
-    fn add(&mut self, key: K, now: Instant) {
-        if self.entries.len() >= MAX_TRACKED && !self.entries.contains_key(&key) {
-            self.make_room(now);
-        }
-        let entry = self.entries.entry(key).or_insert(Count { count: 0, since: now });
-        if window_left(entry, now).is_none() {
-            *entry = Count { count: 0, since: now };
-        }
-        entry.count += 1;
-        if entry.count == MAX_FAILURES {
-            // The lockout lasts a whole window from the attempt that triggered it.
-            entry.since = now;
-        }
-    }
-
-    fn remove(&mut self, key: &K) {
-        self.entries.remove(key);
-    }
-
-    /// Drops expired entries, and if that frees nothing, the oldest tenth.
-    fn make_room(&mut self, now: Instant) {
-        self.entries.retain(|_, c| window_left(c, now).is_some());
-        if self.entries.len() >= MAX_TRACKED {
-            let mut starts: Vec<Instant> = self.entries.values().map(|c| c.since).collect();
-            starts.sort_unstable();
-            let cutoff = starts[starts.len() / 10];
-            self.entries.retain(|_, c| c.since > cutoff);
-        }
+    /// How long the lockout still lasts.
+    fn remaining(&self) -> Duration {
+        WINDOW.saturating_sub(self.since.elapsed())
     }
 }
 
-fn window_left(count: &Count, now: Instant) -> Option<Duration> {
-    WINDOW.checked_sub(now.duration_since(count.since)).filter(|left| !left.is_zero())
+impl Throttle {
+    /// Starts a sign-in (or sign-up) attempt for `email` from `address`, counted as failed until
+    /// [`Throttle::signed_in`] says otherwise; `Err(wait)` while the email is locked AND this
+    /// address has failed for it.
+    pub fn begin_sign_in(&self, email: &str, address: IpAddr) -> Result<(), Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let (email_key, here_key) = (Subject::Email(email).key(), Subject::EmailFrom(email, address).key());
+        if let (Some(email_failures), Some(failures_here)) = (failures.get(&email_key), failures.get(&here_key))
+            && email_failures.locked()
+            && !failures_here.expired()
+        {
+            return Err(email_failures.remaining().min(failures_here.remaining()));
+        }
+        count(&mut failures, email_key)?;
+        count(&mut failures, here_key)
+    }
+
+    /// The right password: forgets the email's failures and this address's, not other addresses'.
+    pub fn signed_in(&self, email: &str, address: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(&Subject::Email(email).key());
+        failures.remove(&Subject::EmailFrom(email, address).key());
+    }
 }
 
-/// Emails are case-insensitive (the users table compares them NOCASE).
-fn key(email: &str) -> String {
-    email.trim().to_lowercase()
+/// Counts one more (so far failed) attempt for `key`, making room for it if needed.
+fn count(failures: &mut HashMap<Key, Failures>, key: Key) -> Result<(), Duration> {
+    if failures.len() >= MAX_TRACKED && !failures.contains_key(&key) {
+        make_room(failures)?;
+    }
+    let entry = failures.entry(key).or_insert(Failures { count: 0, since: Instant::now() });
+    if entry.expired() {
+        *entry = Failures { count: 0, since: Instant::now() };
+    }
+    entry.count += 1;
+    if entry.count == MAX_FAILURES {
+        // The lockout lasts a whole window from the attempt that triggered it.
+        entry.since = Instant::now();
+    }
+    Ok(())
+}
+
+/// Frees at least one place: expired entries go, else the oldest tenth of the unlocked ones.
+/// `Err(wait)` when every entry is locked: until the first lockout ends there is no room.
+fn make_room(failures: &mut HashMap<Key, Failures>) -> Result<(), Duration> {
+    failures.retain(|_, f| !f.expired());
+    if failures.len() < MAX_TRACKED {
+        return Ok(());
+    }
+    let mut unlocked: Vec<Instant> = failures.values().filter(|f| !f.locked()).map(|f| f.since).collect();
+    if unlocked.is_empty() {
+        let first_unlock = failures.values().map(Failures::remaining).min().unwrap_or(WINDOW);
+        return Err(first_unlock);
+    }
+    unlocked.sort_unstable();
+    let cutoff = unlocked[unlocked.len() / 10];
+    failures.retain(|_, f| f.locked() || f.since > cutoff);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
 
-    fn address(last: u8) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::new(198, 51, 100, last))
+    const HERE: [u8; 4] = [198, 51, 100, 1];
+
+    /// A sign-in attempt from one address.
+    fn attempt(throttle: &Throttle, email: &str) -> Result<(), Duration> {
+        throttle.begin_sign_in(email, IpAddr::from(HERE))
     }
 
     #[test]
     fn refuses_after_too_many_attempts_whatever_the_case() {
         let throttle = Throttle::default();
         for _ in 0..MAX_FAILURES {
-            assert!(throttle.begin_attempt("Ann@example.com", address(1)).is_ok());
+            assert!(attempt(&throttle, "Ann@example.com").is_ok());
         }
-        assert!(throttle.begin_attempt("ann@example.com", address(1)).is_err(), "in-flight attempts count too");
-        assert!(throttle.begin_attempt("bob@example.com", address(1)).is_ok());
+        assert!(attempt(&throttle, "ann@example.com").is_err(), "in-flight attempts count too");
+        assert!(attempt(&throttle, "bob@example.com").is_ok());
     }
 
     #[test]
     fn a_locked_email_still_takes_one_try_from_each_address_that_has_not_failed() {
         let throttle = Throttle::default();
+        let address = |last: u8| IpAddr::from([198, 51, 100, last]);
         for _ in 0..MAX_FAILURES {
-            throttle.begin_attempt("ann@example.com", address(66)).unwrap();
+            throttle.begin_sign_in("ann@example.com", address(66)).unwrap();
         }
-        assert!(throttle.begin_attempt("ann@example.com", address(66)).is_err());
-        assert!(throttle.begin_attempt("ann@example.com", address(1)).is_ok(), "the owner's network may try");
-        assert!(throttle.begin_attempt("ann@example.com", address(1)).is_err(), "once, if that try failed");
-        throttle.begin_attempt("ann@example.com", address(2)).unwrap();
-        throttle.succeeded("ann@example.com", address(2));
-        assert!(throttle.begin_attempt("ann@example.com", address(1)).is_ok(), "a success lifts the lock");
+        assert!(throttle.begin_sign_in("Ann@example.com", address(66)).is_err(), "the guesser is locked out");
+        assert!(throttle.begin_sign_in("ann@example.com", address(1)).is_ok(), "the owner's network may try");
+        assert!(throttle.begin_sign_in("ann@example.com", address(1)).is_err(), "once, if that try failed");
+        throttle.begin_sign_in("ann@example.com", address(2)).unwrap();
+        throttle.signed_in("ann@example.com", address(2));
+        assert!(throttle.begin_sign_in("ann@example.com", address(1)).is_ok(), "a success lifts the lock");
     }
 
     #[test]
     fn success_forgets_earlier_failures() {
         let throttle = Throttle::default();
         for _ in 0..MAX_FAILURES - 1 {
-            throttle.begin_attempt("ann@example.com", address(1)).unwrap();
+            attempt(&throttle, "ann@example.com").unwrap();
         }
-        throttle.succeeded("ann@example.com", address(1));
+        throttle.signed_in("ann@example.com", IpAddr::from(HERE));
         for _ in 0..MAX_FAILURES {
-            assert!(throttle.begin_attempt("ann@example.com", address(1)).is_ok());
+            assert!(attempt(&throttle, "ann@example.com").is_ok());
         }
     }
 
@@ -181,10 +202,38 @@ mod tests {
     fn memory_stays_bounded() {
         let throttle = Throttle::default();
         for i in 0..MAX_TRACKED + 50 {
-            throttle.begin_attempt(&format!("user{i}@example.com"), address(1)).unwrap();
+            attempt(&throttle, &format!("user{i}@example.com")).unwrap();
         }
-        let failures = throttle.failures.lock().unwrap();
-        assert!(failures.by_email.entries.len() <= MAX_TRACKED);
-        assert!(failures.by_email_and_address.entries.len() <= MAX_TRACKED);
+        assert!(throttle.failures.lock().unwrap().len() <= MAX_TRACKED);
+    }
+
+    #[test]
+    fn flooding_the_map_never_unlocks_a_locked_subject() {
+        let throttle = Throttle::default();
+        for _ in 0..MAX_FAILURES {
+            attempt(&throttle, "victim@example.com").unwrap();
+        }
+        for i in 0..3 * MAX_TRACKED {
+            attempt(&throttle, &format!("flood{i}@example.com")).unwrap();
+        }
+        assert!(
+            attempt(&throttle, "victim@example.com").is_err(),
+            "the victim's lockout must outlast a flood of other addresses"
+        );
+    }
+
+    #[test]
+    fn a_map_full_of_locked_subjects_refuses_new_ones() {
+        let throttle = Throttle::default();
+        // Each email tried from one address takes two places: the email's, and the pair's.
+        for i in 0..MAX_TRACKED / 2 {
+            for _ in 0..MAX_FAILURES {
+                attempt(&throttle, &format!("locked{i}@example.com")).unwrap();
+            }
+        }
+        let wait = attempt(&throttle, "newcomer@example.com").expect_err("no room without unlocking anyone");
+        assert!(wait > Duration::ZERO && wait <= WINDOW, "{wait:?}");
+        assert!(attempt(&throttle, "locked0@example.com").is_err());
+        assert_eq!(throttle.failures.lock().unwrap().len(), MAX_TRACKED);
     }
 }
