@@ -5,6 +5,7 @@
 //! binary and the tests share both.
 
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod calllog;
 pub mod chain;
@@ -14,12 +15,10 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod db;
-pub mod error;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;
 pub mod rate_limit;
-pub mod request;
 mod routes;
 pub mod secrets;
 pub mod todos;

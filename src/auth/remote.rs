@@ -13,8 +13,8 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::Caller;
+use crate::api::error::ApiError;
 use crate::config::Config;
-use crate::error::ApiError;
 use crate::secrets::hash_secret;
 
 /// Bounds the cache's memory; when full, expired entries go, and if none have, the oldest half.

@@ -24,9 +24,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
+use crate::api::request::path_prefix;
 use crate::client_address::client_address;
 use crate::rate_limit::{PublicLimits, RateLimiter};
-use crate::request::path_prefix;
 use error::OAuthError;
 use params::Params;
 
