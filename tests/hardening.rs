@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::process::ServerProcess;
-use gpt_todo::request::{CUT_MARK, MAX_LOGGED_BYTES};
+use gpt_todo::api::request::{CUT_MARK, MAX_LOGGED_BYTES};
 
 /// Sends `request` as it is and reads the answer until the server closes or 10 s pass.
 fn raw_exchange(address: SocketAddr, request: &[u8]) -> String {
