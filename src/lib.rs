@@ -10,6 +10,7 @@ pub mod auth;
 pub mod calllog;
 pub mod chain;
 pub mod cli;
+pub mod client_address;
 pub mod clients;
 pub mod clock;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod manage;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;
+pub mod rate_limit;
 mod routes;
 pub mod secrets;
 pub mod server;
@@ -41,6 +43,7 @@ use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::cli::Synchronous;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::rate_limit::PublicLimits;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
 #[derive(Clone)]
@@ -50,6 +53,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub db: Db,
     pub auth: Authenticator,
+    /// Per-address limits of the endpoints anyone may call without an account.
+    pub limits: PublicLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -68,7 +73,7 @@ impl AppState {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
-        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth })))
+        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, limits: PublicLimits::default() })))
     }
 }
 

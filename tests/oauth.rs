@@ -22,6 +22,8 @@ struct Browser {
     cookie: Option<String>,
     /// Sent with form posts, as browsers do.
     origin: Option<String>,
+    /// Sent with every request, as a reverse proxy in front of the server would add it.
+    forwarded_for: Option<String>,
 }
 
 /// An HTML response.
@@ -79,7 +81,7 @@ impl Browser {
             .timeout_global(Some(std::time::Duration::from_secs(30)))
             .build()
             .into();
-        Browser { agent, base: server.base.clone(), cookie: None, origin: None }
+        Browser { agent, base: server.base.clone(), cookie: None, origin: None, forwarded_for: None }
     }
 
     fn get(&mut self, path_or_url: &str) -> Page {
@@ -87,6 +89,9 @@ impl Browser {
         let mut request = self.agent.get(&url);
         if let Some(cookie) = &self.cookie {
             request = request.header("Cookie", cookie);
+        }
+        if let Some(address) = &self.forwarded_for {
+            request = request.header("X-Forwarded-For", address);
         }
         self.keep(request.call())
     }
@@ -105,6 +110,9 @@ impl Browser {
         }
         if let Some(origin) = &self.origin {
             request = request.header("Origin", origin);
+        }
+        if let Some(address) = &self.forwarded_for {
+            request = request.header("X-Forwarded-For", address);
         }
         self.keep(request.send_form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
     }
@@ -862,4 +870,87 @@ fn the_unregistered_redirect_uri_page_shows_the_uri_received_escaped() {
     assert!(page.body.contains(escaped), "the page shows the URI it received, escaped: {}", page.body);
     assert!(!page.body.contains("<b>"), "{}", page.body);
     assert!(page.body.contains(&format!("client add-redirect-uri {client_id}")), "{}", page.body);
+}
+
+#[test]
+fn a_stranger_cannot_lock_an_account_for_its_owner() {
+    let (server, (client_id, _)) = setup_with(|config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    let mut stranger = Browser::new(&server);
+    stranger.forwarded_for = Some("203.0.113.66".into());
+    let strangers_login = stranger.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        let wrong = stranger.post(&strangers_login, "login", &[("email", "ann@example.com"), ("password", "a guess")]);
+        assert_eq!(wrong.status, 401, "{}", wrong.body);
+    }
+    let locked = stranger.post(&strangers_login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(locked.status, 429, "the guesser's address is locked out of the account: {}", locked.body);
+    let retry_after: u64 = locked.header("retry-after").expect("a 429 says when to retry").parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry_after), "Retry-After {retry_after}");
+
+    // The owner signs in from their own network (a proxy in front of the server says which).
+    let mut owner = Browser::new(&server);
+    owner.forwarded_for = Some("1.1.1.1, 198.51.100.7".into());
+    let owners_login = owner.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let consent = owner.log_in(&owners_login, "ann@example.com", PASSWORD);
+    assert!(consent.body.contains("Allow"), "the owner reaches the consent page: {}", consent.body);
+
+    // The owner's success lifts the lock: the stranger's next guess is checked (and wrong) again.
+    let again = stranger.post(&strangers_login, "login", &[("email", "ann@example.com"), ("password", "a guess")]);
+    assert_eq!(again.status, 401, "{}", again.body);
+}
+
+#[test]
+fn sign_in_posts_are_limited_per_address_with_retry_after() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let burst = gpt_todo::rate_limit::Rate::SIGN_IN.burst;
+    for n in 0..burst {
+        // A different email each time: the per-account lockout is not what refuses here.
+        let email = format!("guess{n}@example.com");
+        let wrong = browser.post(&login, "login", &[("email", &email), ("password", "a guess")]);
+        assert_eq!(wrong.status, 401, "attempt {n}: {}", wrong.body);
+    }
+    // Without --trusted-proxy, a client cannot pick another address by saying so.
+    browser.forwarded_for = Some("198.51.100.7".into());
+    let limited = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", limited.headers);
+    assert!(limited.body.contains("Too many sign-in attempts from your network"), "{}", limited.body);
+    let retry_after: u64 = limited.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(limited.body.contains("name=\"password\""), "the form is shown again: {}", limited.body);
+    // The consent and logout steps of a signed-in browser are not sign-in attempts.
+    let page = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    assert_eq!(page.status, 200);
+}
+
+#[test]
+fn the_token_endpoint_limits_each_address_with_an_rfc_6749_error() {
+    let (server, client) = setup_with(|config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    let attempt = |address: &str| {
+        reply(common::http().post(server.url("/api/oauth2/token")).header("X-Forwarded-For", address).send_form([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "gtrt_guess"),
+            ("client_id", &client.0),
+            ("client_secret", &client.1),
+        ]))
+    };
+    // The bucket refills while the loop runs, so a few more than the burst may pass.
+    let burst = gpt_todo::rate_limit::Rate::TOKEN.burst as usize;
+    let mut answered = 0;
+    let limited = loop {
+        let reply = attempt("203.0.113.9");
+        if reply.status == 429 || answered == 3 * burst {
+            break reply;
+        }
+        assert_oauth_error(&reply, 400, "invalid_grant");
+        answered += 1;
+    };
+    assert!(answered >= burst, "the first {burst} requests of an address are answered, not {answered}");
+    assert_oauth_error(&limited, 429, "temporarily_unavailable");
+    let retry_after: u64 = limited.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(limited.header("cache-control"), Some("no-store"));
+    assert_oauth_error(&attempt("198.51.100.7"), 400, "invalid_grant");
 }

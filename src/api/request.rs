@@ -2,8 +2,6 @@
 #![warn(missing_docs)]
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -116,32 +114,6 @@ pub fn tag_request_id(response: &mut Response, request_id: &str) {
 /// The header that carries a call's request id, the same id as its log row.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// The address of the client a request comes from: the connection's peer, or, when the peer is
-/// one of `trusted` proxies, the address that proxy put in `X-Forwarded-For` (the rightmost
-/// entry; walked leftwards while the hop is itself trusted). Anyone can send the header, so it is
-/// believed only from a proxy the operator named (`--trusted-proxy`).
-pub fn client_address(trusted: Arc<[IpAddr]>) -> impl Filter<Extract = (Option<IpAddr>,), Error = Infallible> + Clone {
-    let forwarded_for = warp::header::optional::<String>("x-forwarded-for").or(warp::any().map(|| None)).unify();
-    crate::server::client_addr().and(forwarded_for).map(
-        move |peer: Option<SocketAddr>, forwarded_for: Option<String>| {
-            peer.map(|peer| client_ip(peer.ip().to_canonical(), forwarded_for.as_deref(), &trusted))
-        },
-    )
-}
-
-fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
-    let mut ip = peer;
-    for hop in forwarded_for.unwrap_or("").rsplit(',') {
-        if !trusted.contains(&ip) {
-            break;
-        }
-        match hop.trim().parse::<IpAddr>() {
-            Ok(hop) => ip = hop.to_canonical(),
-            Err(_) => break,
-        }
-    }
-    ip
-}
 
 /// The request's JSON body, read by [`read_json_body`]; its error (wrong type, too large) is kept
 /// for the handler to answer after auth, so a request without a valid token is a 401 first.
@@ -198,17 +170,7 @@ fn is_json(content_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{CUT_MARK, MAX_LOGGED_BYTES, client_ip, clip, is_json};
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxy = "127.0.0.1".parse().unwrap();
-        let client = "203.0.113.7".parse().unwrap();
-        assert_eq!(client_ip(proxy, Some("198.51.100.1, 203.0.113.7"), &[proxy]), client);
-        assert_eq!(client_ip(proxy, Some("203.0.113.7"), &[]), proxy, "no proxy trusted");
-        assert_eq!(client_ip(client, Some("198.51.100.1"), &[proxy]), client, "the client cannot claim an address");
-        assert_eq!(client_ip(proxy, Some("junk"), &[proxy]), proxy);
-    }
+    use super::{CUT_MARK, MAX_LOGGED_BYTES, clip, is_json};
 
     #[test]
     fn long_texts_are_clipped_on_a_character_boundary_and_marked() {

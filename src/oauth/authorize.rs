@@ -2,9 +2,11 @@
 //! login page, or the consent page to a signed-in browser. Every POST carries the CSRF token and the
 //! request again; a successful POST answers `303` (to this page, or to the client's redirect URI).
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use warp::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -16,9 +18,11 @@ use super::hashing::{Busy, PasswordHashing};
 use super::pages::{self, LoginForm};
 use super::params::{self, Params};
 use super::session::{self, Browser, SignedIn};
-use super::throttle::{Subject, Throttle};
+use super::throttle::Throttle;
 use crate::AppState;
+use crate::client_address::client_address;
 use crate::db::DbError;
+use crate::rate_limit::retry_after_seconds;
 use crate::secrets::verify_password_in;
 use crate::users::{self, InsertError, MAX_EMAIL_BYTES, NewUser};
 
@@ -38,7 +42,10 @@ const SIGNED_UP: &str = "If this email address was new here, its account is read
 const SIGNED_UP_PARAM: &str = "signed_up";
 
 pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let with_state = warp::any().map(move || state.clone());
+    let with_state = warp::any().map({
+        let state = state.clone();
+        move || state.clone()
+    });
     let with_guards = warp::any().map(move || guards.clone());
     let show = warp::get()
         .and(with_state.clone())
@@ -46,6 +53,7 @@ pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Re
         .and(params::query())
         .then(|state, headers, query: String| show(state, headers, Params::parse(query.as_bytes())));
     let submit = warp::post()
+        .and(client_address(&state.config.trusted_proxies))
         .and(with_state)
         .and(with_guards)
         .and(warp::header::headers_cloned())
@@ -71,7 +79,13 @@ async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String
     with_cookie(&state, response, &browser)
 }
 
-async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: Result<Params, String>) -> Response {
+async fn submit(
+    address: IpAddr,
+    state: AppState,
+    guards: Arc<Guards>,
+    headers: HeaderMap,
+    form: Result<Params, String>,
+) -> Response {
     let params = match form {
         Ok(params) => params,
         Err(message) => return pages::error(StatusCode::BAD_REQUEST, "Bad request", &message),
@@ -88,9 +102,17 @@ async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: 
         Ok(request) => request,
         Err(response) => return response,
     };
-    match params.get("action") {
-        Some("login") => login(&state, &guards, &request, &browser, &params).await,
-        Some("signup") if state.config.allow_signup => signup(&state, &guards, &request, &browser, &params).await,
+    let action = params.get("action");
+    if matches!(action, Some("login" | "signup"))
+        && let Err(wait) = state.limits.sign_in.check(address)
+    {
+        return rate_limited(&state, &request, &browser, &params, wait);
+    }
+    match action {
+        Some("login") => login(&state, &guards, address, &request, &browser, &params).await,
+        Some("signup") if state.config.allow_signup => {
+            signup(&state, &guards, address, &request, &browser, &params).await
+        }
         Some("consent") => consent(&state, &request, &browser, params.get("decision")).await,
         Some("logout") => logout(&state, &request, &browser).await,
         _ => pages::error(StatusCode::BAD_REQUEST, "Bad request", "This form action is not available."),
@@ -129,6 +151,7 @@ async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedI
 async fn login(
     state: &AppState,
     guards: &Guards,
+    address: IpAddr,
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
@@ -151,8 +174,9 @@ async fn login(
         Err(e) => return server_error(&e),
     };
     let unlocked_at = account.as_ref().and_then(|a| a.unlocked_at);
-    if let Err(wait) = guards.throttle.begin_attempt(Subject::Email(&email), unlocked_at) {
-        return refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait), Event::Lockout);
+    if let Err(wait) = guards.throttle.begin_sign_in(&email, address, unlocked_at) {
+        let locked = refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait), Event::Lockout);
+        return with_retry_after(locked, wait);
     }
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     // Unknown emails cost the same time as known ones.
@@ -172,7 +196,7 @@ async fn login(
     let Some(account) = account.filter(|_| verified) else {
         return refuse(StatusCode::UNAUTHORIZED, WRONG_LOGIN, Event::BadPassword);
     };
-    guards.throttle.succeeded(Subject::Email(&email));
+    guards.throttle.signed_in(&email, address);
     // Told only to someone who knows the password, so it reveals nothing to a guesser.
     if account.disabled {
         return refuse(
@@ -191,6 +215,7 @@ async fn login(
 async fn signup(
     state: &AppState,
     guards: &Guards,
+    address: IpAddr,
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
@@ -203,8 +228,9 @@ async fn signup(
         let form = LoginForm { email: &email, name: &name, signup_error: Some(&message), ..LoginForm::default() };
         login_page(state, request, browser, status, &form)
     };
-    if let Err(wait) = guards.throttle.begin_attempt(Subject::Email(&email), None) {
-        return refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait));
+    // Counted like a failed sign-in from this address: it never proves the password of an account.
+    if let Err(wait) = guards.throttle.begin_sign_in(&email, address, None) {
+        return with_retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait)), wait);
     }
     let (new_email, new_name) = (email.clone(), name.clone());
     // Hash off the async runtime and off the writer thread, then queue only the insert.
@@ -227,7 +253,7 @@ async fn signup(
 }
 
 /// The lockout's answer, in whole minutes.
-fn too_many_attempts(wait: std::time::Duration) -> String {
+fn too_many_attempts(wait: Duration) -> String {
     let minutes = wait.as_secs().div_ceil(60);
     format!("Too many failed sign-ins for this account. Try again in {minutes} minutes.")
 }
@@ -279,6 +305,30 @@ async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> R
         Ok(()) => see_other(&request.page_url()),
         Err(e) => server_error(&e),
     }
+}
+
+/// The sign-in form again, with 429 and `Retry-After`: this address has posted it too often.
+fn rate_limited(
+    state: &AppState,
+    request: &AuthRequest,
+    browser: &Browser,
+    params: &Params,
+    wait: Duration,
+) -> Response {
+    let seconds = retry_after_seconds(wait);
+    let message = format!("Too many sign-in attempts from your network. Try again in {seconds} seconds.");
+    let email = params.get("email").unwrap_or("");
+    let form = match params.get("action") {
+        Some("signup") => LoginForm { email, signup_error: Some(&message), ..LoginForm::default() },
+        _ => LoginForm { email, login_error: Some(&message), ..LoginForm::default() },
+    };
+    with_retry_after(login_page(state, request, browser, StatusCode::TOO_MANY_REQUESTS, &form), wait)
+}
+
+/// RFC 6585 4: a 429 may say how long to wait.
+fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
+    response
 }
 
 fn login_page(
