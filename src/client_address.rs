@@ -17,7 +17,7 @@ use warp::Filter;
 /// one of `trusted` proxies, the address that proxy put in `X-Forwarded-For` (the rightmost
 /// entry; walked leftwards while the hop is itself trusted). Anyone can send the header, so it is
 /// believed only from a proxy the operator named (`--trusted-proxy`).
-pub fn client_address(trusted: &[IpAddr]) -> impl Filter<Extract = (IpAddr,), Error = Infallible> + Clone {
+pub fn client_address(trusted: &[IpAddr]) -> impl Filter<Extract = (IpAddr,), Error = Infallible> + Clone + use<> {
     let trusted: Arc<[IpAddr]> = trusted.into();
     let forwarded_for = warp::header::optional::<String>("x-forwarded-for").or(warp::any().map(|| None)).unify();
     crate::server::client_addr().and(forwarded_for).map(

@@ -10,8 +10,8 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::api::error::{ApiError, RETRY_WRITES_AFTER_SECONDS, json_response};
 use crate::api::request::{CallMeta, path_prefix, request_line, tag_request_id};
-use crate::client_address::client_address;
 use crate::calllog::{self, CallRecord};
+use crate::client_address::client_address;
 use crate::oauth::events;
 
 /// The whole HTTP surface: health check, OpenAPI document, OAuth server, the todo API.

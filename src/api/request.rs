@@ -114,7 +114,6 @@ pub fn tag_request_id(response: &mut Response, request_id: &str) {
 /// The header that carries a call's request id, the same id as its log row.
 pub const REQUEST_ID: &str = "x-request-id";
 
-
 /// The request's JSON body, read by [`read_json_body`]; its error (wrong type, too large) is kept
 /// for the handler to answer after auth, so a request without a valid token is a 401 first.
 pub fn json_body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone {

@@ -26,7 +26,14 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> OAuthError {
-        OAuthError { status, code, description: description.into(), basic_challenge: false, event: None, retry_after: None }
+        OAuthError {
+            status,
+            code,
+            description: description.into(),
+            basic_challenge: false,
+            event: None,
+            retry_after: None,
+        }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {
