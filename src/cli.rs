@@ -119,6 +119,22 @@ pub struct ServeArgs {
     #[arg(long, value_delimiter = ',', value_parser = list_item)]
     pub trusted_proxy: Vec<String>,
 
+    /// Seconds a client has to send a request's head (from its first byte, or from connecting).
+    #[arg(long, default_value_t = 10.0)]
+    pub header_timeout: f64,
+
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, default_value_t = 60.0)]
+    pub idle_timeout: f64,
+
+    /// Seconds a request body may send nothing before the request ends with 408.
+    #[arg(long, default_value_t = 10.0)]
+    pub body_timeout: f64,
+
+    /// Most connections open at once. Default (0): what the descriptor limit allows, less a reserve.
+    #[arg(long, default_value_t = 0)]
+    pub max_connections: usize,
+
     /// Days the call log keeps its rows; older ones are deleted a small batch at a time (the
     /// daily totals the console's charts read are kept for ever).
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod calllog;
 pub mod chain;
 pub mod cli;
+pub mod client_address;
 pub mod clients;
 pub mod clock;
 pub mod config;
@@ -19,8 +20,10 @@ pub mod manage;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;
+pub mod rate_limit;
 mod routes;
 pub mod secrets;
+pub mod server;
 pub mod todos;
 pub mod userinfo;
 pub mod users;
@@ -42,6 +45,7 @@ use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::cli::Synchronous;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::rate_limit::PublicLimits;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
 #[derive(Clone)]
@@ -51,6 +55,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub db: Db,
     pub auth: Authenticator,
+    /// Per-address limits of the endpoints anyone may call without an account.
+    pub limits: PublicLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -64,12 +70,16 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Opens and migrates the database and picks the auth mode from the configuration.
     pub fn new(config: Config) -> Result<AppState, DbError> {
-        let db = Db::open(&config.db_path, config.synchronous == Synchronous::Full)?;
+        let db = Db::open(
+            &config.db_path,
+            config.synchronous == Synchronous::Full,
+            db::Retention { call_log_days: config.call_log_days },
+        )?;
         let auth = match &config.userinfo_url {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
-        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth })))
+        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, limits: PublicLimits::default() })))
     }
 }
 
@@ -88,7 +98,8 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let db = state.db.clone();
-    warp::serve(routes_with(state, extra)).incoming(listener).graceful(shutdown).run().await;
+    let limits = state.config.limits;
+    server::run(listener, routes_with(state, extra), limits, shutdown).await;
     if let Err(e) = db.checkpoint().await {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
     }

@@ -791,3 +791,35 @@ fn serve_refuses_a_database_it_cannot_write() {
         assert!(stderr.contains(db.to_str().unwrap()) && stderr.contains("permission denied"), "{stderr}");
     }
 }
+
+#[test]
+fn control_characters_never_reach_the_operators_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let run = |args: &[&str]| cli_on(&db, args, None);
+    let add = |email: &str, name: &str| {
+        cli_on(&db, &["user", "add", email, "--name", name, "--password-stdin"], Some("long enough\n"))
+    };
+    fails(&add("evil\u{1b}[2J@example.com", "Eve"), "control characters");
+    fails(&add("eve@example.com", "Eve\u{1b}]0;owned\u{7}"), "control characters");
+    assert_eq!(ok(&run(&["user", "list"])).lines().count(), 1, "nothing was added");
+
+    // Rows written before control characters were refused (or by hand) are shown escaped.
+    ok(&add("old@example.com", "Old"));
+    let conn = gpt_todo::db::open_connection(&db).unwrap();
+    conn.execute("UPDATE users SET email = 'old\u{1b}[2J@example.com', name = 'Old\u{1b}]0;owned\u{7}\u{9b}31m'", [])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO api_usage (user_id, client_id, period, count) VALUES ((SELECT id FROM users), 'c\u{1b}[5m', 'total', 1)",
+        [],
+    )
+    .unwrap();
+    for command in [&["user", "list"][..], &["usage"][..], &["client", "list"][..]] {
+        let output = run(command);
+        let printed = ok(&output);
+        let raw_controls: Vec<char> = printed.chars().filter(|c| c.is_control() && *c != '\n').collect();
+        assert!(raw_controls.is_empty(), "{command:?} printed control characters {raw_controls:?}: {printed:?}");
+    }
+    let listed = ok(&run(&["user", "list"]));
+    assert!(listed.contains("old\\u{1b}[2J@example.com"), "the escape is shown, not sent: {listed}");
+}

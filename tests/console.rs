@@ -339,3 +339,66 @@ fn the_call_log_filters_pages_and_shows_one_call() {
     let future = console.get("/admin/calls?from=2999-01-01");
     assert!(future.body.contains("No calls match."), "{}", future.body);
 }
+
+/// Logs `n` calls of `user` with `client` as if made `days_ago` days ago (the trigger counts them
+/// in the rollups, as it does for calls the server logs). Their ids are below every id the server
+/// gave (negative, below `first_id`), as older calls' ids are.
+fn log_old_calls(db: &std::path::Path, user: &str, client: &str, n: usize, days_ago: i64, first_id: i64) {
+    let mut conn = gpt_todo::db::open_connection(db).unwrap();
+    let tx = conn.transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO api_calls (id, at, method, path, status, user_id, client_id, duration_ms, request_id)
+                 VALUES (?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1), 'POST', '/api/todos', 201, ?2, ?3, 1.0, 'old')",
+            )
+            .unwrap();
+        for i in 0..n as i64 {
+            let id = first_id - n as i64 + i;
+            insert.execute(gpt_todo::rusqlite::params![format!("-{days_ago} days"), user, client, id]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+/// Starts a server with a 7-day call log on `db` and waits until its housekeeping (which runs
+/// soon after start) has pruned the rows [`log_old_calls`] wrote.
+fn start_and_prune(db: &std::path::Path) -> TestServer {
+    let server = TestServer::start_on(db, |config| config.call_log_days = 7);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.count("SELECT count(*) FROM api_calls WHERE request_id = 'old'") > 0 {
+        assert!(std::time::Instant::now() < deadline, "old call-log rows were not pruned in 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
+#[test]
+fn old_call_log_rows_are_pruned_the_rollups_and_counters_stay_and_the_file_stops_growing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("retention.db");
+    let mut server = TestServer::start_on(&db, |config| config.call_log_days = 7);
+    let (user, client, token) = server.caller("ann@example.com", Some(100));
+    for _ in 0..3 {
+        assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 201);
+    }
+    server.stop();
+    let old_day = "SELECT coalesce(sum(calls), 0) FROM api_calls_daily WHERE day = date('now', '-10 days')";
+    log_old_calls(&db, &user, &client, 3000, 10, 0);
+    let pages_full =
+        gpt_todo::db::open_connection(&db).unwrap().query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0)).unwrap();
+    let mut server = start_and_prune(&db);
+    assert_eq!(server.count("SELECT count(*) FROM api_calls"), 3, "the calls inside the window stay");
+    assert_eq!(server.count(old_day), 3000, "the rollups keep every pruned call");
+    assert_eq!(server.count("SELECT count FROM api_usage WHERE period = 'total'"), 3, "the counter is untouched");
+
+    // Another window's worth of rows fits in the pages the pruned ones freed.
+    server.stop();
+    log_old_calls(&db, &user, &client, 3000, 10, -3000);
+    let server = start_and_prune(&db);
+    let pages_after = server.count("PRAGMA page_count");
+    assert!(pages_after <= pages_full, "the file grew from {pages_full} to {pages_after} pages");
+    assert_eq!(server.count(old_day), 6000);
+    assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 201);
+    assert_eq!(server.count("SELECT count FROM api_usage WHERE period = 'total'"), 4, "the quota counts on");
+}

@@ -2,9 +2,9 @@
 
 use rusqlite::Connection;
 
-use super::AdminResult;
 use super::limits::{describe, parse_limit};
 use super::table::Table;
+use super::{AdminResult, printable};
 use crate::cli::ClientCommand;
 use crate::clients::Registered;
 use crate::manage::clients as manage;
@@ -51,7 +51,7 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
         }
         ClientCommand::Rename { client_id, name } => {
             manage::rename(conn, &client_id, &name)?;
-            Ok(format!("Client {client_id} is now called \"{}\".\n", name.trim()))
+            Ok(format!("Client {client_id} is now called \"{}\".\n", printable(name.trim())))
         }
     }
 }
@@ -62,7 +62,11 @@ pub fn added(name: &str, registered: &Registered, public_url: &str) -> String {
         Some(secret) => format!("{secret}   (shown only now; only its hash is stored)"),
         None => "(none: a public client, which must use PKCE S256)".to_owned(),
     };
-    format!("Added client \"{}\".\n\n{}", name.trim(), paste_block(&registered.client_id, &secret, public_url))
+    format!(
+        "Added client \"{}\".\n\n{}",
+        printable(name.trim()),
+        paste_block(&registered.client_id, &secret, public_url)
+    )
 }
 
 /// What `client rotate-secret` prints (the console shows the same, once).

@@ -4,6 +4,7 @@
 //! signed in is sent to the sign-in form; a signed-in account that is not an admin (made one, then
 //! demoted) is refused. Every POST carries the CSRF token of the console's own cookie.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -15,16 +16,20 @@ use warp::{Filter, Rejection};
 use super::frame;
 use super::{Ask, Gated};
 use crate::AppState;
+use crate::client_address::client_address;
 use crate::db::DbError;
 use crate::web::html::{error_block, escape, see_other};
 use crate::web::params::{self, Params};
 use crate::web::session::{self, Browser, CONSOLE, SignedIn};
-use crate::web::signin::{self, Guards, Refused};
+use crate::web::signin::{self, Guards, Refused, too_many_from_network, with_retry_after};
 use crate::web::{secure_cookies, with_new_cookie};
 
 /// Sign-in (`/admin/login`) and sign-out (`/admin/logout`).
 pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let with_state = warp::any().map(move || state.clone());
+    let with_state = warp::any().map({
+        let state = state.clone();
+        move || state.clone()
+    });
     let with_guards = warp::any().map(move || guards.clone());
     let show = warp::path!("admin" / "login")
         .and(warp::get())
@@ -33,6 +38,7 @@ pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Re
         .then(show_login);
     let submit = warp::path!("admin" / "login")
         .and(warp::post())
+        .and(client_address(&state.config.trusted_proxies))
         .and(with_state.clone())
         .and(with_guards)
         .and(warp::header::headers_cloned())
@@ -149,7 +155,13 @@ fn login_page(status: StatusCode, browser: &Browser, email: &str, error: Option<
     frame::bare(status, "Sign in", &content)
 }
 
-async fn login(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: Result<Params, String>) -> Response {
+async fn login(
+    address: IpAddr,
+    state: AppState,
+    guards: Arc<Guards>,
+    headers: HeaderMap,
+    form: Result<Params, String>,
+) -> Response {
     let params = match form {
         Ok(params) => params,
         Err(message) => return frame::bad_request(&message),
@@ -159,12 +171,19 @@ async fn login(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: R
     };
     let email = params.get("email").unwrap_or("").trim().to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
-    let account = match signin::check_password(&state, &guards, &email, password).await {
+    // The same per-address limit as the OAuth sign-in form.
+    if let Err(wait) = state.limits.sign_in.check(address) {
+        let message = too_many_from_network(wait);
+        let page = login_page(StatusCode::TOO_MANY_REQUESTS, &browser, &email, Some(&message));
+        return with_retry_after(page, wait);
+    }
+    let account = match signin::check_password(&state, &guards, address, &email, password).await {
         Ok(account) => account,
         Err(Refused::Failed(e)) => return frame::server_error(&e),
         Err(refused) => {
-            tracing::info!(email = %email, reason = ?refused.status(), "console sign-in refused");
-            return login_page(refused.status(), &browser, &email, Some(&refused.message()));
+            tracing::info!(email = %email, status = refused.status().as_u16(), "console sign-in refused");
+            let page = login_page(refused.status(), &browser, &email, Some(&refused.message()));
+            return refused.with_retry_after(page);
         }
     };
     // Told only to someone who knows the password.

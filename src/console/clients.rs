@@ -12,7 +12,7 @@ use crate::admin;
 use crate::manage::clients::{self as manage, ClientSummary};
 use crate::manage::{ManageError, ManageResult};
 use crate::quota::{Plan, Window};
-use crate::web::html::{error_block, escape};
+use crate::web::html::{error_block, escape, sentence};
 
 /// A client in the list: what `client list` shows, and its use.
 struct Listed {
@@ -159,7 +159,7 @@ async fn refused_add(ask: Ask, message: &str) -> Response {
         Ok(clients) => clients,
         Err(e) => return frame::server_error(&e),
     };
-    let html = render_list(&ask, &clients, Some(&capitalise(message)));
+    let html = render_list(&ask, &clients, Some(&sentence(message)));
     frame::page_with_status(&ask, StatusCode::BAD_REQUEST, Section::Clients, "Clients", &html)
 }
 
@@ -305,17 +305,8 @@ pub async fn change_client(client_id: String, ask: Ask) -> Response {
         Ok(notice) => show(client_id, ask, StatusCode::OK, notice, None).await,
         Err(ManageError::NoClient(_)) => frame::not_found("such client"),
         Err(ManageError::Refused(message)) => {
-            show(client_id, ask, StatusCode::BAD_REQUEST, None, Some(capitalise(&message))).await
+            show(client_id, ask, StatusCode::BAD_REQUEST, None, Some(sentence(&message))).await
         }
         Err(e) => frame::server_error(&e),
-    }
-}
-
-/// The manage functions speak in sentence fragments for the CLI; a page shows a sentence.
-pub fn capitalise(message: &str) -> String {
-    let mut chars = message.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str().trim_end_matches('.')),
-        None => String::new(),
     }
 }

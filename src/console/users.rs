@@ -8,13 +8,12 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::audit::change;
-use super::clients::capitalise;
 use super::frame::{self, Section, button_form};
 use super::{Ask, to_db};
 use crate::manage::usage::{self, Counter};
 use crate::manage::{self, ManageError, ManageResult};
 use crate::quota::{Period, Plan, Window};
-use crate::web::html::{error_block, escape};
+use crate::web::html::{error_block, escape, sentence};
 
 /// How many users a search shows.
 const PAGE: i64 = 100;
@@ -261,7 +260,7 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
     match done {
         Ok(notice) => show(user_id, ask, StatusCode::OK, Some(notice), None).await,
         Err(ManageError::Refused(message)) => {
-            show(user_id, ask, StatusCode::BAD_REQUEST, None, Some(capitalise(&message))).await
+            show(user_id, ask, StatusCode::BAD_REQUEST, None, Some(sentence(&message))).await
         }
         Err(e) => frame::server_error(&e),
     }

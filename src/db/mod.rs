@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod file;
 pub mod health;
+pub mod housekeeping;
 pub mod lock;
 pub mod retention;
 pub mod tokens;
@@ -22,6 +23,7 @@ use rusqlite::Connection;
 
 use file::Missing;
 use health::Health;
+pub use housekeeping::Retention;
 use lock::ServerLock;
 use writer::Writer;
 
@@ -34,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_quota_windows.sql"),
     include_str!("../../migrations/0003_user_admin.sql"),
     include_str!("../../migrations/0004_application_id.sql"),
+    include_str!("../../migrations/0005_housekeeping_indexes.sql"),
     include_str!("../../migrations/0007_console.sql"),
 ];
 
@@ -79,8 +82,9 @@ impl Db {
     /// migrates it, then starts the writer thread; refused while another server runs on it. With
     /// `fsync_before_answer`, a write is answered only once the write-ahead log holding it is
     /// fsynced (it survives power loss); without, once it is committed (it survives a crash of
-    /// gpt-todo, and power loss may undo the last commits, each whole).
-    pub fn open(path: &Path, fsync_before_answer: bool) -> Result<Db, DbError> {
+    /// gpt-todo, and power loss may undo the last commits, each whole). Housekeeping on the
+    /// writer keeps rows as long as `retention` says.
+    pub fn open(path: &Path, fsync_before_answer: bool, retention: Retention) -> Result<Db, DbError> {
         let lock = ServerLock::acquire(path)?;
         let writer_conn = file::open(path, Missing::Create)?;
         file::ensure_writable(path, &writer_conn)?;
@@ -88,7 +92,7 @@ impl Db {
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
         let health = Health::default();
-        let writer = Writer::start(writer_conn, open_connection(path)?, fsync_wal, health.clone());
+        let writer = Writer::start(writer_conn, open_connection(path)?, fsync_wal, health.clone(), retention);
         Ok(Db { readers, writer, health, _lock: Arc::new(lock) })
     }
 
@@ -254,7 +258,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_is_undone_on_err_unless_named_otherwise() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("write.db"), false).unwrap();
+        let db = Db::open(&dir.path().join("write.db"), false, Retention::default()).unwrap();
         db.write(|conn| Ok::<_, DbError>(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
         let insert_then_fail = |x: i64| {
             move |conn: &Connection| -> Result<(), DbError> {

@@ -13,6 +13,8 @@ use rusqlite::{Connection, params};
 ///
 /// Only the oldest `limit` rows by id are looked at: ids grow with time, so these are the oldest
 /// rows, and a call that finds nothing to delete costs `limit` row reads, never a scan of the log.
+/// (Were the clock stepped back, rows at the head still inside the window would hold back older
+/// ones behind them until they age out themselves: pruning is late then, never wrong.)
 pub fn prune_call_log(conn: &Connection, now: i64, days: u32, limit: i64) -> rusqlite::Result<usize> {
     let cutoff = now - i64::from(days) * 24 * 3600;
     conn.prepare_cached(

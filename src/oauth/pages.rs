@@ -6,7 +6,7 @@ use warp::reply::Response;
 
 use super::auth_request::AuthRequest;
 use crate::users::MIN_PASSWORD_CHARS;
-use crate::web::html::{self, Style, error_block, escape, fill};
+use crate::web::html::{self, Style, error_block, escape, fill, notice_block};
 use crate::web::session::SignedIn;
 
 static STYLE: Style = Style::new(include_str!("templates/style.css"));
@@ -22,6 +22,8 @@ pub struct LoginForm<'a> {
     pub name: &'a str,
     pub login_error: Option<&'a str>,
     pub signup_error: Option<&'a str>,
+    /// A message that is not an error (after sign-up).
+    pub notice: Option<&'a str>,
     /// Show the sign-up form (`--allow-signup`).
     pub signup: bool,
 }
@@ -52,6 +54,7 @@ pub fn login(status: StatusCode, request: &AuthRequest, csrf: &str, form: &Login
         &[
             ("client", &escape(&request.client.name)),
             ("login_error", &error_block(form.login_error)),
+            ("notice", &notice_block(form.notice)),
             ("hidden", &hidden),
             ("email", &escape(if form.signup_error.is_some() { "" } else { form.email })),
             ("signup", &signup),

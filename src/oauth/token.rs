@@ -34,25 +34,49 @@ struct Issued {
 
 pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
     let params = form.map_err(OAuthError::invalid_request)?;
+    let grant_type = grant_type(&params)?;
+    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client_id = client.client_id.clone();
+    let config = state.config.clone();
+    let issued = match TokenRequest::read(&params)? {
+        TokenRequest::Code(exchange) => {
+            // A replayed code's answer is an error, and the revocation it causes must stick.
+            state.db.write_commit_even_on_err(move |conn| exchange_code(conn, &config, &client, &exchange)).await?
+        }
+        TokenRequest::Refresh { refresh_token } => {
+            // The same for a replayed refresh token.
+            state.db.write_commit_even_on_err(move |conn| refresh(conn, &config, &client, &refresh_token)).await?
+        }
+    };
+    tracing::info!(%client_id, grant_type, "tokens issued");
+    Ok(no_store(json_response(StatusCode::OK, &issued)))
+}
+
+/// A token request's grant, as read from its parameters before anything is looked up.
+#[derive(Debug)]
+pub enum TokenRequest {
+    Code(CodeExchange),
+    Refresh { refresh_token: String },
+}
+
+impl TokenRequest {
+    pub fn read(params: &Params) -> Result<TokenRequest, OAuthError> {
+        if grant_type(params)? == "authorization_code" {
+            return Ok(TokenRequest::Code(CodeExchange::from_params(params)?));
+        }
+        let refresh_token = required(params, "refresh_token")?.to_owned();
+        check_scope(params.get("scope"))?;
+        Ok(TokenRequest::Refresh { refresh_token })
+    }
+}
+
+/// The grant types this server supports (checked before the client is, as before any other field).
+fn grant_type(params: &Params) -> Result<&str, OAuthError> {
     let grant_type = params.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     if !matches!(grant_type, "authorization_code" | "refresh_token") {
         return Err(OAuthError::unsupported_grant_type("Supported: authorization_code, refresh_token"));
     }
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
-    let client_id = client.client_id.clone();
-    let config = state.config.clone();
-    let issued = if grant_type == "authorization_code" {
-        let exchange = CodeExchange::from_params(&params)?;
-        // A replayed code's answer is an error, and the revocation it causes must stick.
-        state.db.write_commit_even_on_err(move |conn| exchange_code(conn, &config, &client, &exchange)).await?
-    } else {
-        let refresh_token = required(&params, "refresh_token")?.to_owned();
-        check_scope(params.get("scope"))?;
-        // The same for a replayed refresh token.
-        state.db.write_commit_even_on_err(move |conn| refresh(conn, &config, &client, &refresh_token)).await?
-    };
-    tracing::info!(%client_id, grant_type, "tokens issued");
-    Ok(no_store(json_response(StatusCode::OK, &issued)))
+    Ok(grant_type)
 }
 
 fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
@@ -69,10 +93,11 @@ fn check_scope(requested: Option<&str>) -> Result<(), OAuthError> {
     }
 }
 
-struct CodeExchange {
-    code: String,
-    redirect_uri: String,
-    code_verifier: Option<String>,
+#[derive(Debug)]
+pub struct CodeExchange {
+    pub code: String,
+    pub redirect_uri: String,
+    pub code_verifier: Option<String>,
 }
 
 impl CodeExchange {

@@ -7,5 +7,5 @@ mod routes;
 mod store;
 
 pub use model::{DESCRIPTION_MAX, NewTodo, STATUS_MAX, TITLE_MAX, Todo, TodoPatch};
-pub use query::{DEFAULT_LIMIT, MAX_LIMIT, cursor};
+pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, cursor};
 pub use routes::{allowed_methods, routes};

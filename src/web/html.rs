@@ -77,6 +77,21 @@ pub fn error_block(message: Option<&str>) -> String {
     message.map(|m| format!(r#"<p class="error" role="alert">{}</p>"#, escape(m))).unwrap_or_default()
 }
 
+/// A line that is not an error (after a change, a sign-up), or nothing.
+pub fn notice_block(message: Option<&str>) -> String {
+    message.map(|m| format!(r#"<p class="notice" role="status">{}</p>"#, escape(m))).unwrap_or_default()
+}
+
+/// The manage and user functions speak in sentence fragments for the CLI; a page shows a
+/// sentence: capitalised, with one full stop.
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str().trim_end_matches('.')),
+        None => String::new(),
+    }
+}
+
 /// Replaces each `{{name}}` in `template` with its value, in a single pass.
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 256);

@@ -141,10 +141,10 @@ pub fn signed_in(conn: &Connection, browser: &Browser) -> rusqlite::Result<Optio
     .optional()
 }
 
-/// Signs `user_id` in on a new browser cookie of `realm`, which is returned; drops expired sessions.
+/// Signs `user_id` in on a new browser cookie of `realm`, which is returned. (Expired sessions are
+/// deleted by `db::housekeeping`.)
 pub fn sign_in(conn: &Connection, realm: &'static Realm, user_id: &str) -> rusqlite::Result<Browser> {
     let now = unix_now();
-    conn.prepare_cached("DELETE FROM oauth_sessions WHERE expires_at <= ?1")?.execute([now])?;
     let browser = Browser::new(realm);
     conn.prepare_cached("INSERT INTO oauth_sessions (session_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")?
         .execute(params![browser.session_hash(), user_id, now + realm.ttl.as_secs() as i64])?;

@@ -2,16 +2,20 @@
 //! the per-account lockout, the bound on concurrent argon2 work, the same cost for unknown
 //! addresses, and a disabled account refused only to someone who knows its password.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use warp::http::StatusCode;
+use warp::http::header::RETRY_AFTER;
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
 
 use super::hashing::{Busy, PasswordHashing};
 use super::throttle::Throttle;
 use crate::AppState;
 use crate::db::DbError;
-use crate::secrets::verify_password;
-use crate::users::{self, Account};
+use crate::rate_limit::retry_after_seconds;
+use crate::secrets::verify_password_in;
+use crate::users::{self, Account, MAX_EMAIL_BYTES};
 
 /// What guards the password checks: the lockout and the bound on concurrent hashing. One for the
 /// whole server, so that the OAuth page and the console share a lockout and a memory bound.
@@ -24,7 +28,7 @@ pub struct Guards {
 /// Why a sign-in was refused.
 #[derive(Debug)]
 pub enum Refused {
-    /// Too many failed attempts for this address; try again after the wait.
+    /// Too many failed attempts for this email from here; try again after the wait.
     Locked(Duration),
     /// No hashing slot came free in time.
     Busy,
@@ -52,34 +56,66 @@ impl Refused {
     /// A sentence for the page.
     pub fn message(&self) -> String {
         match self {
-            Refused::Locked(wait) => format!(
-                "Too many failed sign-ins for this account. Try again in {} minutes.",
-                wait.as_secs().div_ceil(60)
-            ),
+            Refused::Locked(wait) => too_many_attempts(*wait),
             Refused::Busy => BUSY_MESSAGE.to_owned(),
             Refused::WrongPassword => "Wrong email or password.".to_owned(),
             Refused::Disabled => "This account is disabled. Ask the operator of this server.".to_owned(),
             Refused::Failed(_) => "The server could not check this. Please try again.".to_owned(),
         }
     }
+
+    /// `response`, with `Retry-After` when the refusal is a lockout.
+    pub fn with_retry_after(&self, response: Response) -> Response {
+        match self {
+            Refused::Locked(wait) => with_retry_after(response, *wait),
+            _ => response,
+        }
+    }
 }
 
-/// The account whose password this is.
+/// The lockout's answer, in whole minutes.
+pub fn too_many_attempts(wait: Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60);
+    format!("Too many failed sign-ins for this account. Try again in {minutes} minutes.")
+}
+
+/// The per-address limit's answer (`rate_limit`'s `sign_in` bucket).
+pub fn too_many_from_network(wait: Duration) -> String {
+    format!("Too many sign-in attempts from your network. Try again in {} seconds.", retry_after_seconds(wait))
+}
+
+/// RFC 6585 4: a 429 may say how long to wait.
+pub fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
+    response
+}
+
+/// The account whose password this is, tried from `address`.
 pub async fn check_password(
     state: &AppState,
     guards: &Guards,
+    address: IpAddr,
     email: &str,
     password: String,
 ) -> Result<Account, Refused> {
+    // No account can have a longer address, so it is refused before it costs a hash or a place
+    // in the lockout map.
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(Refused::WrongPassword);
+    }
     let lookup = email.to_owned();
     let account = state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await.map_err(Refused::Failed)?;
-    guards.throttle.begin_attempt(email, account.as_ref().and_then(|a| a.unlocked_at)).map_err(Refused::Locked)?;
+    let unlocked_at = account.as_ref().and_then(|a| a.unlocked_at);
+    guards.throttle.begin_sign_in(email, address, unlocked_at).map_err(Refused::Locked)?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     // Unknown emails cost the same time as known ones.
-    let verified =
-        guards.hashing.run(move || verify_password(&password, hash.as_deref())).await.map_err(|Busy| Refused::Busy)?;
+    let verified = guards
+        .hashing
+        .run(move |memory| verify_password_in(memory, &password, hash.as_deref()))
+        .await
+        .map_err(|Busy| Refused::Busy)?;
     let account = account.filter(|_| verified).ok_or(Refused::WrongPassword)?;
-    guards.throttle.succeeded(email);
+    guards.throttle.signed_in(email, address);
     // Told only to someone who knows the password, so it reveals nothing to a guesser.
     if account.disabled {
         return Err(Refused::Disabled);
