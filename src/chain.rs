@@ -186,6 +186,7 @@ fn counted<T>(
 ) -> Result<Counted<T>, rusqlite::Error> {
     let before = quota::standing(conn, caller, default, now)?;
     if before.count >= before.limit {
+        crate::metrics::quota_refused();
         return Ok(Err((ApiError::QuotaExceeded, Some(before))));
     }
     let done = in_savepoint(conn, || {

@@ -17,6 +17,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod manage;
+pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;

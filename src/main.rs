@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 use gpt_todo::cli::{self, Command, LogFormat, ServeArgs};
 use gpt_todo::config::{self, Config};
 use gpt_todo::db::DbError;
-use gpt_todo::{AppState, admin, serve, with_public_url};
+use gpt_todo::{AppState, admin, metrics, serve, with_public_url};
 
 fn main() -> ExitCode {
     let cli = cli::parse();
@@ -47,7 +47,18 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
         })?;
         let shutdown = shutdown_signal();
         print_banner(&state, &listener);
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        if let Some(address) = state.config.metrics_listen {
+            let metrics_listener = metrics::bind(address).await?;
+            let local = metrics_listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            cli::print(&format!("Prometheus metrics at http://{local}/metrics\n"));
+            let stopped = async {
+                let _ = metrics_stopped.await;
+            };
+            tokio::spawn(metrics::serve(metrics_listener, state.config.db_path.clone(), stopped));
+        }
         serve(listener, state, shutdown).await;
+        let _ = stop_metrics.send(());
         cli::print(&format!("gpt-todo stopped; {db_path} is checkpointed.\n"));
         Ok(())
     })

@@ -58,6 +58,8 @@ pub fn routes_with(
         move |meta: CallMeta, client: IpAddr, mut response: Response| {
             // Every response carries its id, and writes the OAuth event it may carry.
             tag_request_id(&mut response, &meta.request_id);
+            let elapsed = std::time::Duration::from_secs_f64(meta.elapsed_ms() / 1000.0);
+            crate::metrics::request(&meta.path, response.status().as_u16(), elapsed);
             events::log_attached(&mut response, client, &meta.request_id);
             log_if_unmatched(state.clone(), meta, response)
         },

@@ -402,3 +402,26 @@ fn old_call_log_rows_are_pruned_the_rollups_and_counters_stay_and_the_file_stops
     assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 201);
     assert_eq!(server.count("SELECT count FROM api_usage WHERE period = 'total'"), 4, "the quota counts on");
 }
+
+#[test]
+fn the_metrics_text_counts_requests_refusals_and_writer_batches() {
+    let server = TestServer::start();
+    let (_, _, token) = server.caller("ann@example.com", Some(1));
+    assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 201);
+    assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 429);
+    let text = gpt_todo::metrics::render(&server.db_path);
+    let value = |series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    // Other tests in this binary count too: at least what this one did.
+    assert!(value(r#"gpt_todo_http_requests_total{route="/api/todos",status="201"}"#) >= 1.0);
+    assert!(value(r#"gpt_todo_http_requests_total{route="/api/todos",status="429"}"#) >= 1.0);
+    assert!(value("gpt_todo_quota_refusals_total") >= 1.0);
+    assert!(value(r#"gpt_todo_http_request_duration_seconds_count{route="/api/todos"}"#) >= 2.0);
+    assert!(value("gpt_todo_writer_batch_jobs_count") >= 1.0);
+    assert!(value("gpt_todo_writer_commit_seconds_count") >= 1.0);
+    assert!(value("gpt_todo_database_bytes") > 0.0);
+    assert!(text.contains(r#"gpt_todo_userinfo_cache_total{result="hit"}"#), "{text}");
+    assert!(text.contains("# TYPE gpt_todo_wal_fsync_seconds histogram"), "{text}");
+}

@@ -61,7 +61,9 @@ impl RemoteUserinfo {
 
     pub async fn resolve(&self, token: &str) -> Result<Caller, ApiError> {
         let key = hash_secret(token);
-        let answer = match self.cached(&key) {
+        let cached = self.cached(&key);
+        crate::metrics::userinfo_cache(cached.is_some());
+        let answer = match cached {
             Some(answer) => answer,
             None => {
                 let answer = self.ask(token).await?;

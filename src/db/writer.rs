@@ -157,7 +157,9 @@ fn run(
             }
         }
         let changes_before = conn.total_changes();
+        let (jobs, started) = (batch.len(), Instant::now());
         let (finishers, committed) = commit_batch(&conn, batch);
+        crate::metrics::writer_batch(jobs, started.elapsed());
         let committed = committed.map_err(|e| {
             let reason = describe(&e);
             health.failed(&reason);
@@ -240,7 +242,10 @@ fn sync_until_stopped(wal_path: PathBuf, waiting: mpsc::Receiver<Vec<Finish>>, h
             Some(file) => Ok(file),
             None => File::open(&wal_path).map(|file| &*wal.insert(file)),
         };
-        let synced = wal.and_then(File::sync_data).map_err(|e| {
+        let started = Instant::now();
+        let synced = wal.and_then(File::sync_data);
+        crate::metrics::wal_fsync(started.elapsed());
+        let synced = synced.map_err(|e| {
             let reason = format!("fsync of the write-ahead log failed: {e}");
             health.failed(&reason);
             reason

@@ -1,0 +1,220 @@
+//! Prometheus metrics, served as text at `GET /metrics` on `--metrics-listen` (off by default).
+//!
+//! The instruments are process-wide, like the tracing subscriber: the writer thread, the
+//! user-info cache and the request path record into them without being handed anything, and a
+//! record is an atomic add (no lock, no allocation on the hot path). File sizes are read when
+//! scraped. Labels are bounded: a route is its pattern (`/api/todos/{id}`), never the raw path.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+use warp::Filter;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    quota_refusals: IntCounter,
+    writer_batch: Histogram,
+    commit_seconds: Histogram,
+    fsync_seconds: Histogram,
+    userinfo_cache: IntCounterVec,
+    db_bytes: IntGauge,
+    wal_bytes: IntGauge,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// Latency buckets from 0.1 ms to 2.5 s.
+const SECONDS: [f64; 14] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+impl Metrics {
+    fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("gpt_todo".into()), None).expect("a valid prefix");
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("registered once");
+            c
+        };
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric");
+            registry.register(Box::new(h.clone())).expect("registered once");
+            h
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("registered once");
+            g
+        };
+        let requests =
+            counter_vec("http_requests_total", "HTTP requests answered, by route and status.", &["route", "status"]);
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request, by route.")
+                .buckets(SECONDS.to_vec()),
+            &["route"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(latency.clone())).expect("registered once");
+        let quota_refusals = IntCounter::new("quota_refusals_total", "API calls refused with 429 at the quota limit.")
+            .expect("valid metric");
+        registry.register(Box::new(quota_refusals.clone())).expect("registered once");
+        let userinfo_cache = counter_vec(
+            "userinfo_cache_total",
+            "Remote user-info look-ups answered from the cache (hit) or by asking (miss).",
+            &["result"],
+        );
+        // Both series exist from the start, so a rate over them is defined before the first call.
+        userinfo_cache.with_label_values(&["hit"]);
+        userinfo_cache.with_label_values(&["miss"]);
+        Metrics {
+            requests,
+            latency,
+            quota_refusals,
+            writer_batch: histogram(
+                "writer_batch_jobs",
+                "Jobs committed together in one writer transaction.",
+                vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+            ),
+            commit_seconds: histogram(
+                "writer_commit_seconds",
+                "Time to run and commit one writer batch.",
+                SECONDS.to_vec(),
+            ),
+            fsync_seconds: histogram("wal_fsync_seconds", "Time to fsync the write-ahead log.", SECONDS.to_vec()),
+            userinfo_cache,
+            db_bytes: gauge("database_bytes", "Size of the database file."),
+            wal_bytes: gauge("wal_bytes", "Size of the write-ahead log file."),
+            registry,
+        }
+    }
+}
+
+/// One answered request.
+pub fn request(path: &str, status: u16, elapsed: Duration) {
+    let route = route(path);
+    METRICS.requests.with_label_values(&[route, status_label(status)]).inc();
+    METRICS.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+}
+
+pub fn quota_refused() {
+    METRICS.quota_refusals.inc();
+}
+
+/// A writer batch of `jobs` jobs that took `elapsed` to run and commit.
+pub fn writer_batch(jobs: usize, elapsed: Duration) {
+    METRICS.writer_batch.observe(jobs as f64);
+    METRICS.commit_seconds.observe(elapsed.as_secs_f64());
+}
+
+pub fn wal_fsync(elapsed: Duration) {
+    METRICS.fsync_seconds.observe(elapsed.as_secs_f64());
+}
+
+pub fn userinfo_cache(hit: bool) {
+    METRICS.userinfo_cache.with_label_values(&[if hit { "hit" } else { "miss" }]).inc();
+}
+
+/// The route pattern a request matched, so that ids and junk paths add no label values.
+fn route(path: &str) -> &'static str {
+    let known = [
+        "/healthz",
+        "/openapi.json",
+        "/api/todo-demo",
+        "/api/todos",
+        "/api/oauth2/userinfo",
+        "/api/oauth2/authorize",
+        "/api/oauth2/token",
+        "/api/oauth2/revoke",
+        "/api/oauth2/register",
+        "/mcp",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+        "/admin",
+    ];
+    if let Some(route) = known.iter().find(|r| **r == path) {
+        return route;
+    }
+    if path.strip_prefix("/api/todos/").is_some_and(|id| !id.is_empty() && !id.contains('/')) {
+        return "/api/todos/{id}";
+    }
+    if path.starts_with("/admin/") {
+        return "/admin/*";
+    }
+    if path.starts_with("/.well-known/oauth-protected-resource") {
+        return "/.well-known/oauth-protected-resource";
+    }
+    "other"
+}
+
+fn status_label(status: u16) -> &'static str {
+    const CODES: [&str; 20] = [
+        "200", "201", "204", "303", "304", "400", "401", "403", "404", "405", "408", "409", "413", "415", "422", "429",
+        "500", "501", "503", "504",
+    ];
+    let text = status.to_string();
+    CODES.iter().find(|c| **c == text).copied().unwrap_or(match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    })
+}
+
+/// The text a scrape gets, with the file sizes read now.
+pub fn render(db_path: &std::path::Path) -> String {
+    let size = |path: PathBuf| std::fs::metadata(path).map(|m| m.len() as i64).unwrap_or(0);
+    METRICS.db_bytes.set(size(db_path.to_owned()));
+    METRICS.wal_bytes.set(size(crate::db::wal_path(db_path)));
+    let mut out = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&METRICS.registry.gather(), &mut out) {
+        tracing::warn!(error = %e, "encoding metrics failed");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Serves `GET /metrics` on `address` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    db_path: PathBuf,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let route = warp::path!("metrics").and(warp::get()).map(move || {
+        let mut response = Response::new(render(&db_path).into());
+        let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+        response.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        response
+    });
+    let not_found = warp::any().map(|| {
+        let mut response = Response::new("Only GET /metrics is served here.\n".into());
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response
+    });
+    warp::serve(route.or(not_found).unify()).incoming(listener).graceful(shutdown).run().await;
+}
+
+/// Binds `address` for [`serve`]; a one-line error names the flag.
+pub async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(address).await.map_err(|e| format!("--metrics-listen {address}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_patterns_so_labels_stay_few() {
+        assert_eq!(route("/api/todos/42"), "/api/todos/{id}");
+        assert_eq!(route("/api/todos/42/x"), "other");
+        assert_eq!(route("/wp-admin.php"), "other");
+        assert_eq!(status_label(418), "4xx");
+        assert_eq!(status_label(429), "429");
+    }
+}
