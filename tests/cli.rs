@@ -681,11 +681,17 @@ fn files_that_are_not_a_usable_gpt_todo_database_are_refused_untouched() {
 #[test]
 fn a_gpt_todo_database_made_before_the_application_id_is_still_recognised() {
     let dir = tempfile::tempdir().unwrap();
-    let db = gpt_todo_database(dir.path(), "old.db");
-    // As the file was before migration 0006: no application id, and that migration not yet run.
-    // (0006 is the last step in the list, so the file goes back one version.)
-    let version: i64 = sqlite(&db).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    sqlite(&db).execute_batch(&format!("PRAGMA application_id = 0; PRAGMA user_version = {}", version - 1)).unwrap();
+    let db = dir.path().join("old.db");
+    // A file as a release before migration 0004 left it: steps 1-3, no application id.
+    sqlite(&db)
+        .execute_batch(&format!(
+            "{}; {}; {}; PRAGMA user_version = 3;
+             INSERT INTO users (id, email, password_hash) VALUES ('u1', 'kept@example.com', 'x');",
+            include_str!("../schema.sql"),
+            include_str!("../migrations/0002_quota_windows.sql"),
+            include_str!("../migrations/0003_user_admin.sql"),
+        ))
+        .unwrap();
     assert!(ok(&cli_on(&db, &["user", "list"], None)).contains("kept@example.com"));
     let marked: i64 = sqlite(&db).query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
     assert_eq!(marked, i64::from(i32::from_be_bytes(*b"gtdo")), "the migration marks it as gpt-todo's");
