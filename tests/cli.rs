@@ -682,11 +682,16 @@ fn files_that_are_not_a_usable_gpt_todo_database_are_refused_untouched() {
 fn a_gpt_todo_database_made_before_the_application_id_is_still_recognised() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("old.db");
-    // As the file was before migration 0004 (the application id): schema steps 1 to 3 only.
-    let old = sqlite(&db);
-    gpt_todo::db::migrate_to(&old, 3).unwrap();
-    gpt_todo::users::create(&old, "kept@example.com", "", "long enough").unwrap();
-    drop(old);
+    // A file as a release before migration 0004 left it: steps 1-3, no application id.
+    sqlite(&db)
+        .execute_batch(&format!(
+            "{}; {}; {}; PRAGMA user_version = 3;
+             INSERT INTO users (id, email, password_hash) VALUES ('u1', 'kept@example.com', 'x');",
+            include_str!("../schema.sql"),
+            include_str!("../migrations/0002_quota_windows.sql"),
+            include_str!("../migrations/0003_user_admin.sql"),
+        ))
+        .unwrap();
     assert!(ok(&cli_on(&db, &["user", "list"], None)).contains("kept@example.com"));
     let marked: i64 = sqlite(&db).query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
     assert_eq!(marked, i64::from(i32::from_be_bytes(*b"gtdo")), "the migration marks it as gpt-todo's");

@@ -50,6 +50,11 @@ fn the_call_log_keeps_at_most_512_bytes_of_a_path_and_user_agent() {
 
 const CALLBACK: &str = "https://chatgpt.com/aip/g-load/oauth/callback";
 
+/// The sign-in loads come from many addresses through a proxy on 127.0.0.1 that names each one
+/// (`X-Forwarded-For`), as a botnet would: one address alone is stopped by the per-address limit
+/// after 10 posts, before its password checks could show anything.
+const BEHIND_PROXY: &[&str] = &["--trusted-proxy", "127.0.0.1"];
+
 /// What a browser posts on the login page: its cookie and the form's hidden fields.
 struct LoginPage {
     cookie: String,
@@ -85,16 +90,19 @@ fn login_page(server: &ServerProcess) -> LoginPage {
 }
 
 impl LoginPage {
-    /// A raw sign-in POST for `email` with a wrong password.
-    fn failed_login(&self, address: SocketAddr, email: &str) -> Vec<u8> {
+    /// A raw sign-in POST for `email` with a wrong password, from the `n`th of many client
+    /// addresses (each under the per-address limit), as the proxy in front says.
+    fn failed_login(&self, address: SocketAddr, email: &str, n: usize) -> Vec<u8> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.extend_pairs(&self.fields);
         form.append_pair("action", "login").append_pair("email", email).append_pair("password", "not the password");
         let body = form.finish();
         format!(
             "POST /api/oauth2/authorize HTTP/1.1\r\nHost: {address}\r\nCookie: {}\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+             X-Forwarded-For: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
             self.cookie,
+            std::net::Ipv4Addr::from(0x0a00_0000 + n as u32),
             body.len()
         )
         .into_bytes()
@@ -181,14 +189,14 @@ fn failed_logins(server: &ServerProcess, total: usize, client: Client) -> (Vec<u
     let page = login_page(server);
     let address = server.address;
     peak_threads_during(server, || {
-        flood(address, total, 40, client, |i| page.failed_login(address, &format!("nobody{i}@example.com")))
+        flood(address, total, 40, client, |i| page.failed_login(address, &format!("nobody{i}@example.com"), i))
     })
 }
 
 /// Item 1: a flood of password checks leaves resident memory bounded (argon2's 19 MiB per
 /// hash is reused, not left in the allocator's per-thread arenas).
 fn assert_password_checks_keep_memory_bounded(total: usize, ceiling_mib: u64) {
-    let server = ServerProcess::start(&[], &[]);
+    let server = ServerProcess::start(BEHIND_PROXY, &[]);
     let (statuses, threads) = failed_logins(&server, total, Client::Waits);
     let peak = server.peak_rss_mib();
     eprintln!("{total} failed logins, 40 clients: peak RSS {peak} MiB, peak threads {threads}");
@@ -206,7 +214,7 @@ fn failed_logins_keep_resident_memory_under_64_mib() {
 /// Every hash beyond the slots would need 19 MiB of its own, so memory shows how many ran at
 /// once; the thread count is reported (database reads share the blocking threads too).
 fn assert_hung_up_logins_stay_within_the_hashing_slots(total: usize, ceiling_mib: u64) {
-    let server = ServerProcess::start(&[], &[]);
+    let server = ServerProcess::start(BEHIND_PROXY, &[]);
     let idle_threads = server.status("Threads");
     let (_, threads) = failed_logins(&server, total, Client::HangsUp(Duration::from_millis(20)));
     let peak = server.peak_rss_mib();
@@ -264,12 +272,12 @@ fn api_calls_that_hang_up_do_not_start_more_remote_lookups() {
 /// Item 7: an address longer than any account can have costs neither a hash nor memory.
 #[test]
 fn over_long_emails_are_refused_without_a_password_check() {
-    let server = ServerProcess::start(&[], &[]);
+    let server = ServerProcess::start(BEHIND_PROXY, &[]);
     let page = login_page(&server);
     let address = server.address;
     let started = std::time::Instant::now();
     let statuses = flood(address, 300, 10, Client::Waits, |i| {
-        page.failed_login(address, &format!("{i}{}@example.com", "x".repeat(15_000)))
+        page.failed_login(address, &format!("{i}{}@example.com", "x".repeat(15_000)), i)
     });
     let took = started.elapsed();
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");

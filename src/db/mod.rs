@@ -214,18 +214,12 @@ pub fn savepoint<T>(conn: &Connection, f: impl FnOnce() -> T, keep: impl FnOnce(
 
 /// Brings the schema up to date, each migration in its own transaction.
 pub fn migrate(conn: &Connection) -> Result<(), DbError> {
-    migrate_to(conn, MIGRATIONS.len())
-}
-
-/// Brings the schema to `target` (at most the latest); tests use it to make a file as an
-/// older release left it.
-pub fn migrate_to(conn: &Connection, target: usize) -> Result<(), DbError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     // A newer release migrated this file; an older one must not write to a schema it does not know.
     if current > MIGRATIONS.len() as i64 {
         return Err(DbError::NewerSchema { found: current, known: MIGRATIONS.len() });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current as usize) {
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index + 1;
         conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;")).inspect_err(
             |_| {
