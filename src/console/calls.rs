@@ -120,7 +120,7 @@ pub async fn list(ask: Ask) -> Response {
     let read = ask
         .state
         .db
-        .read(move |conn| Ok(query(conn, &user, &client, status, &path, from.as_deref(), to.as_deref(), before)?))
+        .read(move |conn| query(conn, &user, &client, status, &path, from.as_deref(), to.as_deref(), before))
         .await;
     match read {
         Ok(mut lines) => {
