@@ -216,6 +216,9 @@ fn repeated_wrong_passwords_lock_the_console_sign_in() {
     assert!(locked.body.contains("Too many failed sign-ins"), "{}", locked.body);
 }
 
+/// A change on a client's page: its form fields, the audit action, the audit detail.
+type Step<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 #[test]
 fn client_changes_each_write_one_audit_row() {
     let (server, mut console) = with_admin();
@@ -238,7 +241,7 @@ fn client_changes_each_write_one_audit_row() {
     let path = format!("/admin/clients/{client_id}");
     console.get(&path);
 
-    let steps: [(&[(&str, &str)], &str, &str); 6] = [
+    let steps: [Step; 6] = [
         (
             &[("action", "add-redirect"), ("uri", "https://c.example/cb")],
             "client.add-redirect-uri",
