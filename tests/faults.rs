@@ -700,3 +700,30 @@ fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_by_itself() {
         eprintln!("full disk: {user}: counter {counter} = {logged_2xx} logged 2xx = {todos} todos");
     }
 }
+
+/// A database failure behind `GET /api/oauth2/userinfo` is a 500 with a JSON error, and the
+/// server's log says what failed (it used to answer the 500 and log nothing).
+#[test]
+fn a_userinfo_database_failure_is_a_500_and_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("userinfo.db");
+    let conn = db::open_connection(&db_path).unwrap();
+    db::migrate(&conn).unwrap();
+    let redirect = ["https://chatgpt.com/aip/g-test/oauth/callback".to_string()];
+    let client = clients::register(&conn, "GPT", &redirect, None, false).unwrap().client_id;
+    let (_, token) = add_caller(&conn, "ann@example.com", &client);
+    let log_path = dir.path().join("server.log");
+    let server = RealServer::start_logging_to(&db_path, &log_path);
+    let url = format!("{}/api/oauth2/userinfo", server.base);
+    assert_eq!(get(&url, Some(&token)).status, 200);
+
+    // The look-up joins the users table; with it renamed, SQLite fails every look-up.
+    conn.execute_batch("ALTER TABLE users RENAME TO users_moved").unwrap();
+    let failed = get(&url, Some(&token));
+    assert_eq!((failed.status, failed.error()), (500, "Database error"), "{:?}", failed.body);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.lines().any(|line| line.contains("ERROR") && line.contains("no such table: users")),
+        "the 500 must be logged with its cause; the server's log:\n{log}"
+    );
+}

@@ -954,3 +954,18 @@ fn the_token_endpoint_limits_each_address_with_an_rfc_6749_error() {
     assert_eq!(limited.header("cache-control"), Some("no-store"));
     assert_oauth_error(&attempt("198.51.100.7"), 400, "invalid_grant");
 }
+
+#[test]
+fn a_database_failure_at_sign_up_is_a_server_error_page_not_a_form_error() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    assert_eq!(login.status, 200, "{}", login.body);
+    // The table the insert needs is gone: a fault of the database, not of what the person typed.
+    server.sql().execute_batch("ALTER TABLE users RENAME TO users_moved").unwrap();
+    let fields = [("name", "Neo"), ("email", "neo@example.com"), ("password", "long enough pw")];
+    let failed = browser.post(&login, "signup", &fields);
+    assert_eq!(failed.status, 500, "a database failure is the server's fault, not a form error: {}", failed.body);
+    assert!(!failed.body.contains("no such table"), "the page must not show SQLite's message: {}", failed.body);
+    assert!(failed.body.contains("Something went wrong"), "{}", failed.body);
+}
