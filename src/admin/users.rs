@@ -18,7 +18,7 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
     let password = password.unwrap_or_default();
     match command {
         UserCommand::Add { email, name, .. } => {
-            let id = users::create(conn, &email, name.as_deref().unwrap_or(""), &password).map_err(invalid)?;
+            let id = users::create(conn, &email, name.as_deref().unwrap_or(""), &password)?;
             Ok(format!("Added user {} (id {id})\n", printable(email.trim())))
         }
         UserCommand::List { json } => {

@@ -9,7 +9,7 @@ use warp::http::header::AUTHORIZATION;
 
 pub use remote::RemoteUserinfo;
 
-use crate::api::error::{ApiError, MISSING_TOKEN};
+use crate::api::error::ApiError;
 use crate::db::tokens::{self, TokenOwner};
 use crate::secrets::hash_secret;
 
@@ -71,7 +71,7 @@ impl Claim {
 /// Takes the token out of exactly one `Authorization: Bearer <token>` header.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or(ApiError::Unauthorized(MISSING_TOKEN))?;
+    let value = values.next().ok_or(ApiError::MissingToken)?;
     if values.next().is_some() {
         return Err(ApiError::Unauthorized("Send exactly one Authorization header"));
     }

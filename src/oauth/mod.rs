@@ -10,6 +10,7 @@ mod error;
 pub mod events;
 mod hashing;
 mod metadata;
+mod page_error;
 mod pages;
 mod params;
 mod revoke;
