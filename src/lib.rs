@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-pub use routes::{routes, routes_with};
+pub use routes::{ROUTE_TABLE, allowed_methods, routes, routes_with};
 
 use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::cli::Synchronous;

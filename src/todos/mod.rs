@@ -8,4 +8,4 @@ mod store;
 
 pub use model::{DESCRIPTION_MAX, NewTodo, STATUS_MAX, TITLE_MAX, Todo, TodoPatch};
 pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, cursor};
-pub use routes::{allowed_methods, routes};
+pub use routes::routes;

@@ -51,17 +51,6 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .map(Reply::into_response)
 }
 
-/// The methods a todo API path answers, for the `Allow` header of a 405 (RFC 9110).
-pub fn allowed_methods(path: &str) -> Option<&'static str> {
-    match path.strip_prefix("/api/")? {
-        "todo-demo" => Some("POST"),
-        "todos" => Some("GET, POST"),
-        rest => {
-            rest.strip_prefix("todos/").filter(|id| !id.is_empty() && !id.contains('/')).map(|_| "GET, PATCH, DELETE")
-        }
-    }
-}
-
 /// The reference's create: `200` with the created todo.
 async fn create_demo(call: Begun, body: Body) -> Answer {
     let call = call?.parse(body.and_then(|body| NewTodo::parse(&body)));
