@@ -43,6 +43,7 @@ use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::cli::Synchronous;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::oauth::Guards;
 use crate::rate_limit::PublicLimits;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
@@ -55,6 +56,9 @@ pub struct Shared {
     pub auth: Authenticator,
     /// Per-address limits of the endpoints anyone may call without an account.
     pub limits: PublicLimits,
+    /// What guards the sign-in and sign-up password checks: the per-account lockout and the
+    /// bound on concurrent password hashing (one per server, like the limits).
+    pub sign_in: Guards,
 }
 
 impl std::ops::Deref for AppState {
@@ -73,7 +77,9 @@ impl AppState {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
-        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, limits: PublicLimits::default() })))
+        let shared =
+            Shared { config: Arc::new(config), db, auth, limits: PublicLimits::default(), sign_in: Guards::default() };
+        Ok(AppState(Arc::new(shared)))
     }
 }
 

@@ -3,7 +3,6 @@
 //! request again; a successful POST answers `303` (to this page, or to the client's redirect URI).
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use warp::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
@@ -42,12 +41,11 @@ const SIGNED_UP: &str = "If this email address was new here, its account is read
 /// The query parameter that makes the login page show [`SIGNED_UP`].
 const SIGNED_UP_PARAM: &str = "signed_up";
 
-pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map({
         let state = state.clone();
         move || state.clone()
     });
-    let with_guards = warp::any().map(move || guards.clone());
     let show = warp::get()
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
@@ -57,7 +55,6 @@ pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Re
     let submit = warp::post()
         .and(client_address(&state.config.trusted_proxies))
         .and(with_state)
-        .and(with_guards)
         .and(warp::header::headers_cloned())
         .and(params::form())
         .then(submit)
@@ -79,13 +76,7 @@ async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String
     Ok(with_cookie(&state, response, &browser))
 }
 
-async fn submit(
-    address: IpAddr,
-    state: AppState,
-    guards: Arc<Guards>,
-    headers: HeaderMap,
-    form: Result<Params, String>,
-) -> Page {
+async fn submit(address: IpAddr, state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Page {
     let params = match form {
         Ok(params) => params,
         Err(message) => return Ok(pages::error(StatusCode::BAD_REQUEST, "Bad request", &message)),
@@ -106,9 +97,9 @@ async fn submit(
         return Ok(rate_limited(&state, &request, &browser, &params, wait));
     }
     match action {
-        Some("login") => login(&state, &guards, address, &request, &browser, &params).await,
+        Some("login") => login(&state, &state.sign_in, address, &request, &browser, &params).await,
         Some("signup") if state.config.allow_signup => {
-            signup(&state, &guards, address, &request, &browser, &params).await
+            signup(&state, &state.sign_in, address, &request, &browser, &params).await
         }
         Some("consent") => consent(&state, &request, &browser, params.get("decision")).await,
         Some("logout") => logout(&state, &request, &browser).await,

@@ -19,7 +19,6 @@ mod throttle;
 mod token;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use warp::http::HeaderMap;
 use warp::reply::Response;
@@ -33,6 +32,7 @@ use error::OAuthError;
 use params::Params;
 
 pub use auth_request::SCOPE;
+pub use authorize::Guards;
 pub use codes::CODE_TTL;
 pub use session::COOKIE_NAME;
 pub use throttle::MAX_FAILURES;
@@ -51,7 +51,7 @@ pub mod input {
 /// from their own origin whatever `--cors-origin` says, and the machine endpoints take no cookies,
 /// so any origin may call them (browser-based public clients need that).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let pages = authorize::routes(state.clone(), Arc::new(authorize::Guards::default()));
+    let pages = authorize::routes(state.clone());
     let token =
         warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), Some(token_limit), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), None, revoke::revoke));
