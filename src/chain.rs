@@ -89,8 +89,14 @@ async fn conclude<T: Send + 'static>(
     success: StatusCode,
     step: impl FnOnce(&Connection, &Caller) -> Result<Counted<T>, rusqlite::Error> + Send + 'static,
 ) -> Counted<T> {
+    let state_config = state.config.clone();
     let job = move |conn: &Connection| -> Result<(CallRecord, Counted<T>), rusqlite::Error> {
-        let (caller, outcome) = match claim.resolve(conn) {
+        let public_url = state_config.public_url();
+        let resolved = claim.resolve(conn).and_then(|caller| {
+            caller.check_audience(&meta.path, public_url)?;
+            Ok(caller)
+        });
+        let (caller, outcome) = match resolved {
             Ok(caller) => {
                 let outcome = step(conn, &caller)?;
                 (Some(caller), outcome)

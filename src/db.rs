@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use crate::writer::Writer;
 
 /// Migrations in order; migration N sets `PRAGMA user_version = N`.
-const MIGRATIONS: &[&str] = &[include_str!("../schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../schema.sql"), include_str!("../migrations/0003_mcp.sql")];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;

@@ -41,14 +41,16 @@ pub struct Grant<'a> {
     /// Tokens of one family descend from one grant and are revoked together on misuse.
     pub family_id: &'a str,
     pub code_hash: Option<&'a str>,
+    /// The resource the token is for (RFC 8707), or `None`: unbound, as a GPT Action's tokens.
+    pub resource: Option<&'a str>,
 }
 
 /// Stores a new token of `kind` for `grant`, valid for `ttl`, and returns it.
 pub fn issue(conn: &Connection, kind: Kind, grant: &Grant, ttl: Duration) -> rusqlite::Result<String> {
     let token = random_secret(kind.prefix());
     conn.prepare_cached(
-        "INSERT INTO oauth_tokens (token_hash, kind, client_id, user_id, scope, family_id, code_hash, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO oauth_tokens (token_hash, kind, client_id, user_id, scope, family_id, code_hash, expires_at, resource)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         hash_secret(&token),
@@ -59,6 +61,7 @@ pub fn issue(conn: &Connection, kind: Kind, grant: &Grant, ttl: Duration) -> rus
         grant.family_id,
         grant.code_hash,
         unix_now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+        grant.resource,
     ])?;
     Ok(token)
 }

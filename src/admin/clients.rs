@@ -33,13 +33,13 @@ pub fn add(
 pub fn list(conn: &Connection) -> AdminResult {
     let mut stmt = conn.prepare(
         "SELECT client_id, name, CASE WHEN secret_hash IS NULL THEN 'public' ELSE 'confidential' END,
-                COALESCE(CAST(call_limit AS TEXT), 'default'), redirect_uris, created_at
+                COALESCE(CAST(call_limit AS TEXT), 'default'), registration, redirect_uris, created_at
            FROM oauth_clients ORDER BY created_at, name",
     )?;
     let rows = stmt
-        .query_map([], |r| Ok(vec![r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?]))?
+        .query_map([], |r| (0..7).map(|i| r.get(i)).collect::<Result<Vec<String>, _>>())?
         .collect::<Result<Vec<Vec<String>>, _>>()?;
-    print_table(&["CLIENT ID", "NAME", "TYPE", "LIMIT", "REDIRECT URIS", "CREATED"], &rows);
+    print_table(&["CLIENT ID", "NAME", "TYPE", "LIMIT", "REGISTERED BY", "REDIRECT URIS", "CREATED"], &rows);
     Ok(())
 }
 

@@ -47,7 +47,9 @@ pub fn run(db_path: &Path, command: Command) -> AdminResult {
         }
         Command::Client(ClientCommand::List) => clients::list(&conn),
         Command::Client(ClientCommand::SetLimit { client_id, limit }) => clients::set_limit(&conn, &client_id, &limit),
-        Command::Token(TokenCommand::Issue { user, client, ttl }) => users::issue_token(&conn, &user, &client, ttl),
+        Command::Token(TokenCommand::Issue { user, client, ttl, resource }) => {
+            users::issue_token(&conn, &user, &client, ttl, resource.as_deref())
+        }
         Command::Usage(args) => reports::usage(&conn, &args),
         Command::Logs(args) => reports::logs(&conn, &args),
         Command::Backup { path } => backup(&conn, &path),

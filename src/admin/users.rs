@@ -48,7 +48,9 @@ pub fn user_id_by_email(conn: &Connection, email: &str) -> Result<String, super:
     users::find_by_email(conn, email)?.map(|(id, _)| id).ok_or_else(|| invalid(format!("no user with email {email}")))
 }
 
-pub fn issue_token(conn: &Connection, email: &str, client_id: &str, ttl: u64) -> AdminResult {
+/// `resource`: the URL the token is bound to (RFC 8707), e.g. `<public URL>/mcp` for the MCP
+/// endpoint; none gives an unbound token, which only the todo API takes.
+pub fn issue_token(conn: &Connection, email: &str, client_id: &str, ttl: u64, resource: Option<&str>) -> AdminResult {
     let user_id = user_id_by_email(conn, email)?;
     let known: bool =
         conn.query_row("SELECT EXISTS (SELECT 1 FROM oauth_clients WHERE client_id = ?1)", [client_id], |r| r.get(0))?;
@@ -59,7 +61,9 @@ pub fn issue_token(conn: &Connection, email: &str, client_id: &str, ttl: u64) ->
         return Err(invalid("--ttl must be at least 1 second"));
     }
     let family_id = random_id();
-    let grant = Grant { user_id: &user_id, client_id, scope: "todos", family_id: &family_id, code_hash: None };
+    let resource = resource.map(|url| url.trim_end_matches('/'));
+    let grant =
+        Grant { user_id: &user_id, client_id, scope: "todos", family_id: &family_id, code_hash: None, resource };
     println!("{}", tokens::issue(conn, Kind::Access, &grant, Duration::from_secs(ttl))?);
     Ok(())
 }

@@ -133,6 +133,8 @@ fn ask(agent: &ureq::Agent, url: &str, token: &str, default_client_id: Option<St
             client_id,
             email: first_string(&info, &["email"]),
             name: first_string(&info, &["name"]),
+            // Another server's tokens say nothing of a resource: the todo API takes them, /mcp not.
+            resource: None,
         })),
         // A token we cannot attribute to a user and a client cannot be counted, so it is refused.
         _ => Ok(Answer::Refused(status)),

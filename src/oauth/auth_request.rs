@@ -7,6 +7,7 @@
 use super::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
+use crate::config::Config;
 
 /// The only scope there is: the user's todos (and their name and email, through user info).
 pub const SCOPE: &str = "todos";
@@ -19,6 +20,8 @@ pub struct AuthRequest {
     pub scope: Option<String>,
     /// The PKCE S256 challenge, when the client sent one (public clients must).
     pub code_challenge: Option<String>,
+    /// The resource the tokens will be bound to (RFC 8707), when the client named one.
+    pub resource: Option<String>,
 }
 
 /// Why a request cannot go on.
@@ -77,12 +80,20 @@ impl AuthRequest {
         if client.is_public() && code_challenge.is_none() {
             return Err(refuse("invalid_request", "A public client must use PKCE (code_challenge_method=S256)"));
         }
+        let resource = match params.get("resource") {
+            None => None,
+            Some(resource) => Some(
+                our_resource(&state.config, resource)
+                    .ok_or_else(|| refuse("invalid_target", &unknown_resource(state)))?,
+            ),
+        };
         Ok(AuthRequest {
             client,
             redirect_uri,
             state: state_param.clone(),
             scope: params.get("scope").map(str::to_owned),
             code_challenge,
+            resource,
         })
     }
 
@@ -96,6 +107,7 @@ impl AuthRequest {
             params.push(("code_challenge", challenge));
             params.push(("code_challenge_method", "S256"));
         }
+        params.extend(self.resource.as_deref().map(|r| ("resource", r)));
         params
     }
 
@@ -105,6 +117,18 @@ impl AuthRequest {
         query.extend_pairs(self.params());
         format!("/api/oauth2/authorize?{}", query.finish())
     }
+}
+
+/// RFC 8707 §2: the resources this server issues tokens for are its MCP endpoint and its todo
+/// API (the public URL itself). Returns the canonical form, without a trailing slash.
+pub fn our_resource(config: &Config, requested: &str) -> Option<String> {
+    let requested = requested.trim_end_matches('/');
+    let mcp = config.mcp_resource();
+    (requested == mcp || requested == config.public_url()).then(|| requested.to_owned())
+}
+
+pub fn unknown_resource(state: &AppState) -> String {
+    format!("resource must be {} (or {})", state.config.mcp_resource(), state.config.public_url())
 }
 
 fn page(message: &str) -> Refusal {

@@ -11,6 +11,7 @@ mod hashing;
 mod metadata;
 mod pages;
 mod params;
+mod register;
 mod revoke;
 mod session;
 mod throttle;
@@ -40,13 +41,18 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let pages = authorize::routes(state.clone(), Arc::new(authorize::Guards::default()));
     let token = warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), revoke::revoke));
+    let register = register::route(state.clone(), Arc::new(register::throttle()));
     let machine_paths = path_prefix("/api/oauth2/token")
         .or(path_prefix("/api/oauth2/revoke"))
+        .unify()
+        .or(path_prefix("/api/oauth2/register"))
         .unify()
         .or(path_prefix("/.well-known/"))
         .unify();
     let machine = token
         .or(revoke)
+        .unify()
+        .or(register)
         .unify()
         .or(metadata::routes(state))
         .unify()

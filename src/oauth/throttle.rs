@@ -4,6 +4,9 @@
 //! limit while their passwords are being checked; a successful sign-in forgets the count.
 //! Unknown addresses are counted the same way, so the lockout tells nothing about which accounts
 //! exist. Kept in memory: a restart forgets, which is fine for a brake on guessing.
+//!
+//! The same brake, with its own numbers, limits client registrations per network address: there
+//! every registration counts, as none is a "success" that should forget the earlier ones.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,9 +17,17 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Bounds memory when someone tries very many addresses.
 const MAX_TRACKED: usize = 10_000;
 
-#[derive(Default)]
 pub struct Throttle {
     failures: Mutex<HashMap<String, Failures>>,
+    max: u32,
+    window: Duration,
+}
+
+impl Default for Throttle {
+    /// The sign-in lockout.
+    fn default() -> Throttle {
+        Throttle::new(MAX_FAILURES, WINDOW)
+    }
 }
 
 struct Failures {
@@ -26,26 +37,31 @@ struct Failures {
 }
 
 impl Throttle {
+    /// At most `max` attempts per key within `window`.
+    pub fn new(max: u32, window: Duration) -> Throttle {
+        Throttle { failures: Mutex::default(), max, window }
+    }
+
     /// Starts a sign-in attempt for `email`, counted as failed until [`Throttle::succeeded`] says
     /// otherwise; `Err(wait)` while sign-in for `email` is refused.
     pub fn begin_attempt(&self, email: &str) -> Result<(), Duration> {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let key = key(email);
         if let Some(f) = failures.get(&key)
-            && f.count >= MAX_FAILURES
-            && f.since.elapsed() < WINDOW
+            && f.count >= self.max
+            && f.since.elapsed() < self.window
         {
-            return Err(WINDOW - f.since.elapsed());
+            return Err(self.window - f.since.elapsed());
         }
         if failures.len() >= MAX_TRACKED && !failures.contains_key(&key) {
-            make_room(&mut failures);
+            make_room(&mut failures, self.window);
         }
         let entry = failures.entry(key).or_insert(Failures { count: 0, since: Instant::now() });
-        if entry.since.elapsed() >= WINDOW {
+        if entry.since.elapsed() >= self.window {
             *entry = Failures { count: 0, since: Instant::now() };
         }
         entry.count += 1;
-        if entry.count == MAX_FAILURES {
+        if entry.count == self.max {
             // The lockout lasts a whole window from the attempt that triggered it.
             entry.since = Instant::now();
         }
@@ -58,8 +74,8 @@ impl Throttle {
 }
 
 /// Drops expired entries, and if that frees nothing, the oldest tenth.
-fn make_room(failures: &mut HashMap<String, Failures>) {
-    failures.retain(|_, f| f.since.elapsed() < WINDOW);
+fn make_room(failures: &mut HashMap<String, Failures>, window: Duration) {
+    failures.retain(|_, f| f.since.elapsed() < window);
     if failures.len() >= MAX_TRACKED {
         let mut starts: Vec<Instant> = failures.values().map(|f| f.since).collect();
         starts.sort_unstable();

@@ -7,7 +7,7 @@ use serde::Serialize;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
-use super::auth_request::SCOPE;
+use super::auth_request::{SCOPE, our_resource, unknown_resource};
 use super::client_auth;
 use super::codes;
 use super::error::{OAuthError, no_store};
@@ -39,15 +39,22 @@ pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, Str
         return Err(OAuthError::unsupported_grant_type("Supported: authorization_code, refresh_token"));
     }
     let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let resource = match params.get("resource") {
+        Some(requested) => Some(
+            our_resource(&state.config, requested)
+                .ok_or_else(|| OAuthError::invalid_target(unknown_resource(&state)))?,
+        ),
+        None => None,
+    };
     let client_id = client.client_id.clone();
     let config = state.config.clone();
     let issued = if grant_type == "authorization_code" {
-        let exchange = CodeExchange::from_params(&params)?;
+        let exchange = CodeExchange::from_params(&params, resource)?;
         state.db.writer.write(move |conn| exchange_code(conn, &config, &client, &exchange)).await??
     } else {
         let refresh_token = required(&params, "refresh_token")?.to_owned();
         check_scope(params.get("scope"))?;
-        state.db.writer.write(move |conn| refresh(conn, &config, &client, &refresh_token)).await??
+        state.db.writer.write(move |conn| refresh(conn, &config, &client, &refresh_token, resource)).await??
     };
     tracing::info!(%client_id, grant_type, "tokens issued");
     Ok(no_store(json_response(StatusCode::OK, &issued)))
@@ -71,15 +78,29 @@ struct CodeExchange {
     code: String,
     redirect_uri: String,
     code_verifier: Option<String>,
+    resource: Option<String>,
 }
 
 impl CodeExchange {
-    fn from_params(params: &Params) -> Result<CodeExchange, OAuthError> {
+    fn from_params(params: &Params, resource: Option<String>) -> Result<CodeExchange, OAuthError> {
         Ok(CodeExchange {
             code: required(params, "code")?.to_owned(),
             redirect_uri: required(params, "redirect_uri")?.to_owned(),
             code_verifier: params.get("code_verifier").map(str::to_owned),
+            resource,
         })
+    }
+}
+
+/// The resource the new tokens are bound to. RFC 8707 §2.2: a token request may name the
+/// resource again, and must not name another than the grant was for; a grant made for no
+/// resource may be narrowed to one of ours.
+fn bound_resource(granted: Option<&str>, requested: Option<String>) -> Result<Option<String>, OAuthError> {
+    match (granted, requested) {
+        (Some(granted), Some(requested)) if granted != requested => Err(OAuthError::invalid_target(format!(
+            "resource differs from the one this grant was made for ({granted})"
+        ))),
+        (granted, requested) => Ok(requested.or(granted.map(str::to_owned))),
     }
 }
 
@@ -118,12 +139,14 @@ fn exchange_code(
         // Authorization requests of public clients always carry a challenge; this is a confidential one.
         (None, None) => {}
     }
+    let resource = bound_resource(code.resource.as_deref(), exchange.resource.clone())?;
     let grant = Grant {
         user_id: &code.user_id,
         client_id: &client.client_id,
         scope: &code.scope,
         family_id: &random_id(),
         code_hash: Some(&code.code_hash),
+        resource: resource.as_deref(),
     };
     // Spending the code and issuing its tokens happen together or not at all.
     Ok(in_savepoint(conn, || {
@@ -140,12 +163,18 @@ fn is_verifier(verifier: &str) -> bool {
 
 /// Rotates a refresh token. Presenting one that was already rotated means two parties hold it:
 /// the whole family is revoked.
-fn refresh(conn: &Connection, config: &Config, client: &Client, refresh_token: &str) -> Result<Issued, OAuthError> {
+fn refresh(
+    conn: &Connection,
+    config: &Config,
+    client: &Client,
+    refresh_token: &str,
+    requested_resource: Option<String>,
+) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked");
     let stored = conn
         .prepare_cached(
             "SELECT user_id, client_id, scope, family_id, code_hash, expires_at,
-                    revoked_at IS NOT NULL, rotated_at IS NOT NULL
+                    revoked_at IS NOT NULL, rotated_at IS NOT NULL, resource
                FROM oauth_tokens WHERE token_hash = ?1 AND kind = 'refresh'",
         )?
         .query_row([hash_secret(refresh_token)], |r| {
@@ -158,6 +187,7 @@ fn refresh(conn: &Connection, config: &Config, client: &Client, refresh_token: &
                 expires_at: r.get(5)?,
                 revoked: r.get(6)?,
                 rotated: r.get(7)?,
+                resource: r.get(8)?,
             })
         })
         .optional()?
@@ -173,12 +203,14 @@ fn refresh(conn: &Connection, config: &Config, client: &Client, refresh_token: &
     if stored.expires_at <= unix_now() {
         return Err(invalid());
     }
+    let resource = bound_resource(stored.resource.as_deref(), requested_resource)?;
     let grant = Grant {
         user_id: &stored.user_id,
         client_id: &stored.client_id,
         scope: &stored.scope,
         family_id: &stored.family_id,
         code_hash: stored.code_hash.as_deref(),
+        resource: resource.as_deref(),
     };
     Ok(in_savepoint(conn, || {
         conn.prepare_cached("UPDATE oauth_tokens SET rotated_at = ?1 WHERE token_hash = ?2")?
@@ -196,6 +228,7 @@ struct StoredRefresh {
     expires_at: i64,
     revoked: bool,
     rotated: bool,
+    resource: Option<String>,
 }
 
 fn issue_pair(conn: &Connection, config: &Config, grant: &Grant) -> rusqlite::Result<Issued> {
@@ -219,6 +252,16 @@ mod tests {
         assert!(!is_verifier(&"a".repeat(42)));
         assert!(!is_verifier(&"a".repeat(129)));
         assert!(!is_verifier(&format!("{}+", "a".repeat(43))));
+    }
+
+    #[test]
+    fn a_token_request_may_repeat_or_narrow_the_resource_but_not_change_it() {
+        let mcp = "https://t.example/mcp";
+        assert_eq!(bound_resource(Some(mcp), None).unwrap().as_deref(), Some(mcp));
+        assert_eq!(bound_resource(Some(mcp), Some(mcp.into())).unwrap().as_deref(), Some(mcp));
+        assert_eq!(bound_resource(None, Some(mcp.into())).unwrap().as_deref(), Some(mcp));
+        assert_eq!(bound_resource(None, None).unwrap(), None);
+        assert_eq!(bound_resource(Some(mcp), Some("https://t.example".into())).unwrap_err().code, "invalid_target");
     }
 
     #[test]

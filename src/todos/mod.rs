@@ -6,6 +6,6 @@ mod query;
 mod routes;
 mod store;
 
-pub use model::{DESCRIPTION_MAX, NewTodo, STATUS_MAX, TITLE_MAX, Todo, TodoPatch};
+pub use model::{DESCRIPTION_MAX, NewTodo, STATUS_MAX, TITLE_MAX, Todo, TodoPatch, json_object};
 pub use query::{DEFAULT_LIMIT, MAX_LIMIT, cursor};
 pub use routes::{allowed_methods, routes};
