@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod calllog;
 pub mod chain;
 pub mod cli;
@@ -39,6 +40,7 @@ pub use routes::routes;
 use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::oauth::ClientMetadataDocuments;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
 #[derive(Clone)]
@@ -48,6 +50,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub db: Db,
     pub auth: Authenticator,
+    /// Clients known by the URL of their Client ID Metadata Document, fetched and cached.
+    pub client_documents: ClientMetadataDocuments,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,7 +70,8 @@ impl AppState {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
-        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth })))
+        let client_documents = ClientMetadataDocuments::new(&config);
+        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, client_documents })))
     }
 }
 

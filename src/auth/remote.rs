@@ -5,19 +5,18 @@
 //! failures not at all. At most [`MAX_LOOKUPS`] lookups run at once, so a slow or hanging
 //! endpoint cannot tie up every blocking thread.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::Caller;
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::secrets::hash_secret;
 
-/// Bounds the cache's memory; when full, expired entries go, and if none have, the oldest half.
+/// Bounds the cache's memory.
 const CACHE_CAPACITY: usize = 10_000;
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 const REFUSAL_TTL: Duration = Duration::from_secs(5);
@@ -30,7 +29,7 @@ pub struct RemoteUserinfo {
     ttl: Duration,
     timeout: Duration,
     lookups: Semaphore,
-    cache: Mutex<HashMap<String, (Answer, Instant)>>,
+    cache: TtlCache<Answer>,
 }
 
 /// What one ask of the user-info endpoint came to.
@@ -54,7 +53,7 @@ impl RemoteUserinfo {
             ttl: config.userinfo_cache_ttl,
             timeout: config.userinfo_timeout,
             lookups: Semaphore::new(MAX_LOOKUPS),
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(CACHE_CAPACITY),
         }
     }
 
@@ -89,27 +88,14 @@ impl RemoteUserinfo {
     }
 
     fn cached(&self, key: &str) -> Option<Answer> {
-        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (answer, at) = cache.get(key)?;
-        let ttl = match answer {
+        self.cache.get(key, |answer| match answer {
             Answer::Known(_) => self.ttl,
             Answer::Refused(_) => REFUSAL_TTL.min(self.ttl),
-        };
-        (at.elapsed() < ttl).then(|| answer.clone())
+        })
     }
 
     fn remember(&self, key: String, answer: Answer) {
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() >= CACHE_CAPACITY {
-            cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
-        }
-        if cache.len() >= CACHE_CAPACITY {
-            let mut ages: Vec<Instant> = cache.values().map(|(_, at)| *at).collect();
-            ages.sort_unstable();
-            let cutoff = ages[ages.len() / 2];
-            cache.retain(|_, (_, at)| *at > cutoff);
-        }
-        cache.insert(key, (answer, Instant::now()));
+        self.cache.insert(key, answer, self.ttl.max(REFUSAL_TTL));
     }
 }
 

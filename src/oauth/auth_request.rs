@@ -36,16 +36,7 @@ pub enum Refusal {
 impl AuthRequest {
     pub async fn check(state: &AppState, params: &Params) -> Result<AuthRequest, Refusal> {
         let client_id = params.get("client_id").ok_or_else(|| page("The request names no client (client_id)."))?;
-        let lookup = client_id.to_owned();
-        let client = state
-            .db
-            .read(move |conn| Ok(clients::find(conn, &lookup)?))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "authorize: client look-up failed");
-                page("The server could not check this request. Please try again.")
-            })?
-            .ok_or_else(|| page("This app is not registered with gpt-todo (unknown client_id)."))?;
+        let client = find_client(state, client_id).await?;
         let redirect_uri =
             params.get("redirect_uri").ok_or_else(|| page("The request has no redirect_uri."))?.to_owned();
         if !client.allows_redirect(&redirect_uri) {
@@ -117,6 +108,39 @@ impl AuthRequest {
         query.extend_pairs(self.params());
         format!("/api/oauth2/authorize?{}", query.finish())
     }
+}
+
+/// The client a request names: one this server registered, or one known by the URL of its
+/// Client ID Metadata Document, which is fetched (or taken from the cache) and remembered.
+async fn find_client(state: &AppState, client_id: &str) -> Result<Client, Refusal> {
+    if state.config.client_metadata_documents && state.client_documents.is_document_url(client_id) {
+        let document = state.client_documents.resolve(client_id).await.map_err(|reason| {
+            page(&format!("This app's client metadata document ({client_id}) cannot be used: {reason}."))
+        })?;
+        let (id, name, uris) = (client_id.to_owned(), document.client_name.clone(), document.redirect_uris.clone());
+        let remembered =
+            state.db.writer.write(move |conn| clients::remember_metadata_document(conn, &id, &name, &uris));
+        if let Err(e) | Ok(Err(e)) = remembered.await.map(|r| r.map_err(crate::db::DbError::from)) {
+            tracing::error!(error = %e, "authorize: could not record a metadata-document client");
+            return Err(page("The server could not check this request. Please try again."));
+        }
+        return Ok(Client {
+            client_id: client_id.to_owned(),
+            name: document.client_name,
+            secret_hash: None,
+            redirect_uris: document.redirect_uris,
+        });
+    }
+    let lookup = client_id.to_owned();
+    state
+        .db
+        .read(move |conn| Ok(clients::find(conn, &lookup)?))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "authorize: client look-up failed");
+            page("The server could not check this request. Please try again.")
+        })?
+        .ok_or_else(|| page("This app is not registered with gpt-todo (unknown client_id)."))
 }
 
 /// RFC 8707 §2: the resources this server issues tokens for are its MCP endpoint and its todo

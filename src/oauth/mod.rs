@@ -5,6 +5,7 @@
 mod auth_request;
 mod authorize;
 mod client_auth;
+mod client_metadata;
 mod codes;
 mod error;
 mod hashing;
@@ -30,6 +31,7 @@ use error::OAuthError;
 use params::Params;
 
 pub use auth_request::SCOPE;
+pub use client_metadata::ClientMetadataDocuments;
 pub use codes::CODE_TTL;
 pub use session::COOKIE_NAME;
 pub use throttle::MAX_FAILURES;
