@@ -33,8 +33,8 @@ pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
     let meta = &record.meta;
     conn.prepare_cached(
         "INSERT INTO api_calls (method, path, status, user_id, client_id, usage_count, duration_ms,
-                                request_id, user_agent, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                request_id, user_agent, error, tool)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         meta.method.as_str(),
@@ -47,6 +47,7 @@ pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
         record.request_id,
         meta.user_agent,
         record.error,
+        meta.tool,
     ])?;
     Ok(())
 }
@@ -70,6 +71,7 @@ pub fn trace(record: &CallRecord) {
         request_id = %record.request_id,
         method = %meta.method,
         path = %meta.path,
+        tool = meta.tool,
         status = record.status,
         user_id = record.caller.as_ref().map(|c| c.user_id.as_str()),
         client_id = record.caller.as_ref().map(|c| c.client_id.as_str()),

@@ -31,12 +31,17 @@ impl Call {
     /// request (and, in remote mode, resolved to a caller). A built-in token is looked up inside
     /// the call's write job. On failure the outcome is already logged and the response is ready.
     pub async fn begin(state: &AppState, meta: CallMeta) -> Result<Call, Response> {
+        Call::start(state, meta).await.map_err(|error| error_response(&error, None))
+    }
+
+    /// [`Call::begin`], with a refusal left for the caller to render (MCP answers in JSON-RPC).
+    pub async fn start(state: &AppState, meta: CallMeta) -> Result<Call, ApiError> {
         match state.auth.claim(&meta.headers).await {
             Ok(claim) => Ok(Call { state: state.clone(), meta, claim }),
             Err(error) => {
                 let record = CallRecord::new(meta, error.status().as_u16(), None, None, Some(error.log_message()));
                 calllog::record_alone(&state.db, record).await;
-                Err(error_response(&error, None))
+                Err(error)
             }
         }
     }
@@ -48,6 +53,12 @@ impl Call {
     /// Answers a request that failed before reaching its operation (bad body, bad query), logged;
     /// an unknown token is still a 401, as auth comes first.
     pub async fn fail(self, error: ApiError) -> Response {
+        let (error, usage) = self.refuse(error).await;
+        error_response(&error, usage)
+    }
+
+    /// [`Call::fail`], with the refusal left for the caller to render.
+    pub async fn refuse(self, error: ApiError) -> (ApiError, Option<Usage>) {
         let Call { state, meta, claim } = self;
         let default_limit = state.config.default_call_limit;
         // The step can only refuse, so the outcome has no success to handle.
@@ -55,8 +66,8 @@ impl Call {
             Ok(Err((error, Some(quota::standing(conn, caller, default_limit)?))))
         })
         .await;
-        let Err((error, usage)) = outcome;
-        error_response(&error, usage)
+        let Err(refusal) = outcome;
+        refusal
     }
 
     /// Runs `op` inside the quota: refused with 429 once the limit is reached; when `op` succeeds
@@ -68,15 +79,23 @@ impl Call {
         T: Send + 'static,
         Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
     {
+        self.attempt(success, op).await.map_err(|(error, usage)| error_response(&error, usage))
+    }
+
+    /// [`Call::run`], with a refusal left for the caller to render.
+    pub async fn attempt<T, Op>(self, success: StatusCode, op: Op) -> Counted<T>
+    where
+        T: Send + 'static,
+        Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
+    {
         let Call { state, meta, claim } = self;
         let default_limit = state.config.default_call_limit;
-        conclude(&state, meta, claim, success, move |conn, caller| counted(conn, caller, default_limit, op))
-            .await
-            .map_err(|(error, usage)| error_response(&error, usage))
+        conclude(&state, meta, claim, success, move |conn, caller| counted(conn, caller, default_limit, op)).await
     }
 }
 
-type Counted<T> = Result<(T, Usage), (ApiError, Option<Usage>)>;
+/// A call's value and the usage after it, or its refusal and the usage as it stood.
+pub type Counted<T> = Result<(T, Usage), (ApiError, Option<Usage>)>;
 
 /// The call's one write job: resolve the claim to a caller (its failure is the outcome), run
 /// `step` for that caller, write the log row; the caller is answered once all of it is committed.

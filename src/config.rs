@@ -89,7 +89,7 @@ impl Config {
 }
 
 /// A browser origin: `http(s)://host[:port]`, nothing after it.
-fn check_origin(origin: &str) -> Result<(), String> {
+pub fn check_origin(origin: &str) -> Result<(), String> {
     let refuse =
         || Err(format!("--cors-origin '{origin}' must look like https://example.com (scheme, host, optional port)"));
     let Some(authority) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod mcp;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;

@@ -22,6 +22,8 @@ pub struct CallMeta {
     pub headers: HeaderMap,
     pub user_agent: Option<String>,
     pub started: Instant,
+    /// The MCP tool a `tools/call` on /mcp runs; `None` on the REST API.
+    pub tool: Option<&'static str>,
 }
 
 impl CallMeta {
@@ -57,6 +59,7 @@ pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> 
             headers: HeaderMap::new(),
             user_agent,
             started: Instant::now(),
+            tool: None,
         },
     )
 }

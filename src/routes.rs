@@ -25,6 +25,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
         .or(crate::oauth::routes(state.clone()))
         .unify()
+        .or(crate::mcp::route(state.clone()))
+        .unify()
         .or(api)
         .unify()
         .recover(render_rejection)
@@ -74,7 +76,10 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
         "/healthz" | "/openapi.json" | "/api/oauth2/userinfo" => Some("GET"),
         "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => Some("GET"),
         "/api/oauth2/authorize" => Some("GET, POST"),
-        "/api/oauth2/token" | "/api/oauth2/revoke" => Some("POST"),
+        "/api/oauth2/token" | "/api/oauth2/revoke" | "/api/oauth2/register" => Some("POST"),
+        "/.well-known/oauth-protected-resource" | "/.well-known/oauth-protected-resource/mcp" => Some("GET"),
+        // Streamable HTTP (2026-07-28): GET and DELETE of the MCP endpoint are 405.
+        crate::auth::MCP_PATH => Some("POST"),
         _ => crate::todos::allowed_methods(path),
     }
 }

@@ -33,6 +33,7 @@ use params::Params;
 pub use auth_request::SCOPE;
 pub use client_metadata::ClientMetadataDocuments;
 pub use codes::CODE_TTL;
+pub use metadata::protected_resource_url;
 pub use session::COOKIE_NAME;
 pub use throttle::MAX_FAILURES;
 

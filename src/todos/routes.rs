@@ -4,14 +4,13 @@
 use bytes::Buf;
 use futures_util::Stream;
 use rusqlite::Connection;
-use serde::Serialize;
 use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::model::{NewTodo, TodoPatch, parse_id};
-use super::query::{ListQuery, cursor};
-use super::{Todo, store};
+use super::query::ListQuery;
+use super::{Todo, operations};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::chain::Call;
@@ -65,25 +64,9 @@ where
     create(state, meta, body, StatusCode::OK, |todo| json_response(StatusCode::OK, &todo)).await
 }
 
-/// `{"todos": [...], "nextCursor": ...}`: newest first; `nextCursor` is null on the last page.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Page {
-    todos: Vec<Todo>,
-    next_cursor: Option<String>,
-}
-
 async fn list_todos(state: AppState, meta: CallMeta, raw_query: String) -> Response {
     let input = async |_: &HeaderMap| ListQuery::parse(&raw_query);
-    let op = |conn: &Connection, caller: &Caller, query: ListQuery| {
-        // One row more than asked for tells whether another page follows.
-        let mut todos = store::list(conn, &caller.user_id, &query, query.limit + 1)?;
-        let next_cursor = (todos.len() > query.limit as usize).then(|| {
-            todos.truncate(query.limit as usize);
-            cursor::encode(todos.last().map_or(0, |todo| todo.id))
-        });
-        Ok(Page { todos, next_cursor })
-    };
+    let op = operations::list;
     handle(state, meta, input, StatusCode::OK, op, |page| json_response(StatusCode::OK, &page)).await
 }
 
@@ -116,17 +99,12 @@ where
     B: Buf + Send,
 {
     let input = async |headers: &HeaderMap| NewTodo::parse(&read_json_body(headers, body).await?);
-    // The reference's words for a failed create.
-    let op = |conn: &Connection, caller: &Caller, new| {
-        store::insert(conn, &caller.user_id, &new).map_err(|e| ApiError::internal("Failed to create todo item", e))
-    };
-    handle(state, meta, input, success, op, render).await
+    handle(state, meta, input, success, operations::create, render).await
 }
 
 async fn get_todo(id: String, state: AppState, meta: CallMeta) -> Response {
     let input = async |_: &HeaderMap| parse_id(&id);
-    let op = |conn: &Connection, caller: &Caller, id| store::get(conn, &caller.user_id, id)?.ok_or(ApiError::NotFound);
-    handle(state, meta, input, StatusCode::OK, op, |todo| json_response(StatusCode::OK, &todo)).await
+    handle(state, meta, input, StatusCode::OK, operations::get, |todo| json_response(StatusCode::OK, &todo)).await
 }
 
 async fn update_todo<S, B>(id: String, state: AppState, meta: CallMeta, body: S) -> Response
@@ -138,24 +116,17 @@ where
         let id = parse_id(&id)?;
         Ok((id, TodoPatch::parse(&read_json_body(headers, body).await?)?))
     };
-    let op = |conn: &Connection, caller: &Caller, (id, patch): (i64, TodoPatch)| {
-        store::update(conn, &caller.user_id, id, &patch)?.ok_or(ApiError::NotFound)
-    };
-    handle(state, meta, input, StatusCode::OK, op, |todo| json_response(StatusCode::OK, &todo)).await
+    handle(state, meta, input, StatusCode::OK, operations::update, |todo| json_response(StatusCode::OK, &todo)).await
 }
 
 async fn delete_todo(id: String, state: AppState, meta: CallMeta) -> Response {
     let input = async |_: &HeaderMap| parse_id(&id);
-    let op = |conn: &Connection, caller: &Caller, id| match store::delete(conn, &caller.user_id, id)? {
-        true => Ok(()),
-        false => Err(ApiError::NotFound),
-    };
     let render = |()| {
         let mut response = Response::default();
         *response.status_mut() = StatusCode::NO_CONTENT;
         response
     };
-    handle(state, meta, input, StatusCode::NO_CONTENT, op, render).await
+    handle(state, meta, input, StatusCode::NO_CONTENT, operations::delete, render).await
 }
 
 /// One call through the chain: auth; then the request's `input` (path, query or body), whose
