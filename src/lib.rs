@@ -23,10 +23,8 @@ pub mod request;
 mod routes;
 pub mod secrets;
 pub mod todos;
-pub mod tokens;
 pub mod userinfo;
 pub mod users;
-pub mod writer;
 
 /// Re-exported so tests and tools use the same SQLite build as the server.
 pub use rusqlite;

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::rusqlite_conn::Connection;
 use common::{TestServer, get, http, post_json, reply};
-use gpt_todo::{clients, db, tokens, users};
+use gpt_todo::db::tokens;
+use gpt_todo::{clients, db, users};
 
 /// The real binary serving `db_path` on a free port; killed with SIGKILL when dropped.
 struct RealServer {

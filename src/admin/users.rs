@@ -6,8 +6,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::{AdminResult, invalid, print_table};
+use crate::db::tokens::{self, Grant, Kind};
 use crate::secrets::random_id;
-use crate::tokens::{self, Grant, Kind};
 use crate::users;
 
 pub fn add(conn: &Connection, email: &str, name: Option<&str>, password_stdin: bool) -> AdminResult {

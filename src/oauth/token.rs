@@ -18,9 +18,9 @@ use crate::clients::Client;
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::db::in_savepoint;
+use crate::db::tokens::{self, Grant, Kind};
 use crate::error::json_response;
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
-use crate::tokens::{self, Grant, Kind};
 
 /// The token response (RFC 6749 5.1).
 #[derive(Debug, Serialize)]

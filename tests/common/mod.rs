@@ -9,7 +9,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use gpt_todo::config::Config;
-use gpt_todo::{AppState, clients, db, serve, tokens, users, with_public_url};
+use gpt_todo::db::tokens;
+use gpt_todo::{AppState, clients, db, serve, users, with_public_url};
 use serde_json::Value;
 use tokio::sync::oneshot;
 

@@ -3,16 +3,19 @@
 //! Reads (token look-ups, user info) use a small r2d2 pool on blocking threads. Every write goes
 //! through the one [`Writer`] thread, which commits many requests' work in one transaction.
 
+pub mod tokens;
+pub mod writer;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
-use crate::writer::Writer;
+use writer::Writer;
 
 /// Migrations in order; migration N sets `PRAGMA user_version = N`.
-const MIGRATIONS: &[&str] = &[include_str!("../schema.sql"), include_str!("../migrations/0003_mcp.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("../../migrations/0003_mcp.sql")];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;
