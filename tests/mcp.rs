@@ -28,7 +28,14 @@ fn modern(server: &TestServer, token: Option<&str>, id: u64, method: &str, mut p
 }
 
 /// A handshake-era request, with the version negotiated by `initialize` in its header.
-fn legacy(server: &TestServer, token: Option<&str>, version: &str, id: Option<u64>, method: &str, params: Value) -> Reply {
+fn legacy(
+    server: &TestServer,
+    token: Option<&str>,
+    version: &str,
+    id: Option<u64>,
+    method: &str,
+    params: Value,
+) -> Reply {
     let mut body = json!({ "jsonrpc": "2.0", "method": method, "params": params });
     if let Some(id) = id {
         body["id"] = id.into();
@@ -80,7 +87,9 @@ fn a_401_tells_the_client_where_to_sign_in() {
     assert_eq!(refused.status, 401, "{:?}", refused.body);
     assert_eq!(
         refused.header("www-authenticate"),
-        Some(r#"Bearer resource_metadata="https://todo.example/.well-known/oauth-protected-resource/mcp", scope="todos""#)
+        Some(
+            r#"Bearer resource_metadata="https://todo.example/.well-known/oauth-protected-resource/mcp", scope="todos""#
+        )
     );
     let bogus = modern(&server, Some("gta_nope"), 1, "tools/list", json!({}));
     assert_eq!(bogus.status, 401);
@@ -111,7 +120,8 @@ fn only_tokens_bound_to_the_mcp_endpoint_are_taken_there() {
     let for_mcp = server.mcp_token(&user, &client);
     let for_api = server.bound_token(&user, &client, Some(&server.base));
     let elsewhere = server.bound_token(&user, &client, Some("https://other.example/mcp"));
-    for (token, mcp, api) in [(&unbound, 401, 200), (&for_mcp, 200, 401), (&for_api, 401, 200), (&elsewhere, 401, 401)] {
+    for (token, mcp, api) in [(&unbound, 401, 200), (&for_mcp, 200, 401), (&for_api, 401, 200), (&elsewhere, 401, 401)]
+    {
         let on_mcp = modern(&server, Some(token), 1, "tools/list", json!({}));
         assert_eq!(on_mcp.status, mcp, "/mcp: {:?}", on_mcp.body);
         let on_api = get(&server.url("/api/todos"), Some(token));
@@ -120,7 +130,13 @@ fn only_tokens_bound_to_the_mcp_endpoint_are_taken_there() {
             assert_eq!(on_api.error(), "The access token was not issued for this resource");
         }
     }
-    let created = modern(&server, Some(&unbound), 1, "tools/call", json!({ "name": "create_todo", "arguments": { "title": "x" } }));
+    let created = modern(
+        &server,
+        Some(&unbound),
+        1,
+        "tools/call",
+        json!({ "name": "create_todo", "arguments": { "title": "x" } }),
+    );
     assert_eq!(created.status, 401, "{:?}", created.body);
     assert_eq!(server.count("SELECT count(*) FROM todos"), 0);
     assert_eq!(mcp_log(&server).last(), Some(&(Some("create_todo".to_owned()), 401)));
@@ -176,8 +192,9 @@ fn the_2026_07_28_flow_discover_list_and_every_tool() {
 
     // Five tool calls counted and logged with their tools; discover and list are neither.
     assert_eq!(usage(&server), 5);
-    let logged: Vec<(Option<String>, u16)> =
-        ["create_todo", "list_todos", "get_todo", "update_todo", "delete_todo"].map(|t| (Some(t.to_owned()), 200)).into();
+    let logged: Vec<(Option<String>, u16)> = ["create_todo", "list_todos", "get_todo", "update_todo", "delete_todo"]
+        .map(|t| (Some(t.to_owned()), 200))
+        .into();
     assert_eq!(mcp_log(&server), logged);
     let logs = server.cli(&["logs", "--json"]);
     let rows: Value = serde_json::from_slice(&logs.stdout).unwrap();
@@ -240,14 +257,19 @@ fn bad_arguments_and_unknown_ids_are_tool_errors_that_name_the_problem() {
     let token = server.mcp_token(&user, &client);
     let (bob, bob_client) = (server.add_user("bob@example.com"), server.add_client(None).0);
     let bobs_token = server.mcp_token(&bob, &bob_client);
-    let bobs = call_tool(&server, &bobs_token, "create_todo", json!({ "title": "Bob's" }))["structuredContent"]["id"].clone();
+    let bobs =
+        call_tool(&server, &bobs_token, "create_todo", json!({ "title": "Bob's" }))["structuredContent"]["id"].clone();
 
     let cases = [
         ("create_todo", json!({}), "title is required"),
         ("create_todo", json!({ "title": " " }), "title must not be empty"),
         ("create_todo", json!({ "title": 5 }), "title must be a string"),
         ("create_todo", json!({ "title": "x".repeat(501) }), "title must be at most 500 characters"),
-        ("create_todo", json!({ "title": "x", "description": "d".repeat(10_001) }), "description must be at most 10000 characters"),
+        (
+            "create_todo",
+            json!({ "title": "x", "description": "d".repeat(10_001) }),
+            "description must be at most 10000 characters",
+        ),
         ("create_todo", json!({ "title": "x", "status": "" }), "status must not be empty"),
         ("update_todo", json!({ "id": 1 }), "Nothing to update: give at least one of title, description, status"),
         ("get_todo", json!({ "id": -3 }), "id must be a positive integer (a todo's id)"),
@@ -255,7 +277,11 @@ fn bad_arguments_and_unknown_ids_are_tool_errors_that_name_the_problem() {
         ("get_todo", json!({ "id": "99999999999999999999999" }), "id must be a positive integer (a todo's id)"),
         ("delete_todo", json!({}), "id must be a positive integer (a todo's id)"),
         ("list_todos", json!({ "limit": 101 }), "limit must be an integer from 1 to 100"),
-        ("list_todos", json!({ "cursor": "nope" }), "cursor is not valid: pass the nextCursor of a previous page unchanged"),
+        (
+            "list_todos",
+            json!({ "cursor": "nope" }),
+            "cursor is not valid: pass the nextCursor of a previous page unchanged",
+        ),
     ];
     for (tool, arguments, message) in &cases {
         let result = call_tool(&server, &token, tool, arguments.clone());
@@ -265,7 +291,10 @@ fn bad_arguments_and_unknown_ids_are_tool_errors_that_name_the_problem() {
     for id in [bobs.clone(), json!(424242)] {
         for tool in ["get_todo", "delete_todo"] {
             let result = call_tool(&server, &token, tool, json!({ "id": id }));
-            assert_eq!(tool_error(&result), format!("No todo with id {id} was found for this user. Use list_todos to see the ids."));
+            assert_eq!(
+                tool_error(&result),
+                format!("No todo with id {id} was found for this user. Use list_todos to see the ids.")
+            );
         }
         let result = call_tool(&server, &token, "update_todo", json!({ "id": id, "title": "mine now" }));
         assert!(tool_error(&result).starts_with("No todo with id"), "{result}");
@@ -327,7 +356,10 @@ fn exactly_the_limit_of_racing_tool_calls_succeed() {
     assert_eq!(server.count("SELECT count(*) FROM todos"), LIMIT as i64);
     assert_eq!(server.count("SELECT count FROM api_usage"), LIMIT as i64);
     assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE path = '/mcp' AND status = 200"), LIMIT as i64);
-    assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE path = '/mcp' AND status = 429"), (CALLS - LIMIT) as i64);
+    assert_eq!(
+        server.count("SELECT count(*) FROM api_calls WHERE path = '/mcp' AND status = 429"),
+        (CALLS - LIMIT) as i64
+    );
 }
 
 #[test]
@@ -336,7 +368,8 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     let (user, client) = (server.add_user("ann@example.com"), server.add_client(None).0);
     let token = server.mcp_token(&user, &client);
     let raw = |headers: &[(&str, String)], body: &str| send(&server, Some(&token), headers, body);
-    let mcp_headers = |method: &str| vec![("MCP-Protocol-Version", MODERN.to_owned()), ("Mcp-Method", method.to_owned())];
+    let mcp_headers =
+        |method: &str| vec![("MCP-Protocol-Version", MODERN.to_owned()), ("Mcp-Method", method.to_owned())];
     let rpc_error = |reply: &Reply, status: u16, code: i64| {
         assert_eq!(reply.status, status, "{:?}", reply.body);
         assert_eq!(reply.body["jsonrpc"], "2.0", "{:?}", reply.body);
@@ -349,7 +382,11 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     rpc_error(&raw(&mcp_headers("tools/list"), r#"{"id":1,"method":"tools/list"}"#), 400, -32600);
     rpc_error(&modern(&server, Some(&token), 1, "resources/list", json!({})), 404, -32601);
     rpc_error(&modern(&server, Some(&token), 1, "tools/call", json!({ "name": "drop_tables" })), 200, -32602);
-    rpc_error(&modern(&server, Some(&token), 1, "tools/call", json!({ "name": "get_todo", "arguments": [1] })), 200, -32602);
+    rpc_error(
+        &modern(&server, Some(&token), 1, "tools/call", json!({ "name": "get_todo", "arguments": [1] })),
+        200,
+        -32602,
+    );
     // The headers must mirror the body (2026-07-28, Streamable HTTP, server validation).
     let body = |method: &str, name: &str| {
         json!({ "jsonrpc": "2.0", "id": 3, "method": method, "params": { "name": name, "arguments": {},
@@ -367,10 +404,15 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     rpc_error(&unsupported, 400, -32022);
     assert_eq!(unsupported.body["error"]["data"]["supported"], json!([MODERN, "2025-11-25", "2025-06-18"]));
     rpc_error(&raw(&[], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), 400, -32022);
-    rpc_error(&raw(&[("MCP-Protocol-Version", "2024-11-05".into())], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), 400, -32022);
+    rpc_error(
+        &raw(&[("MCP-Protocol-Version", "2024-11-05".into())], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#),
+        400,
+        -32022,
+    );
     rpc_error(&raw(&mcp_headers("tools/list"), r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), 400, -32602);
     // Too big, or not JSON: refused before anything is read as JSON-RPC.
-    let huge = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"pad":"{}"}}}}"#, "x".repeat(70_000));
+    let huge =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"pad":"{}"}}}}"#, "x".repeat(70_000));
     rpc_error(&raw(&mcp_headers("tools/list"), &huge), 413, -32600);
     let form = reply(
         common::http()
@@ -383,8 +425,7 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     // Other methods of the endpoint, and other origins.
     for method in ["GET", "DELETE", "PUT"] {
         let refused = reply(
-            common::http()
-                .run(ureq::http::Request::builder().method(method).uri(server.url("/mcp")).body(()).unwrap()),
+            common::http().run(ureq::http::Request::builder().method(method).uri(server.url("/mcp")).body(()).unwrap()),
         );
         assert_eq!((refused.status, refused.header("allow")), (405, Some("POST")), "{method}");
     }
