@@ -109,7 +109,7 @@ async def main(mcp_url: str, email: str, password: str, registration: str, probe
             await page.goto(authorization_url)
             await page.fill("#email", email)
             await page.fill("#password", password)
-            await page.click("text=Sign in")
+            await page.click("button:text-is('Sign in')")
             await page.wait_for_selector("button[value=allow]")
             seen["consent"] = {
                 "heading": await page.locator("h1").inner_text(),
