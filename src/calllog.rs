@@ -4,7 +4,7 @@
 use rusqlite::{Connection, params};
 
 use crate::auth::Caller;
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::request::{CallMeta, next_request_id};
 
 pub struct CallRecord {
@@ -57,9 +57,8 @@ pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
 /// still answered as it was going to be; the failure goes to the log.
 pub async fn record_alone(db: &Db, record: CallRecord) {
     let status = record.status;
-    match db.writer.write(move |conn| insert(conn, &record).map(|()| record)).await {
-        Ok(Ok(record)) => trace(&record),
-        Ok(Err(e)) => tracing::error!(status, error = %e, "could not log an API call"),
+    match db.write(move |conn| Ok::<_, DbError>(insert(conn, &record).map(|()| record)?)).await {
+        Ok(record) => trace(&record),
         Err(e) => tracing::error!(status, error = %e, "could not log an API call"),
     }
 }

@@ -15,7 +15,7 @@ use warp::reply::Response;
 use crate::AppState;
 use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
-use crate::db::in_savepoint;
+use crate::db::{DbError, in_savepoint};
 use crate::error::ApiError;
 use crate::quota::{self, Usage};
 use crate::request::CallMeta;
@@ -109,7 +109,7 @@ async fn conclude<T: Send + 'static>(
     step: impl FnOnce(&Connection, &Caller) -> Result<Counted<T>, rusqlite::Error> + Send + 'static,
 ) -> Counted<T> {
     let state_config = state.config.clone();
-    let job = move |conn: &Connection| -> Result<(CallRecord, Counted<T>), rusqlite::Error> {
+    let job = move |conn: &Connection| -> Result<(CallRecord, Counted<T>), DbError> {
         let public_url = state_config.public_url();
         let resolved = claim.resolve(conn).and_then(|caller| {
             caller.check_audience(&meta.path, public_url)?;
@@ -130,12 +130,11 @@ async fn conclude<T: Send + 'static>(
         calllog::insert(conn, &record)?;
         Ok((record, outcome))
     };
-    match state.db.writer.write_or_undo(job).await {
-        Ok(Ok((record, outcome))) => {
+    match state.db.write(job).await {
+        Ok((record, outcome)) => {
             calllog::trace(&record);
             outcome
         }
-        Ok(Err(db_error)) => Err((ApiError::from(db_error), None)),
         Err(db_error) => Err((ApiError::from(db_error), None)),
     }
 }

@@ -4,9 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::db::Synchronous;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -108,6 +106,18 @@ pub struct ServeArgs {
     /// it survives a crash of gpt-todo, but power loss may undo the last moments' calls.
     #[arg(long, env = "GPT_TODO_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+}
+
+/// When a write counts as done. Either way a call is answered only after its commit, and a crash
+/// of gpt-todo itself loses nothing that was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Synchronous {
+    /// The write-ahead log is fsynced before any call in the commit is answered, so an answered
+    /// call also survives an OS crash or power loss.
+    Full,
+    /// No fsync per commit (only at checkpoints): an OS crash or power loss may undo the last
+    /// commits, each whole (a todo never without its counter and log row), answered or not.
+    Normal,
 }
 
 #[derive(Debug, Subcommand)]

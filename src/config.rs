@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::ServeArgs;
-use crate::db::Synchronous;
+use crate::cli::{ServeArgs, Synchronous};
 
 #[derive(Debug, Clone)]
 pub struct Config {

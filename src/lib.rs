@@ -37,6 +37,7 @@ use tokio::net::TcpListener;
 pub use routes::routes;
 
 use crate::auth::{Authenticator, RemoteUserinfo};
+use crate::cli::Synchronous;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::oauth::ClientMetadataDocuments;
@@ -64,7 +65,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Opens and migrates the database and picks the auth mode from the configuration.
     pub fn new(config: Config) -> Result<AppState, DbError> {
-        let db = Db::open(&config.db_path, config.synchronous)?;
+        let db = Db::open(&config.db_path, config.synchronous == Synchronous::Full)?;
         let auth = match &config.userinfo_url {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,

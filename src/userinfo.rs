@@ -7,8 +7,10 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::AppState;
-use crate::auth::{bearer_token, find_access_token};
+use crate::auth::bearer_token;
+use crate::db::tokens;
 use crate::error::{ApiError, json_response};
+use crate::secrets::hash_secret;
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "oauth2" / "userinfo")
@@ -18,11 +20,11 @@ pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
 }
 
 async fn userinfo(state: AppState, headers: warp::http::HeaderMap) -> Response {
-    let token = match bearer_token(&headers) {
-        Ok(token) => token.to_owned(),
+    let token_hash = match bearer_token(&headers) {
+        Ok(token) => hash_secret(token),
         Err(error) => return error.to_response(),
     };
-    match state.db.read(move |conn| Ok(find_access_token(conn, &token)?)).await {
+    match state.db.read(move |conn| Ok(tokens::find_access(conn, &token_hash)?)).await {
         Ok(Some(caller)) => json_response(
             StatusCode::OK,
             &serde_json::json!({

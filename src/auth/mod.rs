@@ -1,16 +1,15 @@
 //! The auth step: a bearer token becomes a [`Caller`], from the built-in token store or from a
 //! remote user-info endpoint (`--userinfo-url`).
 
-mod local;
 mod remote;
 
 use rusqlite::Connection;
 use warp::http::HeaderMap;
 use warp::http::header::AUTHORIZATION;
 
-pub use local::{find_access_token, find_access_token_by_hash};
 pub use remote::RemoteUserinfo;
 
+use crate::db::tokens::{self, TokenOwner};
 use crate::error::{ApiError, MISSING_TOKEN};
 use crate::secrets::hash_secret;
 
@@ -23,6 +22,13 @@ pub struct Caller {
     pub name: Option<String>,
     /// The resource the token is bound to (RFC 8707); `None` for an unbound token.
     pub resource: Option<String>,
+}
+
+impl From<TokenOwner> for Caller {
+    fn from(owner: TokenOwner) -> Caller {
+        let TokenOwner { user_id, client_id, email, name, resource } = owner;
+        Caller { user_id, client_id, email, name, resource }
+    }
 }
 
 impl Caller {
@@ -72,7 +78,8 @@ impl Claim {
     pub fn resolve(self, conn: &Connection) -> Result<Caller, ApiError> {
         match self {
             Claim::Caller(caller) => Ok(caller),
-            Claim::TokenHash(hash) => find_access_token_by_hash(conn, &hash)?
+            Claim::TokenHash(hash) => tokens::find_access(conn, &hash)?
+                .map(Caller::from)
                 .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked")),
         }
     }

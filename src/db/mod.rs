@@ -1,7 +1,9 @@
 //! The SQLite file: opening it, migrating it, a pool of readers, and the single writer.
 //!
-//! Reads (token look-ups, user info) use a small r2d2 pool on blocking threads. Every write goes
-//! through the one [`Writer`] thread, which commits many requests' work in one transaction.
+//! Reads (token look-ups, user info) use a small r2d2 pool on blocking threads ([`Db::read`]).
+//! Every write goes through the one writer thread ([`Db::write`]), which commits many requests'
+//! work in one transaction. Tables whose statements several features share have their own module
+//! here (`tokens`); this module knows nothing of HTTP, auth or OAuth.
 
 pub mod tokens;
 pub mod writer;
@@ -14,7 +16,9 @@ use rusqlite::Connection;
 
 use writer::Writer;
 
-/// Migrations in order; migration N sets `PRAGMA user_version = N`.
+/// The schema's steps in order: step N brings a database to `PRAGMA user_version = N`.
+/// Step 1 is `schema.sql` (deployed databases are at 1, so it is never edited). Every later step is
+/// a file `migrations/NNNN_<name>.sql`, appended here in order (the open issues add 0002 onwards).
 const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("../../migrations/0003_mcp.sql")];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,31 +36,22 @@ pub enum DbError {
     Task(String),
 }
 
-/// When a commit counts as done. Either way a call is answered only after its commit, and a
-/// crash of gpt-todo itself loses nothing that was answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Synchronous {
-    /// The write-ahead log is fsynced before any call in the commit is answered, so an answered
-    /// call also survives an OS crash or power loss.
-    Full,
-    /// No fsync per commit (only at checkpoints): an OS crash or power loss may undo the last
-    /// commits, each whole (a todo never without its counter and log row), answered or not.
-    Normal,
-}
-
 /// Handles to the database shared by every request.
 #[derive(Clone)]
 pub struct Db {
     readers: r2d2::Pool<SqliteConnectionManager>,
-    pub writer: Writer,
+    writer: Writer,
 }
 
 impl Db {
-    /// Opens (creating if needed) and migrates the file, then starts the writer thread.
-    pub fn open(path: &Path, synchronous: Synchronous) -> Result<Db, DbError> {
+    /// Opens (creating if needed) and migrates the file, then starts the writer thread. With
+    /// `fsync_before_answer`, a write is answered only once the write-ahead log holding it is
+    /// fsynced (it survives power loss); without, once it is committed (it survives a crash of
+    /// gpt-todo, and power loss may undo the last commits, each whole).
+    pub fn open(path: &Path, fsync_before_answer: bool) -> Result<Db, DbError> {
         let writer_conn = open_connection(path)?;
         migrate(&writer_conn)?;
-        let fsync_wal = (synchronous == Synchronous::Full).then(|| wal_path(path));
+        let fsync_wal = fsync_before_answer.then(|| wal_path(path));
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
         Ok(Db { readers, writer: Writer::start(writer_conn, open_connection(path)?, fsync_wal) })
@@ -70,6 +65,38 @@ impl Db {
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || f(&*pool.get()?)).await.map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` on the writer, inside the next group transaction, and returns its result once that
+    /// is committed. When `f` returns `Err`, everything it wrote is undone (the rest of the group
+    /// commits). A failure of the database itself comes back as `E::from(DbError)`, so the caller
+    /// needs one `?`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.writer
+            .run(move |conn| {
+                let result = f(conn);
+                let keep = result.is_ok();
+                (result, keep)
+            })
+            .await
+            .unwrap_or_else(|e| Err(E::from(e)))
+    }
+
+    /// Like [`Db::write`], except that what `f` wrote is committed even when it returns `Err`.
+    /// Only for an answer that is an error AND a change that must stick: revoking every token
+    /// of a grant when its code or refresh token is replayed.
+    pub async fn write_commit_even_on_err<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.writer.run(move |conn| (f(conn), true)).await.unwrap_or_else(|e| Err(E::from(e)))
     }
 
     /// Moves the write-ahead log into the main file; called once the server has stopped.
@@ -116,9 +143,15 @@ pub fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 /// returns `Err`, whatever else the surrounding transaction holds. The outer `Err` is a failure of
 /// the savepoint itself, which leaves the transaction in doubt.
 pub fn in_savepoint<T, E>(conn: &Connection, f: impl FnOnce() -> Result<T, E>) -> rusqlite::Result<Result<T, E>> {
+    savepoint(conn, f, Result::is_ok)
+}
+
+/// The one savepoint sequence: runs `f`, then keeps its writes if `keep` says so and rolls them
+/// back otherwise. Savepoints nest: `ROLLBACK TO` and `RELEASE` name the innermost one open.
+pub fn savepoint<T>(conn: &Connection, f: impl FnOnce() -> T, keep: impl FnOnce(&T) -> bool) -> rusqlite::Result<T> {
     exec(conn, "SAVEPOINT step")?;
     let result = f();
-    if result.is_err() {
+    if !keep(&result) {
         exec(conn, "ROLLBACK TO step")?;
     }
     exec(conn, "RELEASE step")?;
@@ -169,5 +202,25 @@ mod tests {
         let rows: Vec<i64> =
             conn.prepare("SELECT x FROM t").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         assert_eq!(rows, vec![3]);
+    }
+
+    #[tokio::test]
+    async fn a_write_is_undone_on_err_unless_named_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("write.db"), false).unwrap();
+        db.write(|conn| Ok::<_, DbError>(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
+        let insert_then_fail = |x: i64| {
+            move |conn: &Connection| -> Result<(), DbError> {
+                conn.execute("INSERT INTO t VALUES (?1)", [x])?;
+                Err(DbError::Task("refused".into()))
+            }
+        };
+        assert!(db.write(insert_then_fail(1)).await.is_err());
+        assert!(db.write_commit_even_on_err(insert_then_fail(2)).await.is_err());
+        let kept: Vec<i64> = db
+            .read(|conn| Ok(conn.prepare("SELECT x FROM t")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?))
+            .await
+            .unwrap();
+        assert_eq!(kept, vec![2], "only the write that says it commits on Err keeps its row");
     }
 }

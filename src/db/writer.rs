@@ -27,7 +27,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::db::{DbError, checkpoint, exec};
+use super::{DbError, checkpoint, exec, savepoint};
 
 /// How many jobs one transaction takes at most; bounds the latency a big batch adds.
 const MAX_BATCH: usize = 256;
@@ -75,33 +75,12 @@ impl Writer {
         Writer { jobs, _checkpoints: checkpoints }
     }
 
-    /// Runs `f` inside the next group transaction and returns its value once that is committed.
-    /// If the commit fails, the value is discarded and the caller gets the error.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> T + Send + 'static,
-    {
-        self.submit(move |conn| (f(conn), true)).await
-    }
-
-    /// Like [`Writer::write`], but an `Err` from `f` undoes everything `f` wrote, while the rest
-    /// of the batch commits; the caller gets the `Err` once the batch is committed.
-    pub async fn write_or_undo<T, E, F>(&self, f: F) -> Result<Result<T, E>, DbError>
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-    {
-        self.submit(move |conn| {
-            let result = f(conn);
-            let keep = result.is_ok();
-            (result, keep)
-        })
-        .await
-    }
-
-    async fn submit<T, F>(&self, f: F) -> Result<T, DbError>
+    /// Runs `f` inside the next group transaction, in a savepoint of its own, and returns its
+    /// value once the transaction is committed. `f` gives its value and whether to keep its
+    /// writes (`false` rolls back its savepoint, the rest of the batch goes on). If the commit
+    /// fails, the value is discarded and the caller gets the error. [`super::Db::write`] is the
+    /// interface the rest of the program uses.
+    pub(super) async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> (T, bool) + Send + 'static,
@@ -209,26 +188,15 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Finish>, rusqlite::R
 /// alone and the rest of the batch goes on; a panicking job's caller sees `WriterGone` (its reply
 /// was dropped).
 fn run_job(conn: &Connection, job: Job) -> Option<Finish> {
-    if let Err(e) = exec(conn, "SAVEPOINT job") {
-        tracing::error!(error = %e, "cannot open a savepoint");
-        return None;
-    }
-    let (finish, keep) = match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-        Ok((finish, keep)) => (Some(finish), keep),
-        Err(_) => {
+    let ran = savepoint(conn, || catch_unwind(AssertUnwindSafe(|| job(conn))), |ran| matches!(ran, Ok((_, true))));
+    match ran {
+        Ok(Ok((finish, _))) => Some(finish),
+        Ok(Err(_)) => {
             tracing::error!("a database job panicked; its work was rolled back");
-            (None, false)
+            None
         }
-    };
-    let closed = if keep {
-        exec(conn, "RELEASE job")
-    } else {
-        exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
-    };
-    match closed {
-        Ok(()) => finish,
         Err(e) => {
-            tracing::error!(error = %e, "cannot close a job's savepoint");
+            tracing::error!(error = %e, "cannot open or close a job's savepoint");
             None
         }
     }

@@ -118,9 +118,10 @@ async fn find_client(state: &AppState, client_id: &str) -> Result<Client, Refusa
             page(&format!("This app's client metadata document ({client_id}) cannot be used: {reason}."))
         })?;
         let (id, name, uris) = (client_id.to_owned(), document.client_name.clone(), document.redirect_uris.clone());
-        let remembered =
-            state.db.writer.write(move |conn| clients::remember_metadata_document(conn, &id, &name, &uris));
-        if let Err(e) | Ok(Err(e)) = remembered.await.map(|r| r.map_err(crate::db::DbError::from)) {
+        let remembered = state.db.write(move |conn| {
+            clients::remember_metadata_document(conn, &id, &name, &uris).map_err(crate::db::DbError::from)
+        });
+        if let Err(e) = remembered.await {
             tracing::error!(error = %e, "authorize: could not record a metadata-document client");
             return Err(page("The server could not check this request. Please try again."));
         }

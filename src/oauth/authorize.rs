@@ -17,6 +17,7 @@ use super::params::{self, Params};
 use super::session::{self, Browser, SignedIn};
 use super::throttle::Throttle;
 use crate::AppState;
+use crate::db::DbError;
 use crate::secrets::verify_password;
 use crate::users::{self, NewUser};
 
@@ -161,7 +162,7 @@ async fn signup(
     // Hash off the async runtime and off the writer thread, then queue only the insert.
     let prepared = guards.hashing.run(move || NewUser::prepare(&new_email, &new_name, &password)).await;
     let created = match prepared {
-        Ok(Ok(user)) => state.db.writer.write(move |conn| users::insert(conn, &user)).await,
+        Ok(Ok(user)) => state.db.write(move |conn| Ok::<_, DbError>(users::insert(conn, &user))).await,
         Ok(Err(message)) => Ok(Err(message)),
         Err(Busy) => Ok(Err(BUSY_MESSAGE.to_owned())),
     };
@@ -178,9 +179,8 @@ async fn signup(
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
 async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Response {
-    match state.db.writer.write(move |conn| session::sign_in(conn, &user_id)).await {
-        Ok(Ok(browser)) => with_cookie(state, see_other(&request.page_url()), &browser),
-        Ok(Err(e)) => server_error(&e),
+    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &user_id)?)).await {
+        Ok(browser) => with_cookie(state, see_other(&request.page_url()), &browser),
         Err(e) => server_error(&e),
     }
 }
@@ -198,9 +198,9 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
     match decision {
         Some("allow") => {
             let (issuing, user_id) = (request.clone(), user.user_id.clone());
-            code = match state.db.writer.write(move |conn| codes::issue(conn, &issuing, &user_id, SCOPE)).await {
-                Ok(Ok(code)) => code,
-                Ok(Err(e)) => return server_error(&e),
+            let issue = move |conn: &_| Ok::<_, DbError>(codes::issue(conn, &issuing, &user_id, SCOPE)?);
+            code = match state.db.write(issue).await {
+                Ok(code) => code,
                 Err(e) => return server_error(&e),
             };
             params.push(("code", &code));
@@ -220,9 +220,8 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
 
 async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> Response {
     let leaving = browser.clone();
-    match state.db.writer.write(move |conn| session::sign_out(conn, &leaving)).await {
-        Ok(Ok(())) => see_other(&request.page_url()),
-        Ok(Err(e)) => server_error(&e),
+    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_out(conn, &leaving)?)).await {
+        Ok(()) => see_other(&request.page_url()),
         Err(e) => server_error(&e),
     }
 }

@@ -82,7 +82,6 @@ where
     let registering = request.clone();
     let registered = state
         .db
-        .writer
         .write(move |conn| {
             clients::register_as(
                 conn,
@@ -92,9 +91,9 @@ where
                 None,
                 registering.is_public(),
             )
+            .map_err(OAuthError::invalid_client_metadata)
         })
-        .await?
-        .map_err(OAuthError::invalid_client_metadata)?;
+        .await?;
     tracing::info!(client_id = %registered.client_id, auth_method = request.auth_method, "client registered (RFC 7591)");
     let issued_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     // RFC 7591 §3.2.1: the client information, with every metadata value as registered.

@@ -2,7 +2,7 @@
 //! 6; RFC 7636 4.6). Each grant runs as one writer job, so a code or refresh token is checked and
 //! spent atomically: of two racing requests, one wins and the other is a replay.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde::Serialize;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
@@ -12,7 +12,6 @@ use super::client_auth;
 use super::codes;
 use super::error::{OAuthError, no_store};
 use super::params::Params;
-use super::revoke::{revoke_family, revoke_issued_by_code};
 use crate::AppState;
 use crate::clients::Client;
 use crate::clock::unix_now;
@@ -50,11 +49,13 @@ pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, Str
     let config = state.config.clone();
     let issued = if grant_type == "authorization_code" {
         let exchange = CodeExchange::from_params(&params, resource)?;
-        state.db.writer.write(move |conn| exchange_code(conn, &config, &client, &exchange)).await??
+        // A replayed code's answer is an error, and the revocation it causes must stick.
+        state.db.write_commit_even_on_err(move |conn| exchange_code(conn, &config, &client, &exchange)).await?
     } else {
         let refresh_token = required(&params, "refresh_token")?.to_owned();
         check_scope(params.get("scope"))?;
-        state.db.writer.write(move |conn| refresh(conn, &config, &client, &refresh_token, resource)).await??
+        // The same for a replayed refresh token.
+        state.db.write_commit_even_on_err(move |conn| refresh(conn, &config, &client, &refresh_token, resource)).await?
     };
     tracing::info!(%client_id, grant_type, "tokens issued");
     Ok(no_store(json_response(StatusCode::OK, &issued)))
@@ -119,7 +120,7 @@ fn exchange_code(
     }
     if code.used {
         tracing::warn!(client_id = %client.client_id, "authorization code replayed; revoking its tokens");
-        revoke_issued_by_code(conn, &code.code_hash)?;
+        tokens::revoke_issued_by_code(conn, &code.code_hash)?;
         return Err(invalid());
     }
     if code.expires_at <= unix_now() {
@@ -171,33 +172,14 @@ fn refresh(
     requested_resource: Option<String>,
 ) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked");
-    let stored = conn
-        .prepare_cached(
-            "SELECT user_id, client_id, scope, family_id, code_hash, expires_at,
-                    revoked_at IS NOT NULL, rotated_at IS NOT NULL, resource
-               FROM oauth_tokens WHERE token_hash = ?1 AND kind = 'refresh'",
-        )?
-        .query_row([hash_secret(refresh_token)], |r| {
-            Ok(StoredRefresh {
-                user_id: r.get(0)?,
-                client_id: r.get(1)?,
-                scope: r.get(2)?,
-                family_id: r.get(3)?,
-                code_hash: r.get(4)?,
-                expires_at: r.get(5)?,
-                revoked: r.get(6)?,
-                rotated: r.get(7)?,
-                resource: r.get(8)?,
-            })
-        })
-        .optional()?
-        .ok_or_else(invalid)?;
+    let token_hash = hash_secret(refresh_token);
+    let stored = tokens::find_refresh(conn, &token_hash)?.ok_or_else(invalid)?;
     if stored.client_id != client.client_id || stored.revoked {
         return Err(invalid());
     }
     if stored.rotated {
         tracing::warn!(client_id = %client.client_id, "rotated refresh token reused; revoking its family");
-        revoke_family(conn, &stored.family_id)?;
+        tokens::revoke_family(conn, &stored.family_id)?;
         return Err(invalid());
     }
     if stored.expires_at <= unix_now() {
@@ -213,22 +195,9 @@ fn refresh(
         resource: resource.as_deref(),
     };
     Ok(in_savepoint(conn, || {
-        conn.prepare_cached("UPDATE oauth_tokens SET rotated_at = ?1 WHERE token_hash = ?2")?
-            .execute(params![unix_now(), hash_secret(refresh_token)])?;
+        tokens::mark_rotated(conn, &token_hash)?;
         issue_pair(conn, config, &grant)
     })??)
-}
-
-struct StoredRefresh {
-    user_id: String,
-    client_id: String,
-    scope: String,
-    family_id: String,
-    code_hash: Option<String>,
-    expires_at: i64,
-    revoked: bool,
-    rotated: bool,
-    resource: Option<String>,
 }
 
 fn issue_pair(conn: &Connection, config: &Config, grant: &Grant) -> rusqlite::Result<Issued> {
