@@ -66,16 +66,10 @@ impl ApiError {
 
     pub fn to_response(&self) -> Response {
         let mut response = json_response(self.status(), &serde_json::json!({ "error": self.to_string() }));
-        if let ApiError::Unauthorized(reason) = self {
-            // RFC 6750 3.1: a request that sent no credentials gets the bare challenge.
-            let challenge = if *reason == MISSING_TOKEN {
-                r#"Bearer realm="gpt-todo""#.to_owned()
-            } else {
-                format!(r#"Bearer realm="gpt-todo", error="invalid_token", error_description="{reason}""#)
-            };
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-            }
+        if let ApiError::Unauthorized(reason) = self
+            && let Ok(value) = HeaderValue::from_str(&bearer_challenge(r#"realm="gpt-todo""#, reason))
+        {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }
@@ -90,6 +84,17 @@ impl From<DbError> for ApiError {
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> ApiError {
         ApiError::internal("Database error", e)
+    }
+}
+
+/// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): `params` first (the realm, or for
+/// /mcp where its protected resource metadata is, RFC 9728 §5.1); a request that sent no
+/// credentials gets the bare challenge, one that sent a bad token also learns why.
+pub fn bearer_challenge(params: &str, reason: &str) -> String {
+    if reason == MISSING_TOKEN {
+        format!("Bearer {params}")
+    } else {
+        format!(r#"Bearer {params}, error="invalid_token", error_description="{reason}""#)
     }
 }
 

@@ -17,7 +17,7 @@ use warp::reply::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::error::{ApiError, json_response};
+use crate::error::{ApiError, bearer_challenge, json_response};
 
 pub const MODERN: &str = "2026-07-28";
 /// Handshake-era revisions, newest first: `initialize` answers with the first when the client
@@ -296,14 +296,11 @@ pub fn server_info() -> Value {
 /// protected resource metadata's URL and the scope to ask for.
 pub fn unauthorized(error: &ApiError, resource_metadata: &str, scope: &str) -> Response {
     let mut response = error.to_response();
-    let mut challenge = format!(r#"Bearer resource_metadata="{resource_metadata}", scope="{scope}""#);
-    if let ApiError::Unauthorized(reason) = error
-        && *reason != crate::error::MISSING_TOKEN
-    {
-        challenge.push_str(&format!(r#", error="invalid_token", error_description="{reason}""#));
-    }
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    if let ApiError::Unauthorized(reason) = error {
+        let params = format!(r#"resource_metadata="{resource_metadata}", scope="{scope}""#);
+        if let Ok(value) = HeaderValue::from_str(&bearer_challenge(&params, reason)) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
     }
     response
 }
