@@ -179,7 +179,7 @@ fn is_public_v6(ip: &Ipv6Addr) -> bool {
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link-local
-        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8)) // documentation
 }
 
 fn download(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
