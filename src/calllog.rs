@@ -3,9 +3,9 @@
 
 use rusqlite::{Connection, params};
 
+use crate::api::request::{CallMeta, next_request_id};
 use crate::auth::Caller;
 use crate::db::{Db, DbError};
-use crate::request::{CallMeta, next_request_id};
 
 pub struct CallRecord {
     pub meta: CallMeta,

@@ -13,12 +13,12 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use crate::AppState;
+use crate::api::error::ApiError;
+use crate::api::request::CallMeta;
 use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
 use crate::db::{DbError, in_savepoint};
-use crate::error::ApiError;
 use crate::quota::{self, Usage};
-use crate::request::CallMeta;
 
 pub struct Call {
     state: AppState,

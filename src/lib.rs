@@ -5,6 +5,7 @@
 //! binary and the tests share both.
 
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod calllog;
@@ -14,12 +15,10 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod db;
-pub mod error;
 pub mod mcp;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;
-pub mod request;
 mod routes;
 pub mod secrets;
 pub mod todos;

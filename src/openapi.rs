@@ -9,7 +9,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::AppState;
-use crate::error::QUOTA_MESSAGE;
+use crate::api::error::QUOTA_MESSAGE;
 use crate::todos::{DEFAULT_LIMIT, DESCRIPTION_MAX, MAX_LIMIT, STATUS_MAX, TITLE_MAX, cursor};
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {

@@ -6,9 +6,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
+use crate::api::error::{ApiError, json_response};
+use crate::api::request::{CallMeta, path_prefix, request_line};
 use crate::calllog::{self, CallRecord};
-use crate::error::{ApiError, json_response};
-use crate::request::{CallMeta, path_prefix, request_line};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz")

@@ -7,9 +7,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::AppState;
+use crate::api::error::{ApiError, json_response};
 use crate::auth::bearer_token;
 use crate::db::tokens;
-use crate::error::{ApiError, json_response};
 use crate::secrets::hash_secret;
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {

@@ -9,8 +9,8 @@ use warp::http::header::AUTHORIZATION;
 
 pub use remote::RemoteUserinfo;
 
+use crate::api::error::{ApiError, MISSING_TOKEN};
 use crate::db::tokens::{self, TokenOwner};
-use crate::error::{ApiError, MISSING_TOKEN};
 use crate::secrets::hash_secret;
 
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.

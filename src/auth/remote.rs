@@ -11,9 +11,9 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::Caller;
+use crate::api::error::ApiError;
 use crate::cache::TtlCache;
 use crate::config::Config;
-use crate::error::ApiError;
 use crate::secrets::hash_secret;
 
 /// Bounds the cache's memory.

@@ -12,8 +12,8 @@ use warp::http::StatusCode;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::chain::Call;
-use crate::error::ApiError;
-use crate::request::CallMeta;
+use crate::api::error::ApiError;
+use crate::api::request::CallMeta;
 use crate::todos::{
     DEFAULT_LIMIT, DESCRIPTION_MAX, ListQuery, MAX_LIMIT, NewTodo, STATUS_MAX, TITLE_MAX, TodoPatch, cursor, id_value,
     operations,

@@ -5,8 +5,8 @@ use warp::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
+use crate::api::error::json_response;
 use crate::db::DbError;
-use crate::error::json_response;
 
 #[derive(Debug)]
 pub struct OAuthError {

@@ -11,8 +11,8 @@ use warp::{Filter, Rejection};
 
 use super::auth_request::SCOPE;
 use crate::AppState;
+use crate::api::error::json_response;
 use crate::config::Config;
-use crate::error::json_response;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let oauth = warp::path!(".well-known" / "oauth-authorization-server");

@@ -26,7 +26,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
-use crate::request::path_prefix;
+use crate::api::request::path_prefix;
 use error::OAuthError;
 use params::Params;
 

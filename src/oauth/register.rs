@@ -21,8 +21,8 @@ use super::error::{OAuthError, no_store};
 use super::throttle::Throttle;
 use crate::AppState;
 use crate::clients::{self, Registration};
-use crate::error::{ApiError, json_response};
-use crate::request::read_json_body;
+use crate::api::error::{ApiError, json_response};
+use crate::api::request::read_json_body;
 
 /// Registrations one network address may make per [`WINDOW`].
 pub const MAX_PER_ADDRESS: u32 = 20;

@@ -13,12 +13,12 @@ use super::codes;
 use super::error::{OAuthError, no_store};
 use super::params::Params;
 use crate::AppState;
+use crate::api::error::json_response;
 use crate::clients::Client;
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::db::in_savepoint;
 use crate::db::tokens::{self, Grant, Kind};
-use crate::error::json_response;
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
 
 /// The token response (RFC 6749 5.1).

@@ -8,7 +8,7 @@ use super::model::{NewTodo, Todo, TodoPatch};
 use super::query::{ListQuery, cursor};
 use super::store;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// `{"todos": [...], "nextCursor": ...}`: newest first; `nextCursor` is null on the last page.
 #[derive(Serialize)]

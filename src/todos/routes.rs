@@ -12,10 +12,10 @@ use super::model::{NewTodo, TodoPatch, parse_id};
 use super::query::ListQuery;
 use super::{Todo, operations};
 use crate::AppState;
+use crate::api::error::{ApiError, json_response};
+use crate::api::request::{CallMeta, call_meta, read_json_body};
 use crate::auth::Caller;
 use crate::chain::Call;
-use crate::error::{ApiError, json_response};
-use crate::request::{CallMeta, call_meta, read_json_body};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map(move || state.clone());

@@ -10,7 +10,7 @@ use futures_util::{Stream, StreamExt};
 use warp::Filter;
 use warp::http::{HeaderMap, Method, header};
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
