@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, params};
 
-use crate::api::request::{CallMeta, next_request_id};
+use crate::api::request::CallMeta;
 use crate::auth::Caller;
 use crate::db::{Db, DbError};
 
@@ -25,7 +25,7 @@ impl CallRecord {
         usage_count: Option<u64>,
         error: Option<String>,
     ) -> CallRecord {
-        CallRecord { meta, request_id: next_request_id(), status, caller, usage_count, error }
+        CallRecord { request_id: meta.request_id.clone(), meta, status, caller, usage_count, error }
     }
 }
 

@@ -1,10 +1,35 @@
-//! The filter chain every todo API call passes: auth → quota → log.
+//! The filter chain every API call passes: auth → quota → log. The todo routes use it, and so
+//! can your own endpoints (`examples/notes.rs`, served with [`crate::serve_with`]).
 //!
 //! A handler calls [`Call::begin`] (auth: a missing or malformed token is logged and answered), may
-//! then [`Call::fail`] for a bad request, and finally [`Call::run`] its operation. Each call is one
-//! job on the writer: the token look-up, the quota check, the operation, the counter increment and
-//! the log row all run and commit together, so an acknowledged call is never missing from the
-//! counter or the log, and a call crosses to the database thread once.
+//! then [`Call::fail`] for a bad request, and finally runs its operation with [`Call::run_json`]
+//! (or [`Call::run_and_render`], or [`Call::run`]). Each call is one job on the writer: the token
+//! look-up, the quota check, the operation, the counter increment and the log row all run and
+//! commit together, so however many calls race, exactly the limit succeed, an acknowledged call
+//! is never missing from the counter or the log, and a call crosses to the database thread once.
+//!
+//! ```no_run
+//! use gpt_todo::AppState;
+//! use gpt_todo::chain::Call;
+//! use gpt_todo::api::request::CallMeta;
+//! use warp::http::StatusCode;
+//! use warp::reply::Response;
+//!
+//! /// `GET /api/todo-count`: how many todos the caller has, counted against their quota.
+//! async fn todo_count(state: AppState, meta: CallMeta) -> Response {
+//!     let call = match Call::begin(&state, meta).await {
+//!         Ok(call) => call,
+//!         Err(refused) => return refused,
+//!     };
+//!     call.run_json(StatusCode::OK, |conn, caller| {
+//!         let count: i64 =
+//!             conn.query_row("SELECT count(*) FROM todos WHERE user_id = ?1", [&caller.user_id], |r| r.get(0))?;
+//!         Ok(serde_json::json!({ "count": count }))
+//!     })
+//!     .await
+//! }
+//! ```
+#![warn(missing_docs)]
 
 use std::convert::Infallible;
 
@@ -13,13 +38,14 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use crate::AppState;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, json_response};
 use crate::api::request::CallMeta;
 use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
 use crate::db::{DbError, in_savepoint};
-use crate::quota::{self, Usage};
+use crate::quota::{self, Plan, Usage};
 
+/// One API call on its way through the chain, after its bearer token was read.
 pub struct Call {
     state: AppState,
     meta: CallMeta,
@@ -46,6 +72,7 @@ impl Call {
         }
     }
 
+    /// The request's headers, e.g. to read its body's `Content-Type`.
     pub fn headers(&self) -> &HeaderMap {
         &self.meta.headers
     }
@@ -60,14 +87,46 @@ impl Call {
     /// [`Call::fail`], with the refusal left for the caller to render.
     pub async fn refuse(self, error: ApiError) -> (ApiError, Option<Usage>) {
         let Call { state, meta, claim } = self;
-        let default_limit = state.config.default_call_limit;
+        let (default, clock) = (state.config.default_plan(), state.config.clock.clone());
         // The step can only refuse, so the outcome has no success to handle.
         let outcome: Counted<Infallible> = conclude(&state, meta, claim, StatusCode::OK, move |conn, caller| {
-            Ok(Err((error, Some(quota::standing(conn, caller, default_limit)?))))
+            Ok(Err((error, Some(quota::standing(conn, caller, default, clock.now())?))))
         })
         .await;
         let Err(refusal) = outcome;
         refusal
+    }
+
+    /// Runs `op` like [`Call::run`] and answers its value as JSON with the `success` status and
+    /// the usage headers.
+    pub async fn run_json<T, Op>(self, success: StatusCode, op: Op) -> Response
+    where
+        T: serde::Serialize + Send + 'static,
+        Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.run_and_render(success, op, move |value| json_response(success, &value)).await
+    }
+
+    /// Runs `op` like [`Call::run`] and turns its value into the answer with `render`, adding the
+    /// usage headers; a refusal or failure is answered as [`Call::run`] says.
+    pub async fn run_and_render<T, Op>(
+        self,
+        success: StatusCode,
+        op: Op,
+        render: impl FnOnce(T) -> Response,
+    ) -> Response
+    where
+        T: Send + 'static,
+        Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
+    {
+        match self.run(success, op).await {
+            Ok((value, usage)) => {
+                let mut response = render(value);
+                usage.add_headers(&mut response);
+                response
+            }
+            Err(response) => response,
+        }
     }
 
     /// Runs `op` inside the quota: refused with 429 once the limit is reached; when `op` succeeds
@@ -89,8 +148,11 @@ impl Call {
         Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
     {
         let Call { state, meta, claim } = self;
-        let default_limit = state.config.default_call_limit;
-        conclude(&state, meta, claim, success, move |conn, caller| counted(conn, caller, default_limit, op)).await
+        let (default, clock) = (state.config.default_plan(), state.config.clock.clone());
+        // One clock reading per call, taken on the writer: the check and the increment count in
+        // the same period, even for a call that runs across midnight.
+        conclude(&state, meta, claim, success, move |conn, caller| counted(conn, caller, default, clock.now(), op))
+            .await
     }
 }
 
@@ -144,14 +206,17 @@ async fn conclude<T: Send + 'static>(
 fn counted<T>(
     conn: &Connection,
     caller: &Caller,
-    default_limit: u64,
+    default: Plan,
+    now: i64,
     op: impl FnOnce(&Connection, &Caller) -> Result<T, ApiError>,
 ) -> Result<Counted<T>, rusqlite::Error> {
-    let before = quota::standing(conn, caller, default_limit)?;
+    let before = quota::standing(conn, caller, default, now)?;
     if before.count >= before.limit {
         return Ok(Err((ApiError::QuotaExceeded, Some(before))));
     }
-    let done = in_savepoint(conn, || op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller)?))))?;
+    let done = in_savepoint(conn, || {
+        op(conn, caller).and_then(|value| Ok((value, quota::increment(conn, caller, &before)?)))
+    })?;
     Ok(match done {
         Ok((value, count)) => Ok((value, Usage { count, ..before })),
         Err(error) => Err((error, Some(before))),

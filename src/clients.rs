@@ -90,8 +90,8 @@ pub fn register_as(
     let call_limit =
         call_limit.map(i64::try_from).transpose().map_err(|_| "the call limit is too large".to_string())?;
     conn.execute(
-        "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, call_limit, registration)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, call_limit, call_window, registration)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NOT NULL THEN 'total' END, ?6)",
         params![
             client_id,
             client_secret.as_deref().map(hash_secret),

@@ -1,7 +1,65 @@
-//! Wall-clock time as unix seconds, the form expiry times are stored in.
+//! Wall-clock time as unix seconds, the form expiry times are stored in, and the server's [`Clock`]
+//! for the quota windows, which tests can set.
 
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The time the quota step counts calls at. The server runs on the system clock; a test gives it
+/// a [`Clock::manual`] one and moves it with [`Clock::set`] (clones share the time), or a
+/// [`Clock::ticking`] one, to count calls across midnight UTC without waiting for it.
+#[derive(Clone, Default)]
+pub struct Clock(Option<Arc<Manual>>);
+
+struct Manual {
+    time: AtomicI64,
+    /// Seconds each reading moves the clock on.
+    tick: i64,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that stands at `unix_seconds` until it is set.
+    pub fn manual(unix_seconds: i64) -> Clock {
+        Clock::ticking(unix_seconds, 0)
+    }
+
+    /// A clock that starts at `unix_seconds` and moves on `tick` seconds with every reading: the
+    /// calls that race through a test see time pass one by one, whatever order they run in.
+    pub fn ticking(unix_seconds: i64, tick: i64) -> Clock {
+        Clock(Some(Arc::new(Manual { time: AtomicI64::new(unix_seconds), tick })))
+    }
+
+    /// Moves a manual clock (and every clone of it); the system clock ignores this.
+    pub fn set(&self, unix_seconds: i64) {
+        if let Some(manual) = &self.0 {
+            manual.time.store(unix_seconds, Ordering::SeqCst);
+        }
+    }
+
+    /// Now, in unix seconds.
+    pub fn now(&self) -> i64 {
+        match &self.0 {
+            Some(manual) => manual.time.fetch_add(manual.tick, Ordering::SeqCst),
+            None => unix_now(),
+        }
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(manual) => write!(f, "Clock::ticking({}, {})", manual.time.load(Ordering::SeqCst), manual.tick),
+            None => f.write_str("Clock::system()"),
+        }
+    }
 }

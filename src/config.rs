@@ -1,10 +1,13 @@
 //! The server's configuration: a plain value built from the command line and passed down.
 //! It holds no secrets (client secrets and tokens live only as hashes in the database).
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{ServeArgs, Synchronous};
+use crate::clock::Clock;
+use crate::quota::{Plan, Window};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -14,6 +17,7 @@ pub struct Config {
     pub userinfo_url: Option<String>,
     pub default_client_id: Option<String>,
     pub default_call_limit: u64,
+    pub default_call_window: Window,
     pub allow_signup: bool,
     /// Empty means any origin: bearer tokens are not ambient credentials, so CORS guards nothing.
     pub cors_origins: Vec<String>,
@@ -28,6 +32,10 @@ pub struct Config {
     pub client_metadata_documents: bool,
     /// Tests only: such documents may be fetched over http and from loopback or private addresses.
     pub allow_private_client_metadata: bool,
+    /// Proxies whose `X-Forwarded-For` names the client in the log (`--trusted-proxy`).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// The time quota windows are counted in: the system clock, or a test's.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -36,12 +44,15 @@ impl Config {
         for origin in &args.cors_origin {
             check_origin(origin)?;
         }
+        // Absolute, so the banner can print it for admin commands run from any directory.
+        let db_path = std::path::absolute(&db_path).map_err(|e| format!("--db {}: {e}", db_path.display()))?;
         Ok(Config {
             db_path,
-            public_url: args.public_url.as_deref().map(|u| u.trim_end_matches('/').to_string()),
+            public_url: args.public_url.as_deref().map(check_public_url).transpose()?,
             userinfo_url: args.userinfo_url.clone(),
             default_client_id: args.default_client_id.clone(),
-            default_call_limit: args.default_call_limit,
+            default_call_limit: args.default_limit.limit,
+            default_call_window: args.default_limit.window,
             allow_signup: args.allow_signup,
             cors_origins: args.cors_origin.clone(),
             access_token_ttl: Duration::from_secs(args.access_token_ttl),
@@ -52,6 +63,12 @@ impl Config {
             dynamic_registration: !args.no_dynamic_registration,
             client_metadata_documents: !args.no_client_metadata_documents,
             allow_private_client_metadata: args.test_allow_private_client_metadata,
+            trusted_proxies: args
+                .trusted_proxy
+                .iter()
+                .map(|ip| ip.parse::<IpAddr>().map_err(|_| format!("--trusted-proxy '{ip}' is not an IP address")))
+                .collect::<Result<_, _>>()?,
+            clock: Clock::system(),
         })
     }
 
@@ -65,6 +82,11 @@ impl Config {
         }
         let defaults = Defaults::parse_from(["gpt-todo"]);
         Config::from_args(db_path.into(), &defaults.serve).expect("the defaults are valid")
+    }
+
+    /// The limit of a client that has none of its own.
+    pub fn default_plan(&self) -> Plan {
+        Plan { limit: self.default_call_limit, window: self.default_call_window }
     }
 
     pub fn public_url(&self) -> &str {
@@ -87,6 +109,59 @@ impl Config {
     }
 }
 
+/// The base URL clients are given: an absolute http(s) URL without query or fragment (a path is
+/// kept, for a proxy that serves gpt-todo under one). Returned without a trailing `/`.
+fn check_public_url(url: &str) -> Result<String, String> {
+    if url.trim().is_empty() {
+        return Err("--public-url is empty; give the https URL clients reach this server at, or leave it out".into());
+    }
+    let refuse = |why: &str| {
+        Err(format!("--public-url '{url}' {why}; it must look like https://todo.example.com (scheme and host)"))
+    };
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return refuse("is not an http:// or https:// URL");
+    };
+    if url.contains(['?', '#']) {
+        return refuse("has a query or fragment");
+    }
+    if url.contains(char::is_whitespace) || url.chars().any(char::is_control) {
+        return refuse("contains spaces");
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || authority.starts_with(':') {
+        return refuse("has no host");
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// What an operator should hear about at start-up: addresses nobody outside can use, or that
+/// ChatGPT will refuse.
+pub fn startup_warnings(public_url: Option<&str>, listen: SocketAddr) -> Vec<String> {
+    let mut warnings = Vec::new();
+    match public_url {
+        None if !listen.ip().is_loopback() => warnings.push(format!(
+            "listening on {listen}, reachable from other machines, but without --public-url: clients are \
+             given http://{listen}/... URLs, which they cannot use. Set --public-url (GPT_TODO_PUBLIC_URL) to \
+             the https URL they reach this server at."
+        )),
+        Some(url) if url.starts_with("http://") && !is_loopback_url(url) => warnings.push(format!(
+            "--public-url {url} is plain http: ChatGPT needs https, and the sign-in cookie is not Secure. \
+             Put a TLS proxy (see deploy/Caddyfile) or a tunnel in front and give its https:// URL."
+        )),
+        _ => {}
+    }
+    warnings
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let authority = url.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A browser origin: `http(s)://host[:port]`, nothing after it.
 pub fn check_origin(origin: &str) -> Result<(), String> {
     let refuse =
@@ -105,7 +180,29 @@ pub fn check_origin(origin: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_origin;
+    use super::{check_origin, check_public_url, startup_warnings};
+
+    #[test]
+    fn public_urls_are_absolute_http_urls_without_query_or_fragment() {
+        assert_eq!(check_public_url("https://todo.example.com/").unwrap(), "https://todo.example.com");
+        assert_eq!(check_public_url("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(check_public_url("https://example.com/todo").unwrap(), "https://example.com/todo");
+        for bad in ["", " ", "todo.example.com", "ftp://x", "https://", "https://x/?a=1", "https://x/#f", "https://u@x"]
+        {
+            assert!(check_public_url(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn warns_about_urls_nobody_can_use() {
+        let anywhere = "0.0.0.0:8080".parse().unwrap();
+        let loopback = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(startup_warnings(None, anywhere).len(), 1);
+        assert!(startup_warnings(None, loopback).is_empty());
+        assert!(startup_warnings(Some("http://todo.example.com"), loopback)[0].contains("plain http"));
+        assert!(startup_warnings(Some("http://localhost:8080"), anywhere).is_empty());
+        assert!(startup_warnings(Some("https://todo.example.com"), anywhere).is_empty());
+    }
 
     #[test]
     fn cors_origins_are_scheme_host_and_port() {

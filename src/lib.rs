@@ -15,6 +15,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod manage;
 pub mod mcp;
 pub mod oauth;
 pub mod openapi;
@@ -32,8 +33,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
 
-pub use routes::routes;
+pub use routes::{routes, routes_with};
 
 use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::cli::Synchronous;
@@ -77,8 +80,19 @@ impl AppState {
 /// Serves until `shutdown` resolves, lets in-flight requests finish, then checkpoints the WAL so
 /// the database is one self-contained file again.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
+    serve_with(listener, state, routes::no_routes(), shutdown).await
+}
+
+/// [`serve`] with your own API routes beside the todo API (see [`routes_with`] and
+/// `examples/notes.rs`).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    extra: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let db = state.db.clone();
-    warp::serve(routes(state)).incoming(listener).graceful(shutdown).run().await;
+    warp::serve(routes_with(state, extra)).incoming(listener).graceful(shutdown).run().await;
     if let Err(e) = db.checkpoint().await {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
     }

@@ -3,19 +3,21 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use gpt_todo::cli::{Cli, Command, ServeArgs};
-use gpt_todo::config::Config;
+use gpt_todo::cli::{self, Command, LogFormat, ServeArgs};
+use gpt_todo::config::{self, Config};
+use gpt_todo::db::DbError;
 use gpt_todo::{AppState, admin, serve, with_public_url};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     let result = match cli.command {
         Command::Serve(args) => Config::from_args(cli.db, &args).and_then(|config| run_server(config, &args)),
-        command => admin::run(&cli.db, command).map_err(|e| e.to_string()),
+        command => {
+            admin::run(&cli.db, cli.create, command).map(|output| cli::print(&output)).map_err(|e| e.to_string())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -27,58 +29,92 @@ fn main() -> ExitCode {
 }
 
 fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person watching; a log file or journal gets plain lines.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    start_logging(args.log_format);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let listener =
             TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        for warning in
+            config::startup_warnings(config.public_url.as_deref(), listener.local_addr().unwrap_or(args.listen))
+        {
+            tracing::warn!("{warning}");
+        }
         let config = with_public_url(config, &listener).map_err(|e| e.to_string())?;
         let db_path = config.db_path.display().to_string();
-        let state = AppState::new(config).map_err(|e| format!("cannot open {db_path}: {e}"))?;
+        let state = AppState::new(config).map_err(|e| match e {
+            DbError::File(message) => message,
+            other => format!("cannot open {db_path}: {other}"),
+        })?;
+        let shutdown = shutdown_signal();
         print_banner(&state, &listener);
-        serve(listener, state, shutdown_signal()).await;
-        println!("gpt-todo stopped; {db_path} is checkpointed.");
+        serve(listener, state, shutdown).await;
+        cli::print(&format!("gpt-todo stopped; {db_path} is checkpointed.\n"));
         Ok(())
     })
 }
 
+/// Log lines on stderr, filtered by `RUST_LOG` (default `info`): text (coloured only for a person
+/// watching; a file or the journal gets plain lines), or one JSON object per line.
+fn start_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => lines.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => lines.json().flatten_event(true).init(),
+    }
+}
+
+/// Where the server is, and the exact `--db` and `--public-url` to give the admin commands.
 fn print_banner(state: &AppState, listener: &TcpListener) {
     let config = &state.config;
     let base = config.public_url();
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    println!("gpt-todo listening on http://{local} (database {})", config.db_path.display());
-    match &config.userinfo_url {
-        Some(url) => println!("Tokens are checked with the user-info server {url}"),
-        None => println!("Tokens are checked against the built-in OAuth server"),
-    }
-    println!();
-    println!("In the GPT editor (Configure → Actions):");
-    println!("  Import the schema from   {base}/openapi.json");
-    println!("  Authentication: OAuth    Authorization URL {base}/api/oauth2/authorize");
-    println!("                           Token URL         {base}/api/oauth2/token");
-    println!("  Client ID and secret:    gpt-todo client add \"My GPT\" --redirect-uri <the GPT's callback URL>");
+    let db = shell_word(&config.db_path.display().to_string());
+    let auth = match &config.userinfo_url {
+        Some(url) => format!("the user-info server {url}"),
+        None => "the built-in OAuth server".to_owned(),
+    };
+    cli::print(&format!(
+        "gpt-todo listening on http://{local} (version {version})\n\
+         \x20 Database:    {db}\n\
+         \x20 Public URL:  {base}\n\
+         \x20 Tokens:      checked by {auth}\n\n\
+         In the GPT editor (Configure → Actions):\n\
+         \x20 Import the schema from   {base}/openapi.json\n\
+         \x20 Authentication: OAuth    Authorization URL {base}/api/oauth2/authorize\n\
+         \x20                          Token URL         {base}/api/oauth2/token\n\
+         \x20 Client ID and secret:    gpt-todo --db {db} client add \"My GPT\" --public-url {base} \\\n\
+         \x20                            --redirect-uri <the GPT's callback URL>\n",
+        version = env!("CARGO_PKG_VERSION"),
+    ));
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM (service managers, `kill`).
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return interrupt.await.unwrap_or(()),
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+/// `text` as one shell word: quoted when it holds anything a shell would read specially.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c)) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
-    #[cfg(not(unix))]
-    interrupt.await.unwrap_or(());
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (service managers, `kill`). The handlers are installed
+/// when this is called, not when the future is first polled, so a signal that comes right after
+/// the banner still stops the server cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            _ => tokio::signal::ctrl_c().await.unwrap_or(()),
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
+    }
 }

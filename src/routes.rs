@@ -1,23 +1,41 @@
 //! The whole HTTP surface, and what answers warp's own rejections (unknown path, wrong method,
 //! a refused CORS origin), logging those on `/api/*` like every other API outcome.
 
+use std::net::IpAddr;
+
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
-use crate::api::error::{ApiError, json_response};
-use crate::api::request::{CallMeta, path_prefix, request_line};
+use crate::api::error::{ApiError, RETRY_WRITES_AFTER_SECONDS, json_response};
+use crate::api::request::{CallMeta, client_address, path_prefix, request_line, tag_request_id};
 use crate::calllog::{self, CallRecord};
+use crate::oauth::events;
 
+/// The whole HTTP surface: health check, OpenAPI document, OAuth server, the todo API.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let healthz = warp::path!("healthz")
-        .and(warp::get())
-        .map(|| json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })));
+    routes_with(state, no_routes())
+}
+
+/// Extra routes that take no request.
+pub(crate) fn no_routes() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
+    warp::any().and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
+}
+
+/// The HTTP surface with `extra` API routes beside the todo API: they are tried after the todo
+/// routes, under the same CORS rules, and a request no route takes gets the same logged JSON
+/// 404 or 405. Each of `extra`'s handlers runs its own calls through [`crate::chain::Call`].
+pub fn routes_with(
+    state: AppState,
+    extra: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let health_state = state.clone();
+    let healthz = warp::path!("healthz").and(warp::get()).map(move || healthz(&health_state));
 
     let openapi = crate::openapi::route(state.clone());
 
-    let api = crate::todos::routes(state.clone()).or(crate::userinfo::route(state.clone())).unify();
+    let api = crate::todos::routes(state.clone()).or(extra).unify().or(crate::userinfo::route(state.clone())).unify();
 
     let api = path_prefix("/api/").and(api.with(cors(&state.config.cors_origins))).map(Reply::into_response);
     let app = healthz
@@ -32,7 +50,29 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .recover(render_rejection)
         .unify();
 
-    request_line().and(app).then(move |meta, response| log_if_unmatched(state.clone(), meta, response))
+    let trusted_proxies = state.config.trusted_proxies.clone().into();
+    request_line().and(client_address(trusted_proxies)).and(app).then(
+        move |meta: CallMeta, client: Option<IpAddr>, mut response: Response| {
+            // Every response carries its id, and writes the OAuth event it may carry.
+            tag_request_id(&mut response, &meta.request_id);
+            events::log_attached(&mut response, client, &meta.request_id);
+            log_if_unmatched(state.clone(), meta, response)
+        },
+    )
+}
+
+/// `ok`, or `degraded` with the reason while the database cannot be written (reads still work;
+/// 503 so that a monitor checking the status alone notices).
+fn healthz(state: &AppState) -> Response {
+    match state.db.write_failure() {
+        None => json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        Some(reason) => {
+            let body = serde_json::json!({ "status": "degraded", "reason": format!("database writes fail: {reason}") });
+            let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, &body);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_WRITES_AFTER_SECONDS));
+            response
+        }
+    }
 }
 
 /// `warp::cors` answers preflights and adds the headers; with no `--cors-origin`, any origin.
@@ -40,7 +80,7 @@ fn cors(origins: &[String]) -> warp::cors::Cors {
     let builder = warp::cors()
         .allow_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
         .allow_headers(["authorization", "content-type"])
-        .expose_headers(["ratelimit-limit", "ratelimit-remaining", "location"])
+        .expose_headers(crate::quota::HEADERS.into_iter().chain(["location"]))
         .max_age(600);
     let builder = if origins.is_empty() {
         builder.allow_any_origin()

@@ -23,15 +23,20 @@ pub struct NewUser {
 impl NewUser {
     pub fn prepare(email: &str, name: &str, password: &str) -> Result<NewUser, String> {
         let email = valid_email(email)?;
-        let length = password.chars().count();
-        if length < MIN_PASSWORD_CHARS {
-            return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));
-        }
-        if length > MAX_PASSWORD_CHARS {
-            return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
-        }
-        Ok(NewUser { email, name: name.trim().to_owned(), password_hash: hash_password(password)? })
+        Ok(NewUser { email, name: name.trim().to_owned(), password_hash: hash_new_password(password)? })
     }
+}
+
+/// Checks a new password's length and hashes it (slowly, on purpose).
+pub fn hash_new_password(password: &str) -> Result<String, String> {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_CHARS {
+        return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    if length > MAX_PASSWORD_CHARS {
+        return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
+    }
+    hash_password(password)
 }
 
 /// Stores a prepared user and returns the id.
@@ -67,4 +72,27 @@ pub fn find_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<
     conn.prepare_cached("SELECT id, password_hash FROM users WHERE email = ?1")?
         .query_row([email.trim()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
+}
+
+/// What signing in needs to know about an account.
+pub struct Account {
+    pub id: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    /// When an operator last lifted a sign-in lockout (unix seconds).
+    pub unlocked_at: Option<i64>,
+}
+
+pub fn find_account(conn: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
+    conn.prepare_cached("SELECT id, password_hash, disabled_at IS NOT NULL, unlocked_at FROM users WHERE email = ?1")?
+        .query_row([email.trim()], |r| {
+            Ok(Account { id: r.get(0)?, password_hash: r.get(1)?, disabled: r.get(2)?, unlocked_at: r.get(3)? })
+        })
+        .optional()
+}
+
+/// A disabled user gets no new tokens (and the ones they have stop working).
+pub fn is_disabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)")?
+        .query_row([user_id], |r| r.get(0))
 }

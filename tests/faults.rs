@@ -25,7 +25,11 @@ struct RealServer {
 
 impl RealServer {
     fn start(db_path: &Path) -> RealServer {
-        let log = std::fs::File::create(db_path.with_extension("log")).expect("server log file");
+        RealServer::start_logging_to(db_path, &db_path.with_extension("log"))
+    }
+
+    fn start_logging_to(db_path: &Path, log_path: &Path) -> RealServer {
+        let log = std::fs::File::create(log_path).expect("server log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
             .arg("--db")
             .arg(db_path)
@@ -708,4 +712,186 @@ fn bad_mcp_input_gets_a_json_rpc_error_or_a_tool_error_never_5xx_and_counts_noth
         ),
     );
     assert!(ok.as_ref().is_some_and(|(status, body)| *status == 200 && body.contains("still alive")), "{ok:?}");
+}
+
+/// A size-limited tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// `None`, with a message saying why, where this process may not mount (not root, a container
+    /// without CAP_SYS_ADMIN).
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::piped())
+            .output();
+        match mounted {
+            Ok(output) if output.status.success() => Some(SmallDisk { dir }),
+            Ok(output) => {
+                eprintln!("SKIPPED: cannot mount a tmpfs here: {}", String::from_utf8_lossy(&output.stderr).trim());
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    /// Takes `bytes` of the disk with a file; remove it to free that space.
+    fn ballast(&self, bytes: usize) -> std::path::PathBuf {
+        let ballast = self.dir.path().join("ballast");
+        std::fs::write(&ballast, vec![0x55u8; bytes]).expect("room for the ballast");
+        ballast
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// Every answer a full-disk load worker saw: (user agent, status, todo id of a 200).
+type Answers = Vec<(String, u16, Option<i64>)>;
+
+fn create_until_stopped(base: &str, token: &str, worker: usize, stop: &AtomicBool) -> Answers {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let description = "x".repeat(2_000);
+    let mut answers = Vec::new();
+    for n in 0.. {
+        if stop.load(Ordering::Relaxed) || n >= 20_000 {
+            break;
+        }
+        let user_agent = format!("disk/w{worker}-{n}");
+        let mut response = agent
+            .post(format!("{base}/api/todo-demo"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("User-Agent", &user_agent)
+            .content_type("application/json")
+            .send(format!(r#"{{"title":"{user_agent}","description":"{description}"}}"#))
+            .expect("the server keeps answering while the disk is full");
+        let status = response.status().as_u16();
+        let body: serde_json::Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).expect("a JSON body");
+        match status {
+            200 => answers.push((user_agent, status, Some(body["id"].as_i64().expect("todo id")))),
+            503 => {
+                assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+                assert!(body["error"].as_str().unwrap().contains("disk is full"), "{body}");
+                answers.push((user_agent, status, None));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => panic!("a create on a full disk must be 200 or 503, got {other}: {body}"),
+        }
+    }
+    answers
+}
+
+#[test]
+fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_by_itself() {
+    let Some(disk) = SmallDisk::mount("4m") else { return };
+    let db_path = disk.dir.path().join("full.db");
+    let logs = tempfile::tempdir().unwrap();
+    let conn = db::open_connection(&db_path).unwrap();
+    db::migrate(&conn).unwrap();
+    let redirect = ["https://chatgpt.com/aip/g-test/oauth/callback".to_string()];
+    let client = clients::register(&conn, "GPT", &redirect, Some(1_000_000), false).unwrap().client_id;
+    let callers: Vec<(String, String)> =
+        ["ann@example.com", "ben@example.com"].iter().map(|email| add_caller(&conn, email, &client)).collect();
+    drop(conn);
+    let server = RealServer::start_logging_to(&db_path, &logs.path().join("server.log"));
+    let base = server.base.clone();
+
+    // Half the disk is ballast; the load fills the rest, and freeing the ballast makes room again.
+    let ballast = disk.ballast(2 * 1024 * 1024);
+    let stop = AtomicBool::new(false);
+    let (answers, health, api_read, userinfo) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let (base, token, stop) = (&base, &callers[worker % 2].1, &stop);
+                scope.spawn(move || (worker % 2, create_until_stopped(base, token, worker, stop)))
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let health = loop {
+            let health = get(&format!("{base}/healthz"), None);
+            if health.status != 200 || Instant::now() > deadline {
+                break health;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // What still works on a full disk, and what does not.
+        let api_read = get(&format!("{base}/api/todos?limit=5"), Some(&callers[0].1));
+        let userinfo = get(&format!("{base}/api/oauth2/userinfo"), Some(&callers[0].1));
+        std::thread::sleep(Duration::from_secs(1));
+        stop.store(true, Ordering::Relaxed);
+        let answers: Vec<(usize, Answers)> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        (answers, health, api_read, userinfo)
+    });
+    assert_eq!(health.status, 503, "healthz while the disk is full: {:?}", health.body);
+    assert_eq!(health.body["status"], "degraded");
+    assert!(health.body["reason"].as_str().unwrap().contains("disk is full"), "{:?}", health.body);
+    assert_eq!(health.header("retry-after"), Some("5"));
+    assert_eq!(userinfo.status, 200, "reads that write nothing go on: {:?}", userinfo.body);
+    // An API call, a GET too, is counted and logged in the same commit as its answer: refused
+    // while that commit fails. A commit small enough for the pages SQLite freed may still go
+    // through, and is then answered as usual; never any other status.
+    assert!(matches!(api_read.status, 200 | 503), "a counted call on a full disk: {}", api_read.status);
+    if api_read.status == 503 {
+        assert_eq!(api_read.header("retry-after"), Some("5"));
+    }
+    let acked: usize = answers.iter().map(|(_, a)| a.iter().filter(|x| x.1 == 200).count()).sum();
+    let refused: usize = answers.iter().map(|(_, a)| a.iter().filter(|x| x.1 == 503).count()).sum();
+    eprintln!("full disk: {acked} creates acknowledged, {refused} refused with 503");
+    assert!(acked > 0 && refused > 0, "the load saw both sides: {acked} acknowledged, {refused} refused");
+
+    // Space freed: writes resume by themselves, and health recovers without a restart.
+    std::fs::remove_file(&ballast).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&format!("{base}/healthz"), None).status != 200 {
+        assert!(Instant::now() < deadline, "healthz did not recover within 10 s of freeing space");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = post_json(&format!("{base}/api/todo-demo"), Some(&callers[0].1), r#"{"title":"after the disk"}"#);
+    assert_eq!(after.status, 200, "a create after freeing space: {:?}", after.body);
+    drop(server); // SIGKILL: what was acknowledged must already be on disk
+
+    let conn = db::open_connection(&db_path).unwrap();
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    let count = |sql: &str, user: &str| -> i64 { conn.query_row(sql, [user], |r| r.get(0)).unwrap() };
+    for (caller, seen) in &answers {
+        let user = &callers[*caller].0;
+        for (user_agent, _, id) in seen.iter().filter(|x| x.1 == 200) {
+            let title: String = conn
+                .query_row("SELECT title FROM todos WHERE id = ?1 AND user_id = ?2", (id, user), |r| r.get(0))
+                .unwrap_or_else(|e| panic!("acknowledged todo {id:?} ({user_agent}) is missing: {e}"));
+            assert_eq!(&title, user_agent);
+        }
+        for (user_agent, _, _) in seen.iter().filter(|x| x.1 == 503) {
+            let kept: i64 =
+                conn.query_row("SELECT count(*) FROM todos WHERE title = ?1", [user_agent], |r| r.get(0)).unwrap();
+            assert_eq!(kept, 0, "{user_agent} was refused with 503 but its todo was kept");
+        }
+    }
+    for (n, (user, _)) in callers.iter().enumerate() {
+        let counter = count("SELECT count FROM api_usage WHERE user_id = ?1", user);
+        let logged_2xx =
+            count("SELECT count(*) FROM api_calls WHERE user_id = ?1 AND status BETWEEN 200 AND 299", user);
+        let todos = count("SELECT count(*) FROM todos WHERE user_id = ?1", user);
+        assert_eq!(counter, logged_2xx, "{user}: the counter equals the 2xx log rows");
+        // The first caller's list read is counted too when its commit went through (a 200).
+        let counted_reads = i64::from(n == 0 && api_read.status == 200);
+        assert_eq!(counter, todos + counted_reads, "{user}: each counted create made one todo");
+        eprintln!("full disk: {user}: counter {counter} = {logged_2xx} logged 2xx = {todos} todos");
+    }
 }

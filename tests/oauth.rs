@@ -844,11 +844,26 @@ fn a_public_client_registers_itself_and_signs_in_with_pkce() {
     assert_eq!(issued.status, 200, "{:?}", issued.body);
     assert_eq!(mcp_tools_list(&server, field(&issued, "access_token")), 200);
     // It shows in `client list`, marked as dynamically registered, with the default limit.
-    let list = String::from_utf8(server.cli(&["client", "list"]).stdout).unwrap();
-    let row = list.lines().find(|line| line.contains(&client_id)).unwrap_or_else(|| panic!("{list}"));
-    for word in ["Claude", "public", "default", "dynamic"] {
-        assert!(row.contains(word), "{word} missing in {row}");
-    }
+    let listed = listed_client(&server, &client_id);
+    assert_eq!(
+        (&listed["name"], &listed["type"], &listed["registeredBy"], &listed["callLimit"]),
+        (
+            &serde_json::json!("Claude"),
+            &serde_json::json!("public"),
+            &serde_json::json!("dynamic"),
+            &serde_json::Value::Null
+        ),
+        "{listed}"
+    );
+    let table = String::from_utf8(server.cli(&["client", "list"]).stdout).unwrap();
+    assert!(table.lines().next().unwrap_or("").contains("REGISTERED BY"), "{table}");
+}
+
+/// The client's entry in `client list --json`.
+fn listed_client(server: &TestServer, client_id: &str) -> serde_json::Value {
+    let list: serde_json::Value = serde_json::from_slice(&server.cli(&["client", "list", "--json"]).stdout).unwrap();
+    let found = list.as_array().unwrap().iter().find(|c| c["clientId"] == client_id).cloned();
+    found.unwrap_or_else(|| panic!("{client_id} is not in client list: {list}"))
 }
 
 #[test]
@@ -962,10 +977,11 @@ fn a_client_id_metadata_document_identifies_a_client_and_its_host_is_shown() {
     assert_eq!(issued.status, 200, "{:?}", issued.body);
     assert_eq!(mcp_tools_list(&server, field(&issued, "access_token")), 200);
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "the document is cached");
-    let list = String::from_utf8(server.cli(&["client", "list"]).stdout).unwrap();
-    assert!(
-        list.lines().any(|l| l.contains(&url) && l.contains("metadata-document") && l.contains("default")),
-        "{list}"
+    let listed = listed_client(&server, &url);
+    assert_eq!(
+        (&listed["registeredBy"], &listed["callLimit"]),
+        (&serde_json::json!("metadata-document"), &serde_json::Value::Null),
+        "{listed}"
     );
 
     // A redirect URI the document does not list exactly is an error page, never a redirect.
@@ -1008,4 +1024,53 @@ fn client_metadata_documents_are_refused_when_unsafe_or_wrong() {
     assert!(refused_page(&off, &url).contains("not registered"));
     let metadata = get(&off.url("/.well-known/oauth-authorization-server"), None).body;
     assert_eq!(metadata["client_id_metadata_document_supported"], false);
+}
+
+#[test]
+fn a_disabled_user_cannot_sign_in_or_refresh_until_enabled() {
+    let (server, client) = setup();
+    let issued = signed_in_tokens(&server, &client);
+    let refresh_token = field(&issued, "refresh_token").to_owned();
+    assert!(server.cli(&["user", "disable", "ann@example.com"]).status.success());
+    assert_eq!(create_todo(&server, field(&issued, "access_token")), 401, "the access token stops at once");
+    assert_oauth_error(&refresh(&server, &refresh_token, &client), 400, "invalid_grant");
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client.0, CALLBACK, &[]));
+    let refused = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("disabled"), "{}", refused.body);
+    assert!(refused.header("location").is_none());
+
+    assert!(server.cli(&["user", "enable", "ann@example.com"]).status.success());
+    assert_eq!(create_todo(&server, field(&issued, "access_token")), 200, "enabled, the unexpired token works");
+    let refreshed = refresh(&server, &refresh_token, &client);
+    assert_eq!(refreshed.status, 200, "{:?}", refreshed.body);
+}
+
+#[test]
+fn user_unlock_lifts_a_lockout_on_the_running_server() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        browser.post(&login, "login", &[("email", "ann@example.com"), ("password", "not the password")]);
+    }
+    let locked = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(locked.status, 429);
+    assert!(server.cli(&["user", "unlock", "ann@example.com"]).status.success());
+    let consent = browser.log_in(&login, "ann@example.com", PASSWORD);
+    assert!(consent.body.contains("Allow"), "signed in after the unlock: {}", consent.body);
+}
+
+#[test]
+fn the_unregistered_redirect_uri_page_shows_the_uri_received_escaped() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let received = r#"https://chatgpt.com/aip/g-other/oauth/callback?a=<b>&q="x""#;
+    let page = browser.get(&authorize_path(&client_id, received, &[]));
+    assert_eq!(page.status, 400);
+    let escaped = "https://chatgpt.com/aip/g-other/oauth/callback?a=&lt;b&gt;&amp;q=&quot;x&quot;";
+    assert!(page.body.contains(escaped), "the page shows the URI it received, escaped: {}", page.body);
+    assert!(!page.body.contains("<b>"), "{}", page.body);
+    assert!(page.body.contains(&format!("client add-redirect-uri {client_id}")), "{}", page.body);
 }

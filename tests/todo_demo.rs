@@ -234,3 +234,21 @@ fn when_the_log_row_cannot_be_written_nothing_of_the_call_is_kept() {
     server.sql().execute_batch("DROP TRIGGER refuse").unwrap();
     assert_eq!(post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"x"}"#).status, 200);
 }
+
+#[test]
+fn every_response_carries_the_request_id_its_log_row_has() {
+    let server = TestServer::start();
+    let (_, _, token) = server.caller("rid@example.com", None);
+    let logged = |id: &str| server.count(&format!("SELECT count(*) FROM api_calls WHERE request_id = '{id}'"));
+    let created = post_json(&server.url("/api/todo-demo"), Some(&token), r#"{"title":"id"}"#);
+    let unauthorized = post_json(&server.url("/api/todo-demo"), None, r#"{"title":"id"}"#);
+    let unmatched = get(&server.url("/api/nothing-here"), Some(&token));
+    for (what, reply) in [("200", &created), ("401", &unauthorized), ("404", &unmatched)] {
+        let id = reply.header("x-request-id").unwrap_or_else(|| panic!("{what} without X-Request-Id"));
+        assert_eq!(logged(id), 1, "the {what}'s X-Request-Id {id} names its api_calls row");
+    }
+    let health = get(&server.url("/healthz"), None);
+    let ids = [&created, &unauthorized, &unmatched, &health].map(|r| r.header("x-request-id").unwrap().to_owned());
+    assert!(ids.iter().all(|id| !id.is_empty()), "{ids:?}");
+    assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 4, "every request its own id: {ids:?}");
+}

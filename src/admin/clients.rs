@@ -1,61 +1,82 @@
-//! `client add`, `client list` and `client set-limit`.
+//! `client …`: the operations of `crate::manage::clients`, with what to print.
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use super::{AdminResult, invalid, print_table};
-use crate::clients;
+use super::AdminResult;
+use super::limits::{describe, parse_limit};
+use super::table::Table;
+use crate::cli::ClientCommand;
+use crate::manage::clients as manage;
+use crate::quota::Plan;
 
-pub fn add(
-    conn: &Connection,
-    name: &str,
-    redirect_uris: &[String],
-    call_limit: Option<u64>,
-    public: bool,
-    public_url: &str,
-) -> AdminResult {
-    let registered = clients::register(conn, name, redirect_uris, call_limit, public).map_err(invalid)?;
+pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
+    match command {
+        ClientCommand::Add { name, redirect_uris, call_limit, per, public, public_url } => {
+            let plan = call_limit.map(|limit| Plan { limit, window: per });
+            let registered = manage::add(conn, &name, &redirect_uris, plan, public)?;
+            let secret = match &registered.client_secret {
+                Some(secret) => format!("{secret}   (shown only now; only its hash is stored)"),
+                None => "(none: a public client, which must use PKCE S256)".to_owned(),
+            };
+            Ok(format!(
+                "Added client \"{}\".\n\n{}",
+                name.trim(),
+                paste_block(&registered.client_id, &secret, &public_url)
+            ))
+        }
+        ClientCommand::List { json } => {
+            let clients = manage::list(conn)?;
+            Ok(Table::of(
+                &["clientId", "name", "type", "callLimit", "callWindow", "redirectUris", "registeredBy", "createdAt"],
+                &clients,
+            )
+            .render(json))
+        }
+        ClientCommand::SetLimit { client_id, limit, per } => {
+            let plan = parse_limit(&limit, per)?;
+            manage::set_limit(conn, &client_id, plan)?;
+            Ok(match plan {
+                Some(plan) => format!("Client {client_id} may now make {} per user.\n", describe(plan)),
+                None => format!("Client {client_id} now uses the server's default limit.\n"),
+            })
+        }
+        ClientCommand::Remove { client_id } => {
+            manage::remove(conn, &client_id)?;
+            Ok(format!("Removed client {client_id} with its tokens and counters; the call log keeps its rows.\n"))
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let secret = manage::rotate_secret(conn, &client_id)?;
+            Ok(format!(
+                "New secret for {client_id} (shown only now; the old one no longer works):\n\
+                 \x20 Client Secret:          {secret}\n\
+                 Paste it into the GPT editor's OAuth settings; tokens already issued stay valid.\n"
+            ))
+        }
+        ClientCommand::AddRedirectUri { client_id, uri } => {
+            let uris = manage::add_redirect_uri(conn, &client_id, &uri)?;
+            Ok(format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")))
+        }
+        ClientCommand::RemoveRedirectUri { client_id, uri } => {
+            let uris = manage::remove_redirect_uri(conn, &client_id, &uri)?;
+            Ok(format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")))
+        }
+        ClientCommand::Rename { client_id, name } => {
+            manage::rename(conn, &client_id, &name)?;
+            Ok(format!("Client {client_id} is now called \"{}\".\n", name.trim()))
+        }
+    }
+}
+
+/// What to paste into the GPT editor's OAuth settings.
+fn paste_block(client_id: &str, secret: &str, public_url: &str) -> String {
     let base = public_url.trim_end_matches('/');
-    println!("Added client \"{}\".", name.trim());
-    println!();
-    println!("Paste into the GPT editor (Configure → Actions → Authentication → OAuth):");
-    println!("  Client ID:              {}", registered.client_id);
-    match &registered.client_secret {
-        Some(secret) => println!("  Client Secret:          {secret}   (shown only now; only its hash is stored)"),
-        None => println!("  Client Secret:          (none: a public client, which must use PKCE S256)"),
-    }
-    println!("  Authorization URL:      {base}/api/oauth2/authorize");
-    println!("  Token URL:              {base}/api/oauth2/token");
-    println!("  Scope:                  todos");
-    println!("  Token Exchange Method:  Default (POST request)   (Basic authorization header works too)");
-    Ok(())
-}
-
-pub fn list(conn: &Connection) -> AdminResult {
-    let mut stmt = conn.prepare(
-        "SELECT client_id, name, CASE WHEN secret_hash IS NULL THEN 'public' ELSE 'confidential' END,
-                COALESCE(CAST(call_limit AS TEXT), 'default'), registration, redirect_uris, created_at
-           FROM oauth_clients ORDER BY created_at, name",
-    )?;
-    let rows = stmt
-        .query_map([], |r| (0..7).map(|i| r.get(i)).collect::<Result<Vec<String>, _>>())?
-        .collect::<Result<Vec<Vec<String>>, _>>()?;
-    print_table(&["CLIENT ID", "NAME", "TYPE", "LIMIT", "REGISTERED BY", "REDIRECT URIS", "CREATED"], &rows);
-    Ok(())
-}
-
-pub fn set_limit(conn: &Connection, client_id: &str, limit: &str) -> AdminResult {
-    let limit: Option<i64> = match limit {
-        "none" => None,
-        n => Some(n.parse::<u32>().map_err(|_| invalid(format!("'{n}' is not a whole number or 'none'")))?.into()),
-    };
-    let changed =
-        conn.execute("UPDATE oauth_clients SET call_limit = ?1 WHERE client_id = ?2", params![limit, client_id])?;
-    if changed == 0 {
-        return Err(invalid(format!("no client with id {client_id}")));
-    }
-    match limit {
-        Some(n) => println!("Client {client_id} may now make {n} calls per user."),
-        None => println!("Client {client_id} now uses the server's default limit."),
-    }
-    Ok(())
+    format!(
+        "Paste into the GPT editor (Configure → Actions → Authentication → OAuth):\n\
+         \x20 Client ID:              {client_id}\n\
+         \x20 Client Secret:          {secret}\n\
+         \x20 Authorization URL:      {base}/api/oauth2/authorize\n\
+         \x20 Token URL:              {base}/api/oauth2/token\n\
+         \x20 Scope:                  todos\n\
+         \x20 Token Exchange Method:  Default (POST request)   (Basic authorization header works too)\n"
+    )
 }

@@ -1,16 +1,21 @@
 //! The admin commands: they open the database file directly (the server may be running; WAL and
-//! the busy timeout let both work) and print plain text, or JSON with `--json`.
+//! the busy timeout let both work) and return what to print: plain text, or JSON with `--json`.
 
 mod clients;
+mod limits;
 mod reports;
+mod table;
 mod users;
 
+use std::io::Write;
 use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::cli::{ClientCommand, Command, TokenCommand, UserCommand};
+use crate::cli::{ClientCommand, Command, UsageAction, UsageArgs, UserCommand};
+use crate::db::file::Missing;
 use crate::db::{self, DbError};
+use crate::manage::{self, ManageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -20,65 +25,79 @@ pub enum AdminError {
     Db(#[from] DbError),
 }
 
+impl From<ManageError> for AdminError {
+    fn from(e: ManageError) -> AdminError {
+        match e {
+            ManageError::Db(e) => AdminError::Db(DbError::Sqlite(e)),
+            refused => AdminError::Invalid(refused.to_string()),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for AdminError {
     fn from(e: rusqlite::Error) -> AdminError {
         AdminError::Db(DbError::Sqlite(e))
     }
 }
 
-pub type AdminResult = Result<(), AdminError>;
+/// What a command prints on success.
+pub type AdminResult = Result<String, AdminError>;
 
 pub fn invalid(message: impl Into<String>) -> AdminError {
     AdminError::Invalid(message.into())
 }
 
-/// Runs one admin command against the database at `db_path`.
-pub fn run(db_path: &Path, command: Command) -> AdminResult {
-    let conn = db::open_connection(db_path)?;
-    db::migrate(&conn)?;
+/// Runs one admin command against the database at `db_path` and returns its output. Only the
+/// commands that add the first user or client (or any with `create`) make a database where there
+/// is none: for the others a missing file is a mistyped `--db`.
+pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
+    if let Command::Restore { backup } = &command {
+        db::backup::restore(db_path, backup)?;
+        return Ok(format!("Restored {} from {}\n", db_path.display(), backup.display()));
+    }
+    // A password is read before the database is opened: a command that cannot get one must not
+    // leave a new, empty database behind.
+    let password = match &command {
+        Command::User(user) => users::read_password(user)?,
+        _ => None,
+    };
+    let first_use =
+        matches!(command, Command::User(UserCommand::Add { .. }) | Command::Client(ClientCommand::Add { .. }));
+    let missing = if create || first_use { Missing::Create } else { Missing::Refuse };
+    let conn = db::file::open(db_path, missing)?;
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
-        Command::User(UserCommand::Add { email, name, password_stdin }) => {
-            users::add(&conn, &email, name.as_deref(), password_stdin)
-        }
-        Command::User(UserCommand::List) => users::list(&conn),
-        Command::Client(ClientCommand::Add { name, redirect_uris, call_limit, public, public_url }) => {
-            clients::add(&conn, &name, &redirect_uris, call_limit, public, &public_url)
-        }
-        Command::Client(ClientCommand::List) => clients::list(&conn),
-        Command::Client(ClientCommand::SetLimit { client_id, limit }) => clients::set_limit(&conn, &client_id, &limit),
-        Command::Token(TokenCommand::Issue { user, client, ttl, resource }) => {
-            users::issue_token(&conn, &user, &client, ttl, resource.as_deref())
+        Command::User(command) => users::run(&conn, command, password),
+        Command::Client(command) => clients::run(&conn, command),
+        Command::Token(command) => users::token(&conn, command),
+        Command::Usage(UsageArgs { action: Some(UsageAction::Reset { user, client }), .. }) => {
+            let reset = manage::usage::reset(&conn, &user, client.as_deref())?;
+            Ok(format!("Reset {reset} counters of {user}; the call log is kept.\n"))
         }
         Command::Usage(args) => reports::usage(&conn, &args),
         Command::Logs(args) => reports::logs(&conn, &args),
-        Command::Backup { path } => backup(&conn, &path),
-    }
-}
-
-fn backup(conn: &Connection, path: &Path) -> AdminResult {
-    if path.exists() {
-        return Err(invalid(format!("{} already exists; choose a new file", path.display())));
-    }
-    db::backup(conn, path)?;
-    println!("Backed up to {}", path.display());
-    Ok(())
-}
-
-/// Prints rows under a header, each column as wide as its widest cell.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+        Command::Backup { path } if path.as_os_str() == "-" => backup_to_stdout(&conn, db_path),
+        Command::Backup { path } => {
+            db::backup::write_copy(&conn, &path)?;
+            Ok(format!("Backed up to {}\n", path.display()))
         }
+        Command::Restore { .. } => unreachable!("restore is handled above"),
     }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
+}
+
+/// `backup -`: SQLite writes a copy only to a file, so it is staged beside the database (owner-only,
+/// removed afterwards) and then streamed out.
+fn backup_to_stdout(conn: &Connection, db_path: &Path) -> AdminResult {
+    let staged = db::beside(db_path, &format!(".backup-{}", std::process::id()));
+    let streamed = db::backup::write_copy(conn, &staged).map_err(AdminError::from).and_then(|()| {
+        std::fs::File::open(&staged)
+            .and_then(|mut file| {
+                let mut out = std::io::stdout().lock();
+                std::io::copy(&mut file, &mut out)?;
+                out.flush()
+            })
+            .map_err(|e| invalid(format!("cannot write the backup to standard output: {e}")))
+    });
+    let _ = std::fs::remove_file(&staged);
+    streamed.map(|()| String::new())
 }

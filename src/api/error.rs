@@ -1,5 +1,6 @@
 //! Errors of the todo API and how they become responses: `{"error": "<message>"}` with the right
 //! status. The client gets the short message; the log gets the cause.
+#![warn(missing_docs)]
 
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
@@ -10,39 +11,62 @@ use crate::db::DbError;
 /// The 401 message for a request without an `Authorization` header.
 pub const MISSING_TOKEN: &str = "Missing Authorization header";
 
+/// The reference's 429 message, which GPTs built against it may look for.
 pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of free API calls.";
 
+/// How long a client is asked to wait before retrying a write the database could not take.
+pub const RETRY_WRITES_AFTER_SECONDS: u32 = 5;
+
+/// Why an API call was not served; each becomes its status and `{"error": "<message>"}`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 400: malformed JSON or a bad field; the message names the field.
     #[error("{0}")]
     BadRequest(String),
     /// A missing, malformed, unknown, expired or revoked bearer token.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 404: no such resource, or one of another user.
     #[error("Not found")]
     NotFound,
+    /// 405: the path does not take this method.
     #[error("Method not allowed")]
     MethodNotAllowed,
+    /// 413: the body is larger than the limit (in bytes).
     #[error("Request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// 415: a body that is not JSON.
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
+    /// 429: the caller's limit is reached ([`QUOTA_MESSAGE`]).
     #[error("{}", QUOTA_MESSAGE)]
     QuotaExceeded,
-    /// A real server fault: `public` goes to the client, `cause` only to the log.
+    /// The database cannot be written right now (a full disk, an I/O error): nothing of the call
+    /// was kept, and trying again later may succeed.
+    #[error("The database cannot be written right now ({0}); nothing was saved, try again shortly")]
+    Unavailable(String),
+    /// 500: a real server fault.
     #[error("{public}")]
-    Internal { public: &'static str, cause: String },
+    Internal {
+        /// What the client is told.
+        public: &'static str,
+        /// What only the log gets.
+        cause: String,
+    },
 }
 
 impl ApiError {
+    /// A 400 with this message.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::BadRequest(message.into())
     }
 
+    /// A 500 that tells the client `public` and the log `cause` too.
     pub fn internal(public: &'static str, cause: impl std::fmt::Display) -> ApiError {
         ApiError::Internal { public, cause: cause.to_string() }
     }
 
+    /// The HTTP status it is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -52,6 +76,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -64,6 +89,7 @@ impl ApiError {
         }
     }
 
+    /// The JSON answer, with `WWW-Authenticate` on a 401.
     pub fn to_response(&self) -> Response {
         let mut response = json_response(self.status(), &serde_json::json!({ "error": self.to_string() }));
         if let ApiError::Unauthorized(reason) = self
@@ -71,13 +97,19 @@ impl ApiError {
         {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
+        if let ApiError::Unavailable(_) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_WRITES_AFTER_SECONDS));
+        }
         response
     }
 }
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
-        ApiError::internal("Database error", e)
+        match e {
+            DbError::Unavailable(reason) => ApiError::Unavailable(reason),
+            other => ApiError::internal("Database error", other),
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! What every `/api/*` call carries through the chain, and reading its JSON body safely.
+#![warn(missing_docs)]
 
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -8,25 +11,35 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use futures_util::{Stream, StreamExt};
 use warp::Filter;
-use warp::http::{HeaderMap, Method, header};
+use warp::http::{HeaderMap, HeaderValue, Method, header};
+use warp::reply::Response;
 
 use crate::api::error::ApiError;
 
 /// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// What the chain knows of a request: its line for the log, and its headers for the auth step.
 #[derive(Debug)]
 pub struct CallMeta {
+    /// Given when the request arrives; the response's `X-Request-Id` and the log row carry it.
+    pub request_id: String,
+    /// The HTTP method.
     pub method: Method,
+    /// The path, without the query string.
     pub path: String,
+    /// The request's headers (empty for a request no route takes).
     pub headers: HeaderMap,
+    /// `User-Agent`, when it is text.
     pub user_agent: Option<String>,
+    /// When the request arrived, for the logged duration.
     pub started: Instant,
     /// The MCP tool a `tools/call` on /mcp runs; `None` on the REST API.
     pub tool: Option<&'static str>,
 }
 
 impl CallMeta {
+    /// Milliseconds since the request arrived.
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1000.0
     }
@@ -54,6 +67,7 @@ pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> 
     let user_agent = warp::header::optional::<String>("user-agent").or(warp::any().map(|| None)).unify();
     warp::method().and(warp::path::full()).and(user_agent).map(
         |method, path: warp::path::FullPath, user_agent: Option<String>| CallMeta {
+            request_id: next_request_id(),
             method,
             path: path.as_str().to_owned(),
             headers: HeaderMap::new(),
@@ -64,13 +78,58 @@ pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> 
     )
 }
 
-/// A per-process random prefix and a counter: unique, cheap, and sortable within one run. Given
-/// when a call is logged, so the ids of logged calls follow each other.
+/// A per-process random prefix and a counter: unique, cheap, and sortable within one run.
 pub fn next_request_id() -> String {
     static PREFIX: OnceLock<u32> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(1);
     let prefix = PREFIX.get_or_init(rand::random);
     format!("{prefix:08x}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Sets `X-Request-Id` on a response that has none yet, so a user reporting a problem can quote
+/// the id an operator finds in the log (`gpt-todo logs`, or the server's log lines).
+pub fn tag_request_id(response: &mut Response, request_id: &str) {
+    if !response.headers().contains_key(REQUEST_ID)
+        && let Ok(value) = HeaderValue::from_str(request_id)
+    {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+}
+
+/// The header that carries a call's request id, the same id as its log row.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The address of the client a request comes from: the connection's peer, or, when the peer is
+/// one of `trusted` proxies, the address that proxy put in `X-Forwarded-For` (the rightmost
+/// entry; walked leftwards while the hop is itself trusted). Anyone can send the header, so it is
+/// believed only from a proxy the operator named (`--trusted-proxy`).
+pub fn client_address(trusted: Arc<[IpAddr]>) -> impl Filter<Extract = (Option<IpAddr>,), Error = Infallible> + Clone {
+    let forwarded_for = warp::header::optional::<String>("x-forwarded-for").or(warp::any().map(|| None)).unify();
+    warp::addr::remote().and(forwarded_for).map(move |peer: Option<SocketAddr>, forwarded_for: Option<String>| {
+        peer.map(|peer| client_ip(peer.ip().to_canonical(), forwarded_for.as_deref(), &trusted))
+    })
+}
+
+fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
+    let mut ip = peer;
+    for hop in forwarded_for.unwrap_or("").rsplit(',') {
+        if !trusted.contains(&ip) {
+            break;
+        }
+        match hop.trim().parse::<IpAddr>() {
+            Ok(hop) => ip = hop.to_canonical(),
+            Err(_) => break,
+        }
+    }
+    ip
+}
+
+/// The request's JSON body, read by [`read_json_body`]; its error (wrong type, too large) is kept
+/// for the handler to answer after auth, so a request without a valid token is a 401 first.
+pub fn json_body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and(warp::body::stream())
+        .then(|headers: HeaderMap, body| async move { read_json_body(&headers, body).await })
 }
 
 /// Reads a JSON request body: the content type must be JSON (or absent), and the body at most
@@ -114,7 +173,17 @@ fn is_json(content_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json;
+    use super::{client_ip, is_json};
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy = "127.0.0.1".parse().unwrap();
+        let client = "203.0.113.7".parse().unwrap();
+        assert_eq!(client_ip(proxy, Some("198.51.100.1, 203.0.113.7"), &[proxy]), client);
+        assert_eq!(client_ip(proxy, Some("203.0.113.7"), &[]), proxy, "no proxy trusted");
+        assert_eq!(client_ip(client, Some("198.51.100.1"), &[proxy]), client, "the client cannot claim an address");
+        assert_eq!(client_ip(proxy, Some("junk"), &[proxy]), proxy);
+    }
 
     #[test]
     fn json_content_types() {

@@ -16,9 +16,13 @@ use crate::secrets::hash_secret;
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    /// The user's id: an id of `users`, or in remote mode the user-info answer's `id` or `sub`.
     pub user_id: String,
+    /// The OAuth client's id (`oauth_clients.client_id`, or the remote answer's `cid`).
     pub client_id: String,
+    /// The user's email, when known.
     pub email: Option<String>,
+    /// The user's name, when known.
     pub name: Option<String>,
     /// The resource the token is bound to (RFC 8707); `None` for an unbound token.
     pub resource: Option<String>,

@@ -5,23 +5,38 @@
 //! work in one transaction. Tables whose statements several features share have their own module
 //! here (`tokens`); this module knows nothing of HTTP, auth or OAuth.
 
+pub mod backup;
+pub mod file;
+pub mod health;
+pub mod lock;
 pub mod tokens;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
+use file::Missing;
+use health::Health;
+use lock::ServerLock;
 use writer::Writer;
 
 /// The schema's steps in order: step N brings a database to `PRAGMA user_version = N`.
 /// Step 1 is `schema.sql` (deployed databases are at 1, so it is never edited). Every later step is
-/// a file `migrations/NNNN_<name>.sql`, appended here in order (the open issues add 0002 onwards).
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql"), include_str!("../../migrations/0003_mcp.sql")];
+/// a file `migrations/NNNN_<name>.sql` whose number is the version it brings the file to, appended
+/// here in order.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("../../migrations/0002_quota_windows.sql"),
+    include_str!("../../migrations/0003_user_admin.sql"),
+    include_str!("../../migrations/0004_application_id.sql"),
+    include_str!("../../migrations/0006_mcp.sql"),
+];
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +47,20 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("the database writer has stopped")]
     WriterGone,
+    #[error(
+        "the database has schema version {found}, newer than this gpt-todo {} knows ({known}): a newer release \
+         upgraded it. Downgrades are not supported: run that release, or restore the backup made before the upgrade",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerSchema { found: i64, known: usize },
     #[error("a database task failed: {0}")]
     Task(String),
+    /// A write could not be committed (a full disk, an I/O error); the caller may try again.
+    #[error("the database cannot be written: {0}")]
+    Unavailable(String),
+    /// The file at `--db` cannot be used as it is: one line naming it, what is wrong, what to do.
+    #[error("{0}")]
+    File(String),
 }
 
 /// Handles to the database shared by every request.
@@ -41,20 +68,32 @@ pub enum DbError {
 pub struct Db {
     readers: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
+    health: Health,
+    /// Held for as long as any handle lives: no second server, and no restore, meanwhile.
+    _lock: Arc<ServerLock>,
 }
 
 impl Db {
-    /// Opens (creating if needed) and migrates the file, then starts the writer thread. With
+    /// Checks the file is a gpt-todo database this server can write (creating it if missing),
+    /// migrates it, then starts the writer thread; refused while another server runs on it. With
     /// `fsync_before_answer`, a write is answered only once the write-ahead log holding it is
     /// fsynced (it survives power loss); without, once it is committed (it survives a crash of
     /// gpt-todo, and power loss may undo the last commits, each whole).
     pub fn open(path: &Path, fsync_before_answer: bool) -> Result<Db, DbError> {
-        let writer_conn = open_connection(path)?;
-        migrate(&writer_conn)?;
+        let lock = ServerLock::acquire(path)?;
+        let writer_conn = file::open(path, Missing::Create)?;
+        file::ensure_writable(path, &writer_conn)?;
         let fsync_wal = fsync_before_answer.then(|| wal_path(path));
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
-        Ok(Db { readers, writer: Writer::start(writer_conn, open_connection(path)?, fsync_wal) })
+        let health = Health::default();
+        let writer = Writer::start(writer_conn, open_connection(path)?, fsync_wal, health.clone());
+        Ok(Db { readers, writer, health, _lock: Arc::new(lock) })
+    }
+
+    /// Why writes fail right now (a full disk, an I/O error), or `None` when they work.
+    pub fn write_failure(&self) -> Option<String> {
+        self.health.failure()
     }
 
     /// Runs a read on a pooled connection, on a blocking thread (rusqlite must not block the runtime).
@@ -106,10 +145,20 @@ impl Db {
 }
 
 /// SQLite's write-ahead log beside the database file.
-fn wal_path(path: &Path) -> PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    PathBuf::from(wal)
+pub fn wal_path(path: &Path) -> PathBuf {
+    beside(path, "-wal")
+}
+
+/// SQLite's shared-memory index of the write-ahead log.
+pub fn shm_path(path: &Path) -> PathBuf {
+    beside(path, "-shm")
+}
+
+/// The database's path with `suffix` appended to its file name.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Opens one connection with the pragmas every connection needs.
@@ -161,6 +210,10 @@ pub fn savepoint<T>(conn: &Connection, f: impl FnOnce() -> T, keep: impl FnOnce(
 /// Brings the schema up to date, each migration in its own transaction.
 pub fn migrate(conn: &Connection) -> Result<(), DbError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // A newer release migrated this file; an older one must not write to a schema it does not know.
+    if current > MIGRATIONS.len() as i64 {
+        return Err(DbError::NewerSchema { found: current, known: MIGRATIONS.len() });
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index + 1;
         conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;")).inspect_err(
@@ -169,13 +222,6 @@ pub fn migrate(conn: &Connection) -> Result<(), DbError> {
             },
         )?;
     }
-    Ok(())
-}
-
-/// Writes a consistent copy of the live database to `target` (which must not exist).
-pub fn backup(conn: &Connection, target: &Path) -> Result<(), DbError> {
-    let target = target.to_str().ok_or_else(|| DbError::Task("backup path is not valid UTF-8".into()))?;
-    conn.execute("VACUUM INTO ?1", [target])?;
     Ok(())
 }
 

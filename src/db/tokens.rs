@@ -78,13 +78,14 @@ pub struct TokenOwner {
     pub resource: Option<String>,
 }
 
-/// The owner of the access token with this hash, if it exists, has not expired and is not revoked.
+/// The owner of the access token with this hash, if it exists, has not expired, is not revoked and
+/// its user is not disabled (`gpt-todo user disable` takes effect on the next call).
 pub fn find_access(conn: &Connection, token_hash: &str) -> rusqlite::Result<Option<TokenOwner>> {
     conn.prepare_cached(
         "SELECT t.user_id, t.client_id, u.email, u.name, t.resource
            FROM oauth_tokens t JOIN users u ON u.id = t.user_id
           WHERE t.token_hash = ?1 AND t.kind = 'access'
-            AND t.revoked_at IS NULL AND t.expires_at > ?2",
+            AND t.revoked_at IS NULL AND t.expires_at > ?2 AND u.disabled_at IS NULL",
     )?
     .query_row(params![token_hash, unix_now()], |row| {
         Ok(TokenOwner {

@@ -27,17 +27,23 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::file::APPLICATION_ID;
+use super::health::Health;
 use super::{DbError, checkpoint, exec, savepoint};
 
 /// How many jobs one transaction takes at most; bounds the latency a big batch adds.
 const MAX_BATCH: usize = 256;
 /// How often the checkpointer moves the log into the main file (a no-op when nothing is new).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// While writes fail and no call comes, how often the writer tries a small write of its own.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// Called once the batch's commit has succeeded or failed.
 type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
-/// A job's work, then whether to keep it (`false` rolls back the job's savepoint).
-type Job = Box<dyn FnOnce(&Connection) -> (Finish, bool) + Send>;
+/// A job's work, then whether to keep it (`false` rolls back the job's savepoint). Called with no
+/// connection when the job cannot run (its transaction could not begin or ended early): its
+/// caller is then told why the batch failed.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (Finish, bool) + Send>;
 
 #[derive(Clone)]
 pub struct Writer {
@@ -50,23 +56,27 @@ impl Writer {
     /// Starts the writer on `conn` and the checkpointer on `checkpoint_conn`, two connections to
     /// the same file. With `fsync_wal` (the file's write-ahead log), callers are answered once it
     /// is fsynced; without, once their commit is written.
-    pub fn start(conn: Connection, checkpoint_conn: Connection, fsync_wal: Option<PathBuf>) -> Writer {
+    ///
+    /// Write failures (a full disk, an I/O error) are reported to `health`, and their callers
+    /// get [`DbError::Unavailable`].
+    pub fn start(conn: Connection, checkpoint_conn: Connection, fsync_wal: Option<PathBuf>, health: Health) -> Writer {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (checkpoints, stop) = mpsc::channel::<()>();
         // The writer must never stop to checkpoint or fsync: the other threads do that.
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
         let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+        let sync_health = health.clone();
         let syncer = fsync_wal.map(|wal| {
             let (committed, waiting) = mpsc::channel::<Vec<Finish>>();
             thread::Builder::new()
                 .name("db-sync".into())
-                .spawn(move || sync_until_stopped(wal, waiting))
+                .spawn(move || sync_until_stopped(wal, waiting, sync_health))
                 .expect("spawning the database sync thread");
             committed
         });
         thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, queue, syncer))
+            .spawn(move || run(conn, queue, syncer, health))
             .expect("spawning the database writer thread");
         thread::Builder::new()
             .name("db-checkpoint".into())
@@ -86,12 +96,20 @@ impl Writer {
         F: FnOnce(&Connection) -> (T, bool) + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let (value, keep) = f(conn);
-            let finish: Finish = Box::new(move |committed: Result<(), DbError>| {
-                let _ = reply.send(committed.map(|()| value));
-            });
-            (finish, keep)
+        let job: Job = Box::new(move |conn| match conn {
+            Some(conn) => {
+                let (value, keep) = f(conn);
+                let finish: Finish = Box::new(move |committed: Result<(), DbError>| {
+                    let _ = reply.send(committed.map(|()| value));
+                });
+                (finish, keep)
+            }
+            None => {
+                let finish: Finish = Box::new(move |failed: Result<(), DbError>| {
+                    let _ = reply.send(Err(failed.err().unwrap_or(DbError::WriterGone)));
+                });
+                (finish, false)
+            }
         });
         self.jobs.send(job).map_err(|_| DbError::WriterGone)?;
         // A dropped reply means the job panicked (and was rolled back) or the writer died.
@@ -99,8 +117,18 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender<Vec<Finish>>>) {
-    while let Ok(first) = queue.recv() {
+fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender<Vec<Finish>>>, health: Health) {
+    loop {
+        let first = match queue.recv_timeout(PROBE_EVERY) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                if health.failure().is_some() {
+                    probe(&conn, &health);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -108,13 +136,22 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender
                 Err(_) => break,
             }
         }
+        let changes_before = conn.total_changes();
         let (finishers, committed) = commit_batch(&conn, batch);
+        let committed = committed.map_err(|e| {
+            let reason = describe(&e);
+            health.failed(&reason);
+            reason
+        });
+        if committed.is_ok() && conn.total_changes() != changes_before {
+            health.recovered();
+        }
         match (&syncer, committed) {
             (Some(syncer), Ok(())) => {
                 // Only fails if the syncer is gone; then the callers see `WriterGone`.
                 let _ = syncer.send(finishers);
             }
-            (_, committed) => finish_all(finishers, committed.map_err(|e| e.to_string())),
+            (_, committed) => finish_all(finishers, committed),
         }
     }
     if let Err(e) = checkpoint(&conn) {
@@ -122,17 +159,48 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender
     }
 }
 
+/// While writes fail and no call comes, finds out whether they work again (space was freed), so
+/// `/healthz` recovers by itself. Setting the application id rewrites the header page, so the
+/// commit really appends to the log, as a call's would.
+fn probe(conn: &Connection, health: &Health) {
+    let wrote = exec(conn, "BEGIN IMMEDIATE")
+        .and_then(|()| conn.pragma_update(None, "application_id", APPLICATION_ID))
+        .and_then(|()| exec(conn, "COMMIT"));
+    match wrote {
+        Ok(()) => health.recovered(),
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK");
+            health.failed(describe(&e));
+        }
+    }
+}
+
+/// What an operator (and a refused caller) should read about a failed write.
+fn describe(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => "the disk is full".to_string(),
+        _ => format!("a write failed: {e}"),
+    }
+}
+
 /// A passive checkpoint copies what no reader still needs, without waiting for anyone.
+/// A failure is logged once, not every round (on a full disk it fails until space is freed).
 fn checkpoint_until_stopped(conn: Connection, stop: mpsc::Receiver<()>) {
+    let mut failing = false;
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying quietly");
+                failing = true;
+            }
+            Err(_) => {}
+            Ok(()) => failing = false,
         }
     }
 }
 
 /// Answers callers whose commits are fsynced: all that are waiting, with one fsync of the log.
-fn sync_until_stopped(wal_path: PathBuf, waiting: mpsc::Receiver<Vec<Finish>>) {
+fn sync_until_stopped(wal_path: PathBuf, waiting: mpsc::Receiver<Vec<Finish>>, health: Health) {
     let mut wal: Option<File> = None;
     while let Ok(mut finishers) = waiting.recv() {
         while let Ok(more) = waiting.try_recv() {
@@ -144,16 +212,18 @@ fn sync_until_stopped(wal_path: PathBuf, waiting: mpsc::Receiver<Vec<Finish>>) {
             None => File::open(&wal_path).map(|file| &*wal.insert(file)),
         };
         let synced = wal.and_then(File::sync_data).map_err(|e| {
-            tracing::error!(error = %e, "cannot fsync the write-ahead log");
-            format!("fsync of the write-ahead log failed: {e}")
+            let reason = format!("fsync of the write-ahead log failed: {e}");
+            health.failed(&reason);
+            reason
         });
         finish_all(finishers, synced);
     }
 }
 
+/// Answers a batch's callers: all committed, or none, with why (a write that failed).
 fn finish_all(finishers: Vec<Finish>, outcome: Result<(), String>) {
     for finish in finishers {
-        finish(outcome.clone().map_err(DbError::Task));
+        finish(outcome.clone().map_err(DbError::Unavailable));
     }
 }
 
@@ -161,17 +231,18 @@ fn finish_all(finishers: Vec<Finish>, outcome: Result<(), String>) {
 fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Finish>, rusqlite::Result<()>) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, jobs = batch.len(), "cannot begin a write transaction");
-        // Dropping the jobs unrun drops their replies: each caller sees `WriterGone`.
-        return (Vec::new(), Err(e));
+        return (batch.into_iter().map(refuse).collect(), Err(e));
     }
     let mut finishers = Vec::with_capacity(batch.len());
-    for job in batch {
+    let mut jobs = batch.into_iter();
+    while let Some(job) = jobs.next() {
         finishers.extend(run_job(conn, job));
         if conn.is_autocommit() {
             // SQLite ended the transaction itself (disk full, I/O error): what ran so far is not
             // known to be committed as one group, so none of it is acknowledged, and the jobs not
-            // yet run are dropped (their callers see `WriterGone`).
+            // yet run are refused with the same error.
             tracing::error!(jobs = finishers.len(), "SQLite ended the group transaction early");
+            finishers.extend(jobs.map(refuse));
             let ended = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT);
             return (finishers, Err(rusqlite::Error::SqliteFailure(ended, Some("the transaction ended early".into()))));
         }
@@ -184,11 +255,17 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Finish>, rusqlite::R
     (finishers, committed)
 }
 
+/// A job that will not run: its caller is answered with the batch's failure.
+fn refuse(job: Job) -> Finish {
+    job(None).0
+}
+
 /// Runs one job in its own savepoint. A job that asks to be undone, or panics, is rolled back
 /// alone and the rest of the batch goes on; a panicking job's caller sees `WriterGone` (its reply
 /// was dropped).
 fn run_job(conn: &Connection, job: Job) -> Option<Finish> {
-    let ran = savepoint(conn, || catch_unwind(AssertUnwindSafe(|| job(conn))), |ran| matches!(ran, Ok((_, true))));
+    let ran =
+        savepoint(conn, || catch_unwind(AssertUnwindSafe(|| job(Some(conn)))), |ran| matches!(ran, Ok((_, true))));
     match ran {
         Ok(Ok((finish, _))) => Some(finish),
         Ok(Err(_)) => {

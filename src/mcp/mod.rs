@@ -15,12 +15,12 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
+use crate::api::error::ApiError;
+use crate::api::request::{CallMeta, call_meta, read_json_body};
 use crate::auth::{Caller, MCP_PATH};
 use crate::calllog::{self, CallRecord};
 use crate::config::{Config, check_origin};
-use crate::api::error::ApiError;
 use crate::oauth::{SCOPE, protected_resource_url};
-use crate::api::request::{CallMeta, call_meta, read_json_body};
 pub use tools::Tool;
 pub use transport::{LEGACY, MODERN, SUPPORTED};
 use transport::{Message, Revision, RpcError};

@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
 use crate::AppState;
-use crate::auth::Caller;
-use crate::chain::Call;
 use crate::api::error::ApiError;
 use crate::api::request::CallMeta;
+use crate::auth::Caller;
+use crate::chain::Call;
 use crate::todos::{
     DEFAULT_LIMIT, DESCRIPTION_MAX, ListQuery, MAX_LIMIT, NewTodo, STATUS_MAX, TITLE_MAX, TodoPatch, cursor, id_value,
     operations,

@@ -4,6 +4,7 @@
 //!
 //! The pages carry the request along in hidden fields and every POST checks it again.
 
+use super::events::{AuthEvent, Event};
 use super::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
@@ -27,8 +28,8 @@ pub struct AuthRequest {
 /// Why a request cannot go on.
 #[derive(Debug)]
 pub enum Refusal {
-    /// Client or redirect URI is wrong: show this message, never redirect.
-    Page(String),
+    /// Client or redirect URI is wrong: show this message, never redirect; log the event if any.
+    Page(String, Option<AuthEvent>),
     /// The client is known: send it this error (RFC 6749 4.1.2.1).
     Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
 }
@@ -36,15 +37,18 @@ pub enum Refusal {
 impl AuthRequest {
     pub async fn check(state: &AppState, params: &Params) -> Result<AuthRequest, Refusal> {
         let client_id = params.get("client_id").ok_or_else(|| page("The request names no client (client_id)."))?;
-        let client = find_client(state, client_id).await?;
+        let client = find_client(state, client_id, params.get("redirect_uri")).await?;
         let redirect_uri =
             params.get("redirect_uri").ok_or_else(|| page("The request has no redirect_uri."))?.to_owned();
         if !client.allows_redirect(&redirect_uri) {
-            return Err(page(&format!(
-                "The redirect URI is not registered for \"{}\". An operator can add it with \
-                 `gpt-todo client add ... --redirect-uri <the exact URI>`.",
-                client.name
-            )));
+            // The page shows the URI exactly as received, so the operator can register that one.
+            let event = AuthEvent::new(Event::UnregisteredRedirectUri).client(Some(client_id), Some(&redirect_uri));
+            let message = format!(
+                "The redirect URI is not registered for \"{}\". This request came with {redirect_uri} ; an \
+                 operator can register exactly that one with: gpt-todo client add-redirect-uri {} '{redirect_uri}'",
+                client.name, client.client_id
+            );
+            return Err(Refusal::Page(message, Some(event)));
         }
         let state_param = params.get("state").map(str::to_owned);
         let refuse = |error: &'static str, description: &str| Refusal::Redirect {
@@ -112,10 +116,12 @@ impl AuthRequest {
 
 /// The client a request names: one this server registered, or one known by the URL of its
 /// Client ID Metadata Document, which is fetched (or taken from the cache) and remembered.
-async fn find_client(state: &AppState, client_id: &str) -> Result<Client, Refusal> {
+async fn find_client(state: &AppState, client_id: &str, redirect_uri: Option<&str>) -> Result<Client, Refusal> {
+    let unknown = || AuthEvent::new(Event::UnknownClient).client(Some(client_id), redirect_uri);
     if state.config.client_metadata_documents && state.client_documents.is_document_url(client_id) {
         let document = state.client_documents.resolve(client_id).await.map_err(|reason| {
-            page(&format!("This app's client metadata document ({client_id}) cannot be used: {reason}."))
+            let message = format!("This app's client metadata document ({client_id}) cannot be used: {reason}.");
+            Refusal::Page(message, Some(unknown()))
         })?;
         let (id, name, uris) = (client_id.to_owned(), document.client_name.clone(), document.redirect_uris.clone());
         let remembered = state.db.write(move |conn| {
@@ -141,7 +147,9 @@ async fn find_client(state: &AppState, client_id: &str) -> Result<Client, Refusa
             tracing::error!(error = %e, "authorize: client look-up failed");
             page("The server could not check this request. Please try again.")
         })?
-        .ok_or_else(|| page("This app is not registered with gpt-todo (unknown client_id)."))
+        .ok_or_else(|| {
+            Refusal::Page("This app is not registered with gpt-todo (unknown client_id).".into(), Some(unknown()))
+        })
 }
 
 /// RFC 8707 §2: the resources this server issues tokens for are its MCP endpoint and its todo
@@ -157,7 +165,7 @@ pub fn unknown_resource(state: &AppState) -> String {
 }
 
 fn page(message: &str) -> Refusal {
-    Refusal::Page(message.to_owned())
+    Refusal::Page(message.to_owned(), None)
 }
 
 /// BASE64URL(SHA-256(verifier)) without padding is always 43 characters.

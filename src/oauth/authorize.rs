@@ -11,6 +11,7 @@ use warp::{Filter, Rejection};
 
 use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
 use super::codes;
+use super::events::{AuthEvent, Event};
 use super::hashing::{Busy, PasswordHashing};
 use super::pages::{self, LoginForm};
 use super::params::{self, Params};
@@ -92,7 +93,13 @@ async fn check_request(state: &AppState, params: Result<&Params, &str>) -> Resul
     let params = params.map_err(|message| pages::error(StatusCode::BAD_REQUEST, "Bad request", message))?;
     match AuthRequest::check(state, params).await {
         Ok(request) => Ok(request),
-        Err(Refusal::Page(message)) => Err(pages::error(StatusCode::BAD_REQUEST, "Cannot connect this app", &message)),
+        Err(Refusal::Page(message, event)) => {
+            let page = pages::error(StatusCode::BAD_REQUEST, "Cannot connect this app", &message);
+            Err(match event {
+                Some(event) => event.attach(page),
+                None => page,
+            })
+        }
         Err(Refusal::Redirect { redirect_uri, state: client_state, error, description }) => {
             let mut params = vec![("error", error), ("error_description", description.as_str())];
             params.extend(client_state.as_deref().map(|s| ("state", s)));
@@ -119,33 +126,51 @@ async fn login(
 ) -> Response {
     let email = params.get("email").unwrap_or("").trim().to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
-    let refuse = |status, message: &str| {
+    let event = |kind| AuthEvent::new(kind).client(Some(&request.client.client_id), Some(&request.redirect_uri));
+    let refuse = |status, message: &str, kind| {
         let form = LoginForm { email: &email, login_error: Some(message), ..LoginForm::default() };
-        login_page(state, request, browser, status, &form)
+        event(kind).email(&email).attach(login_page(state, request, browser, status, &form))
     };
-    if let Err(wait) = guards.throttle.begin_attempt(&email) {
+    let lookup = email.clone();
+    let account = match state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await {
+        Ok(account) => account,
+        Err(e) => return server_error(&e),
+    };
+    if let Err(wait) = guards.throttle.begin_attempt(&email, account.as_ref().and_then(|a| a.unlocked_at)) {
         let minutes = wait.as_secs().div_ceil(60);
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
             &format!("Too many failed sign-ins for this account. Try again in {minutes} minutes."),
+            Event::Lockout,
         );
     }
-    let lookup = email.clone();
-    let user = match state.db.read(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await {
-        Ok(user) => user,
-        Err(e) => return server_error(&e),
-    };
-    let (user_id, hash) = user.unzip();
+    let hash = account.as_ref().map(|a| a.password_hash.clone());
     // Unknown emails cost the same time as known ones.
     let verified = match guards.hashing.run(move || verify_password(&password, hash.as_deref())).await {
         Ok(verified) => verified,
-        Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
+        Err(Busy) => {
+            return login_page(
+                state,
+                request,
+                browser,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &LoginForm { email: &email, login_error: Some(BUSY_MESSAGE), ..LoginForm::default() },
+            );
+        }
     };
-    let Some(user_id) = user_id.filter(|_| verified) else {
-        return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.");
+    let Some(account) = account.filter(|_| verified) else {
+        return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.", Event::BadPassword);
     };
     guards.throttle.succeeded(&email);
-    start_session(state, request, user_id).await
+    // Told only to someone who knows the password, so it reveals nothing to a guesser.
+    if account.disabled {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "This account is disabled. Ask the operator of this server.",
+            Event::DisabledUser,
+        );
+    }
+    start_session(state, request, account.id).await
 }
 
 async fn signup(
@@ -167,7 +192,12 @@ async fn signup(
         Err(Busy) => Ok(Err(BUSY_MESSAGE.to_owned())),
     };
     match created {
-        Ok(Ok(user_id)) => start_session(state, request, user_id).await,
+        Ok(Ok(user_id)) => {
+            let event = AuthEvent::new(Event::Signup)
+                .client(Some(&request.client.client_id), Some(&request.redirect_uri))
+                .email(email.trim());
+            event.attach(start_session(state, request, user_id).await)
+        }
         Ok(Err(message)) => {
             let message = capitalise(&message);
             let form = LoginForm { email: &email, name: &name, signup_error: Some(&message), ..LoginForm::default() };

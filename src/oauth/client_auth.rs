@@ -7,6 +7,7 @@ use warp::http::HeaderMap;
 use warp::http::header::AUTHORIZATION;
 
 use super::error::OAuthError;
+use super::events::{AuthEvent, Event};
 use super::params::Params;
 use crate::AppState;
 use crate::clients::{self, Client};
@@ -25,7 +26,11 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
     let presented = presented(headers, params)?;
     let client_id = presented.client_id.clone();
     let client = state.db.read(move |conn| Ok(clients::find(conn, &client_id)?)).await?;
-    verify(client, &presented)
+    verify(client, &presented).map_err(|refused| {
+        let event =
+            AuthEvent::new(Event::BadClientSecret).client(Some(&presented.client_id), params.get("redirect_uri"));
+        refused.with_event(event)
+    })
 }
 
 fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthError> {

@@ -5,6 +5,7 @@ use warp::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
+use super::events::AuthEvent;
 use crate::api::error::json_response;
 use crate::db::DbError;
 
@@ -15,11 +16,13 @@ pub struct OAuthError {
     pub description: String,
     /// The client tried HTTP Basic: the 401 must carry a Basic challenge (RFC 6749 5.2).
     basic_challenge: bool,
+    /// Logged with the client's address when the response goes out.
+    event: Option<Box<AuthEvent>>,
 }
 
 impl OAuthError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> OAuthError {
-        OAuthError { status, code, description: description.into(), basic_challenge: false }
+        OAuthError { status, code, description: description.into(), basic_challenge: false, event: None }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {
@@ -61,20 +64,35 @@ impl OAuthError {
         OAuthError { basic_challenge, ..OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description) }
     }
 
+    pub fn with_event(self, event: AuthEvent) -> OAuthError {
+        OAuthError { event: Some(Box::new(event)), ..self }
+    }
+
     pub fn to_response(&self) -> Response {
         let body = serde_json::json!({ "error": self.code, "error_description": self.description });
         let mut response = no_store(json_response(self.status, &body));
         if self.basic_challenge {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="gpt-todo""#));
         }
-        response
+        match &self.event {
+            Some(event) => AuthEvent::clone(event).attach(response),
+            None => response,
+        }
     }
 }
 
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> OAuthError {
         tracing::error!(error = %e, "OAuth endpoint database error");
-        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Database error")
+        match e {
+            // RFC 6749 §4.1.2.1 names this code for a server that cannot answer for now.
+            DbError::Unavailable(reason) => OAuthError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                format!("The database cannot be written right now ({reason}); try again shortly"),
+            ),
+            _ => OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Database error"),
+        }
     }
 }
 

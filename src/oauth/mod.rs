@@ -8,6 +8,7 @@ mod client_auth;
 mod client_metadata;
 mod codes;
 mod error;
+pub mod events;
 mod hashing;
 mod metadata;
 mod pages;

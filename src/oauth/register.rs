@@ -20,9 +20,9 @@ use super::auth_request::SCOPE;
 use super::error::{OAuthError, no_store};
 use super::throttle::Throttle;
 use crate::AppState;
-use crate::clients::{self, Registration};
 use crate::api::error::{ApiError, json_response};
 use crate::api::request::read_json_body;
+use crate::clients::{self, Registration};
 
 /// Registrations one network address may make per [`WINDOW`].
 pub const MAX_PER_ADDRESS: u32 = 20;
@@ -72,7 +72,7 @@ where
     })?;
     let request = RegistrationRequest::parse(&body)?;
     let key = address.map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    if let Err(wait) = throttle.begin_attempt(&key) {
+    if let Err(wait) = throttle.begin_attempt(&key, None) {
         let mut response = OAuthError::invalid_request("Too many client registrations from this address; try later")
             .with_status(StatusCode::TOO_MANY_REQUESTS)
             .to_response();

@@ -88,7 +88,7 @@ pub struct SignedIn {
 pub fn signed_in(conn: &Connection, browser: &Browser) -> rusqlite::Result<Option<SignedIn>> {
     conn.prepare_cached(
         "SELECT u.id, u.email, u.name FROM oauth_sessions s JOIN users u ON u.id = s.user_id
-          WHERE s.session_hash = ?1 AND s.expires_at > ?2",
+          WHERE s.session_hash = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL",
     )?
     .query_row(params![hash_secret(&browser.cookie), unix_now()], |r| {
         Ok(SignedIn { user_id: r.get(0)?, email: r.get(1)?, name: r.get(2)? })

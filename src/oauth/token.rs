@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::db::in_savepoint;
 use crate::db::tokens::{self, Grant, Kind};
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
+use crate::users;
 
 /// The token response (RFC 6749 5.1).
 #[derive(Debug, Serialize)]
@@ -126,6 +127,7 @@ fn exchange_code(
     if code.expires_at <= unix_now() {
         return Err(invalid());
     }
+    refuse_disabled(conn, &code.user_id)?;
     if code.redirect_uri != exchange.redirect_uri {
         return Err(OAuthError::invalid_grant("redirect_uri differs from the one in the authorization request"));
     }
@@ -185,6 +187,7 @@ fn refresh(
     if stored.expires_at <= unix_now() {
         return Err(invalid());
     }
+    refuse_disabled(conn, &stored.user_id)?;
     let resource = bound_resource(stored.resource.as_deref(), requested_resource)?;
     let grant = Grant {
         user_id: &stored.user_id,
@@ -198,6 +201,14 @@ fn refresh(
         tokens::mark_rotated(conn, &token_hash)?;
         issue_pair(conn, config, &grant)
     })??)
+}
+
+/// An operator disabled the user: no new tokens (their old ones already stopped working).
+fn refuse_disabled(conn: &Connection, user_id: &str) -> Result<(), OAuthError> {
+    if users::is_disabled(conn, user_id)? {
+        return Err(OAuthError::invalid_grant("The user's account is disabled"));
+    }
+    Ok(())
 }
 
 fn issue_pair(conn: &Connection, config: &Config, grant: &Grant) -> rusqlite::Result<Issued> {

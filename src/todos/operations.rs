@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::model::{NewTodo, Todo, TodoPatch};
 use super::query::{ListQuery, cursor};
 use super::store;
-use crate::auth::Caller;
 use crate::api::error::ApiError;
+use crate::auth::Caller;
 
 /// `{"todos": [...], "nextCursor": ...}`: newest first; `nextCursor` is null on the last page.
 #[derive(Serialize)]

@@ -13,7 +13,7 @@ use super::query::ListQuery;
 use super::{Todo, operations};
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
-use crate::api::request::{CallMeta, call_meta, read_json_body};
+use crate::api::request::{CallMeta, call_meta, read_json_body, tag_request_id};
 use crate::auth::Caller;
 use crate::chain::Call;
 
@@ -144,20 +144,20 @@ where
     I: Send + 'static,
     T: Send + 'static,
 {
-    let call = match Call::begin(&state, meta).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    let input = match input(call.headers()).await {
-        Ok(input) => input,
-        Err(error) => return call.fail(error).await,
-    };
-    match call.run(success, move |conn, caller| op(conn, caller, input)).await {
-        Ok((value, usage)) => {
-            let mut response = render(value);
-            usage.add_headers(&mut response);
-            response
-        }
-        Err(response) => response,
+    let request_id = meta.request_id.clone();
+    let mut response = async {
+        let call = match Call::begin(&state, meta).await {
+            Ok(call) => call,
+            Err(response) => return response,
+        };
+        let input = match input(call.headers()).await {
+            Ok(input) => input,
+            Err(error) => return call.fail(error).await,
+        };
+        call.run_and_render(success, move |conn, caller| op(conn, caller, input), render).await
     }
+    .await;
+    // The id of this call's log row (the outer filter's own id is for requests no route takes).
+    tag_request_id(&mut response, &request_id);
+    response
 }

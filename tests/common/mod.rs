@@ -2,7 +2,9 @@
 //! clients and tokens the way an operator would. Quiet unless `TEST_LOG` is set.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 use std::thread::JoinHandle;
@@ -38,7 +40,24 @@ impl TestServer {
 
     /// Starts a server on an existing database file (the caller keeps the directory alive).
     pub fn start_on(db_path: &Path, configure: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_app(db_path, configure, |listener, config, stop| async move {
+            let config = with_public_url(config, &listener).unwrap();
+            let state = AppState::new(config).expect("open the database");
+            serve(listener, state, stop).await;
+        })
+    }
+
+    /// Starts `app` (gpt-todo's own server, or one built on it such as `examples/notes.rs`) on
+    /// 127.0.0.1:0 and an existing database file, which is migrated first so tests can set it up.
+    pub fn start_app<App, Running>(db_path: &Path, configure: impl FnOnce(&mut Config), app: App) -> TestServer
+    where
+        App: FnOnce(tokio::net::TcpListener, Config, Pin<Box<dyn Future<Output = ()> + Send>>) -> Running
+            + Send
+            + 'static,
+        Running: Future<Output = ()>,
+    {
         init_test_log();
+        db::migrate(&db::open_connection(db_path).expect("open the test database")).expect("migrate");
         let mut config = Config::for_database(db_path);
         configure(&mut config);
         let (address_tx, address_rx) = std::sync::mpsc::channel();
@@ -47,12 +66,14 @@ impl TestServer {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-                let config = with_public_url(config, &listener).unwrap();
-                let state = AppState::new(config).expect("open the database");
                 address_tx.send(listener.local_addr().unwrap()).unwrap();
-                serve(listener, state, async {
-                    let _ = stop.await;
-                })
+                app(
+                    listener,
+                    config,
+                    Box::pin(async {
+                        let _ = stop.await;
+                    }),
+                )
                 .await;
             });
         });
@@ -149,8 +170,14 @@ impl Drop for TestServer {
 
 /// Runs the real binary with `--db db_path`, feeding `stdin` if given.
 pub fn cli_on(db_path: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    run_cli(Command::new(env!("CARGO_BIN_EXE_gpt-todo")), db_path, args, stdin)
+}
+
+/// Runs `command` (the binary, or a shell that execs it) with `--db db_path` and `args`, feeding
+/// `stdin` if given.
+pub fn run_cli(mut command: Command, db_path: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
+    let mut child = command
         .arg("--db")
         .arg(db_path)
         .args(args)

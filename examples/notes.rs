@@ -1,0 +1,158 @@
+//! Your own endpoint behind gpt-todo's chain: a small `notes` resource served beside the todo
+//! API, with the same auth → quota → log as the todo routes. Every successful call counts once
+//! against the caller's quota; at the limit the caller gets the same 429; every outcome is in
+//! `api_calls` and `gpt-todo logs`.
+//!
+//! ```sh
+//! cargo run --example notes -- --db notes.db --listen 127.0.0.1:8080
+//! curl -X POST http://127.0.0.1:8080/api/notes -H "Authorization: Bearer $TOKEN" -d '{"text":"hi"}'
+//! curl http://127.0.0.1:8080/api/notes -H "Authorization: Bearer $TOKEN"
+//! ```
+//!
+//! It takes every flag of `gpt-todo serve`; users, clients and tokens come from the `gpt-todo`
+//! admin commands on the same `--db`.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use clap::Parser;
+use rusqlite::{Connection, Row, params};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use gpt_todo::api::error::ApiError;
+use gpt_todo::api::request::{CallMeta, call_meta, json_body};
+use gpt_todo::chain::Call;
+use gpt_todo::cli::ServeArgs;
+use gpt_todo::config::Config;
+use gpt_todo::db::DbError;
+use gpt_todo::{AppState, serve_with, with_public_url};
+
+// ---- The endpoint: the table, the JSON, the routes and their two handlers. ----
+
+/// The resource's own table, beside gpt-todo's. Every query is scoped by the owner.
+const NOTES_TABLE: &str = "CREATE TABLE IF NOT EXISTS notes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS notes_by_user ON notes(user_id, id);";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Note {
+    id: i64,
+    text: String,
+    created_at: String,
+}
+
+/// `{"text": "..."}`, 1 to 1000 characters; other fields are ignored.
+#[derive(Deserialize)]
+struct NewNote {
+    text: String,
+}
+
+impl NewNote {
+    fn parse(body: &[u8]) -> Result<NewNote, ApiError> {
+        let note: NewNote = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(r#"The body must be {{"text": "<1 to 1000 characters>"}}: {e}"#))
+        })?;
+        match note.text.trim().chars().count() {
+            1..=1000 => Ok(note),
+            _ => Err(ApiError::bad_request("text must be 1 to 1000 characters")),
+        }
+    }
+}
+
+/// `POST /api/notes` → `201` with the note; `GET /api/notes` → the caller's notes, newest first.
+fn notes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
+    let call = warp::any().map(move || state.clone()).and(call_meta());
+    let create = warp::path!("api" / "notes").and(warp::post()).and(call.clone()).and(json_body()).then(create_note);
+    let list = warp::path!("api" / "notes").and(warp::get()).and(call).then(list_notes);
+    create.or(list).unify()
+}
+
+async fn create_note(state: AppState, meta: CallMeta, body: Result<Bytes, ApiError>) -> Response {
+    let call = match Call::begin(&state, meta).await {
+        Ok(call) => call,
+        Err(refused) => return refused,
+    };
+    let note = match body.and_then(|body| NewNote::parse(&body)) {
+        Ok(note) => note,
+        Err(error) => return call.fail(error).await,
+    };
+    call.run_json(StatusCode::CREATED, move |conn, caller| {
+        let insert = "INSERT INTO notes (user_id, text) VALUES (?1, ?2) RETURNING id, text, created_at";
+        Ok(conn.query_row(insert, params![caller.user_id, note.text.trim()], note_from_row)?)
+    })
+    .await
+}
+
+async fn list_notes(state: AppState, meta: CallMeta) -> Response {
+    let call = match Call::begin(&state, meta).await {
+        Ok(call) => call,
+        Err(refused) => return refused,
+    };
+    call.run_json(StatusCode::OK, |conn, caller| {
+        let mut select = conn
+            .prepare_cached("SELECT id, text, created_at FROM notes WHERE user_id = ?1 ORDER BY id DESC LIMIT 100")?;
+        let notes = select.query_map([&caller.user_id], note_from_row)?.collect::<Result<Vec<Note>, _>>()?;
+        Ok(serde_json::json!({ "notes": notes }))
+    })
+    .await
+}
+
+fn note_from_row(row: &Row) -> rusqlite::Result<Note> {
+    Ok(Note { id: row.get(0)?, text: row.get(1)?, created_at: row.get(2)? })
+}
+
+// ---- Running it: gpt-todo's own server with the notes beside the todo API. ----
+
+#[derive(Parser)]
+#[command(about = "gpt-todo with a notes resource beside the todo API")]
+struct Args {
+    /// The SQLite database file; created and migrated if needed.
+    #[arg(long, env = "GPT_TODO_DB", default_value = "./gpt-todo.db")]
+    db: PathBuf,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let started = tokio::runtime::Runtime::new().map_err(|e| e.to_string()).and_then(|runtime| {
+        runtime.block_on(async {
+            let listener = TcpListener::bind(args.serve.listen).await.map_err(|e| e.to_string())?;
+            let config = Config::from_args(args.db, &args.serve)?;
+            run(listener, config, async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await
+        })
+    });
+    match started {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the database, adds the notes table, and serves until `shutdown`.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let config = with_public_url(config, &listener).map_err(|e| e.to_string())?;
+    let state = AppState::new(config).map_err(|e| e.to_string())?;
+    let created = state.db.write(|conn: &Connection| conn.execute_batch(NOTES_TABLE).map_err(DbError::from)).await;
+    created.map_err(|e| e.to_string())?;
+    println!("gpt-todo with notes listening on {}", state.config.public_url());
+    serve_with(listener, state.clone(), notes(state), shutdown).await;
+    Ok(())
+}

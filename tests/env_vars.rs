@@ -1,0 +1,81 @@
+//! Each flag parsed from its `GPT_TODO_*` variable alone. Variables are process-wide, so this runs
+//! in a test binary of its own, one variable at a time.
+
+use clap::parser::ValueSource;
+
+/// A value each flag accepts; most take a number, which a text flag accepts too.
+fn sample(long: &str) -> &'static str {
+    match long {
+        "listen" => "localhost:9",
+        "public-url" | "userinfo-url" | "cors-origin" => "https://a.example",
+        "redirect-uri" => "https://a.example/cb",
+        "synchronous" => "normal",
+        "log-format" => "json",
+        "trusted-proxy" => "127.0.0.1",
+        "db" => "/tmp/x.db",
+        "default-call-window" | "per" => "day",
+        _ => "5",
+    }
+}
+
+/// Arguments that make `path` parse without the flag under test.
+fn required_args(command: &clap::Command, skip: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    for arg in command.get_arguments().filter(|a| a.is_required_set() && a.get_id() != skip) {
+        match arg.get_long() {
+            Some(long) => args.extend([format!("--{long}"), sample(long).to_owned()]),
+            None => args.push("x@example.com".to_owned()),
+        }
+    }
+    args
+}
+
+fn leaves(command: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+    let subs: Vec<_> = command.get_subcommands().filter(|s| s.get_name() != "help").collect();
+    if !command.is_subcommand_required_set() || subs.is_empty() {
+        out.push(path.clone());
+    }
+    for sub in subs {
+        let mut deeper = path.clone();
+        deeper.push(sub.get_name().to_owned());
+        leaves(sub, deeper, out);
+    }
+}
+
+#[test]
+fn every_flag_is_read_from_its_variable() {
+    let mut root = gpt_todo::cli::command();
+    root.build();
+    let mut paths = Vec::new();
+    leaves(&root, Vec::new(), &mut paths);
+    let mut checked = 0;
+    for path in paths.iter().filter(|p| !p.is_empty()) {
+        let command = path.iter().fold(&root, |c, name| c.find_subcommand(name).unwrap());
+        for arg in command.get_arguments().filter(|a| a.get_long().is_some_and(|l| l != "help" && l != "version")) {
+            let long = arg.get_long().unwrap();
+            let variable = gpt_todo::cli::env_var_name(long);
+            let flag = matches!(arg.get_action(), clap::ArgAction::SetTrue);
+            let value = if flag { "yes" } else { sample(long) };
+            // SAFETY: this test binary has this one test, so nothing else reads the environment.
+            unsafe { std::env::set_var(&variable, value) };
+            let mut argv = vec!["gpt-todo".to_owned()];
+            argv.extend(path.iter().cloned());
+            argv.extend(required_args(command, arg.get_id().as_str()));
+            // `client add --per` is the window of `--call-limit`, and only goes with it.
+            if long == "per" && command.get_arguments().any(|a| a.get_long() == Some("call-limit")) {
+                argv.extend(["--call-limit".to_owned(), "5".to_owned()]);
+            }
+            let parsed = gpt_todo::cli::command().try_get_matches_from(&argv);
+            unsafe { std::env::remove_var(&variable) };
+            let matches = parsed.unwrap_or_else(|e| panic!("{variable}={value} with {argv:?}: {e}"));
+            let leaf = path.iter().fold(&matches, |m, name| m.subcommand_matches(name).unwrap());
+            let id = arg.get_id().as_str();
+            assert_eq!(leaf.value_source(id), Some(ValueSource::EnvVariable), "{variable} sets {path:?} --{long}");
+            if flag {
+                assert!(leaf.get_flag(id), "{variable}=yes turns --{long} on");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} flags checked");
+}
