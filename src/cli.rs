@@ -133,6 +133,22 @@ pub struct ServeArgs {
     /// for the client address in the log. Default: none; the connection's address is logged.
     #[arg(long, value_delimiter = ',', value_parser = list_item)]
     pub trusted_proxy: Vec<String>,
+
+    /// Seconds a client has to send a request's head (from its first byte, or from connecting).
+    #[arg(long, default_value_t = 10.0)]
+    pub header_timeout: f64,
+
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, default_value_t = 60.0)]
+    pub idle_timeout: f64,
+
+    /// Seconds a request body may send nothing before the request ends with 408.
+    #[arg(long, default_value_t = 10.0)]
+    pub body_timeout: f64,
+
+    /// Most connections open at once. Default (0): what the descriptor limit allows, less a reserve.
+    #[arg(long, default_value_t = 0)]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cli::{ServeArgs, Synchronous};
 use crate::clock::Clock;
 use crate::quota::{Plan, Window};
+use crate::server::{Limits, raise_open_file_limit};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -36,6 +37,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// The time quota windows are counted in: the system clock, or a test's.
     pub clock: Clock,
+    /// Connection deadlines and the connection cap.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Config {
                 .map(|ip| ip.parse::<IpAddr>().map_err(|_| format!("--trusted-proxy '{ip}' is not an IP address")))
                 .collect::<Result<_, _>>()?,
             clock: Clock::system(),
+            limits: limits(args)?,
         })
     }
 
@@ -160,6 +164,27 @@ fn is_loopback_url(url: &str) -> bool {
         None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
     };
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The deadlines, and the connection cap: never above what the descriptor limit (raised to its
+/// hard maximum here) leaves room for.
+fn limits(args: &ServeArgs) -> Result<Limits, String> {
+    let seconds = |value: f64, flag: &str| {
+        Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("--{flag} must be a positive number of seconds, not {value}"))
+    };
+    let allowed = raise_open_file_limit();
+    Ok(Limits {
+        header_read: seconds(args.header_timeout, "header-timeout")?,
+        idle: seconds(args.idle_timeout, "idle-timeout")?,
+        body_stall: seconds(args.body_timeout, "body-timeout")?,
+        max_connections: match args.max_connections {
+            0 => allowed,
+            asked => asked.min(allowed),
+        },
+    })
 }
 
 /// A browser origin: `http(s)://host[:port]`, nothing after it.

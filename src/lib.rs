@@ -11,6 +11,7 @@ pub mod cache;
 pub mod calllog;
 pub mod chain;
 pub mod cli;
+pub mod client_address;
 pub mod clients;
 pub mod clock;
 pub mod config;
@@ -20,8 +21,10 @@ pub mod mcp;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;
+pub mod rate_limit;
 mod routes;
 pub mod secrets;
+pub mod server;
 pub mod todos;
 pub mod userinfo;
 pub mod users;
@@ -43,6 +46,7 @@ use crate::cli::Synchronous;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::oauth::ClientMetadataDocuments;
+use crate::rate_limit::PublicLimits;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
 #[derive(Clone)]
@@ -54,6 +58,8 @@ pub struct Shared {
     pub auth: Authenticator,
     /// Clients known by the URL of their Client ID Metadata Document, fetched and cached.
     pub client_documents: ClientMetadataDocuments,
+    /// Per-address limits of the endpoints anyone may call without an account.
+    pub limits: PublicLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -73,7 +79,8 @@ impl AppState {
             None => Authenticator::Local,
         };
         let client_documents = ClientMetadataDocuments::new(&config);
-        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, client_documents })))
+        let limits = PublicLimits::default();
+        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, client_documents, limits })))
     }
 }
 
@@ -92,7 +99,8 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let db = state.db.clone();
-    warp::serve(routes_with(state, extra)).incoming(listener).graceful(shutdown).run().await;
+    let limits = state.config.limits;
+    server::run(listener, routes_with(state, extra), limits, shutdown).await;
     if let Err(e) = db.checkpoint().await {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
     }

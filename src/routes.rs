@@ -9,8 +9,9 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
 use crate::api::error::{ApiError, RETRY_WRITES_AFTER_SECONDS, json_response};
-use crate::api::request::{CallMeta, client_address, path_prefix, request_line, tag_request_id};
+use crate::api::request::{CallMeta, path_prefix, request_line, tag_request_id};
 use crate::calllog::{self, CallRecord};
+use crate::client_address::client_address;
 use crate::oauth::events;
 
 /// The whole HTTP surface: health check, OpenAPI document, OAuth server, the todo API.
@@ -50,9 +51,8 @@ pub fn routes_with(
         .recover(render_rejection)
         .unify();
 
-    let trusted_proxies = state.config.trusted_proxies.clone().into();
-    request_line().and(client_address(trusted_proxies)).and(app).then(
-        move |meta: CallMeta, client: Option<IpAddr>, mut response: Response| {
+    request_line().and(client_address(&state.config.trusted_proxies)).and(app).then(
+        move |meta: CallMeta, client: IpAddr, mut response: Response| {
             // Every response carries its id, and writes the OAuth event it may carry.
             tag_request_id(&mut response, &meta.request_id);
             events::log_attached(&mut response, client, &meta.request_id);

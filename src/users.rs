@@ -2,14 +2,33 @@
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use crate::secrets::{hash_password, random_id};
+use crate::db::DbError;
+use crate::secrets::{HashMemory, hash_password_in, random_id};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 1024;
+/// The longest address SMTP can deliver to (RFC 5321 §4.5.3.1, as errata 1690 reads it).
+pub const MAX_EMAIL_BYTES: usize = 254;
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// Creates a user and returns the id. The error is a sentence meant for a person.
 pub fn create(conn: &Connection, email: &str, name: &str, password: &str) -> Result<String, String> {
-    insert(conn, &NewUser::prepare(email, name, password)?)
+    insert(conn, &NewUser::prepare(&mut HashMemory::default(), email, name, password)?).map_err(|e| e.to_string())
+}
+
+/// Why a prepared user was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    #[error("a user with email {0} already exists")]
+    EmailTaken(String),
+    #[error("cannot add the user: {0}")]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for InsertError {
+    fn from(e: rusqlite::Error) -> InsertError {
+        InsertError::Db(e.into())
+    }
 }
 
 /// A checked user with the password already hashed. Hashing is slow on purpose, so the server
@@ -21,14 +40,15 @@ pub struct NewUser {
 }
 
 impl NewUser {
-    pub fn prepare(email: &str, name: &str, password: &str) -> Result<NewUser, String> {
+    /// Checks the fields and hashes the password in `memory`.
+    pub fn prepare(memory: &mut HashMemory, email: &str, name: &str, password: &str) -> Result<NewUser, String> {
         let email = valid_email(email)?;
-        Ok(NewUser { email, name: name.trim().to_owned(), password_hash: hash_new_password(password)? })
+        Ok(NewUser { email, name: valid_name(name)?, password_hash: hash_new_password(memory, password)? })
     }
 }
 
-/// Checks a new password's length and hashes it (slowly, on purpose).
-pub fn hash_new_password(password: &str) -> Result<String, String> {
+/// Checks a new password's length and hashes it (slowly, on purpose) in `memory`.
+pub fn hash_new_password(memory: &mut HashMemory, password: &str) -> Result<String, String> {
     let length = password.chars().count();
     if length < MIN_PASSWORD_CHARS {
         return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));
@@ -36,11 +56,11 @@ pub fn hash_new_password(password: &str) -> Result<String, String> {
     if length > MAX_PASSWORD_CHARS {
         return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
     }
-    hash_password(password)
+    hash_password_in(memory, password)
 }
 
 /// Stores a prepared user and returns the id.
-pub fn insert(conn: &Connection, user: &NewUser) -> Result<String, String> {
+pub fn insert(conn: &Connection, user: &NewUser) -> Result<String, InsertError> {
     let id = random_id();
     match conn.execute(
         "INSERT INTO users (id, email, name, password_hash) VALUES (?1, ?2, ?3, ?4)",
@@ -48,23 +68,39 @@ pub fn insert(conn: &Connection, user: &NewUser) -> Result<String, String> {
     ) {
         Ok(_) => Ok(id),
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
-            Err(format!("a user with email {} already exists", user.email))
+            Err(InsertError::EmailTaken(user.email.clone()))
         }
-        Err(e) => Err(format!("cannot add the user: {e}")),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// A trimmed address with one `@` and something on each side; the real check is signing in.
+/// Control characters are refused: operators read addresses in a terminal (`user list`).
 pub fn valid_email(email: &str) -> Result<String, String> {
     let email = email.trim();
+    if email.chars().any(char::is_control) {
+        return Err("the email address must not contain control characters".to_owned());
+    }
     match email.split_once('@') {
         Some((local, domain))
-            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') && email.len() <= 254 =>
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') && email.len() <= MAX_EMAIL_BYTES =>
         {
             Ok(email.to_owned())
         }
         _ => Err(format!("'{email}' is not an email address")),
     }
+}
+
+/// A trimmed display name without control characters (it is printed in terminals and pages).
+pub fn valid_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.chars().any(char::is_control) {
+        return Err("the name must not contain control characters".to_owned());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("the name must have at most {MAX_NAME_CHARS} characters"));
+    }
+    Ok(name.to_owned())
 }
 
 /// The id and password hash of the user with this email (case-insensitive).
@@ -95,4 +131,19 @@ pub fn find_account(conn: &Connection, email: &str) -> rusqlite::Result<Option<A
 pub fn is_disabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)")?
         .query_row([user_id], |r| r.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_refused_in_email_and_name() {
+        assert!(valid_email("ann\u{1b}[2J@example.com").unwrap_err().contains("control characters"));
+        assert!(valid_email("ann@example.com\u{7}").unwrap_err().contains("control characters"));
+        assert!(valid_name("Ann\u{1b}]0;owned\u{7}").unwrap_err().contains("control characters"));
+        assert!(valid_name("Ann\u{9b}2J").is_err(), "C1 controls too");
+        assert_eq!(valid_name("  Ann Lee ").unwrap(), "Ann Lee");
+        assert_eq!(valid_email(" ann@example.com ").unwrap(), "ann@example.com");
+    }
 }

@@ -682,19 +682,16 @@ fn files_that_are_not_a_usable_gpt_todo_database_are_refused_untouched() {
 fn a_gpt_todo_database_made_before_the_application_id_is_still_recognised() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("old.db");
-    // The file as releases before migration 0004 left it: the steps up to 0003, no application id.
-    // (Built from the step files, so steps added after 0004 do not change what "before" means.)
-    let root = env!("CARGO_MANIFEST_DIR");
-    let conn = sqlite(&db);
-    for step in ["schema.sql", "migrations/0002_quota_windows.sql", "migrations/0003_user_admin.sql"] {
-        conn.execute_batch(&std::fs::read_to_string(format!("{root}/{step}")).unwrap()).unwrap();
-    }
-    conn.execute_batch(
-        "PRAGMA user_version = 3;
-         INSERT INTO users (id, email, password_hash) VALUES ('u-kept', 'kept@example.com', 'x');",
-    )
-    .unwrap();
-    drop(conn);
+    // A file as a release before migration 0004 left it: steps 1-3, no application id.
+    sqlite(&db)
+        .execute_batch(&format!(
+            "{}; {}; {}; PRAGMA user_version = 3;
+             INSERT INTO users (id, email, password_hash) VALUES ('u1', 'kept@example.com', 'x');",
+            include_str!("../schema.sql"),
+            include_str!("../migrations/0002_quota_windows.sql"),
+            include_str!("../migrations/0003_user_admin.sql"),
+        ))
+        .unwrap();
     assert!(ok(&cli_on(&db, &["user", "list"], None)).contains("kept@example.com"));
     let marked: i64 = sqlite(&db).query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
     assert_eq!(marked, i64::from(i32::from_be_bytes(*b"gtdo")), "the migration marks it as gpt-todo's");
@@ -799,4 +796,36 @@ fn serve_refuses_a_database_it_cannot_write() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(db.to_str().unwrap()) && stderr.contains("permission denied"), "{stderr}");
     }
+}
+
+#[test]
+fn control_characters_never_reach_the_operators_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let run = |args: &[&str]| cli_on(&db, args, None);
+    let add = |email: &str, name: &str| {
+        cli_on(&db, &["user", "add", email, "--name", name, "--password-stdin"], Some("long enough\n"))
+    };
+    fails(&add("evil\u{1b}[2J@example.com", "Eve"), "control characters");
+    fails(&add("eve@example.com", "Eve\u{1b}]0;owned\u{7}"), "control characters");
+    assert_eq!(ok(&run(&["user", "list"])).lines().count(), 1, "nothing was added");
+
+    // Rows written before control characters were refused (or by hand) are shown escaped.
+    ok(&add("old@example.com", "Old"));
+    let conn = gpt_todo::db::open_connection(&db).unwrap();
+    conn.execute("UPDATE users SET email = 'old\u{1b}[2J@example.com', name = 'Old\u{1b}]0;owned\u{7}\u{9b}31m'", [])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO api_usage (user_id, client_id, period, count) VALUES ((SELECT id FROM users), 'c\u{1b}[5m', 'total', 1)",
+        [],
+    )
+    .unwrap();
+    for command in [&["user", "list"][..], &["usage"][..], &["client", "list"][..]] {
+        let output = run(command);
+        let printed = ok(&output);
+        let raw_controls: Vec<char> = printed.chars().filter(|c| c.is_control() && *c != '\n').collect();
+        assert!(raw_controls.is_empty(), "{command:?} printed control characters {raw_controls:?}: {printed:?}");
+    }
+    let listed = ok(&run(&["user", "list"]));
+    assert!(listed.contains("old\\u{1b}[2J@example.com"), "the escape is shown, not sent: {listed}");
 }

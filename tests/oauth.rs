@@ -22,6 +22,8 @@ struct Browser {
     cookie: Option<String>,
     /// Sent with form posts, as browsers do.
     origin: Option<String>,
+    /// Sent with every request, as a reverse proxy in front of the server would add it.
+    forwarded_for: Option<String>,
 }
 
 /// An HTML response.
@@ -79,7 +81,7 @@ impl Browser {
             .timeout_global(Some(std::time::Duration::from_secs(30)))
             .build()
             .into();
-        Browser { agent, base: server.base.clone(), cookie: None, origin: None }
+        Browser { agent, base: server.base.clone(), cookie: None, origin: None, forwarded_for: None }
     }
 
     fn get(&mut self, path_or_url: &str) -> Page {
@@ -87,6 +89,9 @@ impl Browser {
         let mut request = self.agent.get(&url);
         if let Some(cookie) = &self.cookie {
             request = request.header("Cookie", cookie);
+        }
+        if let Some(address) = &self.forwarded_for {
+            request = request.header("X-Forwarded-For", address);
         }
         self.keep(request.call())
     }
@@ -105,6 +110,9 @@ impl Browser {
         }
         if let Some(origin) = &self.origin {
             request = request.header("Origin", origin);
+        }
+        if let Some(address) = &self.forwarded_for {
+            request = request.header("X-Forwarded-For", address);
         }
         self.keep(request.send_form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
     }
@@ -514,6 +522,41 @@ fn refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family() {
 }
 
 #[test]
+fn housekeeping_prunes_dead_tokens_but_a_replayed_rotated_refresh_token_still_revokes_the_family() {
+    let (server, client) = setup();
+    let first = signed_in_tokens(&server, &client);
+    let second = refresh(&server, field(&first, "refresh_token"), &client);
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    // Another grant whose tokens are revoked: nothing can use them any more.
+    let revoked = signed_in_tokens(&server, &client);
+    let gone = post_form(
+        &server,
+        "/api/oauth2/revoke",
+        &[("token", field(&revoked, "refresh_token"))],
+        Some((&client.0, &client.1)),
+    );
+    assert_eq!(gone.status, 200);
+    // The first access token has expired.
+    let first_access = gpt_todo::secrets::hash_secret(field(&first, "access_token"));
+    server.sql().execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = ?1", [first_access]).unwrap();
+    let before = server.count("SELECT count(*) FROM oauth_tokens");
+
+    // What the writer runs on its timer.
+    while gpt_todo::db::housekeeping::run_steps(&server.sql()) {}
+    let after = server.count("SELECT count(*) FROM oauth_tokens");
+    assert!(after < before, "nothing was pruned: {before} rows before, {after} after");
+    assert_eq!(
+        server.count("SELECT count(*) FROM oauth_tokens WHERE revoked_at IS NOT NULL OR expires_at <= unixepoch()"),
+        0
+    );
+
+    // The rotated refresh token survived: replaying it still revokes the family.
+    assert_oauth_error(&refresh(&server, field(&first, "refresh_token"), &client), 400, "invalid_grant");
+    assert_eq!(create_todo(&server, field(&second, "access_token")), 401);
+    assert_oauth_error(&refresh(&server, field(&second, "refresh_token"), &client), 400, "invalid_grant");
+}
+
+#[test]
 fn revocation_endpoint_revokes_access_and_refresh_tokens() {
     let (server, client) = setup();
     let issued = signed_in_tokens(&server, &client);
@@ -608,11 +651,76 @@ fn sign_up_only_when_allowed() {
     assert!(short.body.contains("at least 8 characters"), "{}", short.body);
     let created = browser.post(&login, "signup", &fields);
     assert_eq!(created.status, 303, "{}", created.body);
-    let consent = browser.get(created.location());
+    let after = browser.get(created.location());
+    assert!(after.body.contains("its account is ready"), "{}", after.body);
+    let consent = browser.log_in(&after, "neo@example.com", "long enough pw");
     assert!(consent.body.contains("Neo (neo@example.com)"), "{}", consent.body);
-    let taken = browser.post(&consent, "signup", &fields);
-    assert_eq!(taken.status, 400);
-    assert!(taken.body.contains("already exists"), "{}", taken.body);
+    assert_eq!(open.count("SELECT count(*) FROM users WHERE email = 'neo@example.com'"), 1);
+}
+
+/// Strips what differs between two browsers anyway: the CSRF token derived from each cookie.
+fn without_csrf(body: &str) -> String {
+    body.split("name=\"csrf\" value=\"")
+        .enumerate()
+        .map(|(i, part)| if i == 0 { part } else { part.split_once('"').map_or(part, |(_, rest)| rest) })
+        .collect()
+}
+
+#[test]
+fn sign_up_for_a_taken_email_looks_exactly_like_a_new_one() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let sign_up = |email: &str| {
+        let mut browser = Browser::new(&server);
+        let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+        let answer =
+            browser.post(&login, "signup", &[("name", "Someone"), ("email", email), ("password", "a new password")]);
+        let next = browser.get(answer.location());
+        (answer, next)
+    };
+    let (taken, taken_next) = sign_up("Ann@example.com");
+    let (new, new_next) = sign_up("fresh@example.com");
+    assert_eq!((taken.status, taken.location()), (new.status, new.location()), "the answers differ");
+    assert_eq!(taken.header("set-cookie"), None, "no session for a taken address: {:?}", taken.headers);
+    assert_eq!(new.header("set-cookie"), None, "nor for a new one, or the two could be told apart");
+    assert_eq!(without_csrf(&taken_next.body), without_csrf(&new_next.body), "the pages after them differ");
+    assert!(!taken_next.body.contains("already"), "{}", taken_next.body);
+
+    // Ann's account is untouched: her password works, the sign-up's does not.
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let wrong = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", "a new password")]);
+    assert_eq!(wrong.status, 401);
+    browser.log_in(&login, "ann@example.com", PASSWORD);
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email = 'ann@example.com'"), 1);
+}
+
+#[test]
+fn sign_up_attempts_count_against_the_address_lockout() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        let answer = browser.post(&login, "signup", &[("email", "ann@example.com"), ("password", "guess guess")]);
+        assert_eq!(answer.status, 303, "{}", answer.body);
+    }
+    let refused = browser.post(&login, "signup", &[("email", "ann@example.com"), ("password", "guess guess")]);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let locked = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(locked.status, 429, "sign-ups and sign-ins share the address's lockout");
+}
+
+#[test]
+fn sign_up_refuses_control_characters_in_email_and_name() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for (name, email) in [("Eve\u{1b}[2J", "eve@example.com"), ("Eve", "eve\u{7}@example.com")] {
+        let refused =
+            browser.post(&login, "signup", &[("name", name), ("email", email), ("password", "long enough pw")]);
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains("control characters"), "{}", refused.body);
+    }
+    assert_eq!(server.count("SELECT count(*) FROM users WHERE email LIKE 'eve%'"), 0);
 }
 
 #[test]
@@ -913,9 +1021,11 @@ fn registration_refuses_bad_metadata_is_throttled_and_can_be_switched_off() {
     for _ in 0..20 {
         assert_eq!(register_client(&server, good.clone()).status, 201);
     }
+    // The address's budget (rate_limit::Rate::REGISTRATION: 20 at once, then one every 3 min).
     let throttled = register_client(&server, good.clone());
-    assert_eq!(throttled.status, 429, "{:?}", throttled.body);
-    assert!(throttled.header("retry-after").is_some());
+    assert_oauth_error(&throttled, 429, "temporarily_unavailable");
+    let wait: u64 = throttled.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After in seconds");
+    assert!((1..=180).contains(&wait), "Retry-After {wait}");
     assert_eq!(server.count("SELECT count(*) FROM oauth_clients WHERE registration = 'dynamic'"), 20);
 
     let (off, _) = setup_with(|config| config.dynamic_registration = false);
@@ -1073,4 +1183,87 @@ fn the_unregistered_redirect_uri_page_shows_the_uri_received_escaped() {
     assert!(page.body.contains(escaped), "the page shows the URI it received, escaped: {}", page.body);
     assert!(!page.body.contains("<b>"), "{}", page.body);
     assert!(page.body.contains(&format!("client add-redirect-uri {client_id}")), "{}", page.body);
+}
+
+#[test]
+fn a_stranger_cannot_lock_an_account_for_its_owner() {
+    let (server, (client_id, _)) = setup_with(|config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    let mut stranger = Browser::new(&server);
+    stranger.forwarded_for = Some("203.0.113.66".into());
+    let strangers_login = stranger.get(&authorize_path(&client_id, CALLBACK, &[]));
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        let wrong = stranger.post(&strangers_login, "login", &[("email", "ann@example.com"), ("password", "a guess")]);
+        assert_eq!(wrong.status, 401, "{}", wrong.body);
+    }
+    let locked = stranger.post(&strangers_login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(locked.status, 429, "the guesser's address is locked out of the account: {}", locked.body);
+    let retry_after: u64 = locked.header("retry-after").expect("a 429 says when to retry").parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry_after), "Retry-After {retry_after}");
+
+    // The owner signs in from their own network (a proxy in front of the server says which).
+    let mut owner = Browser::new(&server);
+    owner.forwarded_for = Some("1.1.1.1, 198.51.100.7".into());
+    let owners_login = owner.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let consent = owner.log_in(&owners_login, "ann@example.com", PASSWORD);
+    assert!(consent.body.contains("Allow"), "the owner reaches the consent page: {}", consent.body);
+
+    // The owner's success lifts the lock: the stranger's next guess is checked (and wrong) again.
+    let again = stranger.post(&strangers_login, "login", &[("email", "ann@example.com"), ("password", "a guess")]);
+    assert_eq!(again.status, 401, "{}", again.body);
+}
+
+#[test]
+fn sign_in_posts_are_limited_per_address_with_retry_after() {
+    let (server, (client_id, _)) = setup();
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    let burst = gpt_todo::rate_limit::Rate::SIGN_IN.burst;
+    for n in 0..burst {
+        // A different email each time: the per-account lockout is not what refuses here.
+        let email = format!("guess{n}@example.com");
+        let wrong = browser.post(&login, "login", &[("email", &email), ("password", "a guess")]);
+        assert_eq!(wrong.status, 401, "attempt {n}: {}", wrong.body);
+    }
+    // Without --trusted-proxy, a client cannot pick another address by saying so.
+    browser.forwarded_for = Some("198.51.100.7".into());
+    let limited = browser.post(&login, "login", &[("email", "ann@example.com"), ("password", PASSWORD)]);
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", limited.headers);
+    assert!(limited.body.contains("Too many sign-in attempts from your network"), "{}", limited.body);
+    let retry_after: u64 = limited.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(limited.body.contains("name=\"password\""), "the form is shown again: {}", limited.body);
+    // The consent and logout steps of a signed-in browser are not sign-in attempts.
+    let page = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    assert_eq!(page.status, 200);
+}
+
+#[test]
+fn the_token_endpoint_limits_each_address_with_an_rfc_6749_error() {
+    let (server, client) = setup_with(|config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    let attempt = |address: &str| {
+        reply(common::http().post(server.url("/api/oauth2/token")).header("X-Forwarded-For", address).send_form([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "gtrt_guess"),
+            ("client_id", &client.0),
+            ("client_secret", &client.1),
+        ]))
+    };
+    // The bucket refills while the loop runs, so a few more than the burst may pass.
+    let burst = gpt_todo::rate_limit::Rate::TOKEN.burst as usize;
+    let mut answered = 0;
+    let limited = loop {
+        let reply = attempt("203.0.113.9");
+        if reply.status == 429 || answered == 3 * burst {
+            break reply;
+        }
+        assert_oauth_error(&reply, 400, "invalid_grant");
+        answered += 1;
+    };
+    assert!(answered >= burst, "the first {burst} requests of an address are answered, not {answered}");
+    assert_oauth_error(&limited, 429, "temporarily_unavailable");
+    let retry_after: u64 = limited.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(limited.header("cache-control"), Some("no-store"));
+    assert_oauth_error(&attempt("198.51.100.7"), 400, "invalid_grant");
 }

@@ -2,9 +2,9 @@
 
 use rusqlite::Connection;
 
-use super::AdminResult;
 use super::limits::{describe, parse_limit};
 use super::table::Table;
+use super::{AdminResult, printable};
 use crate::cli::ClientCommand;
 use crate::manage::clients as manage;
 use crate::quota::Plan;
@@ -20,7 +20,7 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
             };
             Ok(format!(
                 "Added client \"{}\".\n\n{}",
-                name.trim(),
+                printable(name.trim()),
                 paste_block(&registered.client_id, &secret, &public_url)
             ))
         }
@@ -62,7 +62,7 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
         }
         ClientCommand::Rename { client_id, name } => {
             manage::rename(conn, &client_id, &name)?;
-            Ok(format!("Client {client_id} is now called \"{}\".\n", name.trim()))
+            Ok(format!("Client {client_id} is now called \"{}\".\n", printable(name.trim())))
         }
     }
 }

@@ -47,6 +47,16 @@ pub fn invalid(message: impl Into<String>) -> AdminError {
     AdminError::Invalid(message.into())
 }
 
+/// Stored text as a terminal may safely show it: control characters (ESC, BEL, the C1 CSI...)
+/// appear as `\u{1b}` instead of reaching the operator's terminal as escape sequences. Every
+/// command that prints stored text prints it through this (tables do it for every cell).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 /// Runs one admin command against the database at `db_path` and returns its output. Only the
 /// commands that add the first user or client (or any with `create`) make a database where there
 /// is none: for the others a missing file is a mistyped `--db`.
@@ -100,4 +110,16 @@ fn backup_to_stdout(conn: &Connection, db_path: &Path) -> AdminResult {
     });
     let _ = std::fs::remove_file(&staged);
     streamed.map(|()| String::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(printable("Ann Lee"), "Ann Lee");
+        assert_eq!(printable("a\u{1b}[2Jb\u{7}\u{9b}"), "a\\u{1b}[2Jb\\u{7}\\u{9b}");
+        assert!(!printable("x\u{1b}]0;title\u{7}").chars().any(char::is_control));
+    }
 }

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use super::printable;
+
 pub struct Table {
     /// camelCase JSON keys; the table header spells them as words (`clientId` → `CLIENT ID`).
     columns: Vec<&'static str>,
@@ -72,7 +74,7 @@ fn header_of(column: &str) -> String {
 fn cell(value: &Value) -> String {
     match value {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s).into_owned(),
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
         other => other.to_string(),
     }

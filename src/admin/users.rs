@@ -6,11 +6,11 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::table::Table;
-use super::{AdminError, AdminResult, invalid};
+use super::{AdminError, AdminResult, invalid, printable};
 use crate::cli::{TokenCommand, UserCommand};
 use crate::db::tokens::{self, Grant, Kind};
 use crate::manage::{self, clients::require};
-use crate::secrets::random_id;
+use crate::secrets::{HashMemory, random_id};
 use crate::users;
 
 /// Runs `command`; `password` is the one [`read_password`] got before the database was opened.
@@ -19,14 +19,18 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
     match command {
         UserCommand::Add { email, name, .. } => {
             let id = users::create(conn, &email, name.as_deref().unwrap_or(""), &password).map_err(invalid)?;
-            Ok(format!("Added user {} (id {id})\n", email.trim()))
+            Ok(format!("Added user {} (id {id})\n", printable(email.trim())))
         }
         UserCommand::List { json } => {
             let users = manage::users::list(conn)?;
             Ok(Table::of(&["id", "email", "name", "createdAt", "disabledAt"], &users).render(json))
         }
         UserCommand::Passwd { email, .. } => {
-            manage::users::set_password(conn, &email, &users::hash_new_password(&password).map_err(invalid)?)?;
+            manage::users::set_password(
+                conn,
+                &email,
+                &users::hash_new_password(&mut HashMemory::default(), &password).map_err(invalid)?,
+            )?;
             Ok(format!("New password set for {email}; they are signed out of every browser.\n"))
         }
         UserCommand::Disable { email } => Ok(match manage::users::disable(conn, &email)? {

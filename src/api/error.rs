@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 415: a body that is not JSON.
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
+    /// 408: the request body stopped arriving before it was complete.
+    #[error("The request body stopped arriving; send it again")]
+    RequestTimeout,
     /// 429: the caller's limit is reached ([`QUOTA_MESSAGE`]).
     #[error("{}", QUOTA_MESSAGE)]
     QuotaExceeded,
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -2,8 +2,6 @@
 #![warn(missing_docs)]
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -15,9 +13,16 @@ use warp::http::{HeaderMap, HeaderValue, Method, header};
 use warp::reply::Response;
 
 use crate::api::error::ApiError;
+use crate::server::BodyStalled;
 
 /// Bodies above this are refused with 413 (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How much of a request's path and User-Agent the call log stores and prints. Anyone may send
+/// them (a 404 or a 401 is logged too), so whole ones would let a stranger fill the disk.
+pub const MAX_LOGGED_BYTES: usize = 512;
+/// Ends a logged text that was cut; a request path is ASCII, so it cannot end like this itself.
+pub const CUT_MARK: &str = "…";
 
 /// What the chain knows of a request: its line for the log, and its headers for the auth step.
 #[derive(Debug)]
@@ -69,13 +74,26 @@ pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> 
         |method, path: warp::path::FullPath, user_agent: Option<String>| CallMeta {
             request_id: next_request_id(),
             method,
-            path: path.as_str().to_owned(),
+            path: clip(path.as_str()),
             headers: HeaderMap::new(),
-            user_agent,
+            user_agent: user_agent.as_deref().map(clip),
             started: Instant::now(),
             tool: None,
         },
     )
+}
+
+/// `text` if it fits in [`MAX_LOGGED_BYTES`], else as much of it as fits (cut on a character
+/// boundary) followed by [`CUT_MARK`].
+pub fn clip(text: &str) -> String {
+    if text.len() <= MAX_LOGGED_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_LOGGED_BYTES - CUT_MARK.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{CUT_MARK}", &text[..end])
 }
 
 /// A per-process random prefix and a counter: unique, cheap, and sortable within one run.
@@ -98,31 +116,6 @@ pub fn tag_request_id(response: &mut Response, request_id: &str) {
 
 /// The header that carries a call's request id, the same id as its log row.
 pub const REQUEST_ID: &str = "x-request-id";
-
-/// The address of the client a request comes from: the connection's peer, or, when the peer is
-/// one of `trusted` proxies, the address that proxy put in `X-Forwarded-For` (the rightmost
-/// entry; walked leftwards while the hop is itself trusted). Anyone can send the header, so it is
-/// believed only from a proxy the operator named (`--trusted-proxy`).
-pub fn client_address(trusted: Arc<[IpAddr]>) -> impl Filter<Extract = (Option<IpAddr>,), Error = Infallible> + Clone {
-    let forwarded_for = warp::header::optional::<String>("x-forwarded-for").or(warp::any().map(|| None)).unify();
-    warp::addr::remote().and(forwarded_for).map(move |peer: Option<SocketAddr>, forwarded_for: Option<String>| {
-        peer.map(|peer| client_ip(peer.ip().to_canonical(), forwarded_for.as_deref(), &trusted))
-    })
-}
-
-fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
-    let mut ip = peer;
-    for hop in forwarded_for.unwrap_or("").rsplit(',') {
-        if !trusted.contains(&ip) {
-            break;
-        }
-        match hop.trim().parse::<IpAddr>() {
-            Ok(hop) => ip = hop.to_canonical(),
-            Err(_) => break,
-        }
-    }
-    ip
-}
 
 /// The request's JSON body, read by [`read_json_body`]; its error (wrong type, too large) is kept
 /// for the handler to answer after auth, so a request without a valid token is a 401 first.
@@ -151,7 +144,13 @@ where
     let mut body = std::pin::pin!(body);
     let mut collected = Vec::new();
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        let mut chunk = chunk.map_err(|e| {
+            if BodyStalled::caused(&e) {
+                ApiError::RequestTimeout
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {e}"))
+            }
+        })?;
         if collected.len() + chunk.remaining() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
@@ -173,16 +172,18 @@ fn is_json(content_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{client_ip, is_json};
+    use super::{CUT_MARK, MAX_LOGGED_BYTES, clip, is_json};
 
     #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxy = "127.0.0.1".parse().unwrap();
-        let client = "203.0.113.7".parse().unwrap();
-        assert_eq!(client_ip(proxy, Some("198.51.100.1, 203.0.113.7"), &[proxy]), client);
-        assert_eq!(client_ip(proxy, Some("203.0.113.7"), &[]), proxy, "no proxy trusted");
-        assert_eq!(client_ip(client, Some("198.51.100.1"), &[proxy]), client, "the client cannot claim an address");
-        assert_eq!(client_ip(proxy, Some("junk"), &[proxy]), proxy);
+    fn long_texts_are_clipped_on_a_character_boundary_and_marked() {
+        assert_eq!(clip("/api/todos"), "/api/todos");
+        let exact = "a".repeat(MAX_LOGGED_BYTES);
+        assert_eq!(clip(&exact), exact);
+        let long = "é".repeat(MAX_LOGGED_BYTES);
+        let clipped = clip(&long);
+        assert!(clipped.len() <= MAX_LOGGED_BYTES, "{} bytes", clipped.len());
+        assert!(clipped.ends_with(CUT_MARK));
+        assert!(clipped.trim_end_matches(CUT_MARK).chars().all(|c| c == 'é'));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! are cached by token hash for `--userinfo-cache-ttl`; refusals only for a few seconds (enough to
 //! blunt a flood of bogus tokens, short enough that a fixed token works almost at once); transport
 //! failures not at all. At most [`MAX_LOOKUPS`] lookups run at once, so a slow or hanging
-//! endpoint cannot tie up every blocking thread.
+//! endpoint cannot tie up every blocking thread; a lookup holds its slot until it ends, even if
+//! its client has hung up meanwhile.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -28,7 +30,7 @@ pub struct RemoteUserinfo {
     agent: ureq::Agent,
     ttl: Duration,
     timeout: Duration,
-    lookups: Semaphore,
+    lookups: Arc<Semaphore>,
     cache: TtlCache<Answer>,
 }
 
@@ -52,7 +54,7 @@ impl RemoteUserinfo {
             agent,
             ttl: config.userinfo_cache_ttl,
             timeout: config.userinfo_timeout,
-            lookups: Semaphore::new(MAX_LOOKUPS),
+            lookups: Arc::new(Semaphore::new(MAX_LOOKUPS)),
             cache: TtlCache::new(CACHE_CAPACITY),
         }
     }
@@ -79,12 +81,19 @@ impl RemoteUserinfo {
     /// Asks the endpoint on a blocking thread, once one of the lookup slots is free.
     async fn ask(&self, token: &str) -> Result<Answer, ApiError> {
         let busy = |_| ApiError::internal("The user-info server is not keeping up", "every lookup slot stayed busy");
-        let _slot = tokio::time::timeout(self.timeout, self.lookups.acquire()).await.map_err(busy)?;
+        let slot = tokio::time::timeout(self.timeout, self.lookups.clone().acquire_owned())
+            .await
+            .map_err(busy)?
+            .map_err(|e| ApiError::internal("User-info lookup failed", e))?;
         let (agent, url, token) = (self.agent.clone(), self.url.clone(), token.to_owned());
         let default_client_id = self.default_client_id.clone();
-        tokio::task::spawn_blocking(move || ask(&agent, &url, &token, default_client_id))
-            .await
-            .map_err(|e| ApiError::internal("User-info lookup failed", e))?
+        tokio::task::spawn_blocking(move || {
+            let answer = ask(&agent, &url, &token, default_client_id);
+            drop(slot);
+            answer
+        })
+        .await
+        .map_err(|e| ApiError::internal("User-info lookup failed", e))?
     }
 
     fn cached(&self, key: &str) -> Option<Answer> {

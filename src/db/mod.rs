@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod file;
 pub mod health;
+pub mod housekeeping;
 pub mod lock;
 pub mod tokens;
 pub mod writer;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_quota_windows.sql"),
     include_str!("../../migrations/0003_user_admin.sql"),
     include_str!("../../migrations/0004_application_id.sql"),
+    include_str!("../../migrations/0005_housekeeping_indexes.sql"),
     include_str!("../../migrations/0006_mcp.sql"),
 ];
 

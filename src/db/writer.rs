@@ -22,14 +22,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::file::APPLICATION_ID;
 use super::health::Health;
-use super::{DbError, checkpoint, exec, savepoint};
+use super::{DbError, checkpoint, exec, housekeeping, savepoint};
 
 /// How many jobs one transaction takes at most; bounds the latency a big batch adds.
 const MAX_BATCH: usize = 256;
@@ -118,12 +118,19 @@ impl Writer {
 }
 
 fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender<Vec<Finish>>>, health: Health) {
+    // Housekeeping runs between batches, or when the queue has been quiet until it is due; while
+    // writes fail, a probe runs every PROBE_EVERY instead (housekeeping would fail the same way).
+    let mut housekeeping_due = Instant::now() + housekeeping::CATCHING_UP;
     loop {
-        let first = match queue.recv_timeout(PROBE_EVERY) {
+        let failing = health.failure().is_some();
+        let wait = if failing { PROBE_EVERY } else { housekeeping_due.saturating_duration_since(Instant::now()) };
+        let first = match queue.recv_timeout(wait) {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
-                if health.failure().is_some() {
+                if failing {
                     probe(&conn, &health);
+                } else {
+                    housekeeping_due = keep_house(&conn);
                 }
                 continue;
             }
@@ -153,6 +160,9 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender
             }
             (_, committed) => finish_all(finishers, committed),
         }
+        if Instant::now() >= housekeeping_due && health.failure().is_none() {
+            housekeeping_due = keep_house(&conn);
+        }
     }
     if let Err(e) = checkpoint(&conn) {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
@@ -181,6 +191,12 @@ fn describe(e: &rusqlite::Error) -> String {
         Some(rusqlite::ErrorCode::DiskFull) => "the disk is full".to_string(),
         _ => format!("a write failed: {e}"),
     }
+}
+
+/// Runs the housekeeping steps once; returns when they are due again.
+fn keep_house(conn: &Connection) -> Instant {
+    let more = housekeeping::run_steps(conn);
+    Instant::now() + if more { housekeeping::CATCHING_UP } else { housekeeping::EVERY }
 }
 
 /// A passive checkpoint copies what no reader still needs, without waiting for anyone.

@@ -2,9 +2,11 @@
 //! login page, or the consent page to a signed-in browser. Every POST carries the CSRF token and the
 //! request again; a successful POST answers `303` (to this page, or to the client's redirect URI).
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use warp::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use warp::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -18,9 +20,11 @@ use super::params::{self, Params};
 use super::session::{self, Browser, SignedIn};
 use super::throttle::Throttle;
 use crate::AppState;
+use crate::client_address::client_address;
 use crate::db::DbError;
-use crate::secrets::verify_password;
-use crate::users::{self, NewUser};
+use crate::rate_limit::retry_after_seconds;
+use crate::secrets::verify_password_in;
+use crate::users::{self, InsertError, MAX_EMAIL_BYTES, NewUser};
 
 /// What guards the password checks: the per-account lockout and the bound on concurrent hashing.
 #[derive(Default)]
@@ -30,9 +34,18 @@ pub struct Guards {
 }
 
 const BUSY_MESSAGE: &str = "The server is busy. Please try again in a moment.";
+const WRONG_LOGIN: &str = "Wrong email or password.";
+/// What a sign-up is answered with, whether the address was new or not: anything else would
+/// tell a stranger who has an account.
+const SIGNED_UP: &str = "If this email address was new here, its account is ready. Sign in with it below.";
+/// The query parameter that makes the login page show [`SIGNED_UP`].
+const SIGNED_UP_PARAM: &str = "signed_up";
 
 pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let with_state = warp::any().map(move || state.clone());
+    let with_state = warp::any().map({
+        let state = state.clone();
+        move || state.clone()
+    });
     let with_guards = warp::any().map(move || guards.clone());
     let show = warp::get()
         .and(with_state.clone())
@@ -40,6 +53,7 @@ pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Re
         .and(params::query())
         .then(|state, headers, query: String| show(state, headers, Params::parse(query.as_bytes())));
     let submit = warp::post()
+        .and(client_address(&state.config.trusted_proxies))
         .and(with_state)
         .and(with_guards)
         .and(warp::header::headers_cloned())
@@ -54,15 +68,24 @@ async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String
         Err(response) => return response,
     };
     let browser = Browser::from_headers_or_new(&headers);
+    let notice = params.as_ref().ok().and_then(|p| p.get(SIGNED_UP_PARAM)).map(|_| SIGNED_UP);
     let response = match signed_in(&state, &browser).await {
         Ok(Some(user)) => pages::consent(&request, &browser.csrf_token(), &user),
-        Ok(None) => login_page(&state, &request, &browser, StatusCode::OK, &LoginForm::default()),
+        Ok(None) => {
+            login_page(&state, &request, &browser, StatusCode::OK, &LoginForm { notice, ..LoginForm::default() })
+        }
         Err(response) => return response,
     };
     with_cookie(&state, response, &browser)
 }
 
-async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: Result<Params, String>) -> Response {
+async fn submit(
+    address: IpAddr,
+    state: AppState,
+    guards: Arc<Guards>,
+    headers: HeaderMap,
+    form: Result<Params, String>,
+) -> Response {
     let params = match form {
         Ok(params) => params,
         Err(message) => return pages::error(StatusCode::BAD_REQUEST, "Bad request", &message),
@@ -79,9 +102,17 @@ async fn submit(state: AppState, guards: Arc<Guards>, headers: HeaderMap, form: 
         Ok(request) => request,
         Err(response) => return response,
     };
-    match params.get("action") {
-        Some("login") => login(&state, &guards, &request, &browser, &params).await,
-        Some("signup") if state.config.allow_signup => signup(&state, &guards, &request, &browser, &params).await,
+    let action = params.get("action");
+    if matches!(action, Some("login" | "signup"))
+        && let Err(wait) = state.limits.sign_in.check(address)
+    {
+        return rate_limited(&state, &request, &browser, &params, wait);
+    }
+    match action {
+        Some("login") => login(&state, &guards, address, &request, &browser, &params).await,
+        Some("signup") if state.config.allow_signup => {
+            signup(&state, &guards, address, &request, &browser, &params).await
+        }
         Some("consent") => consent(&state, &request, &browser, params.get("decision")).await,
         Some("logout") => logout(&state, &request, &browser).await,
         _ => pages::error(StatusCode::BAD_REQUEST, "Bad request", "This form action is not available."),
@@ -120,6 +151,7 @@ async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedI
 async fn login(
     state: &AppState,
     guards: &Guards,
+    address: IpAddr,
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
@@ -131,22 +163,25 @@ async fn login(
         let form = LoginForm { email: &email, login_error: Some(message), ..LoginForm::default() };
         event(kind).email(&email).attach(login_page(state, request, browser, status, &form))
     };
+    // No account can have a longer address, so it is refused before it costs a hash or a place
+    // in the lockout map.
+    if email.len() > MAX_EMAIL_BYTES {
+        return refuse(StatusCode::UNAUTHORIZED, WRONG_LOGIN, Event::BadPassword);
+    }
     let lookup = email.clone();
     let account = match state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await {
         Ok(account) => account,
         Err(e) => return server_error(&e),
     };
-    if let Err(wait) = guards.throttle.begin_attempt(&email, account.as_ref().and_then(|a| a.unlocked_at)) {
-        let minutes = wait.as_secs().div_ceil(60);
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many failed sign-ins for this account. Try again in {minutes} minutes."),
-            Event::Lockout,
-        );
+    let unlocked_at = account.as_ref().and_then(|a| a.unlocked_at);
+    if let Err(wait) = guards.throttle.begin_sign_in(&email, address, unlocked_at) {
+        let locked = refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait), Event::Lockout);
+        return with_retry_after(locked, wait);
     }
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     // Unknown emails cost the same time as known ones.
-    let verified = match guards.hashing.run(move || verify_password(&password, hash.as_deref())).await {
+    let verified = match guards.hashing.run(move |memory| verify_password_in(memory, &password, hash.as_deref())).await
+    {
         Ok(verified) => verified,
         Err(Busy) => {
             return login_page(
@@ -159,9 +194,9 @@ async fn login(
         }
     };
     let Some(account) = account.filter(|_| verified) else {
-        return refuse(StatusCode::UNAUTHORIZED, "Wrong email or password.", Event::BadPassword);
+        return refuse(StatusCode::UNAUTHORIZED, WRONG_LOGIN, Event::BadPassword);
     };
-    guards.throttle.succeeded(&email);
+    guards.throttle.signed_in(&email, address);
     // Told only to someone who knows the password, so it reveals nothing to a guesser.
     if account.disabled {
         return refuse(
@@ -173,38 +208,54 @@ async fn login(
     start_session(state, request, account.id).await
 }
 
+/// Creates an account. A taken address is answered exactly like a new one (the same hash, the
+/// same redirect to the login page), so sign-up cannot be used to find out who has an account;
+/// and nobody is signed in by it, since that would tell the two apart. Attempts count against
+/// the address's lockout like sign-ins.
 async fn signup(
     state: &AppState,
     guards: &Guards,
+    address: IpAddr,
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
 ) -> Response {
-    let email = params.get("email").unwrap_or("").to_owned();
+    let email = params.get("email").unwrap_or("").trim().to_owned();
     let name = params.get("name").unwrap_or("").to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
+    let refuse = |status, message: &str| {
+        let message = capitalise(message);
+        let form = LoginForm { email: &email, name: &name, signup_error: Some(&message), ..LoginForm::default() };
+        login_page(state, request, browser, status, &form)
+    };
+    // Counted like a failed sign-in from this address: it never proves the password of an account.
+    if let Err(wait) = guards.throttle.begin_sign_in(&email, address, None) {
+        return with_retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait)), wait);
+    }
     let (new_email, new_name) = (email.clone(), name.clone());
     // Hash off the async runtime and off the writer thread, then queue only the insert.
-    let prepared = guards.hashing.run(move || NewUser::prepare(&new_email, &new_name, &password)).await;
-    let created = match prepared {
-        Ok(Ok(user)) => state.db.write(move |conn| Ok::<_, DbError>(users::insert(conn, &user))).await,
-        Ok(Err(message)) => Ok(Err(message)),
-        Err(Busy) => Ok(Err(BUSY_MESSAGE.to_owned())),
+    let user = match guards.hashing.run(move |memory| NewUser::prepare(memory, &new_email, &new_name, &password)).await
+    {
+        Ok(Ok(user)) => user,
+        Ok(Err(message)) => return refuse(StatusCode::BAD_REQUEST, &message),
+        Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
     };
-    match created {
-        Ok(Ok(user_id)) => {
-            let event = AuthEvent::new(Event::Signup)
-                .client(Some(&request.client.client_id), Some(&request.redirect_uri))
-                .email(email.trim());
-            event.attach(start_session(state, request, user_id).await)
-        }
-        Ok(Err(message)) => {
-            let message = capitalise(&message);
-            let form = LoginForm { email: &email, name: &name, signup_error: Some(&message), ..LoginForm::default() };
-            login_page(state, request, browser, StatusCode::BAD_REQUEST, &form)
-        }
-        Err(e) => server_error(&e),
+    let signed_up = see_other(&format!("{}&{SIGNED_UP_PARAM}=1", request.page_url()));
+    match state.db.write(move |conn| users::insert(conn, &user)).await {
+        // The operator's log tells the two apart; the person at the page cannot.
+        Ok(_) => AuthEvent::new(Event::Signup)
+            .client(Some(&request.client.client_id), Some(&request.redirect_uri))
+            .email(&email)
+            .attach(signed_up),
+        Err(InsertError::EmailTaken(_)) => signed_up,
+        Err(e @ InsertError::Db(_)) => server_error(&e),
     }
+}
+
+/// The lockout's answer, in whole minutes.
+fn too_many_attempts(wait: Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60);
+    format!("Too many failed sign-ins for this account. Try again in {minutes} minutes.")
 }
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
@@ -256,6 +307,30 @@ async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> R
     }
 }
 
+/// The sign-in form again, with 429 and `Retry-After`: this address has posted it too often.
+fn rate_limited(
+    state: &AppState,
+    request: &AuthRequest,
+    browser: &Browser,
+    params: &Params,
+    wait: Duration,
+) -> Response {
+    let seconds = retry_after_seconds(wait);
+    let message = format!("Too many sign-in attempts from your network. Try again in {seconds} seconds.");
+    let email = params.get("email").unwrap_or("");
+    let form = match params.get("action") {
+        Some("signup") => LoginForm { email, signup_error: Some(&message), ..LoginForm::default() },
+        _ => LoginForm { email, login_error: Some(&message), ..LoginForm::default() },
+    };
+    with_retry_after(login_page(state, request, browser, StatusCode::TOO_MANY_REQUESTS, &form), wait)
+}
+
+/// RFC 6585 4: a 429 may say how long to wait.
+fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
+    response
+}
+
 fn login_page(
     state: &AppState,
     request: &AuthRequest,
@@ -299,8 +374,9 @@ fn server_error(cause: &dyn std::fmt::Display) -> Response {
 /// `users::create` speaks in sentence fragments for the CLI; a page shows a sentence.
 fn capitalise(message: &str) -> String {
     let mut chars = message.chars();
+    let stop = if message.ends_with('.') { "" } else { "." };
     match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        Some(first) => format!("{}{}{stop}", first.to_uppercase(), chars.as_str()),
         None => String::new(),
     }
 }

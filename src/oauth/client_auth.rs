@@ -15,10 +15,11 @@ use crate::secrets::secret_matches;
 
 /// What the client presented, before it is checked.
 #[derive(Debug, PartialEq, Eq)]
-struct Presented {
-    client_id: String,
-    secret: Option<String>,
-    basic: bool,
+pub struct Presented {
+    pub client_id: String,
+    pub secret: Option<String>,
+    /// Sent with HTTP Basic (a refusal must then carry a Basic challenge).
+    pub basic: bool,
 }
 
 /// The registered client that made this request, if its credentials are right.
@@ -33,7 +34,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
     })
 }
 
-fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthError> {
+/// Reads the client's credentials from the `Authorization: Basic` header or the body, without
+/// checking them.
+pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthError> {
     let Some((client_id, secret)) = basic_credentials(headers)? else {
         let client_id = params.get("client_id").ok_or_else(|| {
             OAuthError::invalid_client(

@@ -11,14 +11,11 @@ use crate::secrets::{hash_secret, random_secret};
 
 pub const CODE_TTL: Duration = Duration::from_secs(5 * 60);
 const CODE_PREFIX: &str = "gtac_";
-/// Spent and expired codes are kept this long, so that a late replay still revokes its tokens.
-const KEEP_SPENT: i64 = 24 * 3600;
 
 /// Stores a new code for `user_id` and the client's request, and returns it.
 pub fn issue(conn: &Connection, request: &AuthRequest, user_id: &str, scope: &str) -> rusqlite::Result<String> {
     let code = random_secret(CODE_PREFIX);
     let now = unix_now();
-    conn.prepare_cached("DELETE FROM oauth_codes WHERE expires_at < ?1")?.execute([now - KEEP_SPENT])?;
     conn.prepare_cached(
         "INSERT INTO oauth_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, resource)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -1,7 +1,9 @@
 //! RFC 6749 error responses of the machine-facing endpoints (token, revocation):
 //! `{"error", "error_description"}`, never cached.
 
-use warp::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use std::time::Duration;
+
+use warp::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -18,11 +20,20 @@ pub struct OAuthError {
     basic_challenge: bool,
     /// Logged with the client's address when the response goes out.
     event: Option<Box<AuthEvent>>,
+    /// Seconds the client should wait before trying again (a 429's `Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> OAuthError {
-        OAuthError { status, code, description: description.into(), basic_challenge: false, event: None }
+        OAuthError {
+            status,
+            code,
+            description: description.into(),
+            basic_challenge: false,
+            event: None,
+            retry_after: None,
+        }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {
@@ -68,11 +79,26 @@ impl OAuthError {
         OAuthError { event: Some(Box::new(event)), ..self }
     }
 
+    /// The client's address has sent too many requests. RFC 6749 has no error code for that; its
+    /// `temporarily_unavailable` (4.1.2.1) says "try again later", and the status and
+    /// `Retry-After` say when (RFC 6585 4).
+    pub fn too_many_requests(wait: Duration) -> OAuthError {
+        let seconds = crate::rate_limit::retry_after_seconds(wait);
+        let description = format!("Too many requests from this address; try again in {seconds} seconds");
+        OAuthError {
+            retry_after: Some(seconds),
+            ..OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", description)
+        }
+    }
+
     pub fn to_response(&self) -> Response {
         let body = serde_json::json!({ "error": self.code, "error_description": self.description });
         let mut response = no_store(json_response(self.status, &body));
         if self.basic_challenge {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="gpt-todo""#));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         match &self.event {
             Some(event) => AuthEvent::clone(event).attach(response),

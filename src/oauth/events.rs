@@ -78,9 +78,8 @@ impl AuthEvent {
 }
 
 /// Writes the line of the event `response` carries, if any.
-pub fn log_attached(response: &mut Response, remote_addr: Option<IpAddr>, request_id: &str) {
+pub fn log_attached(response: &mut Response, remote_addr: IpAddr, request_id: &str) {
     let Some(e) = response.extensions_mut().remove::<AuthEvent>() else { return };
-    let remote_addr = remote_addr.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let [client_id, redirect_uri, email] = [&e.client_id, &e.redirect_uri, &e.email].map(|v| v.as_deref().map(quoted));
     let (client_id, redirect_uri, email) = (client_id.as_deref(), redirect_uri.as_deref(), email.as_deref());
     if e.event == Event::Signup {

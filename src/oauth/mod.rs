@@ -28,6 +28,8 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
 use crate::api::request::path_prefix;
+use crate::client_address::client_address;
+use crate::rate_limit::{PublicLimits, RateLimiter};
 use error::OAuthError;
 use params::Params;
 
@@ -38,14 +40,25 @@ pub use metadata::protected_resource_url;
 pub use session::COOKIE_NAME;
 pub use throttle::MAX_FAILURES;
 
+/// How the OAuth endpoints read what a client sends (form or query parameters, client
+/// credentials, the token request), before anything is looked up. Public so that the fuzz targets
+/// in `fuzz/` drive the very code the endpoints run; a server needs none of it directly.
+pub mod input {
+    pub use super::client_auth::{Presented, presented};
+    pub use super::error::OAuthError;
+    pub use super::params::Params;
+    pub use super::token::{CodeExchange, TokenRequest};
+}
+
 /// All OAuth routes. They stay outside the API's CORS setting: the pages must accept form posts
 /// from their own origin whatever `--cors-origin` says, and the machine endpoints take no cookies,
 /// so any origin may call them (browser-based public clients need that).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let pages = authorize::routes(state.clone(), Arc::new(authorize::Guards::default()));
-    let token = warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), token::token));
-    let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), revoke::revoke));
-    let register = register::route(state.clone(), Arc::new(register::throttle()));
+    let token =
+        warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), Some(token_limit), token::token));
+    let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), None, revoke::revoke));
+    let register = register::route(state.clone());
     let machine_paths = path_prefix("/api/oauth2/token")
         .or(path_prefix("/api/oauth2/revoke"))
         .unify()
@@ -71,14 +84,33 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     pages.or(machine_paths.and(machine)).unify()
 }
 
-/// A POST endpoint for clients: form parameters in, errors out as RFC 6749 JSON.
-fn form_endpoint<H, F>(state: AppState, handler: H) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
+fn token_limit(limits: &PublicLimits) -> &RateLimiter {
+    &limits.token
+}
+
+/// A POST endpoint for clients: form parameters in, errors out as RFC 6749 JSON. With a `limit`,
+/// an address that has used up its requests is answered 429 before anything else is looked at.
+fn form_endpoint<H, F>(
+    state: AppState,
+    limit: Option<fn(&PublicLimits) -> &RateLimiter>,
+    handler: H,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
 where
     H: Fn(AppState, HeaderMap, Result<Params, String>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response, OAuthError>> + Send + 'static,
 {
-    warp::post().and(warp::header::headers_cloned()).and(params::form()).then(move |headers, form| {
-        let answer = handler(state.clone(), headers, form);
-        async move { answer.await.unwrap_or_else(|e| e.to_response()) }
-    })
+    warp::post()
+        .and(client_address(&state.config.trusted_proxies))
+        .and(warp::header::headers_cloned())
+        .and(params::form())
+        .then(move |address, headers, form| {
+            let refused = limit.and_then(|limiter| limiter(&state.limits).check(address).err());
+            let answer = handler(state.clone(), headers, form);
+            async move {
+                match refused {
+                    Some(wait) => OAuthError::too_many_requests(wait).to_response(),
+                    None => answer.await.unwrap_or_else(|e| e.to_response()),
+                }
+            }
+        })
 }

@@ -31,6 +31,8 @@ pub struct LoginForm<'a> {
     pub name: &'a str,
     pub login_error: Option<&'a str>,
     pub signup_error: Option<&'a str>,
+    /// A message that is not an error (after sign-up).
+    pub notice: Option<&'a str>,
     /// Show the sign-up form (`--allow-signup`).
     pub signup: bool,
 }
@@ -61,6 +63,7 @@ pub fn login(status: StatusCode, request: &AuthRequest, csrf: &str, form: &Login
         &[
             ("client", &escape(&request.client.name)),
             ("login_error", &error_block(form.login_error)),
+            ("notice", &notice_block(form.notice)),
             ("hidden", &hidden),
             ("email", &escape(if form.signup_error.is_some() { "" } else { form.email })),
             ("signup", &signup),
@@ -98,6 +101,10 @@ pub fn consent(request: &AuthRequest, csrf: &str, user: &SignedIn) -> Response {
 
 fn error_block(message: Option<&str>) -> String {
     message.map(|m| format!(r#"<p class="error" role="alert">{}</p>"#, escape(m))).unwrap_or_default()
+}
+
+fn notice_block(message: Option<&str>) -> String {
+    message.map(|m| format!(r#"<p class="notice" role="status">{}</p>"#, escape(m))).unwrap_or_default()
 }
 
 /// The authorization request and the CSRF token, for every form.

@@ -2,61 +2,43 @@
 //! use when the authorization server does not know them yet. Public clients
 //! (`token_endpoint_auth_method: none`) get no secret and must use PKCE S256 at the authorization
 //! endpoint, like any public client; confidential ones get a secret, shown once. Registrations are
-//! throttled per network address, and `--no-dynamic-registration` switches the endpoint off.
+//! limited per network address (`crate::rate_limit`), and `--no-dynamic-registration` switches the endpoint off.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Buf;
 use futures_util::Stream;
 use serde_json::{Map, Value, json};
-use warp::http::header::RETRY_AFTER;
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::auth_request::SCOPE;
 use super::error::{OAuthError, no_store};
-use super::throttle::Throttle;
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
 use crate::api::request::read_json_body;
+use crate::client_address::client_address;
 use crate::clients::{self, Registration};
 
-/// Registrations one network address may make per [`WINDOW`].
-pub const MAX_PER_ADDRESS: u32 = 20;
-pub const WINDOW: Duration = Duration::from_secs(3600);
 const MAX_REDIRECT_URIS: usize = 10;
 const MAX_URI_CHARS: usize = 2000;
 const MAX_NAME_CHARS: usize = 100;
 
-pub fn throttle() -> Throttle {
-    Throttle::new(MAX_PER_ADDRESS, WINDOW)
-}
-
-pub fn route(
-    state: AppState,
-    throttle: Arc<Throttle>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "oauth2" / "register")
         .and(warp::post())
-        .and(warp::addr::remote())
+        .and(client_address(&state.config.trusted_proxies))
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
         .then(move |address, headers, body| {
-            let (state, throttle) = (state.clone(), throttle.clone());
-            async move { register(state, &throttle, address, headers, body).await.unwrap_or_else(|e| e.to_response()) }
+            let state = state.clone();
+            async move { register(state, address, headers, body).await.unwrap_or_else(|e| e.to_response()) }
         })
 }
 
-async fn register<S, B>(
-    state: AppState,
-    throttle: &Throttle,
-    address: Option<SocketAddr>,
-    headers: HeaderMap,
-    body: S,
-) -> Result<Response, OAuthError>
+async fn register<S, B>(state: AppState, address: IpAddr, headers: HeaderMap, body: S) -> Result<Response, OAuthError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf + Send,
@@ -71,14 +53,9 @@ where
         other => OAuthError::invalid_client_metadata(other.to_string()),
     })?;
     let request = RegistrationRequest::parse(&body)?;
-    let key = address.map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    if let Err(wait) = throttle.begin_attempt(&key, None) {
-        let mut response = OAuthError::invalid_request("Too many client registrations from this address; try later")
-            .with_status(StatusCode::TOO_MANY_REQUESTS)
-            .to_response();
-        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
-        return Ok(response);
-    }
+    // The per-address limit (crate::rate_limit) counts registrations, i.e. new rows: a request
+    // refused for its metadata stores nothing, so it does not use up the address's allowance.
+    state.limits.registration.check(address).map_err(OAuthError::too_many_requests)?;
     let registering = request.clone();
     let registered = state
         .db

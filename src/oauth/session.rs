@@ -96,10 +96,10 @@ pub fn signed_in(conn: &Connection, browser: &Browser) -> rusqlite::Result<Optio
     .optional()
 }
 
-/// Signs `user_id` in on a new browser cookie, which is returned; drops expired sessions.
+/// Signs `user_id` in on a new browser cookie, which is returned. (Expired sessions are deleted
+/// by `db::housekeeping`.)
 pub fn sign_in(conn: &Connection, user_id: &str) -> rusqlite::Result<Browser> {
     let now = unix_now();
-    conn.prepare_cached("DELETE FROM oauth_sessions WHERE expires_at <= ?1")?.execute([now])?;
     let browser = Browser { cookie: random_secret(""), is_new: true };
     conn.prepare_cached("INSERT INTO oauth_sessions (session_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")?
         .execute(params![hash_secret(&browser.cookie), user_id, now + SESSION_TTL.as_secs() as i64])?;

@@ -34,10 +34,7 @@ struct Issued {
 
 pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
     let params = form.map_err(OAuthError::invalid_request)?;
-    let grant_type = params.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    if !matches!(grant_type, "authorization_code" | "refresh_token") {
-        return Err(OAuthError::unsupported_grant_type("Supported: authorization_code, refresh_token"));
-    }
+    let grant_type = grant_type(&params)?;
     let client = client_auth::authenticate(&state, &headers, &params).await?;
     let resource = match params.get("resource") {
         Some(requested) => Some(
@@ -48,18 +45,47 @@ pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, Str
     };
     let client_id = client.client_id.clone();
     let config = state.config.clone();
-    let issued = if grant_type == "authorization_code" {
-        let exchange = CodeExchange::from_params(&params, resource)?;
-        // A replayed code's answer is an error, and the revocation it causes must stick.
-        state.db.write_commit_even_on_err(move |conn| exchange_code(conn, &config, &client, &exchange)).await?
-    } else {
-        let refresh_token = required(&params, "refresh_token")?.to_owned();
-        check_scope(params.get("scope"))?;
-        // The same for a replayed refresh token.
-        state.db.write_commit_even_on_err(move |conn| refresh(conn, &config, &client, &refresh_token, resource)).await?
+    let issued = match TokenRequest::read(&params)? {
+        TokenRequest::Code(exchange) => {
+            // A replayed code's answer is an error, and the revocation it causes must stick.
+            let exchange_code = move |conn: &Connection| exchange_code(conn, &config, &client, &exchange, resource);
+            state.db.write_commit_even_on_err(exchange_code).await?
+        }
+        TokenRequest::Refresh { refresh_token } => {
+            // The same for a replayed refresh token.
+            let refresh = move |conn: &Connection| refresh(conn, &config, &client, &refresh_token, resource);
+            state.db.write_commit_even_on_err(refresh).await?
+        }
     };
     tracing::info!(%client_id, grant_type, "tokens issued");
     Ok(no_store(json_response(StatusCode::OK, &issued)))
+}
+
+/// A token request's grant, as read from its parameters before anything is looked up.
+#[derive(Debug)]
+pub enum TokenRequest {
+    Code(CodeExchange),
+    Refresh { refresh_token: String },
+}
+
+impl TokenRequest {
+    pub fn read(params: &Params) -> Result<TokenRequest, OAuthError> {
+        if grant_type(params)? == "authorization_code" {
+            return Ok(TokenRequest::Code(CodeExchange::from_params(params)?));
+        }
+        let refresh_token = required(params, "refresh_token")?.to_owned();
+        check_scope(params.get("scope"))?;
+        Ok(TokenRequest::Refresh { refresh_token })
+    }
+}
+
+/// The grant types this server supports (checked before the client is, as before any other field).
+fn grant_type(params: &Params) -> Result<&str, OAuthError> {
+    let grant_type = params.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if !matches!(grant_type, "authorization_code" | "refresh_token") {
+        return Err(OAuthError::unsupported_grant_type("Supported: authorization_code, refresh_token"));
+    }
+    Ok(grant_type)
 }
 
 fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
@@ -76,20 +102,19 @@ fn check_scope(requested: Option<&str>) -> Result<(), OAuthError> {
     }
 }
 
-struct CodeExchange {
-    code: String,
-    redirect_uri: String,
-    code_verifier: Option<String>,
-    resource: Option<String>,
+#[derive(Debug)]
+pub struct CodeExchange {
+    pub code: String,
+    pub redirect_uri: String,
+    pub code_verifier: Option<String>,
 }
 
 impl CodeExchange {
-    fn from_params(params: &Params, resource: Option<String>) -> Result<CodeExchange, OAuthError> {
+    fn from_params(params: &Params) -> Result<CodeExchange, OAuthError> {
         Ok(CodeExchange {
             code: required(params, "code")?.to_owned(),
             redirect_uri: required(params, "redirect_uri")?.to_owned(),
             code_verifier: params.get("code_verifier").map(str::to_owned),
-            resource,
         })
     }
 }
@@ -113,6 +138,7 @@ fn exchange_code(
     config: &Config,
     client: &Client,
     exchange: &CodeExchange,
+    requested_resource: Option<String>,
 ) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The authorization code is invalid, expired or already used");
     let code = codes::find(conn, &exchange.code)?.ok_or_else(invalid)?;
@@ -142,7 +168,7 @@ fn exchange_code(
         // Authorization requests of public clients always carry a challenge; this is a confidential one.
         (None, None) => {}
     }
-    let resource = bound_resource(code.resource.as_deref(), exchange.resource.clone())?;
+    let resource = bound_resource(code.resource.as_deref(), requested_resource)?;
     let grant = Grant {
         user_id: &code.user_id,
         client_id: &client.client_id,

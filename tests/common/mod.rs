@@ -2,6 +2,8 @@
 //! clients and tokens the way an operator would. Quiet unless `TEST_LOG` is set.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod process;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;

@@ -1,0 +1,196 @@
+//! Housekeeping: rows that can no longer matter are deleted, a small batch at a time, on the
+//! writer thread between request batches.
+//!
+//! Each [`Step`] deletes at most [`BATCH_ROWS`] rows in a transaction of its own (a few
+//! milliseconds), so a request waits behind at most one step. The writer runs the steps every
+//! [`EVERY`]; while a step still finds a full batch, again after [`CATCHING_UP`].
+//!
+//! To add a kind of row (e.g. the call log's retention), write a function that deletes at most
+//! `limit` of them and returns how many it deleted, and add it to [`STEPS`].
+//!
+//! What may go, and why that is safe:
+//! - expired access and refresh tokens: nobody can use them. A *rotated* refresh token is kept
+//!   until it expires, because presenting it again is how a stolen one is detected (the family
+//!   is then revoked, RFC 9700 §4.14.2); after its expiry it is refused as unknown instead.
+//! - revoked tokens: a revoked token is refused whether its row exists or not, and presenting
+//!   one revokes nothing further, so its row adds nothing.
+//! - authorization codes once expired for [`KEEP_SPENT_CODES`]: until then a replayed code still
+//!   revokes the tokens it gave (RFC 6749 §4.1.2).
+//! - expired sign-in sessions.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+
+use super::exec;
+use crate::clock::unix_now;
+
+/// At most this many rows per step and transaction.
+pub const BATCH_ROWS: i64 = 500;
+/// How often the steps run when there is little to do.
+pub const EVERY: Duration = Duration::from_secs(60);
+/// How soon a step that found a full batch runs again.
+pub const CATCHING_UP: Duration = Duration::from_secs(1);
+/// Spent and expired codes are kept this long, so that a late replay still revokes its tokens.
+pub const KEEP_SPENT_CODES: i64 = 24 * 3600;
+
+/// One kind of row to prune: deletes at most `limit` rows no longer needed at `now` (unix
+/// seconds) and returns how many it deleted.
+pub struct Step {
+    pub name: &'static str,
+    pub prune: fn(conn: &Connection, now: i64, limit: i64) -> rusqlite::Result<usize>,
+}
+
+pub const STEPS: &[Step] = &[
+    Step { name: "expired tokens", prune: expired_tokens },
+    Step { name: "revoked tokens", prune: revoked_tokens },
+    Step { name: "spent codes", prune: spent_codes },
+    Step { name: "expired sessions", prune: expired_sessions },
+];
+
+/// Runs every step once, each in its own transaction; returns whether any step found a full
+/// batch (there is more to delete). A failing step is logged and the others still run.
+pub fn run_steps(conn: &Connection) -> bool {
+    let now = unix_now();
+    let mut more = false;
+    for step in STEPS {
+        match in_transaction(conn, || (step.prune)(conn, now, BATCH_ROWS)) {
+            Ok(deleted) => {
+                if deleted > 0 {
+                    tracing::debug!(step = step.name, deleted, "housekeeping");
+                }
+                more |= deleted as i64 >= BATCH_ROWS;
+            }
+            Err(e) => tracing::warn!(step = step.name, error = %e, "housekeeping step failed"),
+        }
+    }
+    more
+}
+
+fn in_transaction(conn: &Connection, f: impl FnOnce() -> rusqlite::Result<usize>) -> rusqlite::Result<usize> {
+    exec(conn, "BEGIN IMMEDIATE")?;
+    match f() {
+        Ok(deleted) => exec(conn, "COMMIT").map(|()| deleted),
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn expired_tokens(conn: &Connection, now: i64, limit: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM oauth_tokens WHERE rowid IN
+           (SELECT rowid FROM oauth_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+    )?
+    .execute(params![now, limit])
+}
+
+fn revoked_tokens(conn: &Connection, _now: i64, limit: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM oauth_tokens WHERE rowid IN
+           (SELECT rowid FROM oauth_tokens WHERE revoked_at IS NOT NULL LIMIT ?1)",
+    )?
+    .execute(params![limit])
+}
+
+fn spent_codes(conn: &Connection, now: i64, limit: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM oauth_codes WHERE rowid IN
+           (SELECT rowid FROM oauth_codes WHERE expires_at < ?1 LIMIT ?2)",
+    )?
+    .execute(params![now - KEEP_SPENT_CODES, limit])
+}
+
+fn expired_sessions(conn: &Connection, now: i64, limit: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM oauth_sessions WHERE rowid IN
+           (SELECT rowid FROM oauth_sessions WHERE expires_at <= ?1 LIMIT ?2)",
+    )?
+    .execute(params![now, limit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, email, password_hash) VALUES ('u', 'u@example.com', 'x');
+             INSERT INTO oauth_clients (client_id, name, redirect_uris) VALUES ('c', 'C', '[]');",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn token(conn: &Connection, hash: &str, kind: &str, expires_at: i64, revoked: bool, rotated: bool) {
+        conn.execute(
+            "INSERT INTO oauth_tokens (token_hash, kind, client_id, user_id, family_id, expires_at, revoked_at, rotated_at)
+             VALUES (?1, ?2, 'c', 'u', 'family', ?3, ?4, ?5)",
+            params![hash, kind, expires_at, revoked.then_some(1), rotated.then_some(1)],
+        )
+        .unwrap();
+    }
+
+    fn count(conn: &Connection, table: &str) -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn expired_and_revoked_rows_go_a_batch_at_a_time() {
+        let conn = database();
+        let now = unix_now();
+        for i in 0..600 {
+            token(&conn, &format!("expired{i}"), "access", now - 10, false, false);
+        }
+        token(&conn, "revoked", "refresh", now + 3600, true, false);
+        token(&conn, "live", "access", now + 3600, false, false);
+        assert!(run_steps(&conn), "a full batch means there is more");
+        assert_eq!(
+            count(&conn, "oauth_tokens"),
+            600 + 2 - BATCH_ROWS - 1,
+            "one batch of expired rows and the revoked one"
+        );
+        assert!(!run_steps(&conn));
+        let left: String =
+            conn.query_row("SELECT group_concat(token_hash) FROM oauth_tokens", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, "live");
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_is_kept_until_it_expires() {
+        let conn = database();
+        let now = unix_now();
+        token(&conn, "rotated", "refresh", now + 3600, false, true);
+        token(&conn, "current", "refresh", now + 3600, false, false);
+        run_steps(&conn);
+        assert_eq!(count(&conn, "oauth_tokens"), 2, "replaying the rotated one must still find it");
+    }
+
+    #[test]
+    fn codes_stay_a_day_past_expiry_and_sessions_go_when_expired() {
+        let conn = database();
+        let now = unix_now();
+        for (hash, expires_at) in [("old", now - KEEP_SPENT_CODES - 1), ("recent", now - 60)] {
+            conn.execute(
+                "INSERT INTO oauth_codes (code_hash, client_id, user_id, redirect_uri, expires_at, used_at)
+                 VALUES (?1, 'c', 'u', 'https://x', ?2, ?2)",
+                params![hash, expires_at],
+            )
+            .unwrap();
+        }
+        for (hash, expires_at) in [("gone", now - 1), ("live", now + 60)] {
+            conn.execute(
+                "INSERT INTO oauth_sessions (session_hash, user_id, expires_at) VALUES (?1, 'u', ?2)",
+                params![hash, expires_at],
+            )
+            .unwrap();
+        }
+        run_steps(&conn);
+        let code: String = conn.query_row("SELECT code_hash FROM oauth_codes", [], |r| r.get(0)).unwrap();
+        let session: String = conn.query_row("SELECT session_hash FROM oauth_sessions", [], |r| r.get(0)).unwrap();
+        assert_eq!((code.as_str(), session.as_str()), ("recent", "live"));
+    }
+}
