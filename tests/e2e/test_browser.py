@@ -1,5 +1,5 @@
 """A real browser (headless Chromium driven by Playwright) signs up on the authorization page,
-allows the client, and lands on the client's redirect URI with a code the token endpoint accepts.
+signs in, allows the client, and lands on the client's redirect URI with a code the token endpoint accepts.
 Screenshots of the pages, at a phone's size, go to artifacts/."""
 
 import http.server
@@ -81,6 +81,13 @@ def test_browser_signs_up_consents_and_reaches_the_redirect_uri(start_server, ca
             page.fill("#signup-email", "browser@example.com")
             page.fill("#signup-password", "correct horse battery")
             page.click("text=Create account")
+            # Sign-up answers a new address and a taken one alike (nobody learns who has an
+            # account), so it signs nobody in: the page says so, and the person signs in.
+            page.wait_for_selector("p.notice")
+            assert "Sign in with it below" in page.locator("p.notice").inner_text()
+            page.fill("#email", "browser@example.com")
+            page.fill("#password", "correct horse battery")
+            page.click("button:has-text('Sign in')")
             page.wait_for_selector("button[value=allow]")
             assert "E2E GPT wants to use your gpt-todo account" in page.locator("h1").inner_text()
             assert "Browser User (browser@example.com)" in page.content()
