@@ -125,7 +125,7 @@ async fn answer(
         )));
     }
     if method == "tools/call" {
-        let (tool, arguments) = match tool_call(&message.params) {
+        let (tool, arguments) = match tool_call(message.params) {
             Ok(call) => call,
             Err(error) => {
                 authenticate(state, meta).await?;
@@ -166,7 +166,7 @@ fn capabilities() -> Value {
 }
 
 /// `tools/call` params: a known tool's `name`, and `arguments` as an object (absent: none).
-fn tool_call(params: &Map<String, Value>) -> Result<(Tool, Map<String, Value>), RpcError> {
+fn tool_call(mut params: Map<String, Value>) -> Result<(Tool, Map<String, Value>), RpcError> {
     let invalid = |message: String| RpcError::new(StatusCode::OK, transport::INVALID_PARAMS, message);
     let name = params
         .get("name")
@@ -176,9 +176,9 @@ fn tool_call(params: &Map<String, Value>) -> Result<(Tool, Map<String, Value>), 
         let names: Vec<&str> = Tool::ALL.iter().map(|tool| tool.name()).collect();
         invalid(format!("Unknown tool: {name}. The tools are {}", names.join(", ")))
     })?;
-    match params.get("arguments") {
+    match params.remove("arguments") {
         None | Some(Value::Null) => Ok((tool, Map::new())),
-        Some(Value::Object(arguments)) => Ok((tool, arguments.clone())),
+        Some(Value::Object(arguments)) => Ok((tool, arguments)),
         Some(_) => Err(invalid("params.arguments must be an object".into())),
     }
 }
