@@ -23,11 +23,12 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::{Filter, Rejection, Reply};
 
 use gpt_todo::api::error::ApiError;
-use gpt_todo::api::request::{CallMeta, call_meta, json_body};
-use gpt_todo::chain::Call;
+use gpt_todo::api::outcome::Refusal;
+use gpt_todo::api::request::json_body;
+use gpt_todo::chain::{Begun, call};
 use gpt_todo::cli::ServeArgs;
 use gpt_todo::config::Config;
 use gpt_todo::db::DbError;
@@ -72,40 +73,36 @@ impl NewNote {
 
 /// `POST /api/notes` → `201` with the note; `GET /api/notes` → the caller's notes, newest first.
 fn notes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
-    let call = warp::any().map(move || state.clone()).and(call_meta());
+    let call = call(state);
     let create = warp::path!("api" / "notes").and(warp::post()).and(call.clone()).and(json_body()).then(create_note);
     let list = warp::path!("api" / "notes").and(warp::get()).and(call).then(list_notes);
-    create.or(list).unify()
+    create.or(list).unify().map(Reply::into_response)
 }
 
-async fn create_note(state: AppState, meta: CallMeta, body: Result<Bytes, ApiError>) -> Response {
-    let call = match Call::begin(&state, meta).await {
-        Ok(call) => call,
-        Err(refused) => return refused,
-    };
-    let note = match body.and_then(|body| NewNote::parse(&body)) {
-        Ok(note) => note,
-        Err(error) => return call.fail(error).await,
-    };
-    call.run_json(StatusCode::CREATED, move |conn, caller| {
-        let insert = "INSERT INTO notes (user_id, text) VALUES (?1, ?2) RETURNING id, text, created_at";
-        Ok(conn.query_row(insert, params![caller.user_id, note.text.trim()], note_from_row)?)
-    })
-    .await
+/// Each handler reads begin (`call?`: a 401 is already logged) → parse (a bad body is refused,
+/// logged, not counted) → run on the writer inside the quota → render.
+async fn create_note(call: Begun, body: Result<Bytes, ApiError>) -> Result<Response, Refusal> {
+    let call = call?.parse(body.and_then(|body| NewNote::parse(&body)));
+    let note = call
+        .run(StatusCode::CREATED, |conn, caller, note| {
+            let insert = "INSERT INTO notes (user_id, text) VALUES (?1, ?2) RETURNING id, text, created_at";
+            Ok(conn.query_row(insert, params![caller.user_id, note.text.trim()], note_from_row)?)
+        })
+        .await?;
+    Ok(note.json())
 }
 
-async fn list_notes(state: AppState, meta: CallMeta) -> Response {
-    let call = match Call::begin(&state, meta).await {
-        Ok(call) => call,
-        Err(refused) => return refused,
-    };
-    call.run_json(StatusCode::OK, |conn, caller| {
-        let mut select = conn
-            .prepare_cached("SELECT id, text, created_at FROM notes WHERE user_id = ?1 ORDER BY id DESC LIMIT 100")?;
-        let notes = select.query_map([&caller.user_id], note_from_row)?.collect::<Result<Vec<Note>, _>>()?;
-        Ok(serde_json::json!({ "notes": notes }))
-    })
-    .await
+async fn list_notes(call: Begun) -> Result<Response, Refusal> {
+    let notes = call?
+        .run(StatusCode::OK, |conn, caller| {
+            let mut select = conn.prepare_cached(
+                "SELECT id, text, created_at FROM notes WHERE user_id = ?1 ORDER BY id DESC LIMIT 100",
+            )?;
+            let notes = select.query_map([&caller.user_id], note_from_row)?.collect::<Result<Vec<Note>, _>>()?;
+            Ok(serde_json::json!({ "notes": notes }))
+        })
+        .await?;
+    Ok(notes.json())
 }
 
 fn note_from_row(row: &Row) -> rusqlite::Result<Note> {

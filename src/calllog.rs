@@ -1,15 +1,14 @@
-//! The log step: one `api_calls` row and one tracing line per `/api/*` outcome.
-//! What is logged is chosen field by field, so a token or secret cannot slip in.
+//! The log step: one `api_calls` row and one tracing line per `/api/*` outcome. A record holds
+//! the request line, never the headers, so a token or a cookie cannot reach the log.
 
 use rusqlite::{Connection, params};
 
-use crate::api::request::CallMeta;
+use crate::api::request::RequestLine;
 use crate::auth::Caller;
 use crate::db::{Db, DbError};
 
 pub struct CallRecord {
-    pub meta: CallMeta,
-    pub request_id: String,
+    pub line: RequestLine,
     pub status: u16,
     pub caller: Option<Caller>,
     /// The caller's counter after the call, when the caller is known.
@@ -19,43 +18,43 @@ pub struct CallRecord {
 
 impl CallRecord {
     pub fn new(
-        meta: CallMeta,
+        line: RequestLine,
         status: u16,
         caller: Option<Caller>,
         usage_count: Option<u64>,
         error: Option<String>,
     ) -> CallRecord {
-        CallRecord { request_id: meta.request_id.clone(), meta, status, caller, usage_count, error }
+        CallRecord { line, status, caller, usage_count, error }
     }
 }
 
 pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
-    let meta = &record.meta;
+    let line = &record.line;
     conn.prepare_cached(
         "INSERT INTO api_calls (method, path, status, user_id, client_id, usage_count, duration_ms,
                                 request_id, user_agent, error, tool)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
-        meta.method.as_str(),
-        meta.path,
+        line.method.as_str(),
+        line.path,
         record.status,
         record.caller.as_ref().map(|c| &c.user_id),
         record.caller.as_ref().map(|c| &c.client_id),
         record.usage_count.map(|n| n as i64),
-        meta.elapsed_ms(),
-        record.request_id,
-        meta.user_agent,
+        line.elapsed_ms(),
+        line.request_id.to_string(),
+        line.user_agent,
         record.error,
-        meta.tool,
+        line.tool,
     ])?;
     Ok(())
 }
 
 /// Logs a call that ends before any database work of its own (a refused token, a path no route
-/// takes): the row on the writer, then the line. If even the row cannot be written, the call is
-/// still answered as it was going to be; the failure goes to the log.
-pub async fn record_alone(db: &Db, record: CallRecord) {
+/// takes) in a writer job of its own: the row, then the line. If even the row cannot be written,
+/// the call is still answered as it was going to be; the failure goes to the log.
+pub async fn log_in_own_job(db: &Db, record: CallRecord) {
     let status = record.status;
     match db.write(move |conn| Ok::<_, DbError>(insert(conn, &record).map(|()| record)?)).await {
         Ok(record) => trace(&record),
@@ -65,17 +64,17 @@ pub async fn record_alone(db: &Db, record: CallRecord) {
 
 /// The tracing line, written once the call is committed, off the writer thread.
 pub fn trace(record: &CallRecord) {
-    let meta = &record.meta;
+    let line = &record.line;
     tracing::info!(
-        request_id = %record.request_id,
-        method = %meta.method,
-        path = %meta.path,
-        tool = meta.tool,
+        request_id = %line.request_id,
+        method = %line.method,
+        path = %line.path,
+        tool = line.tool,
         status = record.status,
         user_id = record.caller.as_ref().map(|c| c.user_id.as_str()),
         client_id = record.caller.as_ref().map(|c| c.client_id.as_str()),
         usage = record.usage_count.map(|n| n as i64),
-        duration_ms = meta.elapsed_ms(),
+        duration_ms = line.elapsed_ms(),
         error = record.error.as_deref(),
         "api call"
     );

@@ -9,7 +9,7 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
 use crate::api::error::{ApiError, RETRY_WRITES_AFTER_SECONDS, json_response};
-use crate::api::request::{CallMeta, path_prefix, request_line, tag_request_id};
+use crate::api::request::{RequestLine, path_prefix, request_line};
 use crate::calllog::{self, CallRecord};
 use crate::client_address::client_address;
 use crate::oauth::events;
@@ -52,11 +52,12 @@ pub fn routes_with(
         .unify();
 
     request_line().and(client_address(&state.config.trusted_proxies)).and(app).then(
-        move |meta: CallMeta, client: IpAddr, mut response: Response| {
-            // Every response carries its id, and writes the OAuth event it may carry.
-            tag_request_id(&mut response, &meta.request_id);
-            events::log_attached(&mut response, client, &meta.request_id);
-            log_if_unmatched(state.clone(), meta, response)
+        move |line: RequestLine, client: IpAddr, mut response: Response| {
+            // Every response carries an id (an API call's own, set by the chain, or this one), and
+            // writes the OAuth event it may carry.
+            line.request_id.tag(&mut response);
+            events::log_attached(&mut response, client, line.request_id);
+            log_if_unmatched(state.clone(), line, response)
         },
     )
 }
@@ -124,19 +125,19 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
     }
 }
 
-async fn log_if_unmatched(state: AppState, meta: CallMeta, mut response: Response) -> Response {
+async fn log_if_unmatched(state: AppState, line: RequestLine, mut response: Response) -> Response {
     let Some(Unmatched(error)) = response.extensions().get::<Unmatched>().cloned() else {
         return response;
     };
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && let Some(allow) = allowed_methods(&meta.path)
+        && let Some(allow) = allowed_methods(&line.path)
     {
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     }
-    if !meta.path.starts_with("/api/") {
+    if !line.path.starts_with("/api/") {
         return response;
     }
-    let record = CallRecord::new(meta, response.status().as_u16(), None, None, Some(error));
-    calllog::record_alone(&state.db, record).await;
+    let record = CallRecord::new(line, response.status().as_u16(), None, None, Some(error));
+    calllog::log_in_own_job(&state.db, record).await;
     response
 }

@@ -1,7 +1,9 @@
-//! What every `/api/*` call carries through the chain, and reading its JSON body safely.
+//! What a call through the API is logged with (its [`RequestLine`]), and its JSON body, read
+//! safely.
 #![warn(missing_docs)]
 
 use std::convert::Infallible;
+use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -9,13 +11,13 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use futures_util::{Stream, StreamExt};
 use warp::Filter;
-use warp::http::{HeaderMap, HeaderValue, Method, header};
+use warp::http::{HeaderValue, Method};
 use warp::reply::Response;
 
-use crate::api::error::ApiError;
+use super::error::ApiError;
 use crate::server::BodyStalled;
 
-/// Bodies above this are refused with 413 (SPEC: 64 KiB).
+/// Bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How much of a request's path and User-Agent the call log stores and prints. Anyone may send
@@ -24,61 +26,83 @@ pub const MAX_LOGGED_BYTES: usize = 512;
 /// Ends a logged text that was cut; a request path is ASCII, so it cannot end like this itself.
 pub const CUT_MARK: &str = "…";
 
-/// What the chain knows of a request: its line for the log, and its headers for the auth step.
+/// What a call's log row records of its request. It holds no header but the user agent, so
+/// neither the `Authorization` header nor a cookie can reach the log: the headers stay with the
+/// auth step.
 #[derive(Debug)]
-pub struct CallMeta {
-    /// Given when the request arrives; the response's `X-Request-Id` and the log row carry it.
-    pub request_id: String,
+pub struct RequestLine {
+    /// Given when the line is read; the response's `X-Request-Id` and the log row carry it.
+    pub request_id: RequestId,
     /// The HTTP method.
     pub method: Method,
-    /// The path, without the query string.
+    /// The path, without the query string, clipped to [`MAX_LOGGED_BYTES`].
     pub path: String,
-    /// The request's headers (empty for a request no route takes).
-    pub headers: HeaderMap,
-    /// `User-Agent`, when it is text.
+    /// `User-Agent`, when it is text, clipped to [`MAX_LOGGED_BYTES`].
     pub user_agent: Option<String>,
     /// When the request arrived, for the logged duration.
     pub started: Instant,
-    /// The MCP tool a `tools/call` on /mcp runs; `None` on the REST API.
+    /// The MCP tool a `tools/call` on /mcp runs (named in its body); `None` on the REST API.
     pub tool: Option<&'static str>,
 }
 
-impl CallMeta {
+impl RequestLine {
+    /// A request arriving now, with a new id; `path` and `user_agent` are clipped for the log.
+    pub fn new(method: Method, path: &str, user_agent: Option<&str>) -> RequestLine {
+        RequestLine {
+            request_id: RequestId::next(),
+            method,
+            path: clip(path),
+            user_agent: user_agent.map(clip),
+            started: Instant::now(),
+            tool: None,
+        }
+    }
+
     /// Milliseconds since the request arrived.
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1000.0
     }
 }
 
-/// Extracts the call's metadata, headers included; never rejects.
-pub fn call_meta() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + Clone {
-    request_line().and(warp::header::headers_cloned()).map(|meta: CallMeta, headers| CallMeta { headers, ..meta })
+/// A per-process random prefix and a counter, written `prefix-counter` in hex: unique, cheap (no
+/// allocation until it is written), and sortable within one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId(u64);
+
+impl RequestId {
+    fn next() -> RequestId {
+        static COUNTER: AtomicU64 = AtomicU64::new(1);
+        RequestId(COUNTER.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Sets `X-Request-Id` on a response that has none yet, so a user reporting a problem can
+    /// quote the id an operator finds in the log (`gpt-todo logs`, or the server's log lines).
+    pub fn tag(self, response: &mut Response) {
+        if !response.headers().contains_key(REQUEST_ID)
+            && let Ok(value) = HeaderValue::from_str(&self.to_string())
+        {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+    }
 }
 
-/// Matches paths starting with `prefix` without consuming them. Scopes a wrapper such as
-/// `warp::cors`, which otherwise answers preflights for every path before any path filter runs.
-pub fn path_prefix(prefix: &'static str) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
-    warp::path::full()
-        .and_then(move |path: warp::path::FullPath| async move {
-            if path.as_str().starts_with(prefix) { Ok(()) } else { Err(warp::reject::not_found()) }
-        })
-        .untuple_one()
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        static PREFIX: OnceLock<u32> = OnceLock::new();
+        write!(f, "{:08x}-{:08x}", PREFIX.get_or_init(rand::random), self.0)
+    }
 }
 
-/// What the log row of a request that no route takes needs (a 404 or 405 under `/api/`), without
-/// copying its headers: every request passes here, most of them on to a route's own [`call_meta`].
-pub fn request_line() -> impl Filter<Extract = (CallMeta,), Error = Infallible> + Clone {
+/// The header that carries a call's request id, the same id as its log row.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The line of whatever request comes, with a new id; never rejects.
+pub fn request_line() -> impl Filter<Extract = (RequestLine,), Error = Infallible> + Clone {
     // A User-Agent that is not text is logged as none rather than refusing the request.
     let user_agent = warp::header::optional::<String>("user-agent").or(warp::any().map(|| None)).unify();
     warp::method().and(warp::path::full()).and(user_agent).map(
-        |method, path: warp::path::FullPath, user_agent: Option<String>| CallMeta {
-            request_id: next_request_id(),
-            method,
-            path: clip(path.as_str()),
-            headers: HeaderMap::new(),
-            user_agent: user_agent.as_deref().map(clip),
-            started: Instant::now(),
-            tool: None,
+        |method, path: warp::path::FullPath, user_agent: Option<String>| {
+            RequestLine::new(method, path.as_str(), user_agent.as_deref())
         },
     )
 }
@@ -96,48 +120,44 @@ pub fn clip(text: &str) -> String {
     format!("{}{CUT_MARK}", &text[..end])
 }
 
-/// A per-process random prefix and a counter: unique, cheap, and sortable within one run.
-pub fn next_request_id() -> String {
-    static PREFIX: OnceLock<u32> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let prefix = PREFIX.get_or_init(rand::random);
-    format!("{prefix:08x}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+/// Matches paths starting with `prefix` without consuming them. Scopes a wrapper such as
+/// `warp::cors`, which otherwise answers preflights for every path before any path filter runs.
+pub fn path_prefix(prefix: &'static str) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::path::full()
+        .and_then(move |path: warp::path::FullPath| async move {
+            if path.as_str().starts_with(prefix) { Ok(()) } else { Err(warp::reject::not_found()) }
+        })
+        .untuple_one()
 }
 
-/// Sets `X-Request-Id` on a response that has none yet, so a user reporting a problem can quote
-/// the id an operator finds in the log (`gpt-todo logs`, or the server's log lines).
-pub fn tag_request_id(response: &mut Response, request_id: &str) {
-    if !response.headers().contains_key(REQUEST_ID)
-        && let Ok(value) = HeaderValue::from_str(request_id)
-    {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-}
-
-/// The header that carries a call's request id, the same id as its log row.
-pub const REQUEST_ID: &str = "x-request-id";
-
-/// The request's JSON body, read by [`read_json_body`]; its error (wrong type, too large) is kept
-/// for the handler to answer after auth, so a request without a valid token is a 401 first.
+/// The request body as JSON bytes, or why it is not acceptable: the content type must be JSON (or
+/// absent), and the body at most [`MAX_BODY_BYTES`], checked against `Content-Length` first and
+/// while streaming too. Its error is kept for the handler to answer after auth, so a request
+/// without a valid token is a 401 whatever its body.
 pub fn json_body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone {
-    warp::header::headers_cloned()
-        .and(warp::body::stream())
-        .then(|headers: HeaderMap, body| async move { read_json_body(&headers, body).await })
+    header_value("content-type").and(header_value("content-length")).and(warp::body::stream()).then(read_json_body)
 }
 
-/// Reads a JSON request body: the content type must be JSON (or absent), and the body at most
-/// [`MAX_BODY_BYTES`], checked against `Content-Length` first and while streaming too.
-pub async fn read_json_body<S, B>(headers: &HeaderMap, body: S) -> Result<Bytes, ApiError>
+/// One header's value, if sent (a cheap clone of the received bytes); never rejects.
+fn header_value(name: &'static str) -> impl Filter<Extract = (Option<HeaderValue>,), Error = Infallible> + Clone {
+    warp::header::value(name).map(Some).or(warp::any().map(|| None)).unify()
+}
+
+async fn read_json_body<S, B>(
+    content_type: Option<HeaderValue>,
+    content_length: Option<HeaderValue>,
+    body: S,
+) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE)
+    if let Some(content_type) = content_type
         && !is_json(content_type.to_str().unwrap_or(""))
     {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = content_length.and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }

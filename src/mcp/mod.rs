@@ -7,16 +7,15 @@
 mod tools;
 mod transport;
 
-use bytes::Buf;
-use futures_util::Stream;
+use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use warp::http::StatusCode;
+use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
 use crate::api::error::ApiError;
-use crate::api::request::{CallMeta, call_meta, read_json_body};
+use crate::api::request::{RequestLine, json_body, request_line};
 use crate::auth::{Caller, MCP_PATH};
 use crate::calllog::{self, CallRecord};
 use crate::config::{Config, check_origin};
@@ -35,7 +34,12 @@ const INTERNAL_ERROR: i64 = -32603;
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let cors = cors(&state.config);
     let with_state = warp::any().map(move || state.clone());
-    let post = warp::post().and(with_state).and(call_meta()).and(warp::body::stream()).then(handle);
+    let post = warp::post()
+        .and(with_state)
+        .and(request_line())
+        .and(warp::header::headers_cloned())
+        .and(json_body())
+        .then(handle);
     // The CORS wrapper answers preflights and refuses a foreign Origin with 403 on every method.
     warp::path!("mcp").and(post.with(cors)).map(Reply::into_response)
 }
@@ -56,12 +60,21 @@ fn cors(config: &Config) -> warp::cors::Cors {
         .build()
 }
 
-async fn handle<S, B>(state: AppState, meta: CallMeta, body: S) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf + Send,
-{
-    let body = match read_json_body(&meta.headers, body).await {
+async fn handle(state: AppState, line: RequestLine, headers: HeaderMap, body: Result<Bytes, ApiError>) -> Response {
+    // The id of the call's log row, when the message is logged (a token refusal, a tool call).
+    let request_id = line.request_id;
+    let mut response = answer_message(&state, line, &headers, body).await;
+    request_id.tag(&mut response);
+    response
+}
+
+async fn answer_message(
+    state: &AppState,
+    line: RequestLine,
+    headers: &HeaderMap,
+    body: Result<Bytes, ApiError>,
+) -> Response {
+    let body = match body {
         Ok(body) => body,
         Err(error) => return RpcError::from_body(&error).into_response(None),
     };
@@ -69,12 +82,12 @@ where
         Ok(message) => message,
         Err((error, id)) => return error.into_response(id.as_ref()),
     };
-    let revision = match message.revision(&meta.headers) {
+    let revision = match message.revision(headers) {
         Ok(revision) => revision,
         Err(error) => return error.into_response(message.id.as_ref()),
     };
     let id = message.id.clone();
-    match answer(&state, meta, revision, message).await {
+    match answer(state, line, headers, revision, message).await {
         Ok(Some(result)) => transport::result_response(id.as_ref(), revision, result),
         Ok(None) => transport::accepted(),
         Err(Refused::Rpc(error)) => error.into_response(id.as_ref()),
@@ -99,7 +112,8 @@ enum Refused {
 /// `tools/call` is an API call (counted and logged); the other methods need a valid token too.
 async fn answer(
     state: &AppState,
-    meta: CallMeta,
+    line: RequestLine,
+    headers: &HeaderMap,
     revision: Revision,
     message: Message,
 ) -> Result<Option<Value>, Refused> {
@@ -111,7 +125,7 @@ async fn answer(
     };
     if message.is_notification() {
         // Streamable HTTP: an accepted notification is a 202 without a body, whatever it says.
-        authenticate(state, meta).await?;
+        authenticate(state, line, headers).await?;
         return Ok(None);
     }
     if !known {
@@ -128,13 +142,13 @@ async fn answer(
         let (tool, arguments) = match tool_call(message.params) {
             Ok(call) => call,
             Err(error) => {
-                authenticate(state, meta).await?;
+                authenticate(state, line, headers).await?;
                 return Err(Refused::Rpc(error));
             }
         };
-        return tools::call(state, meta, tool, arguments).await.map(Some).map_err(Refused::Token);
+        return tools::call(state, line, headers, tool, arguments).await.map(Some).map_err(Refused::Token);
     }
-    authenticate(state, meta).await?;
+    authenticate(state, line, headers).await?;
     Ok(Some(match method {
         "initialize" => json!({
             "protocolVersion": match revision { Revision::Legacy(version) => version, Revision::Modern => MODERN },
@@ -185,18 +199,18 @@ fn tool_call(mut params: Map<String, Value>) -> Result<(Tool, Map<String, Value>
 
 /// The token check of a method that is not an API call: the token must be valid and bound to
 /// this endpoint. A refusal is logged like any 401 of the API.
-async fn authenticate(state: &AppState, meta: CallMeta) -> Result<Caller, Refused> {
+async fn authenticate(state: &AppState, line: RequestLine, headers: &HeaderMap) -> Result<Caller, Refused> {
     let public_url = state.config.public_url().to_owned();
     let checked = async {
-        let claim = state.auth.claim(&meta.headers).await?;
+        let claim = state.auth.claim(headers).await?;
         let caller = state.db.read(move |conn| Ok(claim.resolve(conn))).await??;
         caller.check_audience(MCP_PATH, &public_url)?;
         Ok::<Caller, ApiError>(caller)
     }
     .await;
     if let Err(error) = &checked {
-        let record = CallRecord::new(meta, error.status().as_u16(), None, None, Some(error.log_message()));
-        calllog::record_alone(&state.db, record).await;
+        let record = CallRecord::new(line, error.status().as_u16(), None, None, Some(error.log_message()));
+        calllog::log_in_own_job(&state.db, record).await;
     }
     checked.map_err(Refused::Token)
 }

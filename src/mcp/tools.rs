@@ -7,11 +7,11 @@
 use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use warp::http::StatusCode;
+use warp::http::{HeaderMap, StatusCode};
 
 use crate::AppState;
 use crate::api::error::ApiError;
-use crate::api::request::CallMeta;
+use crate::api::request::RequestLine;
 use crate::auth::Caller;
 use crate::chain::Call;
 use crate::todos::{
@@ -167,12 +167,13 @@ fn todo_schema() -> Value {
 /// answers with HTTP 401 so the client can sign in.
 pub async fn call(
     state: &AppState,
-    meta: CallMeta,
+    line: RequestLine,
+    headers: &HeaderMap,
     tool: Tool,
     arguments: Map<String, Value>,
 ) -> Result<Value, ApiError> {
-    let meta = CallMeta { tool: Some(tool.name()), ..meta };
-    let call = Call::start(state, meta).await?;
+    let line = RequestLine { tool: Some(tool.name()), ..line };
+    let call = Call::begin(state, line, headers).await.map_err(|refusal| refusal.error)?;
     let id = || id_value(arguments.get("id"));
     let outcome = match tool {
         Tool::List => run(call, ListQuery::from_arguments(&arguments), operations::list).await,
@@ -210,16 +211,13 @@ where
     I: Send + 'static,
     T: Serialize + Send + 'static,
 {
-    let input = match input {
-        Ok(input) => input,
-        Err(error) => return Err(call.refuse(error).await.0),
-    };
     let serialize =
         |value: T| serde_json::to_value(value).map_err(|e| ApiError::internal("Response encoding failed", e));
-    call.attempt(StatusCode::OK, move |conn, caller| op(conn, caller, input).and_then(serialize))
+    call.parse(input)
+        .run(StatusCode::OK, move |conn, caller, input| op(conn, caller, input).and_then(serialize))
         .await
-        .map(|(value, _usage)| value)
-        .map_err(|(error, _usage)| error)
+        .map(|done| done.value)
+        .map_err(|refusal| refusal.error)
 }
 
 /// MCP tools, "Structured Content": the value, and the same as text for clients that show only text.

@@ -13,6 +13,8 @@ use std::net::IpAddr;
 
 use warp::reply::Response;
 
+use crate::api::request::RequestId;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// Authorize named a client that is not registered.
@@ -78,7 +80,7 @@ impl AuthEvent {
 }
 
 /// Writes the line of the event `response` carries, if any.
-pub fn log_attached(response: &mut Response, remote_addr: IpAddr, request_id: &str) {
+pub fn log_attached(response: &mut Response, remote_addr: IpAddr, request_id: RequestId) {
     let Some(e) = response.extensions_mut().remove::<AuthEvent>() else { return };
     let [client_id, redirect_uri, email] = [&e.client_id, &e.redirect_uri, &e.email].map(|v| v.as_deref().map(quoted));
     let (client_id, redirect_uri, email) = (client_id.as_deref(), redirect_uri.as_deref(), email.as_deref());

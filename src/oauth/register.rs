@@ -7,10 +7,9 @@
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Buf;
-use futures_util::Stream;
+use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -18,7 +17,7 @@ use super::auth_request::SCOPE;
 use super::error::{OAuthError, no_store};
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
-use crate::api::request::read_json_body;
+use crate::api::request::json_body;
 use crate::client_address::client_address;
 use crate::clients::{self, Registration};
 
@@ -30,24 +29,19 @@ pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
     warp::path!("api" / "oauth2" / "register")
         .and(warp::post())
         .and(client_address(&state.config.trusted_proxies))
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
-        .then(move |address, headers, body| {
+        .and(json_body())
+        .then(move |address, body| {
             let state = state.clone();
-            async move { register(state, address, headers, body).await.unwrap_or_else(|e| e.to_response()) }
+            async move { register(state, address, body).await.unwrap_or_else(|e| e.to_response()) }
         })
 }
 
-async fn register<S, B>(state: AppState, address: IpAddr, headers: HeaderMap, body: S) -> Result<Response, OAuthError>
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf + Send,
-{
+async fn register(state: AppState, address: IpAddr, body: Result<Bytes, ApiError>) -> Result<Response, OAuthError> {
     if !state.config.dynamic_registration {
         return Err(OAuthError::invalid_request("Dynamic client registration is switched off on this server")
             .with_status(StatusCode::FORBIDDEN));
     }
-    let body = read_json_body(&headers, body).await.map_err(|e| match e {
+    let body = body.map_err(|e| match e {
         ApiError::PayloadTooLarge(_) => OAuthError::invalid_request(e.to_string()).with_status(e.status()),
         ApiError::UnsupportedMediaType => OAuthError::invalid_request(e.to_string()).with_status(e.status()),
         other => OAuthError::invalid_client_metadata(other.to_string()),

@@ -1,34 +1,37 @@
 //! The todo API's routes. Path and method filters come first, so a wrong path is a 404 and a wrong
-//! method a 405, never a 401; then each handler runs the chain (auth → quota → log).
+//! method a 405, never a 401; then each handler runs the chain (auth → quota → log): begin, parse
+//! the input (or fail), run the operation, render.
 
-use bytes::Buf;
-use futures_util::Stream;
-use rusqlite::Connection;
-use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
+use bytes::Bytes;
+use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::{Filter, Rejection, Reply};
 
 use super::model::{NewTodo, TodoPatch, parse_id};
+use super::operations;
 use super::query::ListQuery;
-use super::{Todo, operations};
 use crate::AppState;
-use crate::api::error::{ApiError, json_response};
-use crate::api::request::{CallMeta, call_meta, read_json_body, tag_request_id};
-use crate::auth::Caller;
-use crate::chain::Call;
+use crate::api::error::ApiError;
+use crate::api::outcome::Refusal;
+use crate::api::request::json_body;
+use crate::chain::{Begun, call};
+
+/// A handler's answer: its response, or the refusal (already logged) that renders itself.
+type Answer = Result<Response, Refusal>;
+/// The request body, or why it cannot be taken (answered after auth).
+type Body = Result<Bytes, ApiError>;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let with_state = warp::any().map(move || state.clone());
-    let call = with_state.and(call_meta());
+    let call = call(state);
     // An absent query string is an empty one, not a rejection.
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
-
-    let demo = warp::path!("api" / "todo-demo").and(warp::post()).and(call.clone()).and(warp::body::stream());
-    let list = warp::path!("api" / "todos").and(warp::get()).and(call.clone()).and(query);
-    let create = warp::path!("api" / "todos").and(warp::post()).and(call.clone()).and(warp::body::stream());
     let one = warp::path!("api" / "todos" / String);
+
+    let demo = warp::path!("api" / "todo-demo").and(warp::post()).and(call.clone()).and(json_body());
+    let list = warp::path!("api" / "todos").and(warp::get()).and(call.clone()).and(query);
+    let create = warp::path!("api" / "todos").and(warp::post()).and(call.clone()).and(json_body());
     let read = one.and(warp::get()).and(call.clone());
-    let update = one.and(warp::patch()).and(call.clone()).and(warp::body::stream());
+    let update = one.and(warp::patch()).and(call.clone()).and(json_body());
     let delete = one.and(warp::delete()).and(call);
 
     demo.then(create_demo)
@@ -42,6 +45,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
         .or(delete.then(delete_todo))
         .unify()
+        .map(Reply::into_response)
 }
 
 /// The methods a todo API path answers, for the `Allow` header of a 405 (RFC 9110).
@@ -56,108 +60,44 @@ pub fn allowed_methods(path: &str) -> Option<&'static str> {
 }
 
 /// The reference's create: `200` with the created todo.
-async fn create_demo<S, B>(state: AppState, meta: CallMeta, body: S) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf + Send,
-{
-    create(state, meta, body, StatusCode::OK, |todo| json_response(StatusCode::OK, &todo)).await
-}
-
-async fn list_todos(state: AppState, meta: CallMeta, raw_query: String) -> Response {
-    let input = async |_: &HeaderMap| ListQuery::parse(&raw_query);
-    let op = operations::list;
-    handle(state, meta, input, StatusCode::OK, op, |page| json_response(StatusCode::OK, &page)).await
+async fn create_demo(call: Begun, body: Body) -> Answer {
+    let call = call?.parse(body.and_then(|body| NewTodo::parse(&body)));
+    let todo = call.run(StatusCode::OK, operations::create).await?;
+    Ok(todo.json())
 }
 
 /// `201` with the todo and `Location: /api/todos/{id}`.
-async fn create_todo<S, B>(state: AppState, meta: CallMeta, body: S) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf + Send,
-{
-    let render = |todo: Todo| {
-        let mut response = json_response(StatusCode::CREATED, &todo);
-        if let Ok(location) = HeaderValue::from_str(&format!("/api/todos/{}", todo.id)) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-        response
-    };
-    create(state, meta, body, StatusCode::CREATED, render).await
-}
-
-/// What both creates share: the body rules of SPEC, and an insert owned by the caller.
-async fn create<S, B>(
-    state: AppState,
-    meta: CallMeta,
-    body: S,
-    success: StatusCode,
-    render: impl FnOnce(Todo) -> Response,
-) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf + Send,
-{
-    let input = async |headers: &HeaderMap| NewTodo::parse(&read_json_body(headers, body).await?);
-    handle(state, meta, input, success, operations::create, render).await
-}
-
-async fn get_todo(id: String, state: AppState, meta: CallMeta) -> Response {
-    let input = async |_: &HeaderMap| parse_id(&id);
-    handle(state, meta, input, StatusCode::OK, operations::get, |todo| json_response(StatusCode::OK, &todo)).await
-}
-
-async fn update_todo<S, B>(id: String, state: AppState, meta: CallMeta, body: S) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf + Send,
-{
-    let input = async |headers: &HeaderMap| {
-        let id = parse_id(&id)?;
-        Ok((id, TodoPatch::parse(&read_json_body(headers, body).await?)?))
-    };
-    handle(state, meta, input, StatusCode::OK, operations::update, |todo| json_response(StatusCode::OK, &todo)).await
-}
-
-async fn delete_todo(id: String, state: AppState, meta: CallMeta) -> Response {
-    let input = async |_: &HeaderMap| parse_id(&id);
-    let render = |()| {
-        let mut response = Response::default();
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        response
-    };
-    handle(state, meta, input, StatusCode::NO_CONTENT, operations::delete, render).await
-}
-
-/// One call through the chain: auth; then the request's `input` (path, query or body), whose
-/// failure is answered with its 4xx and logged but not counted; then `op` under the quota, whose
-/// value `render` turns into the `success` response, with the usage headers.
-async fn handle<I, T>(
-    state: AppState,
-    meta: CallMeta,
-    input: impl AsyncFnOnce(&HeaderMap) -> Result<I, ApiError>,
-    success: StatusCode,
-    op: impl FnOnce(&Connection, &Caller, I) -> Result<T, ApiError> + Send + 'static,
-    render: impl FnOnce(T) -> Response,
-) -> Response
-where
-    I: Send + 'static,
-    T: Send + 'static,
-{
-    let request_id = meta.request_id.clone();
-    let mut response = async {
-        let call = match Call::begin(&state, meta).await {
-            Ok(call) => call,
-            Err(response) => return response,
-        };
-        let input = match input(call.headers()).await {
-            Ok(input) => input,
-            Err(error) => return call.fail(error).await,
-        };
-        call.run_and_render(success, move |conn, caller| op(conn, caller, input), render).await
+async fn create_todo(call: Begun, body: Body) -> Answer {
+    let call = call?.parse(body.and_then(|body| NewTodo::parse(&body)));
+    let created = call.run(StatusCode::CREATED, operations::create).await?;
+    let location = HeaderValue::from_str(&format!("/api/todos/{}", created.value.id));
+    let mut response = created.json();
+    if let Ok(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
     }
-    .await;
-    // The id of this call's log row (the outer filter's own id is for requests no route takes).
-    tag_request_id(&mut response, &request_id);
-    response
+    Ok(response)
+}
+
+async fn list_todos(call: Begun, raw_query: String) -> Answer {
+    let call = call?.parse(ListQuery::parse(&raw_query));
+    let page = call.run(StatusCode::OK, operations::list).await?;
+    Ok(page.json())
+}
+
+async fn get_todo(id: String, call: Begun) -> Answer {
+    let call = call?.parse(parse_id(&id));
+    let todo = call.run(StatusCode::OK, operations::get).await?;
+    Ok(todo.json())
+}
+
+async fn update_todo(id: String, call: Begun, body: Body) -> Answer {
+    let call = call?.parse(parse_id(&id).and_then(|id| Ok((id, TodoPatch::parse(&body?)?))));
+    let todo = call.run(StatusCode::OK, operations::update).await?;
+    Ok(todo.json())
+}
+
+async fn delete_todo(id: String, call: Begun) -> Answer {
+    let call = call?.parse(parse_id(&id));
+    let deleted = call.run(StatusCode::NO_CONTENT, operations::delete).await?;
+    Ok(deleted.render(|()| Response::default()))
 }
