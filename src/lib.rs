@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod calllog;
 pub mod chain;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod manage;
+pub mod mcp;
 pub mod oauth;
 pub mod openapi;
 pub mod quota;
@@ -43,7 +45,7 @@ use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::cli::Synchronous;
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::oauth::Guards;
+use crate::oauth::{ClientMetadataDocuments, Guards};
 use crate::rate_limit::PublicLimits;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
@@ -54,6 +56,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub db: Db,
     pub auth: Authenticator,
+    /// Clients known by the URL of their Client ID Metadata Document, fetched and cached.
+    pub client_documents: ClientMetadataDocuments,
     /// Per-address limits of the endpoints anyone may call without an account.
     pub limits: PublicLimits,
     /// What guards the sign-in and sign-up password checks: the per-account lockout and the
@@ -77,9 +81,9 @@ impl AppState {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
-        let shared =
-            Shared { config: Arc::new(config), db, auth, limits: PublicLimits::default(), sign_in: Guards::default() };
-        Ok(AppState(Arc::new(shared)))
+        let client_documents = ClientMetadataDocuments::new(&config);
+        let (limits, sign_in) = (PublicLimits::default(), Guards::default());
+        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, client_documents, limits, sign_in })))
     }
 }
 

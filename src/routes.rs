@@ -44,6 +44,8 @@ pub fn routes_with(
         .unify()
         .or(crate::oauth::routes(state.clone()))
         .unify()
+        .or(crate::mcp::route(state.clone()))
+        .unify()
         .or(api)
         .unify()
         .recover(render_rejection)
@@ -117,13 +119,18 @@ pub const ROUTE_TABLE: &[(&str, &str)] = &[
     ("/openapi.json", "GET"),
     ("/.well-known/oauth-authorization-server", "GET"),
     ("/.well-known/openid-configuration", "GET"),
+    ("/.well-known/oauth-protected-resource", "GET"),
+    ("/.well-known/oauth-protected-resource/mcp", "GET"),
     ("/api/oauth2/userinfo", "GET"),
     ("/api/oauth2/authorize", "GET, POST"),
     ("/api/oauth2/token", "POST"),
     ("/api/oauth2/revoke", "POST"),
+    ("/api/oauth2/register", "POST"),
     ("/api/todo-demo", "POST"),
     ("/api/todos", "GET, POST"),
     ("/api/todos/{id}", "GET, PATCH, DELETE"),
+    // Streamable HTTP (MCP 2026-07-28): the endpoint takes POST only; GET and DELETE are 405.
+    ("/mcp", "POST"),
 ];
 
 /// The methods `path` answers, from [`ROUTE_TABLE`].

@@ -103,21 +103,29 @@ impl Reply for ApiError {
             tracing::error!(%cause, "server fault in the API");
         }
         let mut response = json_response(self.status(), &serde_json::json!({ "error": self.to_string() }));
-        let challenge = match &self {
-            // RFC 6750 §3.1: a request that sent no credentials gets the bare challenge.
-            ApiError::MissingToken => Some(r#"Bearer realm="gpt-todo""#.to_owned()),
-            ApiError::Unauthorized(reason) => {
-                Some(format!(r#"Bearer realm="gpt-todo", error="invalid_token", error_description="{reason}""#))
-            }
-            _ => None,
-        };
-        if let Some(value) = challenge.and_then(|challenge| HeaderValue::from_str(&challenge).ok()) {
+        if let Some(value) = self.bearer_challenge(r#"realm="gpt-todo""#).and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         if let ApiError::Unavailable(_) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_WRITES_AFTER_SECONDS));
         }
         response
+    }
+}
+
+impl ApiError {
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3), `None` for other errors: `params`
+    /// first (the realm, or for /mcp where its protected resource metadata is, RFC 9728 §5.1). A
+    /// request that sent no credentials gets the bare challenge (RFC 6750 §3.1); one that sent a
+    /// bad token also learns why.
+    pub fn bearer_challenge(&self, params: &str) -> Option<String> {
+        match self {
+            ApiError::MissingToken => Some(format!("Bearer {params}")),
+            ApiError::Unauthorized(reason) => {
+                Some(format!(r#"Bearer {params}, error="invalid_token", error_description="{reason}""#))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_user_admin.sql"),
     include_str!("../../migrations/0004_application_id.sql"),
     include_str!("../../migrations/0005_housekeeping_indexes.sql"),
+    include_str!("../../migrations/0006_mcp.sql"),
 ];
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -5,6 +5,7 @@
 mod auth_request;
 mod authorize;
 mod client_auth;
+mod client_metadata;
 mod codes;
 mod error;
 pub mod events;
@@ -13,6 +14,7 @@ mod metadata;
 mod page_error;
 mod pages;
 mod params;
+mod register;
 mod revoke;
 mod session;
 mod throttle;
@@ -33,7 +35,9 @@ use params::Params;
 
 pub use auth_request::SCOPE;
 pub use authorize::Guards;
+pub use client_metadata::ClientMetadataDocuments;
 pub use codes::CODE_TTL;
+pub use metadata::protected_resource_url;
 pub use session::COOKIE_NAME;
 pub use throttle::MAX_FAILURES;
 
@@ -55,13 +59,18 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let token =
         warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), Some(token_limit), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), None, revoke::revoke));
+    let register = register::route(state.clone());
     let machine_paths = path_prefix("/api/oauth2/token")
         .or(path_prefix("/api/oauth2/revoke"))
+        .unify()
+        .or(path_prefix("/api/oauth2/register"))
         .unify()
         .or(path_prefix("/.well-known/"))
         .unify();
     let machine = token
         .or(revoke)
+        .unify()
+        .or(register)
         .unify()
         .or(metadata::routes(state))
         .unify()
