@@ -38,13 +38,7 @@ impl RealServer {
             .stderr(log)
             .spawn()
             .expect("start gpt-todo serve");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the server's first line");
-        let address = line
-            .strip_prefix("gpt-todo listening on http://")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("expected the listening banner, got {line:?}"));
+        let (stdout, address) = common::process::listening_address(&mut child);
         RealServer { base: format!("http://{address}"), child, _stdout: stdout }
     }
 
