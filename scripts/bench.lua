@@ -1,5 +1,5 @@
 -- wrk script for scripts/bench. The request comes from the environment (BENCH_METHOD, BENCH_BODY,
--- BENCH_TOKEN); it counts every request it hands to wrk and every non-2xx answer, and prints one
+-- BENCH_TOKEN, and BENCH_HEADERS: extra "Name: value" headers separated by "|"); it counts every request it hands to wrk and every non-2xx answer, and prints one
 -- RESULT line that scripts/bench reads.
 
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
@@ -11,6 +11,13 @@ end
 local token = os.getenv("BENCH_TOKEN") or ""
 if token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+for header in string.gmatch(os.getenv("BENCH_HEADERS") or "", "[^|]+") do
+  local name, value = string.match(header, "^%s*([^:]+):%s*(.-)%s*$")
+  if name then
+    wrk.headers[name] = value
+  end
 end
 
 local threads = {}

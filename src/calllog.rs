@@ -32,8 +32,8 @@ pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
     let line = &record.line;
     conn.prepare_cached(
         "INSERT INTO api_calls (method, path, status, user_id, client_id, usage_count, duration_ms,
-                                request_id, user_agent, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                request_id, user_agent, error, tool)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         line.method.as_str(),
@@ -46,6 +46,7 @@ pub fn insert(conn: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
         line.request_id.to_string(),
         line.user_agent,
         record.error,
+        line.tool,
     ])?;
     Ok(())
 }
@@ -68,6 +69,7 @@ pub fn trace(record: &CallRecord) {
         request_id = %line.request_id,
         method = %line.method,
         path = %line.path,
+        tool = line.tool,
         status = record.status,
         user_id = record.caller.as_ref().map(|c| c.user_id.as_str()),
         client_id = record.caller.as_ref().map(|c| c.client_id.as_str()),

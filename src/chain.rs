@@ -169,8 +169,13 @@ impl Call {
     ) -> Outcome<T> {
         let Call { state, line, claim } = self;
         let request_id = line.request_id;
+        let config = state.config.clone();
         let job = move |conn: &Connection| -> Result<(CallRecord, StepOutcome<T>), DbError> {
-            let (caller, outcome) = match claim.resolve(conn) {
+            let resolved = claim.resolve(conn).and_then(|caller| {
+                caller.check_audience(&line.path, config.public_url())?;
+                Ok(caller)
+            });
+            let (caller, outcome) = match resolved {
                 Ok(caller) => {
                     let outcome = step(conn, &caller)?;
                     (Some(caller), outcome)

@@ -105,6 +105,21 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 60)]
     pub userinfo_cache_ttl: u64,
 
+    /// Refuse RFC 7591 dynamic client registration (POST /api/oauth2/register); MCP clients then
+    /// need a Client ID Metadata Document or a client made with `client add`.
+    #[arg(long)]
+    pub no_dynamic_registration: bool,
+
+    /// Refuse clients identified by the https URL of a Client ID Metadata Document.
+    #[arg(long)]
+    pub no_client_metadata_documents: bool,
+
+    /// FOR TESTS ONLY: fetch Client ID Metadata Documents over plain http and from loopback and
+    /// private addresses, which is otherwise refused (a client id URL could make the server probe
+    /// its own network).
+    #[arg(long, hide = true)]
+    pub test_allow_private_client_metadata: bool,
+
     /// `full`: every answered call survives power loss (an fsync per group commit). `normal`:
     /// it survives a crash of gpt-todo, but power loss may undo the last moments' calls.
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
@@ -334,6 +349,10 @@ pub enum TokenCommand {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+        /// Bind the token to this resource (RFC 8707): `<public URL>/mcp` for the MCP endpoint.
+        /// Without it the token is unbound, which the todo API takes and /mcp refuses.
+        #[arg(long)]
+        resource: Option<String>,
     },
     /// Revoke a user's access and refresh tokens, of one client or of all.
     Revoke {

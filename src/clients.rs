@@ -18,6 +18,13 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client whose id is the https URL of its Client ID Metadata Document: the URL's host is
+    /// what a person can check, since anyone can write any name into a document.
+    pub fn metadata_document_host(&self) -> Option<&str> {
+        let rest = self.client_id.strip_prefix("https://").or_else(|| self.client_id.strip_prefix("http://"))?;
+        rest.split(['/', '?', '#']).next().filter(|host| !host.is_empty())
+    }
+
     /// Exact string comparison, as OAuth 2.1 and SPEC require: no prefix or pattern matching.
     pub fn allows_redirect(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|registered| registered == uri)
@@ -34,8 +41,38 @@ pub struct Registered {
     pub client_secret: Option<String>,
 }
 
+/// How a client came to be known (the `registration` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// `gpt-todo client add`.
+    Operator,
+    /// RFC 7591, at `POST /api/oauth2/register`.
+    Dynamic,
+}
+
+impl Registration {
+    fn as_str(self) -> &'static str {
+        match self {
+            Registration::Operator => "operator",
+            Registration::Dynamic => "dynamic",
+        }
+    }
+}
+
+/// Registers a client as the operator does (`client add`).
 pub fn register(
     conn: &Connection,
+    name: &str,
+    redirect_uris: &[String],
+    call_limit: Option<u64>,
+    public: bool,
+) -> Result<Registered, String> {
+    register_as(conn, Registration::Operator, name, redirect_uris, call_limit, public)
+}
+
+pub fn register_as(
+    conn: &Connection,
+    registration: Registration,
     name: &str,
     redirect_uris: &[String],
     call_limit: Option<u64>,
@@ -53,12 +90,39 @@ pub fn register(
     let call_limit =
         call_limit.map(i64::try_from).transpose().map_err(|_| "the call limit is too large".to_string())?;
     conn.execute(
-        "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, call_limit, call_window)
-         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NOT NULL THEN 'total' END)",
-        params![client_id, client_secret.as_deref().map(hash_secret), name.trim(), uris, call_limit],
+        "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, call_limit, call_window, registration)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NOT NULL THEN 'total' END, ?6)",
+        params![
+            client_id,
+            client_secret.as_deref().map(hash_secret),
+            name.trim(),
+            uris,
+            call_limit,
+            registration.as_str()
+        ],
     )
     .map_err(|e| format!("cannot add the client: {e}"))?;
     Ok(Registered { client_id, client_secret })
+}
+
+/// Records a client known by the URL of its Client ID Metadata Document, as its document says
+/// now: a public client, with the server's default limit unless the operator set one. Codes and
+/// tokens refer to clients, so such a client needs its row too; it also shows in `client list`.
+pub fn remember_metadata_document(
+    conn: &Connection,
+    client_id: &str,
+    name: &str,
+    redirect_uris: &[String],
+) -> rusqlite::Result<()> {
+    let uris = serde_json::to_string(redirect_uris).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached(
+        "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, registration)
+         VALUES (?1, NULL, ?2, ?3, 'metadata-document')
+         ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris
+         WHERE registration = 'metadata-document'",
+    )?
+    .execute(params![client_id, name, uris])?;
+    Ok(())
 }
 
 /// An absolute `https` URI (or `http` for a loopback host), without a fragment (RFC 6749 3.1.2).

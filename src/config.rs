@@ -27,6 +27,12 @@ pub struct Config {
     pub userinfo_timeout: Duration,
     pub userinfo_cache_ttl: Duration,
     pub synchronous: Synchronous,
+    /// RFC 7591 registration at POST /api/oauth2/register.
+    pub dynamic_registration: bool,
+    /// Clients identified by the URL of their Client ID Metadata Document.
+    pub client_metadata_documents: bool,
+    /// Tests only: such documents may be fetched over http and from loopback or private addresses.
+    pub allow_private_client_metadata: bool,
     /// Proxies whose `X-Forwarded-For` names the client in the log (`--trusted-proxy`).
     pub trusted_proxies: Vec<IpAddr>,
     /// The time quota windows are counted in: the system clock, or a test's.
@@ -61,6 +67,9 @@ impl Config {
             userinfo_timeout: Duration::from_secs(5),
             userinfo_cache_ttl: Duration::from_secs(args.userinfo_cache_ttl),
             synchronous: args.synchronous,
+            dynamic_registration: !args.no_dynamic_registration,
+            client_metadata_documents: !args.no_client_metadata_documents,
+            allow_private_client_metadata: args.test_allow_private_client_metadata,
             trusted_proxies: args
                 .trusted_proxy
                 .iter()
@@ -92,6 +101,21 @@ impl Config {
 
     pub fn public_url(&self) -> &str {
         self.public_url.as_deref().unwrap_or("http://127.0.0.1:8080")
+    }
+
+    /// The MCP endpoint's URL: the resource (RFC 8707) that tokens for /mcp are bound to.
+    pub fn mcp_resource(&self) -> String {
+        format!("{}/mcp", self.public_url())
+    }
+
+    /// The origin (scheme, host, port) of the public URL: browsers on it may call /mcp.
+    pub fn public_origin(&self) -> &str {
+        let url = self.public_url();
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        match url[after_scheme..].find('/') {
+            Some(path) => &url[..after_scheme + path],
+            None => url,
+        }
     }
 }
 
@@ -170,7 +194,7 @@ fn limits(args: &ServeArgs) -> Result<Limits, String> {
 }
 
 /// A browser origin: `http(s)://host[:port]`, nothing after it.
-fn check_origin(origin: &str) -> Result<(), String> {
+pub fn check_origin(origin: &str) -> Result<(), String> {
     let refuse =
         || Err(format!("--cors-origin '{origin}' must look like https://example.com (scheme, host, optional port)"));
     let Some(authority) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod calllog;
 pub mod chain;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod manage;
+pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
@@ -40,13 +42,15 @@ use tokio::net::TcpListener;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-pub use routes::{routes, routes_with};
+pub use routes::{ROUTE_TABLE, allowed_methods, routes, routes_with};
 
 use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::cli::Synchronous;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::oauth::ClientMetadataDocuments;
 use crate::rate_limit::PublicLimits;
+use crate::web::Guards;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
 #[derive(Clone)]
@@ -56,8 +60,13 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub db: Db,
     pub auth: Authenticator,
+    /// Clients known by the URL of their Client ID Metadata Document, fetched and cached.
+    pub client_documents: ClientMetadataDocuments,
     /// Per-address limits of the endpoints anyone may call without an account.
     pub limits: PublicLimits,
+    /// What guards the sign-in and sign-up password checks: the per-account lockout and the
+    /// bound on concurrent password hashing (one per server, like the limits).
+    pub sign_in: Guards,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,7 +89,9 @@ impl AppState {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
-        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, limits: PublicLimits::default() })))
+        let client_documents = ClientMetadataDocuments::new(&config);
+        let (limits, sign_in) = (PublicLimits::default(), Guards::default());
+        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, client_documents, limits, sign_in })))
     }
 }
 

@@ -2,7 +2,6 @@
 //! a refused CORS origin), logging those on `/api/*` like every other API outcome.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
@@ -32,8 +31,6 @@ pub fn routes_with(
     state: AppState,
     extra: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    // One lockout and one bound on password hashing for every sign-in form.
-    let guards = Arc::new(crate::web::Guards::default());
     let health_state = state.clone();
     let healthz = warp::path!("healthz").and(warp::get()).map(move || healthz(&health_state));
 
@@ -45,9 +42,11 @@ pub fn routes_with(
     let app = healthz
         .or(openapi)
         .unify()
-        .or(crate::oauth::routes(state.clone(), guards.clone()))
+        .or(crate::oauth::routes(state.clone()))
         .unify()
-        .or(crate::console::routes(state.clone(), guards))
+        .or(crate::console::routes(state.clone()))
+        .unify()
+        .or(crate::mcp::route(state.clone()))
         .unify()
         .or(api)
         .unify()
@@ -115,15 +114,42 @@ async fn render_rejection(rejection: Rejection) -> Result<Response, Rejection> {
     Ok(response)
 }
 
-/// The methods a path answers, for the `Allow` header a 405 must carry (RFC 9110).
-fn allowed_methods(path: &str) -> Option<&'static str> {
-    match path {
-        "/healthz" | "/openapi.json" | "/api/oauth2/userinfo" => Some("GET"),
-        "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => Some("GET"),
-        "/api/oauth2/authorize" => Some("GET, POST"),
-        "/api/oauth2/token" | "/api/oauth2/revoke" => Some("POST"),
-        _ => crate::todos::allowed_methods(path),
-    }
+/// Every path the server answers, with its methods: the one list the `Allow` header of a 405
+/// comes from (RFC 9110 §15.5.6), checked against [`routes`] path by path and method by method in
+/// the tests. `{id}` stands for one non-empty path segment.
+pub const ROUTE_TABLE: &[(&str, &str)] = &[
+    ("/healthz", "GET"),
+    ("/openapi.json", "GET"),
+    ("/.well-known/oauth-authorization-server", "GET"),
+    ("/.well-known/openid-configuration", "GET"),
+    ("/.well-known/oauth-protected-resource", "GET"),
+    ("/.well-known/oauth-protected-resource/mcp", "GET"),
+    ("/api/oauth2/userinfo", "GET"),
+    ("/api/oauth2/authorize", "GET, POST"),
+    ("/api/oauth2/token", "POST"),
+    ("/api/oauth2/revoke", "POST"),
+    ("/api/oauth2/register", "POST"),
+    ("/api/todo-demo", "POST"),
+    ("/api/todos", "GET, POST"),
+    ("/api/todos/{id}", "GET, PATCH, DELETE"),
+    // Streamable HTTP (MCP 2026-07-28): the endpoint takes POST only; GET and DELETE are 405.
+    ("/mcp", "POST"),
+];
+
+/// The methods `path` answers, from [`ROUTE_TABLE`].
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    ROUTE_TABLE.iter().find(|(pattern, _)| path_matches(pattern, path)).map(|(_, methods)| *methods)
+}
+
+/// Whether `path` has the segments of `pattern`, with `{id}` standing for any non-empty one.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut segments = path.split('/');
+    let fits = pattern.split('/').all(|expected| match segments.next() {
+        Some(segment) if expected == "{id}" => !segment.is_empty(),
+        Some(segment) => segment == expected,
+        None => false,
+    });
+    fits && segments.next().is_none()
 }
 
 async fn log_if_unmatched(state: AppState, line: RequestLine, mut response: Response) -> Response {
@@ -141,4 +167,20 @@ async fn log_if_unmatched(state: AppState, line: RequestLine, mut response: Resp
     let record = CallRecord::new(line, response.status().as_u16(), None, None, Some(error));
     calllog::log_in_own_job(&state.db, record).await;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn the_table_matches_whole_paths_and_one_segment_ids() {
+        assert_eq!(allowed_methods("/api/todos"), Some("GET, POST"));
+        assert_eq!(allowed_methods("/api/todos/42"), Some("GET, PATCH, DELETE"));
+        assert_eq!(allowed_methods("/api/todos/abc"), Some("GET, PATCH, DELETE"));
+        assert_eq!(allowed_methods("/api/oauth2/authorize"), Some("GET, POST"));
+        for unknown in ["/api/todos/", "/api/todos/1/2", "/api/todo", "/healthz/x", "/", ""] {
+            assert_eq!(allowed_methods(unknown), None, "{unknown:?}");
+        }
+    }
 }

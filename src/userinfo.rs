@@ -4,7 +4,7 @@
 
 use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
@@ -22,7 +22,7 @@ pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
 async fn userinfo(state: AppState, headers: warp::http::HeaderMap) -> Response {
     let token_hash = match bearer_token(&headers) {
         Ok(token) => hash_secret(token),
-        Err(error) => return error.to_response(),
+        Err(error) => return error.into_response(),
     };
     match state.db.read(move |conn| Ok(tokens::find_access(conn, &token_hash)?)).await {
         Ok(Some(caller)) => json_response(
@@ -35,7 +35,7 @@ async fn userinfo(state: AppState, headers: warp::http::HeaderMap) -> Response {
                 "name": caller.name,
             }),
         ),
-        Ok(None) => ApiError::Unauthorized("The access token is invalid, expired or revoked").to_response(),
-        Err(e) => ApiError::from(e).to_response(),
+        Ok(None) => ApiError::Unauthorized("The access token is invalid, expired or revoked").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }

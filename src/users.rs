@@ -1,6 +1,6 @@
 //! People who can sign in: creating them (CLI and sign-up page share this) and finding them.
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::DbError;
 use crate::secrets::{HashMemory, hash_password_in, random_id};
@@ -11,23 +11,29 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub const MAX_EMAIL_BYTES: usize = 254;
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// Creates a user and returns the id. The error is a sentence meant for a person.
-pub fn create(conn: &Connection, email: &str, name: &str, password: &str) -> Result<String, String> {
-    insert(conn, &NewUser::prepare(&mut HashMemory::default(), email, name, password)?).map_err(|e| e.to_string())
+/// Creates a user and returns the id.
+pub fn create(conn: &Connection, email: &str, name: &str, password: &str) -> Result<String, CreateUserError> {
+    let user = NewUser::prepare(&mut HashMemory::default(), email, name, password).map_err(CreateUserError::Invalid)?;
+    insert(conn, &user)
 }
 
-/// Why a prepared user was not stored.
+/// Why a user was not created. The first two are the person's to fix (the CLI prints them, the
+/// sign-up page answers them); a database failure is the server's, and is never shown as a
+/// form error.
 #[derive(Debug, thiserror::Error)]
-pub enum InsertError {
+pub enum CreateUserError {
+    /// A sentence fragment saying what is wrong with the email, name or password.
+    #[error("{0}")]
+    Invalid(String),
     #[error("a user with email {0} already exists")]
     EmailTaken(String),
     #[error("cannot add the user: {0}")]
     Db(#[from] DbError),
 }
 
-impl From<rusqlite::Error> for InsertError {
-    fn from(e: rusqlite::Error) -> InsertError {
-        InsertError::Db(e.into())
+impl From<rusqlite::Error> for CreateUserError {
+    fn from(e: rusqlite::Error) -> CreateUserError {
+        CreateUserError::Db(e.into())
     }
 }
 
@@ -60,15 +66,16 @@ pub fn hash_new_password(memory: &mut HashMemory, password: &str) -> Result<Stri
 }
 
 /// Stores a prepared user and returns the id.
-pub fn insert(conn: &Connection, user: &NewUser) -> Result<String, InsertError> {
+pub fn insert(conn: &Connection, user: &NewUser) -> Result<String, CreateUserError> {
     let id = random_id();
     match conn.execute(
         "INSERT INTO users (id, email, name, password_hash) VALUES (?1, ?2, ?3, ?4)",
         params![id, user.email, user.name, user.password_hash],
     ) {
         Ok(_) => Ok(id),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
-            Err(InsertError::EmailTaken(user.email.clone()))
+        // The id is random and new, so the one unique column that can clash is the email.
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+            Err(CreateUserError::EmailTaken(user.email.clone()))
         }
         Err(e) => Err(e.into()),
     }

@@ -6,7 +6,7 @@ use clap::parser::ValueSource;
 /// A value each flag accepts; most take a number, which a text flag accepts too.
 fn sample(long: &str) -> &'static str {
     match long {
-        "listen" => "localhost:9",
+        "listen" | "metrics-listen" => "localhost:9",
         "public-url" | "userinfo-url" | "cors-origin" => "https://a.example",
         "redirect-uri" => "https://a.example/cb",
         "synchronous" => "normal",
@@ -24,7 +24,11 @@ fn required_args(command: &clap::Command, skip: &str) -> Vec<String> {
     for arg in command.get_arguments().filter(|a| a.is_required_set() && a.get_id() != skip) {
         match arg.get_long() {
             Some(long) => args.extend([format!("--{long}"), sample(long).to_owned()]),
-            None => args.push("x@example.com".to_owned()),
+            // A positional argument: the first of its values when it has a list (`on`/`off`).
+            None => match arg.get_possible_values().first() {
+                Some(value) => args.push(value.get_name().to_owned()),
+                None => args.push("x@example.com".to_owned()),
+            },
         }
     }
     args

@@ -38,13 +38,7 @@ impl RealServer {
             .stderr(log)
             .spawn()
             .expect("start gpt-todo serve");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the server's first line");
-        let address = line
-            .strip_prefix("gpt-todo listening on http://")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("expected the listening banner, got {line:?}"));
+        let (stdout, address) = common::process::listening_address(&mut child);
         RealServer { base: format!("http://{address}"), child, _stdout: stdout }
     }
 
@@ -63,7 +57,14 @@ impl Drop for RealServer {
 /// A user with a token for `client` in the file: (user_id, token).
 fn add_caller(conn: &Connection, email: &str, client: &str) -> (String, String) {
     let user = users::create(conn, email, "Fault Test", "password123").expect("add user");
-    let grant = tokens::Grant { user_id: &user, client_id: client, scope: "todos", family_id: email, code_hash: None };
+    let grant = tokens::Grant {
+        user_id: &user,
+        client_id: client,
+        scope: "todos",
+        family_id: email,
+        code_hash: None,
+        resource: None,
+    };
     let token = tokens::issue(conn, tokens::Kind::Access, &grant, Duration::from_secs(3600)).expect("issue token");
     (user, token)
 }
@@ -355,6 +356,31 @@ fn raw_status(base: &str, request: &[u8]) -> Option<u16> {
     head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
 
+/// Like [`raw_status`], but reads while it sends: a server may answer a body it will not take
+/// (413) and close before the client has written it all, and a client that reads only after
+/// writing would see a broken pipe instead of that answer.
+fn raw_status_while_sending(base: &str, request: Vec<u8>) -> Option<u16> {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        let _ = writer.write_all(&request);
+    });
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Read until the status line is in, or the connection ends.
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    drop(stream);
+    let _ = sending.join();
+    let head = String::from_utf8_lossy(&answer);
+    head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
 /// A request with `Connection: close`, the given extra header lines and body.
 fn raw_request(method: &str, target: &str, headers: &[u8], body: &[u8]) -> Vec<u8> {
     let mut request = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n").into_bytes();
@@ -381,6 +407,14 @@ fn bad_input_gets_4xx_never_5xx_and_the_server_stays_up() {
     let json_auth = format!("{auth}Content-Type: application/json\r\n").into_bytes();
     let post = |body: &str| post_json(&url, Some(&token), body).status;
 
+    let huge_body = |headers: &[u8]| {
+        raw_request(
+            "POST",
+            "/api/todo-demo",
+            headers,
+            format!(r#"{{"title":"x","d":"{}"}}"#, "x".repeat(1_000_000)).as_bytes(),
+        )
+    };
     let deep_array = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
     let deep_object = format!(r#"{{"title":"x","extra":{}1{}}}"#, r#"{"a":"#.repeat(5_000), "}".repeat(5_000));
     let sql_titles = ["'); DROP TABLE todos; --", "\" OR 1=1 --", "Robert'); DELETE FROM api_usage;--", "%' AND '%'='"];
@@ -399,7 +433,7 @@ fn bad_input_gets_4xx_never_5xx_and_the_server_stays_up() {
         ("body a string".into(), Some(post(r#""title""#)), Refused),
         ("body a huge number".into(), Some(post(&"9".repeat(10_000))), Refused),
         ("huge title".into(), Some(post(&format!(r#"{{"title":"{}"}}"#, "x".repeat(60_000)))), Refused),
-        ("huge body".into(), Some(post(&format!(r#"{{"title":"x","d":"{}"}}"#, "x".repeat(1_000_000)))), Refused),
+        ("huge body".into(), raw_status_while_sending(&server.base, huge_body(&json_auth)), Refused),
         ("escaped NUL in title".into(), Some(post(r#"{"title":"a\u0000b"}"#)), Created),
         ("lone surrogate".into(), Some(post(r#"{"title":"\ud800"}"#)), Refused),
         ("raw NUL in a JSON string".into(), Some(post("{\"title\":\"a\0b\"}")), Refused),
@@ -517,6 +551,194 @@ fn bad_input_gets_4xx_never_5xx_and_the_server_stays_up() {
             .send(r#"{"title":"still alive"}"#),
     );
     assert_eq!(after.status, 200, "{:?}", after.body);
+}
+
+/// The answer to raw bytes: the status and the body, if any came.
+fn raw_answer(base: &str, request: &[u8]) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(request).ok()?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    Some((status, text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()))
+}
+
+#[test]
+fn bad_mcp_input_gets_a_json_rpc_error_or_a_tool_error_never_5xx_and_counts_nothing() {
+    let server = TestServer::start();
+    let user = server.add_user("fuzz@example.com");
+    let (client, _) = server.add_client(Some(100_000));
+    let token = server.mcp_token(&user, &client);
+    let modern = |method: &str, name: Option<&str>| {
+        let mut headers = format!(
+            "Authorization: Bearer {token}\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: {method}\r\n"
+        );
+        if let Some(name) = name {
+            headers.push_str(&format!("Mcp-Name: {name}\r\n"));
+        }
+        headers.into_bytes()
+    };
+    let call = |name: &str, arguments: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}","arguments":{arguments},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
+        )
+    };
+    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    let mut cases: Vec<(String, Vec<u8>, Vec<u8>)> = vec![
+        ("not JSON".into(), modern("tools/list", None), b"{\"jsonrpc\":".to_vec()),
+        ("empty body".into(), modern("tools/list", None), Vec::new()),
+        ("deeply nested".into(), modern("tools/list", None), deep.into_bytes()),
+        ("a batch".into(), modern("tools/list", None), format!("[{}]", call("list_todos", "{}")).into_bytes()),
+        ("a JSON string".into(), modern("tools/list", None), br#""tools/list""#.to_vec()),
+        ("a response".into(), modern("tools/list", None), br#"{"jsonrpc":"2.0","id":1,"result":{}}"#.to_vec()),
+        (
+            "id an object".into(),
+            modern("tools/list", None),
+            br#"{"jsonrpc":"2.0","id":{"a":1},"method":"tools/list"}"#.to_vec(),
+        ),
+        (
+            "id huge".into(),
+            modern("tools/list", None),
+            format!(r#"{{"jsonrpc":"2.0","id":{},"method":"tools/list"}}"#, "9".repeat(5000)).into_bytes(),
+        ),
+        (
+            "params a list".into(),
+            modern("tools/list", None),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":[]}"#.to_vec(),
+        ),
+        (
+            "_meta a string".into(),
+            modern("tools/list", None),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":"x"}}"#.to_vec(),
+        ),
+        ("unknown tool".into(), modern("tools/call", Some("drop_tables")), call("drop_tables", "{}").into_bytes()),
+        ("arguments a list".into(), modern("tools/call", Some("create_todo")), call("create_todo", "[1]").into_bytes()),
+        (
+            "title a number".into(),
+            modern("tools/call", Some("create_todo")),
+            call("create_todo", r#"{"title":5}"#).into_bytes(),
+        ),
+        (
+            "title huge".into(),
+            modern("tools/call", Some("create_todo")),
+            call("create_todo", &format!(r#"{{"title":"{}"}}"#, "x".repeat(60_000))).into_bytes(),
+        ),
+        (
+            "id huge".into(),
+            modern("tools/call", Some("get_todo")),
+            call("get_todo", r#"{"id":123456789012345678901234567890}"#).into_bytes(),
+        ),
+        (
+            "id a float".into(),
+            modern("tools/call", Some("delete_todo")),
+            call("delete_todo", r#"{"id":1.5}"#).into_bytes(),
+        ),
+        (
+            "id an object".into(),
+            modern("tools/call", Some("update_todo")),
+            call("update_todo", r#"{"id":{"$gt":0},"title":"x"}"#).into_bytes(),
+        ),
+        (
+            "limit huge".into(),
+            modern("tools/call", Some("list_todos")),
+            call("list_todos", r#"{"limit":1e308}"#).into_bytes(),
+        ),
+        (
+            "SQL in the cursor".into(),
+            modern("tools/call", Some("list_todos")),
+            call("list_todos", r#"{"cursor":"'; DROP TABLE todos; --"}"#).into_bytes(),
+        ),
+        (
+            "Mcp-Name of another tool".into(),
+            modern("tools/call", Some("delete_todo")),
+            call("create_todo", r#"{"title":"x"}"#).into_bytes(),
+        ),
+        (
+            "Mcp-Method of another method".into(),
+            modern("tools/list", Some("create_todo")),
+            call("create_todo", r#"{"title":"x"}"#).into_bytes(),
+        ),
+        ("no Mcp-Name".into(), modern("tools/call", None), call("create_todo", r#"{"title":"x"}"#).into_bytes()),
+        (
+            "Mcp-Name bad base64".into(),
+            modern("tools/call", Some("=?base64?***?=")),
+            call("create_todo", r#"{"title":"x"}"#).into_bytes(),
+        ),
+        (
+            "Mcp-Name not ASCII".into(),
+            [modern("tools/call", None), b"Mcp-Name: cr\xc3\xa9ate\r\n".to_vec()].concat(),
+            call("create_todo", r#"{"title":"x"}"#).into_bytes(),
+        ),
+        (
+            "version from the future".into(),
+            modern("tools/list", None),
+            call("list_todos", "{}").replace("2026-07-28", "2099-01-01").into_bytes(),
+        ),
+        (
+            "invalid UTF-8".into(),
+            modern("tools/call", Some("create_todo")),
+            [&call("create_todo", r#"{"title":"X"}"#).as_bytes()[..140], b"\xff\xfe"].concat(),
+        ),
+        (
+            "huge body".into(),
+            modern("tools/list", None),
+            format!(r#"{{"pad":"{}"}}"#, "x".repeat(1_000_000)).into_bytes(),
+        ),
+        (
+            "text/plain".into(),
+            format!("Authorization: Bearer {token}\r\nContent-Type: text/plain\r\n").into_bytes(),
+            call("list_todos", "{}").into_bytes(),
+        ),
+    ];
+    let legacy = format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n").into_bytes();
+    cases.push((
+        "no version header".into(),
+        legacy.clone(),
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#.to_vec(),
+    ));
+    cases.push((
+        "initialize with junk".into(),
+        legacy,
+        br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":[]}}"#.to_vec(),
+    ));
+
+    for (what, headers, body) in &cases {
+        let answer = raw_answer(&server.base, &raw_request("POST", "/mcp", headers, body));
+        let (status, body) = answer.unwrap_or_else(|| panic!("{what}: no answer"));
+        assert!(status < 500, "{what}: a server fault ({status}): {body}");
+        if status == 200 {
+            let reply: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{what}: {body}"));
+            let refused = reply.get("error").is_some() || reply["result"]["isError"] == true;
+            // Only a handshake with junk may succeed: it changes nothing.
+            assert!(refused || what == "initialize with junk", "{what}: expected an error, got {body}");
+        } else {
+            assert!((400..500).contains(&status), "{what}: got {status}");
+            if status != 413 && status != 415 {
+                assert!(body.contains("\"jsonrpc\":\"2.0\""), "{what}: a JSON-RPC error object, got {body}");
+            }
+        }
+    }
+    let chunked = format!(
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\n{}\r\n0\r\n\r\n",
+        "x".repeat(0xfffff)
+    );
+    assert_eq!(raw_answer(&server.base, chunked.as_bytes()).map(|(status, _)| status), Some(413));
+    // Nothing counted, nothing changed; the server still serves.
+    assert_eq!(server.count("SELECT count(*) FROM todos"), 0);
+    assert_eq!(server.count("SELECT coalesce(sum(count), 0) FROM api_usage"), 0);
+    assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status >= 500"), 0);
+    let ok = raw_answer(
+        &server.base,
+        &raw_request(
+            "POST",
+            "/mcp",
+            &modern("tools/call", Some("create_todo")),
+            call("create_todo", r#"{"title":"still alive"}"#).as_bytes(),
+        ),
+    );
+    assert!(ok.as_ref().is_some_and(|(status, body)| *status == 200 && body.contains("still alive")), "{ok:?}");
 }
 
 /// A size-limited tmpfs mounted for one test, unmounted when dropped.
@@ -699,4 +921,31 @@ fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_by_itself() {
         assert_eq!(counter, todos + counted_reads, "{user}: each counted create made one todo");
         eprintln!("full disk: {user}: counter {counter} = {logged_2xx} logged 2xx = {todos} todos");
     }
+}
+
+/// A database failure behind `GET /api/oauth2/userinfo` is a 500 with a JSON error, and the
+/// server's log says what failed (it used to answer the 500 and log nothing).
+#[test]
+fn a_userinfo_database_failure_is_a_500_and_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("userinfo.db");
+    let conn = db::open_connection(&db_path).unwrap();
+    db::migrate(&conn).unwrap();
+    let redirect = ["https://chatgpt.com/aip/g-test/oauth/callback".to_string()];
+    let client = clients::register(&conn, "GPT", &redirect, None, false).unwrap().client_id;
+    let (_, token) = add_caller(&conn, "ann@example.com", &client);
+    let log_path = dir.path().join("server.log");
+    let server = RealServer::start_logging_to(&db_path, &log_path);
+    let url = format!("{}/api/oauth2/userinfo", server.base);
+    assert_eq!(get(&url, Some(&token)).status, 200);
+
+    // The look-up joins the users table; with it renamed, SQLite fails every look-up.
+    conn.execute_batch("ALTER TABLE users RENAME TO users_moved").unwrap();
+    let failed = get(&url, Some(&token));
+    assert_eq!((failed.status, failed.error()), (500, "Database error"), "{:?}", failed.body);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.lines().any(|line| line.contains("ERROR") && line.contains("no such table: users")),
+        "the 500 must be logged with its cause; the server's log:\n{log}"
+    );
 }

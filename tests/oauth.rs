@@ -823,6 +823,319 @@ fn parallel_guesses_cannot_outrun_the_lockout() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20 - checked);
 }
 
+// ---- MCP clients: RFC 8707 resources, RFC 7591 registration, Client ID Metadata Documents ----
+
+const LOCAL_CALLBACK: &str = "http://127.0.0.1:33418/callback";
+
+/// A PKCE S256 pair: (verifier, challenge).
+fn pkce() -> (String, String) {
+    let verifier = "mcp-test-verifier-0123456789-abcdefghijklmnopqrstuvwxyz".to_owned();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// A public client's whole code flow with PKCE and `resource`: the token response.
+fn public_client_tokens(server: &TestServer, client_id: &str, redirect_uri: &str, resource: &str) -> Reply {
+    let (verifier, challenge) = pkce();
+    let extra = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256"), ("resource", resource)];
+    let code = authorize(server, "ann@example.com", client_id, redirect_uri, &extra)["code"].clone();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri),
+        ("client_id", client_id),
+        ("code_verifier", verifier.as_str()),
+        ("resource", resource),
+    ];
+    post_form(server, "/api/oauth2/token", &fields, None)
+}
+
+fn mcp_tools_list(server: &TestServer, token: &str) -> u16 {
+    let request = common::http()
+        .post(server.url("/mcp"))
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!("Bearer {token}"))
+        .header("MCP-Protocol-Version", "2025-11-25");
+    reply(request.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)).status
+}
+
+#[test]
+fn a_resource_at_authorize_and_token_binds_the_tokens_to_it() {
+    let (server, client) = setup();
+    let mcp = server.url("/mcp");
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[("resource", &mcp)])["code"].clone();
+    let stored: Option<String> = server.sql().query_row("SELECT resource FROM oauth_codes", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored.as_deref(), Some(mcp.as_str()));
+    let issued = exchange(&server, &code, &client);
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    let access = field(&issued, "access_token");
+    assert_eq!(mcp_tools_list(&server, access), 200);
+    assert_eq!(create_todo(&server, access), 401, "a token for /mcp is not one for the todo API");
+    // A refresh keeps the binding, and may not move it elsewhere.
+    let other = post_form(
+        &server,
+        "/api/oauth2/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", field(&issued, "refresh_token")),
+            ("resource", &server.base),
+        ],
+        Some((&client.0, &client.1)),
+    );
+    assert_oauth_error(&other, 400, "invalid_target");
+    let refreshed = refresh(&server, field(&issued, "refresh_token"), &client);
+    assert_eq!(mcp_tools_list(&server, field(&refreshed, "access_token")), 200);
+
+    // A GPT Action sends no resource: its tokens are unbound and work on the API, not on /mcp.
+    let unbound = signed_in_tokens(&server, &client);
+    assert_eq!(create_todo(&server, field(&unbound, "access_token")), 200);
+    assert_eq!(mcp_tools_list(&server, field(&unbound, "access_token")), 401);
+    // Naming another resource at the token endpoint than at authorize is refused.
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[("resource", &mcp)])["code"].clone();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", client.0.as_str()),
+        ("client_secret", client.1.as_str()),
+        ("resource", server.base.as_str()),
+    ];
+    assert_oauth_error(&post_form(&server, "/api/oauth2/token", &fields, None), 400, "invalid_target");
+}
+
+#[test]
+fn a_resource_that_is_not_ours_is_invalid_target() {
+    let (server, client) = setup();
+    let mut browser = Browser::new(&server);
+    let page = browser.get(&authorize_path(&client.0, CALLBACK, &[("resource", "https://other.example/mcp")]));
+    assert_eq!(page.status, 303, "{}", page.body);
+    let params = page.redirect_params();
+    assert_eq!(params.get("error").map(String::as_str), Some("invalid_target"));
+    assert_eq!(params.get("state").map(String::as_str), Some("st&te 1/2"));
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", client.0.as_str()),
+        ("client_secret", client.1.as_str()),
+        ("resource", "https://other.example/mcp"),
+    ];
+    assert_oauth_error(&post_form(&server, "/api/oauth2/token", &fields, None), 400, "invalid_target");
+}
+
+fn register_client(server: &TestServer, body: serde_json::Value) -> Reply {
+    post_json(&server.url("/api/oauth2/register"), None, &body.to_string())
+}
+
+#[test]
+fn a_public_client_registers_itself_and_signs_in_with_pkce() {
+    let (server, _) = setup();
+    let registered = register_client(
+        &server,
+        serde_json::json!({
+            "client_name": "Claude", "redirect_uris": [LOCAL_CALLBACK], "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"], "application_type": "native",
+        }),
+    );
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+    assert_eq!(registered.header("cache-control"), Some("no-store"));
+    assert!(registered.body.get("client_secret").is_none(), "a public client gets no secret: {:?}", registered.body);
+    assert_eq!(registered.body["token_endpoint_auth_method"], "none");
+    assert_eq!(registered.body["redirect_uris"], serde_json::json!([LOCAL_CALLBACK]));
+    let client_id = field(&registered, "client_id").to_owned();
+    // A public client must use PKCE at the authorization endpoint.
+    let mut browser = Browser::new(&server);
+    let without = browser.get(&authorize_path(&client_id, LOCAL_CALLBACK, &[]));
+    assert_eq!(without.redirect_params().get("error").map(String::as_str), Some("invalid_request"));
+    let issued = public_client_tokens(&server, &client_id, LOCAL_CALLBACK, &server.url("/mcp"));
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    assert_eq!(mcp_tools_list(&server, field(&issued, "access_token")), 200);
+    // It shows in `client list`, marked as dynamically registered, with the default limit.
+    let listed = listed_client(&server, &client_id);
+    assert_eq!(
+        (&listed["name"], &listed["type"], &listed["registeredBy"], &listed["callLimit"]),
+        (
+            &serde_json::json!("Claude"),
+            &serde_json::json!("public"),
+            &serde_json::json!("dynamic"),
+            &serde_json::Value::Null
+        ),
+        "{listed}"
+    );
+    let table = String::from_utf8(server.cli(&["client", "list"]).stdout).unwrap();
+    assert!(table.lines().next().unwrap_or("").contains("REGISTERED BY"), "{table}");
+}
+
+/// The client's entry in `client list --json`.
+fn listed_client(server: &TestServer, client_id: &str) -> serde_json::Value {
+    let list: serde_json::Value = serde_json::from_slice(&server.cli(&["client", "list", "--json"]).stdout).unwrap();
+    let found = list.as_array().unwrap().iter().find(|c| c["clientId"] == client_id).cloned();
+    found.unwrap_or_else(|| panic!("{client_id} is not in client list: {list}"))
+}
+
+#[test]
+fn a_confidential_client_registers_and_authenticates_with_its_secret() {
+    let (server, _) = setup();
+    let registered =
+        register_client(&server, serde_json::json!({ "client_name": "Web app", "redirect_uris": [CALLBACK] }));
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+    assert_eq!(registered.body["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(registered.body["client_secret_expires_at"], 0);
+    let client = (field(&registered, "client_id").to_owned(), field(&registered, "client_secret").to_owned());
+    let code = authorize(&server, "ann@example.com", &client.0, CALLBACK, &[])["code"].clone();
+    let issued = post_form(
+        &server,
+        "/api/oauth2/token",
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)],
+        Some((&client.0, &client.1)),
+    );
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    let stored: String = server
+        .sql()
+        .query_row("SELECT registration FROM oauth_clients WHERE client_id = ?1", [&client.0], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, "dynamic");
+}
+
+#[test]
+fn registration_refuses_bad_metadata_is_throttled_and_can_be_switched_off() {
+    let (server, _) = setup();
+    for (body, error) in [
+        (serde_json::json!({}), "invalid_redirect_uri"),
+        (serde_json::json!({ "redirect_uris": ["http://evil.example/cb"] }), "invalid_redirect_uri"),
+        (serde_json::json!({ "redirect_uris": ["https://a.example/cb#x"] }), "invalid_redirect_uri"),
+        (
+            serde_json::json!({ "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "private_key_jwt" }),
+            "invalid_client_metadata",
+        ),
+        (serde_json::json!({ "redirect_uris": [CALLBACK], "grant_types": ["implicit"] }), "invalid_client_metadata"),
+        (serde_json::json!({ "redirect_uris": [CALLBACK], "client_name": ["x"] }), "invalid_client_metadata"),
+    ] {
+        let refused = register_client(&server, body.clone());
+        assert_oauth_error(&refused, 400, error);
+    }
+    assert_oauth_error(&post_json(&server.url("/api/oauth2/register"), None, "{"), 400, "invalid_client_metadata");
+    assert_eq!(server.count("SELECT count(*) FROM oauth_clients WHERE registration = 'dynamic'"), 0);
+    let good = serde_json::json!({ "redirect_uris": [LOCAL_CALLBACK], "token_endpoint_auth_method": "none" });
+    for _ in 0..20 {
+        assert_eq!(register_client(&server, good.clone()).status, 201);
+    }
+    // The address's budget (rate_limit::Rate::REGISTRATION: 20 at once, then one every 3 min).
+    let throttled = register_client(&server, good.clone());
+    assert_oauth_error(&throttled, 429, "temporarily_unavailable");
+    let wait: u64 = throttled.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After in seconds");
+    assert!((1..=180).contains(&wait), "Retry-After {wait}");
+    assert_eq!(server.count("SELECT count(*) FROM oauth_clients WHERE registration = 'dynamic'"), 20);
+
+    let (off, _) = setup_with(|config| config.dynamic_registration = false);
+    assert_oauth_error(&register_client(&off, good), 403, "invalid_request");
+    let metadata = get(&off.url("/.well-known/oauth-authorization-server"), None).body;
+    assert!(metadata.get("registration_endpoint").is_none(), "{metadata}");
+}
+
+/// Serves `document` as JSON at `http://127.0.0.1:<port>/client.json` to every request, on a
+/// thread of its own; returns the URL and how many requests it got.
+fn serve_document(
+    document: impl Fn(&str) -> String + Send + 'static,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/client.json", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (counter, own_url) = (hits.clone(), url.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = document(&own_url);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
+        }
+    });
+    (url, hits)
+}
+
+fn client_document(url: &str, name: &str) -> String {
+    serde_json::json!({
+        "client_id": url, "client_name": name, "redirect_uris": [LOCAL_CALLBACK],
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"], "token_endpoint_auth_method": "none",
+    })
+    .to_string()
+}
+
+#[test]
+fn a_client_id_metadata_document_identifies_a_client_and_its_host_is_shown() {
+    let (url, hits) = serve_document(|url| client_document(url, "Doc Client"));
+    let (server, _) = setup_with(|config| config.allow_private_client_metadata = true);
+    let (_, challenge) = pkce();
+    let pkce_params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&url, LOCAL_CALLBACK, &pkce_params));
+    assert_eq!(login.status, 200, "{}", login.body);
+    let consent = browser.log_in(&login, "ann@example.com", PASSWORD);
+    assert!(consent.body.contains("Doc Client"), "{}", consent.body);
+    let host = url.trim_start_matches("http://").split('/').next().unwrap();
+    assert!(consent.body.contains(&format!("<strong class=\"host\">{host}</strong>")), "{}", consent.body);
+
+    let issued = public_client_tokens(&server, &url, LOCAL_CALLBACK, &server.url("/mcp"));
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    assert_eq!(mcp_tools_list(&server, field(&issued, "access_token")), 200);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "the document is cached");
+    let listed = listed_client(&server, &url);
+    assert_eq!(
+        (&listed["registeredBy"], &listed["callLimit"]),
+        (&serde_json::json!("metadata-document"), &serde_json::Value::Null),
+        "{listed}"
+    );
+
+    // A redirect URI the document does not list exactly is an error page, never a redirect.
+    let mut browser = Browser::new(&server);
+    let wrong = browser.get(&authorize_path(&url, "http://127.0.0.1:33418/callback/", &pkce_params));
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(wrong.header("location").is_none());
+}
+
+#[test]
+fn client_metadata_documents_are_refused_when_unsafe_or_wrong() {
+    let (url, hits) = serve_document(|url| client_document(url, "Doc Client"));
+    let (_, challenge) = pkce();
+    let pkce_params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let refused_page = |server: &TestServer, client_id: &str| {
+        let page = Browser::new(server).get(&authorize_path(client_id, LOCAL_CALLBACK, &pkce_params));
+        assert_eq!(page.status, 400, "{}", page.body);
+        assert!(page.header("location").is_none());
+        page.body
+    };
+    // Without the test flag: no plain http, and no loopback address even over https.
+    let (strict, _) = setup();
+    assert!(refused_page(&strict, &url).contains("not registered"), "http URLs are not document URLs");
+    let loopback = url.replace("http://", "https://");
+    assert!(refused_page(&strict, &loopback).contains("loopback"), "loopback is never fetched");
+    let localhost =
+        format!("https://localhost:{}/client.json", url.rsplit(':').next().unwrap().split('/').next().unwrap());
+    assert!(refused_page(&strict, &localhost).contains("loopback"));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was fetched");
+
+    // A document whose client_id is not its own URL is refused.
+    let (liar, _) = serve_document(|_| client_document("https://someone-else.example/client.json", "Liar"));
+    let (lenient, _) = setup_with(|config| config.allow_private_client_metadata = true);
+    assert!(refused_page(&lenient, &liar).contains("client_id is not exactly its URL"));
+    // The operator can switch documents off.
+    let (off, _) = setup_with(|config| {
+        config.allow_private_client_metadata = true;
+        config.client_metadata_documents = false;
+    });
+    assert!(refused_page(&off, &url).contains("not registered"));
+    let metadata = get(&off.url("/.well-known/oauth-authorization-server"), None).body;
+    assert_eq!(metadata["client_id_metadata_document_supported"], false);
+}
+
 #[test]
 fn a_disabled_user_cannot_sign_in_or_refresh_until_enabled() {
     let (server, client) = setup();
@@ -953,4 +1266,19 @@ fn the_token_endpoint_limits_each_address_with_an_rfc_6749_error() {
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     assert_eq!(limited.header("cache-control"), Some("no-store"));
     assert_oauth_error(&attempt("198.51.100.7"), 400, "invalid_grant");
+}
+
+#[test]
+fn a_database_failure_at_sign_up_is_a_server_error_page_not_a_form_error() {
+    let (server, (client_id, _)) = setup_with(|config| config.allow_signup = true);
+    let mut browser = Browser::new(&server);
+    let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
+    assert_eq!(login.status, 200, "{}", login.body);
+    // The table the insert needs is gone: a fault of the database, not of what the person typed.
+    server.sql().execute_batch("ALTER TABLE users RENAME TO users_moved").unwrap();
+    let fields = [("name", "Neo"), ("email", "neo@example.com"), ("password", "long enough pw")];
+    let failed = browser.post(&login, "signup", &fields);
+    assert_eq!(failed.status, 500, "a database failure is the server's fault, not a form error: {}", failed.body);
+    assert!(!failed.body.contains("no such table"), "the page must not show SQLite's message: {}", failed.body);
+    assert!(failed.body.contains("Something went wrong"), "{}", failed.body);
 }

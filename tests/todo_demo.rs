@@ -252,3 +252,33 @@ fn every_response_carries_the_request_id_its_log_row_has() {
     assert!(ids.iter().all(|id| !id.is_empty()), "{ids:?}");
     assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 4, "every request its own id: {ids:?}");
 }
+
+/// The route table beside `routes()` is the server's whole surface: each listed method of each
+/// path is routed (never a 404 or 405), and every other method is a 405 whose `Allow` is the table's.
+#[test]
+fn every_path_and_method_follows_the_route_table() {
+    let server = TestServer::start();
+    let agent = common::http();
+    for (pattern, allowed) in gpt_todo::ROUTE_TABLE {
+        let url = server.url(&pattern.replace("{id}", "1"));
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let sent = match method {
+                "GET" => agent.get(&url).call(),
+                "DELETE" => agent.delete(&url).call(),
+                "POST" => agent.post(&url).send_empty(),
+                "PUT" => agent.put(&url).send_empty(),
+                _ => agent.patch(&url).send_empty(),
+            };
+            let answer = reply(sent);
+            if allowed.split(", ").any(|m| m == method) {
+                assert!(![404, 405].contains(&answer.status), "{method} {pattern} is routed, got {}", answer.status);
+            } else {
+                assert_eq!(
+                    (answer.status, answer.header("allow")),
+                    (405, Some(*allowed)),
+                    "{method} {pattern} is not in the table: expected a 405 with Allow: {allowed}"
+                );
+            }
+        }
+    }
+}

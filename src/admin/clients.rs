@@ -20,7 +20,7 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
         ClientCommand::List { json } => {
             let clients = manage::list(conn)?;
             Ok(Table::of(
-                &["clientId", "name", "type", "callLimit", "callWindow", "redirectUris", "createdAt"],
+                &["clientId", "name", "type", "callLimit", "callWindow", "redirectUris", "registeredBy", "createdAt"],
                 &clients,
             )
             .render(json))

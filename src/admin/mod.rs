@@ -20,6 +20,7 @@ use crate::cli::{ClientCommand, Command, UsageAction, UsageArgs, UserCommand};
 use crate::db::file::Missing;
 use crate::db::{self, DbError};
 use crate::manage::{self, ManageError};
+use crate::users::CreateUserError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -34,6 +35,16 @@ impl From<ManageError> for AdminError {
         match e {
             ManageError::Db(e) => AdminError::Db(DbError::Sqlite(e)),
             ManageError::Writer(e) => AdminError::Db(e),
+            refused => AdminError::Invalid(refused.to_string()),
+        }
+    }
+}
+
+/// A person's mistake is printed as one; a database failure stays one.
+impl From<CreateUserError> for AdminError {
+    fn from(e: CreateUserError) -> AdminError {
+        match e {
+            CreateUserError::Db(e) => AdminError::Db(e),
             refused => AdminError::Invalid(refused.to_string()),
         }
     }

@@ -45,7 +45,7 @@ pub fn usage(conn: &Connection, args: &UsageArgs) -> AdminResult {
 pub fn logs(conn: &Connection, args: &LogsArgs) -> AdminResult {
     check_user(conn, args.user.as_deref())?;
     let sql = format!(
-        "SELECT id, at, method, path, status, user_id, client_id, usage_count, round(duration_ms, 2),
+        "SELECT id, at, method, path, tool, status, user_id, client_id, usage_count, round(duration_ms, 2),
                 request_id, user_agent, error
            FROM api_calls
           WHERE {USER_MATCHES} AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR status = ?3)
@@ -56,6 +56,7 @@ pub fn logs(conn: &Connection, args: &LogsArgs) -> AdminResult {
         "at",
         "method",
         "path",
+        "tool",
         "status",
         "userId",
         "clientId",

@@ -18,7 +18,7 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
     let password = password.unwrap_or_default();
     match command {
         UserCommand::Add { email, name, admin, .. } => {
-            let id = users::create(conn, &email, name.as_deref().unwrap_or(""), &password).map_err(invalid)?;
+            let id = users::create(conn, &email, name.as_deref().unwrap_or(""), &password)?;
             if admin {
                 manage::users::set_admin(conn, &email, true)?;
                 return Ok(format!(
@@ -107,15 +107,24 @@ pub fn read_password(command: &UserCommand) -> Result<Option<String>, AdminError
 
 pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
     match command {
-        TokenCommand::Issue { user, client, ttl } => {
+        TokenCommand::Issue { user, client, ttl, resource } => {
             let user_id = manage::users::id_of(conn, &user)?;
             require(conn, &client)?;
             if ttl == 0 {
                 return Err(invalid("--ttl must be at least 1 second"));
             }
             let family_id = random_id();
-            let grant =
-                Grant { user_id: &user_id, client_id: &client, scope: "todos", family_id: &family_id, code_hash: None };
+            // `resource`: the URL the token is bound to (RFC 8707), e.g. `<public URL>/mcp` for
+            // the MCP endpoint; none gives an unbound token, which only the todo API takes.
+            let resource = resource.as_deref().map(|url| url.trim_end_matches('/'));
+            let grant = Grant {
+                user_id: &user_id,
+                client_id: &client,
+                scope: "todos",
+                family_id: &family_id,
+                code_hash: None,
+                resource,
+            };
             Ok(format!("{}\n", tokens::issue(conn, Kind::Access, &grant, Duration::from_secs(ttl))?))
         }
         TokenCommand::Revoke { user, client } => {

@@ -3,13 +3,9 @@
 #![warn(missing_docs)]
 
 use warp::http::{HeaderValue, StatusCode, header};
-use warp::reply::Response;
+use warp::reply::{Reply, Response};
 
 use crate::db::DbError;
-
-/// The reference's exact words, which GPTs built against it may look for.
-/// The 401 message for a request without an `Authorization` header.
-pub const MISSING_TOKEN: &str = "Missing Authorization header";
 
 /// The reference's 429 message, which GPTs built against it may look for.
 pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of free API calls.";
@@ -23,7 +19,11 @@ pub enum ApiError {
     /// 400: malformed JSON or a bad field; the message names the field.
     #[error("{0}")]
     BadRequest(String),
-    /// A missing, malformed, unknown, expired or revoked bearer token.
+    /// 401: no `Authorization` header at all, answered with the bare challenge (RFC 6750 §3.1).
+    /// The message is the original demo's, which GPTs built against it may look for.
+    #[error("Missing Authorization header")]
+    MissingToken,
+    /// 401: a malformed, unknown, expired or revoked bearer token.
     #[error("{0}")]
     Unauthorized(&'static str),
     /// 404: no such resource, or one of another user.
@@ -73,7 +73,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::MissingToken | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -92,25 +92,40 @@ impl ApiError {
             other => other.to_string(),
         }
     }
+}
 
-    /// The JSON answer, with `WWW-Authenticate` on a 401.
-    pub fn to_response(&self) -> Response {
+/// The one way an API error becomes a response: `{"error": "<message>"}` with its status,
+/// `WWW-Authenticate` on a 401 and `Retry-After` on a 503. A server fault's cause is logged here,
+/// once, whichever route answered it.
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal { cause, .. } = &self {
+            tracing::error!(%cause, "server fault in the API");
+        }
         let mut response = json_response(self.status(), &serde_json::json!({ "error": self.to_string() }));
-        if let ApiError::Unauthorized(reason) = self {
-            // RFC 6750 3.1: a request that sent no credentials gets the bare challenge.
-            let challenge = if *reason == MISSING_TOKEN {
-                r#"Bearer realm="gpt-todo""#.to_owned()
-            } else {
-                format!(r#"Bearer realm="gpt-todo", error="invalid_token", error_description="{reason}""#)
-            };
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-            }
+        if let Some(value) = self.bearer_challenge(r#"realm="gpt-todo""#).and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         if let ApiError::Unavailable(_) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_WRITES_AFTER_SECONDS));
         }
         response
+    }
+}
+
+impl ApiError {
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3), `None` for other errors: `params`
+    /// first (the realm, or for /mcp where its protected resource metadata is, RFC 9728 §5.1). A
+    /// request that sent no credentials gets the bare challenge (RFC 6750 §3.1); one that sent a
+    /// bad token also learns why.
+    pub fn bearer_challenge(&self, params: &str) -> Option<String> {
+        match self {
+            ApiError::MissingToken => Some(format!("Bearer {params}")),
+            ApiError::Unauthorized(reason) => {
+                Some(format!(r#"Bearer {params}, error="invalid_token", error_description="{reason}""#))
+            }
+            _ => None,
+        }
     }
 }
 

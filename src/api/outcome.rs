@@ -72,10 +72,7 @@ impl Refusal {
 
 impl Reply for Refusal {
     fn into_response(self) -> Response {
-        if let ApiError::Internal { cause, .. } = &self.error {
-            tracing::error!(%cause, "server fault in the todo API");
-        }
-        let mut response = self.error.to_response();
+        let mut response = self.error.into_response();
         if let Some(usage) = self.usage {
             usage.add_headers(&mut response);
         }

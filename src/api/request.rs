@@ -41,6 +41,8 @@ pub struct RequestLine {
     pub user_agent: Option<String>,
     /// When the request arrived, for the logged duration.
     pub started: Instant,
+    /// The MCP tool a `tools/call` on /mcp runs (named in its body); `None` on the REST API.
+    pub tool: Option<&'static str>,
 }
 
 impl RequestLine {
@@ -52,6 +54,7 @@ impl RequestLine {
             path: clip(path),
             user_agent: user_agent.map(clip),
             started: Instant::now(),
+            tool: None,
         }
     }
 

@@ -9,7 +9,7 @@ use warp::http::header::AUTHORIZATION;
 
 pub use remote::RemoteUserinfo;
 
-use crate::api::error::{ApiError, MISSING_TOKEN};
+use crate::api::error::ApiError;
 use crate::db::tokens::{self, TokenOwner};
 use crate::secrets::hash_secret;
 
@@ -24,14 +24,35 @@ pub struct Caller {
     pub email: Option<String>,
     /// The user's name, when known.
     pub name: Option<String>,
+    /// The resource the token is bound to (RFC 8707); `None` for an unbound token.
+    pub resource: Option<String>,
 }
 
 impl From<TokenOwner> for Caller {
     fn from(owner: TokenOwner) -> Caller {
-        let TokenOwner { user_id, client_id, email, name } = owner;
-        Caller { user_id, client_id, email, name }
+        let TokenOwner { user_id, client_id, email, name, resource } = owner;
+        Caller { user_id, client_id, email, name, resource }
     }
 }
+
+impl Caller {
+    /// RFC 8707 §2 and MCP authorization (token audience validation): a token is used only where
+    /// it was issued for. `/mcp` takes only tokens bound to `<public>/mcp`, so a token a client
+    /// got for another server cannot be replayed here; the todo API takes tokens bound to
+    /// `<public>` and unbound ones, since GPT Actions never send `resource`.
+    pub fn check_audience(&self, path: &str, public_url: &str) -> Result<(), ApiError> {
+        let resource = self.resource.as_deref().map(|r| r.trim_end_matches('/'));
+        let fits = if path == MCP_PATH {
+            resource.is_some_and(|r| r.strip_prefix(public_url) == Some(MCP_PATH))
+        } else {
+            resource.is_none_or(|r| r == public_url)
+        };
+        if fits { Ok(()) } else { Err(ApiError::Unauthorized("The access token was not issued for this resource")) }
+    }
+}
+
+/// The MCP endpoint's path.
+pub const MCP_PATH: &str = "/mcp";
 
 pub enum Authenticator {
     /// Tokens issued by this server, looked up by hash in `oauth_tokens`.
@@ -71,7 +92,7 @@ impl Claim {
 /// Takes the token out of exactly one `Authorization: Bearer <token>` header.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or(ApiError::Unauthorized(MISSING_TOKEN))?;
+    let value = values.next().ok_or(ApiError::MissingToken)?;
     if values.next().is_some() {
         return Err(ApiError::Unauthorized("Send exactly one Authorization header"));
     }

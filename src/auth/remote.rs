@@ -6,19 +6,19 @@
 //! endpoint cannot tie up every blocking thread; a lookup holds its slot until it ends, even if
 //! its client has hung up meanwhile.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::Caller;
 use crate::api::error::ApiError;
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::secrets::hash_secret;
 
-/// Bounds the cache's memory; when full, expired entries go, and if none have, the oldest half.
+/// Bounds the cache's memory.
 const CACHE_CAPACITY: usize = 10_000;
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 const REFUSAL_TTL: Duration = Duration::from_secs(5);
@@ -31,7 +31,7 @@ pub struct RemoteUserinfo {
     ttl: Duration,
     timeout: Duration,
     lookups: Arc<Semaphore>,
-    cache: Mutex<HashMap<String, (Answer, Instant)>>,
+    cache: TtlCache<Answer>,
 }
 
 /// What one ask of the user-info endpoint came to.
@@ -55,7 +55,7 @@ impl RemoteUserinfo {
             ttl: config.userinfo_cache_ttl,
             timeout: config.userinfo_timeout,
             lookups: Arc::new(Semaphore::new(MAX_LOOKUPS)),
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(CACHE_CAPACITY),
         }
     }
 
@@ -99,27 +99,14 @@ impl RemoteUserinfo {
     }
 
     fn cached(&self, key: &str) -> Option<Answer> {
-        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (answer, at) = cache.get(key)?;
-        let ttl = match answer {
+        self.cache.get(key, |answer| match answer {
             Answer::Known(_) => self.ttl,
             Answer::Refused(_) => REFUSAL_TTL.min(self.ttl),
-        };
-        (at.elapsed() < ttl).then(|| answer.clone())
+        })
     }
 
     fn remember(&self, key: String, answer: Answer) {
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() >= CACHE_CAPACITY {
-            cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
-        }
-        if cache.len() >= CACHE_CAPACITY {
-            let mut ages: Vec<Instant> = cache.values().map(|(_, at)| *at).collect();
-            ages.sort_unstable();
-            let cutoff = ages[ages.len() / 2];
-            cache.retain(|_, (_, at)| *at > cutoff);
-        }
-        cache.insert(key, (answer, Instant::now()));
+        self.cache.insert(key, answer, self.ttl.max(REFUSAL_TTL));
     }
 }
 
@@ -143,6 +130,8 @@ fn ask(agent: &ureq::Agent, url: &str, token: &str, default_client_id: Option<St
             client_id,
             email: first_string(&info, &["email"]),
             name: first_string(&info, &["name"]),
+            // Another server's tokens say nothing of a resource: the todo API takes them, /mcp not.
+            resource: None,
         })),
         // A token we cannot attribute to a user and a client cannot be counted, so it is refused.
         _ => Ok(Answer::Refused(status)),

@@ -5,7 +5,6 @@
 //! demoted) is refused. Every POST carries the CSRF token of the console's own cookie.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use rusqlite::Connection;
 use warp::http::header::SET_COOKIE;
@@ -21,16 +20,15 @@ use crate::db::DbError;
 use crate::web::html::{error_block, escape, see_other};
 use crate::web::params::{self, Params};
 use crate::web::session::{self, Browser, CONSOLE, SignedIn};
-use crate::web::signin::{self, Guards, Refused, too_many_from_network, with_retry_after};
+use crate::web::signin::{self, Refused, too_many_from_network, with_retry_after};
 use crate::web::{secure_cookies, with_new_cookie};
 
 /// Sign-in (`/admin/login`) and sign-out (`/admin/logout`).
-pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map({
         let state = state.clone();
         move || state.clone()
     });
-    let with_guards = warp::any().map(move || guards.clone());
     let show = warp::path!("admin" / "login")
         .and(warp::get())
         .and(with_state.clone())
@@ -40,7 +38,6 @@ pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Re
         .and(warp::post())
         .and(client_address(&state.config.trusted_proxies))
         .and(with_state.clone())
-        .and(with_guards)
         .and(warp::header::headers_cloned())
         .and(params::form())
         .then(login);
@@ -155,13 +152,7 @@ fn login_page(status: StatusCode, browser: &Browser, email: &str, error: Option<
     frame::bare(status, "Sign in", &content)
 }
 
-async fn login(
-    address: IpAddr,
-    state: AppState,
-    guards: Arc<Guards>,
-    headers: HeaderMap,
-    form: Result<Params, String>,
-) -> Response {
+async fn login(address: IpAddr, state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Response {
     let params = match form {
         Ok(params) => params,
         Err(message) => return frame::bad_request(&message),
@@ -177,7 +168,7 @@ async fn login(
         let page = login_page(StatusCode::TOO_MANY_REQUESTS, &browser, &email, Some(&message));
         return with_retry_after(page, wait);
     }
-    let account = match signin::check_password(&state, &guards, address, &email, password).await {
+    let account = match signin::check_password(&state, &state.sign_in, address, &email, password).await {
         Ok(account) => account,
         Err(Refused::Failed(e)) => return frame::server_error(&e),
         Err(refused) => {

@@ -15,7 +15,6 @@ mod overview;
 mod users;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use warp::http::HeaderMap;
 use warp::reply::Response;
@@ -24,7 +23,6 @@ use warp::{Filter, Rejection};
 use crate::AppState;
 use crate::db::DbError;
 use crate::manage::ManageError;
-use crate::web::Guards;
 use crate::web::params::{self, Params};
 use crate::web::session::{Browser, SignedIn};
 
@@ -37,7 +35,7 @@ pub struct Ask {
     pub params: Params,
 }
 
-pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let s = &state;
     let overview = warp::path!("admin").and(read(s)).then(|g| answer(g, overview::page));
     let clients = warp::path!("admin" / "clients").and(read(s)).then(|g| answer(g, clients::list));
@@ -76,7 +74,7 @@ pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Re
         .unify()
         .or(call)
         .unify()
-        .or(access::routes(state, guards))
+        .or(access::routes(state))
         .unify()
 }
 

@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_user_admin.sql"),
     include_str!("../../migrations/0004_application_id.sql"),
     include_str!("../../migrations/0005_housekeeping_indexes.sql"),
+    include_str!("../../migrations/0006_mcp.sql"),
     include_str!("../../migrations/0007_console.sql"),
 ];
 

@@ -42,14 +42,16 @@ pub struct Grant<'a> {
     /// Tokens of one family descend from one grant and are revoked together on misuse.
     pub family_id: &'a str,
     pub code_hash: Option<&'a str>,
+    /// The resource the token is for (RFC 8707), or `None`: unbound, as a GPT Action's tokens.
+    pub resource: Option<&'a str>,
 }
 
 /// Stores a new token of `kind` for `grant`, valid for `ttl`, and returns it.
 pub fn issue(conn: &Connection, kind: Kind, grant: &Grant, ttl: Duration) -> rusqlite::Result<String> {
     let token = random_secret(kind.prefix());
     conn.prepare_cached(
-        "INSERT INTO oauth_tokens (token_hash, kind, client_id, user_id, scope, family_id, code_hash, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO oauth_tokens (token_hash, kind, client_id, user_id, scope, family_id, code_hash, expires_at, resource)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         hash_secret(&token),
@@ -60,6 +62,7 @@ pub fn issue(conn: &Connection, kind: Kind, grant: &Grant, ttl: Duration) -> rus
         grant.family_id,
         grant.code_hash,
         unix_now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+        grant.resource,
     ])?;
     Ok(token)
 }
@@ -71,19 +74,27 @@ pub struct TokenOwner {
     pub client_id: String,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// The resource the token is bound to (RFC 8707); `None` for an unbound token.
+    pub resource: Option<String>,
 }
 
 /// The owner of the access token with this hash, if it exists, has not expired, is not revoked and
 /// its user is not disabled (`gpt-todo user disable` takes effect on the next call).
 pub fn find_access(conn: &Connection, token_hash: &str) -> rusqlite::Result<Option<TokenOwner>> {
     conn.prepare_cached(
-        "SELECT t.user_id, t.client_id, u.email, u.name
+        "SELECT t.user_id, t.client_id, u.email, u.name, t.resource
            FROM oauth_tokens t JOIN users u ON u.id = t.user_id
           WHERE t.token_hash = ?1 AND t.kind = 'access'
             AND t.revoked_at IS NULL AND t.expires_at > ?2 AND u.disabled_at IS NULL",
     )?
     .query_row(params![token_hash, unix_now()], |row| {
-        Ok(TokenOwner { user_id: row.get(0)?, client_id: row.get(1)?, email: row.get(2)?, name: row.get(3)? })
+        Ok(TokenOwner {
+            user_id: row.get(0)?,
+            client_id: row.get(1)?,
+            email: row.get(2)?,
+            name: row.get(3)?,
+            resource: row.get(4)?,
+        })
     })
     .optional()
 }
@@ -98,12 +109,13 @@ pub struct StoredRefresh {
     pub expires_at: i64,
     pub revoked: bool,
     pub rotated: bool,
+    pub resource: Option<String>,
 }
 
 pub fn find_refresh(conn: &Connection, token_hash: &str) -> rusqlite::Result<Option<StoredRefresh>> {
     conn.prepare_cached(
         "SELECT user_id, client_id, scope, family_id, code_hash, expires_at,
-                revoked_at IS NOT NULL, rotated_at IS NOT NULL
+                revoked_at IS NOT NULL, rotated_at IS NOT NULL, resource
            FROM oauth_tokens WHERE token_hash = ?1 AND kind = 'refresh'",
     )?
     .query_row([token_hash], |r| {
@@ -116,6 +128,7 @@ pub fn find_refresh(conn: &Connection, token_hash: &str) -> rusqlite::Result<Opt
             expires_at: r.get(5)?,
             revoked: r.get(6)?,
             rotated: r.get(7)?,
+            resource: r.get(8)?,
         })
     })
     .optional()

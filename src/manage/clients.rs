@@ -27,6 +27,9 @@ pub struct ClientSummary {
     /// `total`, `day` or `month`; `None` with the server's default limit (`--default-call-window`).
     pub call_window: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// How the client came to be known: `operator` (`client add`), `dynamic` (RFC 7591) or
+    /// `metadata-document` (its id is the URL of its Client ID Metadata Document).
+    pub registered_by: String,
     pub created_at: String,
 }
 
@@ -48,7 +51,8 @@ pub fn add(
 
 pub fn list(conn: &Connection) -> ManageResult<Vec<ClientSummary>> {
     let mut stmt = conn.prepare(
-        "SELECT client_id, name, secret_hash IS NULL, call_limit, redirect_uris, created_at, call_window
+        "SELECT client_id, name, secret_hash IS NULL, call_limit, redirect_uris, created_at, call_window,
+                registration
            FROM oauth_clients ORDER BY created_at, name",
     )?;
     let clients = stmt.query_map([], |r| {
@@ -61,6 +65,7 @@ pub fn list(conn: &Connection) -> ManageResult<Vec<ClientSummary>> {
             redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
             created_at: r.get(5)?,
             call_window: r.get(6)?,
+            registered_by: r.get(7)?,
         })
     })?;
     Ok(clients.collect::<Result<_, _>>()?)

@@ -7,6 +7,7 @@
 use super::events::{AuthEvent, Event};
 use crate::AppState;
 use crate::clients::{self, Client};
+use crate::config::Config;
 use crate::web::params::Params;
 
 /// The only scope there is: the user's todos (and their name and email, through user info).
@@ -20,6 +21,8 @@ pub struct AuthRequest {
     pub scope: Option<String>,
     /// The PKCE S256 challenge, when the client sent one (public clients must).
     pub code_challenge: Option<String>,
+    /// The resource the tokens will be bound to (RFC 8707), when the client named one.
+    pub resource: Option<String>,
 }
 
 /// Why a request cannot go on.
@@ -34,19 +37,7 @@ pub enum Refusal {
 impl AuthRequest {
     pub async fn check(state: &AppState, params: &Params) -> Result<AuthRequest, Refusal> {
         let client_id = params.get("client_id").ok_or_else(|| page("The request names no client (client_id)."))?;
-        let lookup = client_id.to_owned();
-        let client = state
-            .db
-            .read(move |conn| Ok(clients::find(conn, &lookup)?))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "authorize: client look-up failed");
-                page("The server could not check this request. Please try again.")
-            })?
-            .ok_or_else(|| {
-                let event = AuthEvent::new(Event::UnknownClient).client(Some(client_id), params.get("redirect_uri"));
-                Refusal::Page("This app is not registered with gpt-todo (unknown client_id).".into(), Some(event))
-            })?;
+        let client = find_client(state, client_id, params.get("redirect_uri")).await?;
         let redirect_uri =
             params.get("redirect_uri").ok_or_else(|| page("The request has no redirect_uri."))?.to_owned();
         if !client.allows_redirect(&redirect_uri) {
@@ -84,12 +75,20 @@ impl AuthRequest {
         if client.is_public() && code_challenge.is_none() {
             return Err(refuse("invalid_request", "A public client must use PKCE (code_challenge_method=S256)"));
         }
+        let resource = match params.get("resource") {
+            None => None,
+            Some(resource) => Some(
+                our_resource(&state.config, resource)
+                    .ok_or_else(|| refuse("invalid_target", &unknown_resource(state)))?,
+            ),
+        };
         Ok(AuthRequest {
             client,
             redirect_uri,
             state: state_param.clone(),
             scope: params.get("scope").map(str::to_owned),
             code_challenge,
+            resource,
         })
     }
 
@@ -103,6 +102,7 @@ impl AuthRequest {
             params.push(("code_challenge", challenge));
             params.push(("code_challenge_method", "S256"));
         }
+        params.extend(self.resource.as_deref().map(|r| ("resource", r)));
         params
     }
 
@@ -112,6 +112,56 @@ impl AuthRequest {
         query.extend_pairs(self.params());
         format!("/api/oauth2/authorize?{}", query.finish())
     }
+}
+
+/// The client a request names: one this server registered, or one known by the URL of its
+/// Client ID Metadata Document, which is fetched (or taken from the cache) and remembered.
+async fn find_client(state: &AppState, client_id: &str, redirect_uri: Option<&str>) -> Result<Client, Refusal> {
+    let unknown = || AuthEvent::new(Event::UnknownClient).client(Some(client_id), redirect_uri);
+    if state.config.client_metadata_documents && state.client_documents.is_document_url(client_id) {
+        let document = state.client_documents.resolve(client_id).await.map_err(|reason| {
+            let message = format!("This app's client metadata document ({client_id}) cannot be used: {reason}.");
+            Refusal::Page(message, Some(unknown()))
+        })?;
+        let (id, name, uris) = (client_id.to_owned(), document.client_name.clone(), document.redirect_uris.clone());
+        let remembered = state.db.write(move |conn| {
+            clients::remember_metadata_document(conn, &id, &name, &uris).map_err(crate::db::DbError::from)
+        });
+        if let Err(e) = remembered.await {
+            tracing::error!(error = %e, "authorize: could not record a metadata-document client");
+            return Err(page("The server could not check this request. Please try again."));
+        }
+        return Ok(Client {
+            client_id: client_id.to_owned(),
+            name: document.client_name,
+            secret_hash: None,
+            redirect_uris: document.redirect_uris,
+        });
+    }
+    let lookup = client_id.to_owned();
+    state
+        .db
+        .read(move |conn| Ok(clients::find(conn, &lookup)?))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "authorize: client look-up failed");
+            page("The server could not check this request. Please try again.")
+        })?
+        .ok_or_else(|| {
+            Refusal::Page("This app is not registered with gpt-todo (unknown client_id).".into(), Some(unknown()))
+        })
+}
+
+/// RFC 8707 §2: the resources this server issues tokens for are its MCP endpoint and its todo
+/// API (the public URL itself). Returns the canonical form, without a trailing slash.
+pub fn our_resource(config: &Config, requested: &str) -> Option<String> {
+    let requested = requested.trim_end_matches('/');
+    let mcp = config.mcp_resource();
+    (requested == mcp || requested == config.public_url()).then(|| requested.to_owned())
+}
+
+pub fn unknown_resource(state: &AppState) -> String {
+    format!("resource must be {} (or {})", state.config.mcp_resource(), state.config.public_url())
 }
 
 fn page(message: &str) -> Refusal {

@@ -3,21 +3,21 @@
 //! request again; a successful POST answers `303` (to this page, or to the client's redirect URI).
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::{Filter, Rejection, Reply};
 
 use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
 use super::codes;
 use super::events::{AuthEvent, Event};
+use super::page_error::PageError;
 use super::pages::{self, LoginForm};
 use crate::AppState;
 use crate::client_address::client_address;
 use crate::db::DbError;
-use crate::users::{self, InsertError, NewUser};
+use crate::users::{self, CreateUserError, NewUser};
 use crate::web::hashing::Busy;
 use crate::web::html::{see_other, sentence};
 use crate::web::params::{self, Params};
@@ -26,117 +26,107 @@ use crate::web::signin::{
     self, BUSY_MESSAGE, Guards, Refused, too_many_attempts, too_many_from_network, with_retry_after,
 };
 use crate::web::with_new_cookie;
+
 /// What a sign-up is answered with, whether the address was new or not: anything else would
 /// tell a stranger who has an account.
 const SIGNED_UP: &str = "If this email address was new here, its account is ready. Sign in with it below.";
 /// The query parameter that makes the login page show [`SIGNED_UP`].
 const SIGNED_UP_PARAM: &str = "signed_up";
 
-pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let with_state = warp::any().map({
         let state = state.clone();
         move || state.clone()
     });
-    let with_guards = warp::any().map(move || guards.clone());
     let show = warp::get()
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
         .and(params::query())
-        .then(|state, headers, query: String| show(state, headers, Params::parse(query.as_bytes())));
+        .then(|state, headers, query: String| show(state, headers, Params::parse(query.as_bytes())))
+        .map(Reply::into_response);
     let submit = warp::post()
         .and(client_address(&state.config.trusted_proxies))
         .and(with_state)
-        .and(with_guards)
         .and(warp::header::headers_cloned())
         .and(params::form())
-        .then(submit);
+        .then(submit)
+        .map(Reply::into_response);
     warp::path!("api" / "oauth2" / "authorize").and(show.or(submit).unify())
 }
 
-async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String>) -> Response {
-    let request = match check_request(&state, params.as_ref().map_err(String::as_str)).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+/// What a page step answers: the page, or why it ended early ([`PageError`] renders itself).
+type Page = Result<Response, PageError>;
+
+async fn show(state: AppState, headers: HeaderMap, params: Result<Params, String>) -> Page {
+    let request = check_request(&state, params.as_ref().map_err(String::as_str)).await?;
     let browser = Browser::from_headers_or_new(&OAUTH, &headers);
     let notice = params.as_ref().ok().and_then(|p| p.get(SIGNED_UP_PARAM)).map(|_| SIGNED_UP);
-    let response = match signed_in(&state, &browser).await {
-        Ok(Some(user)) => pages::consent(&request, &browser.csrf_token(), &user),
-        Ok(None) => {
-            login_page(&state, &request, &browser, StatusCode::OK, &LoginForm { notice, ..LoginForm::default() })
-        }
-        Err(response) => return response,
+    let response = match signed_in(&state, &browser).await? {
+        Some(user) => pages::consent(&request, &browser.csrf_token(), &user),
+        None => login_page(&state, &request, &browser, StatusCode::OK, &LoginForm { notice, ..LoginForm::default() }),
     };
-    with_new_cookie(&state, response, &browser)
+    Ok(with_new_cookie(&state, response, &browser))
 }
 
-async fn submit(
-    address: IpAddr,
-    state: AppState,
-    guards: Arc<Guards>,
-    headers: HeaderMap,
-    form: Result<Params, String>,
-) -> Response {
+async fn submit(address: IpAddr, state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Page {
     let params = match form {
         Ok(params) => params,
-        Err(message) => return pages::error(StatusCode::BAD_REQUEST, "Bad request", &message),
+        Err(message) => return Ok(pages::error(StatusCode::BAD_REQUEST, "Bad request", &message)),
     };
     let Some(browser) = Browser::from_headers(&OAUTH, &headers).filter(|b| b.csrf_matches(params.get("csrf"))) else {
-        return pages::error(
+        return Ok(pages::error(
             StatusCode::FORBIDDEN,
             "Please try again",
             "This form has expired or did not come from this site (its security token did not match). \
              Make sure cookies are enabled for this site.",
-        );
+        ));
     };
-    let request = match check_request(&state, Ok(&params)).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+    let request = check_request(&state, Ok(&params)).await?;
     let action = params.get("action");
     if matches!(action, Some("login" | "signup"))
         && let Err(wait) = state.limits.sign_in.check(address)
     {
-        return rate_limited(&state, &request, &browser, &params, wait);
+        return Ok(rate_limited(&state, &request, &browser, &params, wait));
     }
     match action {
-        Some("login") => login(&state, &guards, address, &request, &browser, &params).await,
+        Some("login") => login(&state, &state.sign_in, address, &request, &browser, &params).await,
         Some("signup") if state.config.allow_signup => {
-            signup(&state, &guards, address, &request, &browser, &params).await
+            signup(&state, &state.sign_in, address, &request, &browser, &params).await
         }
         Some("consent") => consent(&state, &request, &browser, params.get("decision")).await,
         Some("logout") => logout(&state, &request, &browser).await,
-        _ => pages::error(StatusCode::BAD_REQUEST, "Bad request", "This form action is not available."),
+        _ => Ok(pages::error(StatusCode::BAD_REQUEST, "Bad request", "This form action is not available.")),
     }
 }
 
 /// The checked request, or the response refusing it: an error page, or a redirect to the client.
-async fn check_request(state: &AppState, params: Result<&Params, &str>) -> Result<AuthRequest, Response> {
-    let params = params.map_err(|message| pages::error(StatusCode::BAD_REQUEST, "Bad request", message))?;
+async fn check_request(state: &AppState, params: Result<&Params, &str>) -> Result<AuthRequest, PageError> {
+    let params =
+        params.map_err(|message| PageError::Answered(pages::error(StatusCode::BAD_REQUEST, "Bad request", message)))?;
     match AuthRequest::check(state, params).await {
         Ok(request) => Ok(request),
         Err(Refusal::Page(message, event)) => {
             let page = pages::error(StatusCode::BAD_REQUEST, "Cannot connect this app", &message);
-            Err(match event {
+            Err(PageError::Answered(match event {
                 Some(event) => event.attach(page),
                 None => page,
-            })
+            }))
         }
         Err(Refusal::Redirect { redirect_uri, state: client_state, error, description }) => {
             let mut params = vec![("error", error), ("error_description", description.as_str())];
             params.extend(client_state.as_deref().map(|s| ("state", s)));
             params.push(("iss", state.config.public_url()));
-            Err(see_other(&redirect_to(&redirect_uri, &params)))
+            Err(PageError::Answered(see_other(&redirect_to(&redirect_uri, &params))))
         }
     }
 }
 
-async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedIn>, Response> {
+async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedIn>, PageError> {
     if browser.is_new {
         return Ok(None);
     }
     let lookup = browser.clone();
-    state.db.read(move |conn| Ok(session::signed_in(conn, &lookup)?)).await.map_err(|e| server_error(&e))
+    Ok(state.db.read(move |conn| Ok(session::signed_in(conn, &lookup)?)).await?)
 }
 
 async fn login(
@@ -146,12 +136,12 @@ async fn login(
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
-) -> Response {
+) -> Page {
     let email = params.get("email").unwrap_or("").trim().to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
     let refused = match signin::check_password(state, guards, address, &email, password).await {
         Ok(account) => return start_session(state, request, account.id).await,
-        Err(Refused::Failed(e)) => return server_error(&e),
+        Err(Refused::Failed(e)) => return Err(e.into()),
         Err(refused) => refused,
     };
     let form = LoginForm { email: &email, login_error: Some(&refused.message()), ..LoginForm::default() };
@@ -160,9 +150,10 @@ async fn login(
         Refused::Locked(_) => Event::Lockout,
         Refused::Disabled => Event::DisabledUser,
         Refused::WrongPassword => Event::BadPassword,
-        Refused::Busy | Refused::Failed(_) => return page,
+        Refused::Busy | Refused::Failed(_) => return Ok(page),
     };
-    AuthEvent::new(kind).client(Some(&request.client.client_id), Some(&request.redirect_uri)).email(&email).attach(page)
+    let event = AuthEvent::new(kind).client(Some(&request.client.client_id), Some(&request.redirect_uri));
+    Ok(event.email(&email).attach(page))
 }
 
 /// Creates an account. A taken address is answered exactly like a new one (the same hash, the
@@ -176,7 +167,7 @@ async fn signup(
     request: &AuthRequest,
     browser: &Browser,
     params: &Params,
-) -> Response {
+) -> Page {
     let email = params.get("email").unwrap_or("").trim().to_owned();
     let name = params.get("name").unwrap_or("").to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
@@ -187,42 +178,39 @@ async fn signup(
     };
     // Counted like a failed sign-in from this address: it never proves the password of an account.
     if let Err(wait) = guards.throttle.begin_sign_in(&email, address, None) {
-        return with_retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait)), wait);
+        return Ok(with_retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait)), wait));
     }
     let (new_email, new_name) = (email.clone(), name.clone());
     // Hash off the async runtime and off the writer thread, then queue only the insert.
     let user = match guards.hashing.run(move |memory| NewUser::prepare(memory, &new_email, &new_name, &password)).await
     {
         Ok(Ok(user)) => user,
-        Ok(Err(message)) => return refuse(StatusCode::BAD_REQUEST, &message),
-        Err(Busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE),
+        Ok(Err(message)) => return Ok(refuse(StatusCode::BAD_REQUEST, &message)),
+        Err(Busy) => return Ok(refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE)),
     };
     let signed_up = see_other(&format!("{}&{SIGNED_UP_PARAM}=1", request.page_url()));
     match state.db.write(move |conn| users::insert(conn, &user)).await {
         // The operator's log tells the two apart; the person at the page cannot.
-        Ok(_) => AuthEvent::new(Event::Signup)
+        Ok(_) => Ok(AuthEvent::new(Event::Signup)
             .client(Some(&request.client.client_id), Some(&request.redirect_uri))
             .email(&email)
-            .attach(signed_up),
-        Err(InsertError::EmailTaken(_)) => signed_up,
-        Err(e @ InsertError::Db(_)) => server_error(&e),
+            .attach(signed_up)),
+        Err(CreateUserError::EmailTaken(_)) => Ok(signed_up),
+        // The fields were checked by `prepare`; anything else is the server's, never a form error.
+        Err(e) => Err(PageError::server(e)),
     }
 }
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
-async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Response {
-    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &OAUTH, &user_id)?)).await {
-        Ok(browser) => with_new_cookie(state, see_other(&request.page_url()), &browser),
-        Err(e) => server_error(&e),
-    }
+async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Page {
+    let browser = state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &OAUTH, &user_id)?)).await?;
+    Ok(with_new_cookie(state, see_other(&request.page_url()), &browser))
 }
 
-async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, decision: Option<&str>) -> Response {
-    let user = match signed_in(state, browser).await {
-        Ok(Some(user)) => user,
+async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, decision: Option<&str>) -> Page {
+    let Some(user) = signed_in(state, browser).await? else {
         // The session ended meanwhile: back to the login page.
-        Ok(None) => return see_other(&request.page_url()),
-        Err(response) => return response,
+        return Ok(see_other(&request.page_url()));
     };
     let iss = state.config.public_url();
     let mut params: Vec<(&str, &str)> = Vec::new();
@@ -231,10 +219,7 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
         Some("allow") => {
             let (issuing, user_id) = (request.clone(), user.user_id.clone());
             let issue = move |conn: &_| Ok::<_, DbError>(codes::issue(conn, &issuing, &user_id, SCOPE)?);
-            code = match state.db.write(issue).await {
-                Ok(code) => code,
-                Err(e) => return server_error(&e),
-            };
+            code = state.db.write(issue).await?;
             params.push(("code", &code));
             tracing::info!(client_id = %request.client.client_id, user_id = %user.user_id, "authorization granted");
         }
@@ -243,19 +228,17 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
             params.push(("error", "access_denied"));
             params.push(("error_description", "The user denied access"));
         }
-        _ => return pages::error(StatusCode::BAD_REQUEST, "Bad request", "Choose Allow or Deny."),
+        _ => return Ok(pages::error(StatusCode::BAD_REQUEST, "Bad request", "Choose Allow or Deny.")),
     }
     params.extend(request.state.as_deref().map(|s| ("state", s)));
     params.push(("iss", iss));
-    see_other(&redirect_to(&request.redirect_uri, &params))
+    Ok(see_other(&redirect_to(&request.redirect_uri, &params)))
 }
 
-async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> Response {
+async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> Page {
     let leaving = browser.clone();
-    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_out(conn, &leaving)?)).await {
-        Ok(()) => see_other(&request.page_url()),
-        Err(e) => server_error(&e),
-    }
+    state.db.write(move |conn| Ok::<_, DbError>(session::sign_out(conn, &leaving)?)).await?;
+    Ok(see_other(&request.page_url()))
 }
 
 /// The sign-in form again, with 429 and `Retry-After`: this address has posted it too often.
@@ -284,13 +267,4 @@ fn login_page(
 ) -> Response {
     let form = LoginForm { signup: state.config.allow_signup, ..*form };
     pages::login(status, request, &browser.csrf_token(), &form)
-}
-
-fn server_error(cause: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %cause, "authorization page failed");
-    pages::error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The server could not finish this step. Please try again.",
-    )
 }

@@ -17,8 +17,8 @@ pub fn issue(conn: &Connection, request: &AuthRequest, user_id: &str, scope: &st
     let code = random_secret(CODE_PREFIX);
     let now = unix_now();
     conn.prepare_cached(
-        "INSERT INTO oauth_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO oauth_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, resource)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         hash_secret(&code),
@@ -28,6 +28,7 @@ pub fn issue(conn: &Connection, request: &AuthRequest, user_id: &str, scope: &st
         scope,
         request.code_challenge,
         now + CODE_TTL.as_secs() as i64,
+        request.resource,
     ])?;
     Ok(code)
 }
@@ -42,11 +43,13 @@ pub struct StoredCode {
     pub code_challenge: Option<String>,
     pub expires_at: i64,
     pub used: bool,
+    pub resource: Option<String>,
 }
 
 pub fn find(conn: &Connection, code: &str) -> rusqlite::Result<Option<StoredCode>> {
     conn.prepare_cached(
-        "SELECT code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, used_at IS NOT NULL
+        "SELECT code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, used_at IS NOT NULL,
+                resource
            FROM oauth_codes WHERE code_hash = ?1",
     )?
     .query_row([hash_secret(code)], |r| {
@@ -59,6 +62,7 @@ pub fn find(conn: &Connection, code: &str) -> rusqlite::Result<Option<StoredCode
             code_challenge: r.get(5)?,
             expires_at: r.get(6)?,
             used: r.get(7)?,
+            resource: r.get(8)?,
         })
     })
     .optional()

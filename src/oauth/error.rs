@@ -48,6 +48,25 @@ impl OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
     }
 
+    /// RFC 8707 §2: the requested resource is not one this server issues tokens for.
+    pub fn invalid_target(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_target", description)
+    }
+
+    /// RFC 7591 §3.2.2: the registration request's metadata is unacceptable.
+    pub fn invalid_client_metadata(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_client_metadata", description)
+    }
+
+    /// RFC 7591 §3.2.2: a redirect URI is unacceptable.
+    pub fn invalid_redirect_uri(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_redirect_uri", description)
+    }
+
+    pub fn with_status(self, status: StatusCode) -> OAuthError {
+        OAuthError { status, ..self }
+    }
+
     pub fn unsupported_grant_type(description: impl Into<String>) -> OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
     }

@@ -5,16 +5,18 @@
 mod auth_request;
 mod authorize;
 mod client_auth;
+mod client_metadata;
 mod codes;
 mod error;
 pub mod events;
 mod metadata;
+mod page_error;
 mod pages;
+mod register;
 mod revoke;
 mod token;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use warp::http::HeaderMap;
 use warp::reply::Response;
@@ -24,13 +26,14 @@ use crate::AppState;
 use crate::api::request::path_prefix;
 use crate::client_address::client_address;
 use crate::rate_limit::{PublicLimits, RateLimiter};
-use crate::web::Guards;
 use crate::web::params::{self, Params};
 use error::OAuthError;
 
 pub use crate::web::throttle::MAX_FAILURES;
 pub use auth_request::SCOPE;
+pub use client_metadata::ClientMetadataDocuments;
 pub use codes::CODE_TTL;
+pub use metadata::protected_resource_url;
 /// The authorization pages' session cookie.
 pub const COOKIE_NAME: &str = crate::web::session::OAUTH.cookie_name;
 
@@ -47,18 +50,23 @@ pub mod input {
 /// All OAuth routes. They stay outside the API's CORS setting: the pages must accept form posts
 /// from their own origin whatever `--cors-origin` says, and the machine endpoints take no cookies,
 /// so any origin may call them (browser-based public clients need that).
-pub fn routes(state: AppState, guards: Arc<Guards>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let pages = authorize::routes(state.clone(), guards);
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let pages = authorize::routes(state.clone());
     let token =
         warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), Some(token_limit), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), None, revoke::revoke));
+    let register = register::route(state.clone());
     let machine_paths = path_prefix("/api/oauth2/token")
         .or(path_prefix("/api/oauth2/revoke"))
+        .unify()
+        .or(path_prefix("/api/oauth2/register"))
         .unify()
         .or(path_prefix("/.well-known/"))
         .unify();
     let machine = token
         .or(revoke)
+        .unify()
+        .or(register)
         .unify()
         .or(metadata::routes(state))
         .unify()

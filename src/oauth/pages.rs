@@ -63,12 +63,26 @@ pub fn login(status: StatusCode, request: &AuthRequest, csrf: &str, form: &Login
     page(status, "Sign in", &content)
 }
 
+/// For a client known by its metadata document's URL, the host that URL is on: the name is
+/// whatever the document says, the host is what a person can check.
+fn client_origin(request: &AuthRequest) -> String {
+    match request.client.metadata_document_host() {
+        Some(host) => format!(
+            "<p class=\"origin\">This app is published by <strong class=\"host\">{}</strong>. \
+             Allow it only if you trust that site.</p>\n",
+            escape(host)
+        ),
+        None => String::new(),
+    }
+}
+
 pub fn consent(request: &AuthRequest, csrf: &str, user: &SignedIn) -> Response {
     let who = if user.name.is_empty() { user.email.clone() } else { format!("{} ({})", user.name, user.email) };
     let content = fill(
         CONSENT,
         &[
             ("client", &escape(&request.client.name)),
+            ("origin", &client_origin(request)),
             ("hidden", &hidden_fields(request, csrf)),
             ("user", &escape(&who)),
         ],

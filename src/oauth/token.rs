@@ -7,7 +7,7 @@ use serde::Serialize;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
-use super::auth_request::SCOPE;
+use super::auth_request::{SCOPE, our_resource, unknown_resource};
 use super::client_auth;
 use super::codes;
 use super::error::{OAuthError, no_store};
@@ -36,16 +36,25 @@ pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, Str
     let params = form.map_err(OAuthError::invalid_request)?;
     let grant_type = grant_type(&params)?;
     let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let resource = match params.get("resource") {
+        Some(requested) => Some(
+            our_resource(&state.config, requested)
+                .ok_or_else(|| OAuthError::invalid_target(unknown_resource(&state)))?,
+        ),
+        None => None,
+    };
     let client_id = client.client_id.clone();
     let config = state.config.clone();
     let issued = match TokenRequest::read(&params)? {
         TokenRequest::Code(exchange) => {
             // A replayed code's answer is an error, and the revocation it causes must stick.
-            state.db.write_commit_even_on_err(move |conn| exchange_code(conn, &config, &client, &exchange)).await?
+            let exchange_code = move |conn: &Connection| exchange_code(conn, &config, &client, &exchange, resource);
+            state.db.write_commit_even_on_err(exchange_code).await?
         }
         TokenRequest::Refresh { refresh_token } => {
             // The same for a replayed refresh token.
-            state.db.write_commit_even_on_err(move |conn| refresh(conn, &config, &client, &refresh_token)).await?
+            let refresh = move |conn: &Connection| refresh(conn, &config, &client, &refresh_token, resource);
+            state.db.write_commit_even_on_err(refresh).await?
         }
     };
     tracing::info!(%client_id, grant_type, "tokens issued");
@@ -110,6 +119,18 @@ impl CodeExchange {
     }
 }
 
+/// The resource the new tokens are bound to. RFC 8707 §2.2: a token request may name the
+/// resource again, and must not name another than the grant was for; a grant made for no
+/// resource may be narrowed to one of ours.
+fn bound_resource(granted: Option<&str>, requested: Option<String>) -> Result<Option<String>, OAuthError> {
+    match (granted, requested) {
+        (Some(granted), Some(requested)) if granted != requested => Err(OAuthError::invalid_target(format!(
+            "resource differs from the one this grant was made for ({granted})"
+        ))),
+        (granted, requested) => Ok(requested.or(granted.map(str::to_owned))),
+    }
+}
+
 /// Spends a code. A code that was already spent is a replay: the tokens it gave are revoked
 /// (this job's writes commit even though the answer is an error).
 fn exchange_code(
@@ -117,6 +138,7 @@ fn exchange_code(
     config: &Config,
     client: &Client,
     exchange: &CodeExchange,
+    requested_resource: Option<String>,
 ) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The authorization code is invalid, expired or already used");
     let code = codes::find(conn, &exchange.code)?.ok_or_else(invalid)?;
@@ -146,12 +168,14 @@ fn exchange_code(
         // Authorization requests of public clients always carry a challenge; this is a confidential one.
         (None, None) => {}
     }
+    let resource = bound_resource(code.resource.as_deref(), requested_resource)?;
     let grant = Grant {
         user_id: &code.user_id,
         client_id: &client.client_id,
         scope: &code.scope,
         family_id: &random_id(),
         code_hash: Some(&code.code_hash),
+        resource: resource.as_deref(),
     };
     // Spending the code and issuing its tokens happen together or not at all.
     Ok(in_savepoint(conn, || {
@@ -168,7 +192,13 @@ fn is_verifier(verifier: &str) -> bool {
 
 /// Rotates a refresh token. Presenting one that was already rotated means two parties hold it:
 /// the whole family is revoked.
-fn refresh(conn: &Connection, config: &Config, client: &Client, refresh_token: &str) -> Result<Issued, OAuthError> {
+fn refresh(
+    conn: &Connection,
+    config: &Config,
+    client: &Client,
+    refresh_token: &str,
+    requested_resource: Option<String>,
+) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked");
     let token_hash = hash_secret(refresh_token);
     let stored = tokens::find_refresh(conn, &token_hash)?.ok_or_else(invalid)?;
@@ -184,12 +214,14 @@ fn refresh(conn: &Connection, config: &Config, client: &Client, refresh_token: &
         return Err(invalid());
     }
     refuse_disabled(conn, &stored.user_id)?;
+    let resource = bound_resource(stored.resource.as_deref(), requested_resource)?;
     let grant = Grant {
         user_id: &stored.user_id,
         client_id: &stored.client_id,
         scope: &stored.scope,
         family_id: &stored.family_id,
         code_hash: stored.code_hash.as_deref(),
+        resource: resource.as_deref(),
     };
     Ok(in_savepoint(conn, || {
         tokens::mark_rotated(conn, &token_hash)?;
@@ -226,6 +258,16 @@ mod tests {
         assert!(!is_verifier(&"a".repeat(42)));
         assert!(!is_verifier(&"a".repeat(129)));
         assert!(!is_verifier(&format!("{}+", "a".repeat(43))));
+    }
+
+    #[test]
+    fn a_token_request_may_repeat_or_narrow_the_resource_but_not_change_it() {
+        let mcp = "https://t.example/mcp";
+        assert_eq!(bound_resource(Some(mcp), None).unwrap().as_deref(), Some(mcp));
+        assert_eq!(bound_resource(Some(mcp), Some(mcp.into())).unwrap().as_deref(), Some(mcp));
+        assert_eq!(bound_resource(None, Some(mcp.into())).unwrap().as_deref(), Some(mcp));
+        assert_eq!(bound_resource(None, None).unwrap(), None);
+        assert_eq!(bound_resource(Some(mcp), Some("https://t.example".into())).unwrap_err().code, "invalid_target");
     }
 
     #[test]

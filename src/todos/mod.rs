@@ -2,10 +2,12 @@
 //! through the filter chain.
 
 mod model;
+pub mod operations;
 mod query;
 mod routes;
 mod store;
 
-pub use model::{DESCRIPTION_MAX, NewTodo, STATUS_MAX, TITLE_MAX, Todo, TodoPatch};
+pub use model::{DESCRIPTION_MAX, NewTodo, STATUS_MAX, TITLE_MAX, Todo, TodoPatch, id_value, json_object};
+pub use operations::Page;
 pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, cursor};
-pub use routes::{allowed_methods, routes};
+pub use routes::routes;

@@ -35,7 +35,12 @@ impl NewTodo {
     /// `title` required (1–500 characters); `description` (≤ 10,000) and `status` (1–50) optional;
     /// unknown fields ignored. The error names the field at fault.
     pub fn parse(body: &[u8]) -> Result<NewTodo, ApiError> {
-        let fields = TodoPatch::read(body)?;
+        NewTodo::from_fields(&json_object(body)?)
+    }
+
+    /// The same rules for fields already parsed (an MCP tool's arguments).
+    pub fn from_fields(fields: &Map<String, Value>) -> Result<NewTodo, ApiError> {
+        let fields = TodoPatch::read(fields)?;
         Ok(NewTodo {
             title: fields.title.ok_or_else(|| ApiError::bad_request("title is required"))?,
             description: fields.description.unwrap_or_default(),
@@ -55,7 +60,12 @@ pub struct TodoPatch {
 impl TodoPatch {
     /// Like a create, but every field optional; one of them must be given (`null` counts as absent).
     pub fn parse(body: &[u8]) -> Result<TodoPatch, ApiError> {
-        let patch = TodoPatch::read(body)?;
+        TodoPatch::from_fields(&json_object(body)?)
+    }
+
+    /// The same rules for fields already parsed (an MCP tool's arguments).
+    pub fn from_fields(fields: &Map<String, Value>) -> Result<TodoPatch, ApiError> {
+        let patch = TodoPatch::read(fields)?;
         if patch == (TodoPatch { title: None, description: None, status: None }) {
             return Err(ApiError::bad_request("Nothing to update: give at least one of title, description, status"));
         }
@@ -63,12 +73,11 @@ impl TodoPatch {
     }
 
     /// The three todo fields, each checked when present; what a create and an update share.
-    fn read(body: &[u8]) -> Result<TodoPatch, ApiError> {
-        let fields = json_object(body)?;
+    fn read(fields: &Map<String, Value>) -> Result<TodoPatch, ApiError> {
         Ok(TodoPatch {
-            title: text_field(&fields, "title", 1, TITLE_MAX)?,
-            description: text_field(&fields, "description", 0, DESCRIPTION_MAX)?,
-            status: text_field(&fields, "status", 1, STATUS_MAX)?,
+            title: text_field(fields, "title", 1, TITLE_MAX)?,
+            description: text_field(fields, "description", 0, DESCRIPTION_MAX)?,
+            status: text_field(fields, "status", 1, STATUS_MAX)?,
         })
     }
 }
@@ -81,6 +90,16 @@ pub fn parse_id(segment: &str) -> Result<i64, ApiError> {
         .flatten()
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::bad_request("id must be a positive integer (a todo's id)"))
+}
+
+/// A todo id given as JSON (an MCP tool's argument): a positive integer, or its digits as a string.
+pub fn id_value(value: Option<&Value>) -> Result<i64, ApiError> {
+    match value {
+        Some(Value::Number(n)) => n.as_i64().map(|id| id.to_string()),
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+    .map_or_else(|| parse_id(""), |digits| parse_id(&digits))
 }
 
 /// Parses a body that must be one JSON object.
@@ -161,6 +180,18 @@ mod tests {
         for bad in ["", "0", "-1", "+1", "1.0", "abc", "99999999999999999999", " 1"] {
             assert!(parse_id(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn json_ids_follow_the_path_rules() {
+        use serde_json::json;
+        assert_eq!(id_value(Some(&json!(42))).unwrap(), 42);
+        assert_eq!(id_value(Some(&json!("42"))).unwrap(), 42);
+        for bad in [json!(0), json!(-1), json!(1.5), json!(1e30), json!("x"), json!(null), json!([1]), json!(u64::MAX)]
+        {
+            assert!(id_value(Some(&bad)).is_err(), "{bad} should be refused");
+        }
+        assert!(id_value(None).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::model::{STATUS_MAX, text_value};
+use super::model::{STATUS_MAX, text_field, text_value};
 use crate::api::error::ApiError;
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -35,6 +35,26 @@ impl ListQuery {
                 _ => query.before = Some(cursor::decode(&value)?),
             }
             seen.push(name.into_owned());
+        }
+        Ok(query)
+    }
+}
+
+impl ListQuery {
+    /// The same parameters as JSON (an MCP tool's arguments), under the same rules and messages.
+    pub fn from_arguments(fields: &serde_json::Map<String, serde_json::Value>) -> Result<ListQuery, ApiError> {
+        use serde_json::Value;
+        let mut query = ListQuery { status: None, limit: DEFAULT_LIMIT, before: None };
+        query.status = text_field(fields, "status", 1, STATUS_MAX)?;
+        match fields.get("limit") {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) => query.limit = parse_limit(&n.to_string())?,
+            Some(_) => return Err(parse_limit("").unwrap_err()),
+        }
+        match fields.get("cursor") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(text)) => query.before = Some(cursor::decode(text)?),
+            Some(_) => return Err(cursor::decode("").unwrap_err()),
         }
         Ok(query)
     }
@@ -100,6 +120,21 @@ mod tests {
             assert!(message(raw).starts_with("cursor is not valid"), "{raw}");
         }
         assert_eq!(message("limit=1&limit=2"), "limit must be given at most once");
+    }
+
+    #[test]
+    fn arguments_follow_the_query_rules() {
+        let parse = |json: serde_json::Value| ListQuery::from_arguments(json.as_object().unwrap());
+        let query = parse(serde_json::json!({"status": "done", "limit": 5, "cursor": cursor::encode(9)})).unwrap();
+        assert_eq!(query, ListQuery { status: Some("done".into()), limit: 5, before: Some(9) });
+        assert_eq!(parse(serde_json::json!({})).unwrap().limit, DEFAULT_LIMIT);
+        for bad in
+            [serde_json::json!({"limit": 0}), serde_json::json!({"limit": 1.5}), serde_json::json!({"limit": "5"})]
+        {
+            assert!(parse(bad).unwrap_err().to_string().starts_with("limit must be"));
+        }
+        assert!(parse(serde_json::json!({"cursor": 7})).unwrap_err().to_string().starts_with("cursor is not valid"));
+        assert_eq!(parse(serde_json::json!({"status": 1})).unwrap_err().to_string(), "status must be a string");
     }
 
     #[test]

@@ -3,20 +3,17 @@
 //! the input (or fail), run the operation, render.
 
 use bytes::Bytes;
-use rusqlite::Connection;
-use serde::Serialize;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::model::{NewTodo, TodoPatch, parse_id};
-use super::query::{ListQuery, cursor};
-use super::{Todo, store};
+use super::operations;
+use super::query::ListQuery;
 use crate::AppState;
 use crate::api::error::ApiError;
 use crate::api::outcome::Refusal;
 use crate::api::request::json_body;
-use crate::auth::Caller;
 use crate::chain::{Begun, call};
 
 /// A handler's answer: its response, or the refusal (already logged) that renders itself.
@@ -51,28 +48,17 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .map(Reply::into_response)
 }
 
-/// The methods a todo API path answers, for the `Allow` header of a 405 (RFC 9110).
-pub fn allowed_methods(path: &str) -> Option<&'static str> {
-    match path.strip_prefix("/api/")? {
-        "todo-demo" => Some("POST"),
-        "todos" => Some("GET, POST"),
-        rest => {
-            rest.strip_prefix("todos/").filter(|id| !id.is_empty() && !id.contains('/')).map(|_| "GET, PATCH, DELETE")
-        }
-    }
-}
-
 /// The reference's create: `200` with the created todo.
 async fn create_demo(call: Begun, body: Body) -> Answer {
     let call = call?.parse(body.and_then(|body| NewTodo::parse(&body)));
-    let todo = call.run(StatusCode::OK, insert).await?;
+    let todo = call.run(StatusCode::OK, operations::create).await?;
     Ok(todo.json())
 }
 
 /// `201` with the todo and `Location: /api/todos/{id}`.
 async fn create_todo(call: Begun, body: Body) -> Answer {
     let call = call?.parse(body.and_then(|body| NewTodo::parse(&body)));
-    let created = call.run(StatusCode::CREATED, insert).await?;
+    let created = call.run(StatusCode::CREATED, operations::create).await?;
     let location = HeaderValue::from_str(&format!("/api/todos/{}", created.value.id));
     let mut response = created.json();
     if let Ok(location) = location {
@@ -81,57 +67,26 @@ async fn create_todo(call: Begun, body: Body) -> Answer {
     Ok(response)
 }
 
-/// What both creates run: an insert owned by the caller; a failure has the reference's words.
-fn insert(conn: &Connection, caller: &Caller, new: NewTodo) -> Result<Todo, ApiError> {
-    store::insert(conn, &caller.user_id, &new).map_err(|e| ApiError::internal("Failed to create todo item", e))
-}
-
-/// `{"todos": [...], "nextCursor": ...}`: newest first; `nextCursor` is null on the last page.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Page {
-    todos: Vec<Todo>,
-    next_cursor: Option<String>,
-}
-
 async fn list_todos(call: Begun, raw_query: String) -> Answer {
     let call = call?.parse(ListQuery::parse(&raw_query));
-    let page = call.run(StatusCode::OK, list_page).await?;
+    let page = call.run(StatusCode::OK, operations::list).await?;
     Ok(page.json())
-}
-
-fn list_page(conn: &Connection, caller: &Caller, query: ListQuery) -> Result<Page, ApiError> {
-    // One row more than asked for tells whether another page follows.
-    let mut todos = store::list(conn, &caller.user_id, &query, query.limit + 1)?;
-    let next_cursor = (todos.len() > query.limit as usize).then(|| {
-        todos.truncate(query.limit as usize);
-        cursor::encode(todos.last().map_or(0, |todo| todo.id))
-    });
-    Ok(Page { todos, next_cursor })
 }
 
 async fn get_todo(id: String, call: Begun) -> Answer {
     let call = call?.parse(parse_id(&id));
-    let op = |conn: &Connection, caller: &Caller, id| store::get(conn, &caller.user_id, id)?.ok_or(ApiError::NotFound);
-    let todo = call.run(StatusCode::OK, op).await?;
+    let todo = call.run(StatusCode::OK, operations::get).await?;
     Ok(todo.json())
 }
 
 async fn update_todo(id: String, call: Begun, body: Body) -> Answer {
     let call = call?.parse(parse_id(&id).and_then(|id| Ok((id, TodoPatch::parse(&body?)?))));
-    let op = |conn: &Connection, caller: &Caller, (id, patch): (i64, TodoPatch)| {
-        store::update(conn, &caller.user_id, id, &patch)?.ok_or(ApiError::NotFound)
-    };
-    let todo = call.run(StatusCode::OK, op).await?;
+    let todo = call.run(StatusCode::OK, operations::update).await?;
     Ok(todo.json())
 }
 
 async fn delete_todo(id: String, call: Begun) -> Answer {
     let call = call?.parse(parse_id(&id));
-    let op = |conn: &Connection, caller: &Caller, id| match store::delete(conn, &caller.user_id, id)? {
-        true => Ok(()),
-        false => Err(ApiError::NotFound),
-    };
-    let deleted = call.run(StatusCode::NO_CONTENT, op).await?;
+    let deleted = call.run(StatusCode::NO_CONTENT, operations::delete).await?;
     Ok(deleted.render(|()| Response::default()))
 }

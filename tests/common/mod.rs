@@ -132,8 +132,22 @@ impl TestServer {
 
     /// Issues an access token the way `gpt-todo token issue` does.
     pub fn token(&self, user_id: &str, client_id: &str, ttl: Duration) -> String {
-        let grant = tokens::Grant { user_id, client_id, scope: "todos", family_id: "test", code_hash: None };
+        self.token_with(user_id, client_id, ttl, None)
+    }
+
+    /// A one-hour token bound to `resource` (RFC 8707), as `token issue --resource` makes it.
+    pub fn bound_token(&self, user_id: &str, client_id: &str, resource: Option<&str>) -> String {
+        self.token_with(user_id, client_id, Duration::from_secs(3600), resource)
+    }
+
+    fn token_with(&self, user_id: &str, client_id: &str, ttl: Duration, resource: Option<&str>) -> String {
+        let grant = tokens::Grant { user_id, client_id, scope: "todos", family_id: "test", code_hash: None, resource };
         tokens::issue(&self.sql(), tokens::Kind::Access, &grant, ttl).expect("issue token")
+    }
+
+    /// A one-hour token for the MCP endpoint.
+    pub fn mcp_token(&self, user_id: &str, client_id: &str) -> String {
+        self.bound_token(user_id, client_id, Some(&self.url("/mcp")))
     }
 
     /// A user, a client with `call_limit`, and a one-hour token: (user_id, client_id, token).

@@ -6,6 +6,19 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
+/// Reads a started server's first line, `gpt-todo listening on http://ADDRESS ...`, and returns
+/// its stdout (kept open so the server never writes into a closed pipe) and the address.
+pub fn listening_address(child: &mut Child) -> (BufReader<ChildStdout>, std::net::SocketAddr) {
+    let mut stdout = BufReader::new(child.stdout.take().expect("the server's stdout is piped"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("the server's first line");
+    let address = line
+        .strip_prefix("gpt-todo listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("expected the listening banner, got {line:?}"));
+    (stdout, address.parse().expect("a socket address"))
+}
+
 pub struct ServerProcess {
     child: Child,
     pub base: String,
@@ -57,16 +70,10 @@ impl ServerProcess {
             }
         }
         let mut child = command.spawn().expect("start gpt-todo serve");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the server's first line");
-        let address = line
-            .strip_prefix("gpt-todo listening on http://")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("expected the listening banner, got {line:?}"));
+        let (stdout, address) = listening_address(&mut child);
         ServerProcess {
             base: format!("http://{address}"),
-            address: address.parse().expect("a socket address"),
+            address,
             db_path: db_path.to_path_buf(),
             stderr_path,
             child,
