@@ -283,6 +283,39 @@ fn client_changes_each_write_one_audit_row() {
 }
 
 #[test]
+fn clients_that_registered_themselves_are_marked_as_such() {
+    let (server, mut console) = with_admin();
+    server.add_client(None);
+    let body = serde_json::json!({
+        "client_name": "Self-registered MCP client",
+        "redirect_uris": ["https://mcp.example/callback"],
+        "token_endpoint_auth_method": "none",
+    });
+    let registered = post_json(&server.url("/api/oauth2/register"), None, &body.to_string());
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let dynamic_id = registered.body["client_id"].as_str().unwrap().to_owned();
+    // A client known by its metadata document's URL gets its row when the server first fetches
+    // that document; the fetch itself is covered by tests/mcp.rs.
+    let document_id = "https://app.example/client.json";
+    let uris = vec!["https://app.example/cb".to_owned()];
+    gpt_todo::clients::remember_metadata_document(&server.sql(), document_id, "Document client", &uris).unwrap();
+
+    let list = console.get("/admin/clients");
+    assert_eq!(list.status, 200, "{}", list.body);
+    let row = |id: &str| {
+        let start =
+            list.body.find(&format!("<code>{id}</code>")).unwrap_or_else(|| panic!("{id} listed: {}", list.body));
+        list.body[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(row(&dynamic_id).contains("<td>dynamic (RFC 7591)</td>"), "{}", row(&dynamic_id));
+    assert!(row(document_id).contains("<td>metadata document</td>"), "{}", row(document_id));
+    assert_eq!(list.body.matches("<td>by the operator</td>").count(), 1, "{}", list.body);
+
+    let detail = console.get(&format!("/admin/clients/{dynamic_id}"));
+    assert!(detail.body.contains("<dt>Registered</dt><dd>dynamic (RFC 7591)</dd>"), "{}", detail.body);
+}
+
+#[test]
 fn a_limit_set_in_the_console_and_a_disable_take_effect_on_the_api_at_once() {
     let (server, mut console) = with_admin();
     let (user_id, client_id, token) = server.caller("ann@example.com", None);

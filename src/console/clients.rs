@@ -52,13 +52,14 @@ fn render_list(ask: &Ask, clients: &[Listed], error: Option<&str>) -> String {
     if clients.is_empty() {
         html.push_str("<p>No clients yet. Add one below for each GPT or app that signs its users in here.</p>");
     } else {
-        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Type</th><th scope="col">Limit</th><th scope="col" class="num">Calls, 30 days</th><th scope="col" class="num">Live tokens</th></tr></thead><tbody>"#);
+        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Type</th><th scope="col">Registered</th><th scope="col">Limit</th><th scope="col" class="num">Calls, 30 days</th><th scope="col" class="num">Live tokens</th></tr></thead><tbody>"#);
         for Listed { client, calls_30_days, live_tokens } in clients {
             html.push_str(&format!(
-                r#"<tr><td><a href="/admin/clients/{id}">{name}</a></td><td><code>{id}</code></td><td>{kind}</td><td>{limit}</td><td class="num">{calls_30_days}</td><td class="num">{live_tokens}</td></tr>"#,
+                r#"<tr><td><a href="/admin/clients/{id}">{name}</a></td><td><code>{id}</code></td><td>{kind}</td><td>{registered}</td><td>{limit}</td><td class="num">{calls_30_days}</td><td class="num">{live_tokens}</td></tr>"#,
                 id = escape(&client.client_id),
                 name = escape(&client.name),
                 kind = client.kind,
+                registered = registration_text(&client.registered_by),
                 limit = escape(&limit_text(client)),
             ));
         }
@@ -82,6 +83,17 @@ fn render_list(ask: &Ask, clients: &[Listed], error: Option<&str>) -> String {
         per = window_select("per", Window::Total),
     ));
     html
+}
+
+/// How the client came to be known, for the operator: only `client add` and this console's form
+/// are the operator's own; the others added themselves (MCP clients, issue 8).
+fn registration_text(registered_by: &str) -> &'static str {
+    match registered_by {
+        "operator" => "by the operator",
+        "dynamic" => "dynamic (RFC 7591)",
+        "metadata-document" => "metadata document",
+        _ => "unknown",
+    }
 }
 
 fn limit_text(client: &ClientSummary) -> String {
@@ -193,7 +205,7 @@ fn render_detail(ask: &Ask, client: &ClientSummary, notice: Option<&str>, error:
     let action = format!("/admin/clients/{}", client.client_id);
     let mut html = format!(
         r#"<p><a href="/admin/clients">← All clients</a></p><h1>{name}</h1>{notice}{error}
-<dl><dt>Client id</dt><dd><code>{id}</code></dd><dt>Type</dt><dd>{kind}</dd><dt>Limit</dt><dd>{limit}</dd><dt>Added</dt><dd>{created}</dd></dl>
+<dl><dt>Client id</dt><dd><code>{id}</code></dd><dt>Type</dt><dd>{kind}</dd><dt>Registered</dt><dd>{registered}</dd><dt>Limit</dt><dd>{limit}</dd><dt>Added</dt><dd>{created}</dd></dl>
 <p><a href="/admin/calls?client={id}">Its calls in the log</a></p>
 <h2>Redirect URIs</h2><ul>"#,
         name = escape(&client.name),
@@ -202,6 +214,7 @@ fn render_detail(ask: &Ask, client: &ClientSummary, notice: Option<&str>, error:
         error = error_block(error),
         id = escape(&client.client_id),
         kind = client.kind,
+        registered = registration_text(&client.registered_by),
         limit = escape(&limit_text(client)),
         created = escape(&client.created_at),
     );
