@@ -376,6 +376,35 @@ fn the_call_log_filters_pages_and_shows_one_call() {
     assert!(future.body.contains("No calls match."), "{}", future.body);
 }
 
+#[test]
+fn a_call_log_page_searches_a_bounded_window_and_links_on_to_older_calls() {
+    let (server, mut console) = with_admin();
+    // Three failed calls long ago, then a success 150,000 ids later: a 5xx filter that read the
+    // whole log to fill its page would read every id in between.
+    let insert = "INSERT INTO api_calls (id, at, method, path, status, duration_ms, request_id)
+                  VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day'), 'GET', '/api/todos', ?2, 1.0, 'w')";
+    let conn = server.sql();
+    for (id, status) in [(1, 500), (2, 503), (3, 500), (150_000, 200)] {
+        conn.execute(insert, gpt_todo::rusqlite::params![id, status]).unwrap();
+    }
+    let rows = |page: &Page| page.body.matches("<tr><td><a href=\"/admin/calls/").count();
+
+    let first = console.get("/admin/calls?status=5xx");
+    assert_eq!((first.status, rows(&first)), (200, 0), "{}", first.body);
+    assert!(first.body.contains("No calls match among the latest ones searched."), "{}", first.body);
+    let link = r#"<a href="/admin/calls?status=5xx&before=50001">Search older calls →</a>"#;
+    assert!(first.body.contains(link), "{}", first.body);
+
+    let older = console.get("/admin/calls?status=5xx&before=50001");
+    assert_eq!(rows(&older), 3, "{}", older.body);
+    assert!(!older.body.contains("Search older calls"), "the log's start was reached: {}", older.body);
+    // Unfiltered, the newest call is found at once.
+    assert_eq!(
+        rows(&console.get("/admin/calls")),
+        1 + server.count("SELECT count(*) FROM api_calls WHERE id > 150000") as usize
+    );
+}
+
 /// Logs `n` calls of `user` with `client` as if made `days_ago` days ago (the trigger counts them
 /// in the rollups, as it does for calls the server logs). Their ids are below every id the server
 /// gave (negative, below `first_id`), as older calls' ids are.
