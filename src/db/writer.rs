@@ -210,8 +210,9 @@ fn describe(e: &rusqlite::Error) -> String {
 
 /// Runs the housekeeping steps once; returns when they are due again.
 fn keep_house(conn: &Connection, retention: Retention) -> Instant {
+    let started = Instant::now();
     let more = housekeeping::run_steps(conn, retention);
-    Instant::now() + if more { housekeeping::CATCHING_UP } else { housekeeping::EVERY }
+    Instant::now() + if more { housekeeping::catching_up_pause(started.elapsed()) } else { housekeeping::EVERY }
 }
 
 /// A passive checkpoint copies what no reader still needs, without waiting for anyone.
