@@ -30,8 +30,6 @@ pub mod userinfo;
 pub mod users;
 
 /// Re-exported so tests and tools use the same SQLite build as the server.
-pub use rusqlite;
-
 use std::future::Future;
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! `POST /api/todo-demo`: the reference's create, through auth → quota → log.
 
-mod common;
+use crate::common;
 
-use common::{TestServer, get, http, post_json, reply};
+use crate::common::{TestServer, get, http, post_json, reply};
 use std::time::Duration;
 
 #[test]

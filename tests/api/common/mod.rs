@@ -1,6 +1,5 @@
 //! The real server on 127.0.0.1:0 with a temporary database, and helpers to set up users,
 //! clients and tokens the way an operator would. Quiet unless `TEST_LOG` is set.
-#![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod process;
 
@@ -104,7 +103,7 @@ impl TestServer {
     }
 
     /// A direct connection to the server's database file, as an operator's sqlite3 shell would have.
-    pub fn sql(&self) -> rusqlite_conn::Connection {
+    pub fn sql(&self) -> rusqlite::Connection {
         db::open_connection(&self.db_path).expect("open the test database")
     }
 
@@ -257,6 +256,3 @@ fn init_test_log() {
         }
     });
 }
-
-/// rusqlite is the binary's own dependency; tests reach it through gpt-todo's re-export.
-pub use gpt_todo::rusqlite as rusqlite_conn;
