@@ -10,6 +10,7 @@ use super::{AdminError, AdminResult, invalid, printable};
 use crate::cli::{TokenCommand, UserCommand};
 use crate::db::tokens::{self, Grant, Kind};
 use crate::manage::{self, clients::require};
+use crate::oauth::SCOPE;
 use crate::secrets::{HashMemory, random_id};
 use crate::users;
 
@@ -103,7 +104,7 @@ pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
             let grant = Grant {
                 user_id: &user_id,
                 client_id: &client,
-                scope: "todos",
+                scope: SCOPE,
                 family_id: &family_id,
                 code_hash: None,
                 resource,

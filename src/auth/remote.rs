@@ -1,4 +1,4 @@
-//! Remote mode: the reference's architecture, where another server's user-info endpoint says who
+//! Remote mode: the original GPT-Todo demo's architecture (docs/contract.md), where another server's user-info endpoint says who
 //! a token belongs to. ureq is blocking, so every request runs on a blocking thread. Good answers
 //! are cached by token hash for `--userinfo-cache-ttl`; refusals only for a few seconds (enough to
 //! blunt a flood of bogus tokens, short enough that a fixed token works almost at once); transport

@@ -10,8 +10,9 @@ use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
+use super::auth_request::{AuthRequest, Refusal, redirect_to};
 use super::codes;
+use super::endpoints::SCOPE;
 use super::events::{AuthEvent, Event};
 use super::hashing::{Busy, PasswordHashing};
 use super::page_error::PageError;

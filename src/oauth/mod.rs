@@ -7,6 +7,7 @@ mod authorize;
 mod client_auth;
 mod client_metadata;
 mod codes;
+pub mod endpoints;
 mod error;
 pub mod events;
 mod hashing;
@@ -33,10 +34,10 @@ use crate::rate_limit::{PublicLimits, RateLimiter};
 use error::OAuthError;
 use params::Params;
 
-pub use auth_request::SCOPE;
 pub use authorize::Guards;
 pub use client_metadata::ClientMetadataDocuments;
 pub use codes::CODE_TTL;
+pub use endpoints::SCOPE;
 pub use metadata::protected_resource_url;
 pub use session::COOKIE_NAME;
 pub use throttle::MAX_FAILURES;
@@ -60,10 +61,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), Some(token_limit), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), None, revoke::revoke));
     let register = register::route(state.clone());
-    let machine_paths = path_prefix("/api/oauth2/token")
-        .or(path_prefix("/api/oauth2/revoke"))
+    let machine_paths = path_prefix(endpoints::TOKEN)
+        .or(path_prefix(endpoints::REVOKE))
         .unify()
-        .or(path_prefix("/api/oauth2/register"))
+        .or(path_prefix(endpoints::REGISTER))
         .unify()
         .or(path_prefix("/.well-known/"))
         .unify();

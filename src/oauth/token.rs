@@ -7,9 +7,10 @@ use serde::Serialize;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
-use super::auth_request::{SCOPE, our_resource, unknown_resource};
+use super::auth_request::{our_resource, unknown_resource};
 use super::client_auth;
 use super::codes;
+use super::endpoints::{SCOPE, asks_only_our_scope};
 use super::error::{OAuthError, no_store};
 use super::params::Params;
 use crate::AppState;
@@ -95,7 +96,7 @@ fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
 /// A refresh may ask for the same scope or less; there is only one.
 fn check_scope(requested: Option<&str>) -> Result<(), OAuthError> {
     match requested {
-        Some(scope) if scope.split(' ').any(|s| !s.is_empty() && s != SCOPE) => {
+        Some(scope) if !asks_only_our_scope(scope) => {
             Err(OAuthError::invalid_scope(format!("The only scope is '{SCOPE}'")))
         }
         _ => Ok(()),

@@ -35,7 +35,7 @@ pub fn list(conn: &Connection, caller: &Caller, query: ListQuery) -> Result<Page
 }
 
 pub fn create(conn: &Connection, caller: &Caller, new: NewTodo) -> Result<Todo, ApiError> {
-    // The reference's words for a failed create.
+    // The original demo's words for a failed create, kept for GPTs that show them.
     store::insert(conn, &caller.user_id, &new).map_err(|e| ApiError::internal("Failed to create todo item", e))
 }
 

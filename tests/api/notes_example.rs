@@ -1,5 +1,5 @@
 //! `examples/notes.rs`, a resource of one's own behind the same chain, over real HTTP: counted
-//! once per success, refused at the limit with the reference's message, every outcome logged.
+//! once per success, refused at the limit with the original demo's message, every outcome logged.
 
 #[allow(dead_code)] // its `main` is the example binary's; the test runs the server it starts
 #[path = "../../examples/notes.rs"]

@@ -1,4 +1,4 @@
-//! Remote user-info mode (`--userinfo-url`): the reference's architecture, with one gpt-todo as
+//! Remote user-info mode (`--userinfo-url`): the original GPT-Todo demo's architecture (docs/contract.md), with one gpt-todo as
 //! another's user-info server, and a stand-in for third-party providers that name fields differently.
 
 use std::io::{BufRead, BufReader, Write};
