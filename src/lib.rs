@@ -16,6 +16,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod ids;
 pub mod manage;
 pub mod mcp;
 pub mod oauth;

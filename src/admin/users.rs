@@ -9,6 +9,7 @@ use super::table::Table;
 use super::{AdminError, AdminResult, invalid, printable};
 use crate::cli::{TokenCommand, UserCommand};
 use crate::db::tokens::{self, Grant, Kind};
+use crate::ids::ClientId;
 use crate::manage::{self, clients::require};
 use crate::oauth::SCOPE;
 use crate::secrets::{HashMemory, random_id};
@@ -103,7 +104,7 @@ pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
             let resource = resource.as_deref().map(|url| url.trim_end_matches('/'));
             let grant = Grant {
                 user_id: &user_id,
-                client_id: &client,
+                client_id: &ClientId::new(client.as_str()),
                 scope: SCOPE,
                 family_id: &family_id,
                 code_hash: None,

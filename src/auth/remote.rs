@@ -16,6 +16,7 @@ use super::Caller;
 use crate::api::error::ApiError;
 use crate::cache::TtlCache;
 use crate::config::Config;
+use crate::ids::{ClientId, UserId};
 use crate::secrets::hash_secret;
 
 /// Bounds the cache's memory.
@@ -124,8 +125,8 @@ fn ask(agent: &ureq::Agent, url: &str, token: &str, default_client_id: Option<St
     let client_id = first_string(&info, &["cid", "client_id", "azp"]).or(default_client_id);
     match (user_id, client_id) {
         (Some(user_id), Some(client_id)) => Ok(Answer::Known(Caller {
-            user_id,
-            client_id,
+            user_id: UserId::new(user_id),
+            client_id: ClientId::new(client_id),
             email: first_string(&info, &["email"]),
             name: first_string(&info, &["name"]),
             // Another server's tokens say nothing of a resource: the todo API takes them, /mcp not.

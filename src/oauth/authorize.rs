@@ -23,6 +23,7 @@ use super::throttle::Throttle;
 use crate::AppState;
 use crate::client_address::client_address;
 use crate::db::DbError;
+use crate::ids::UserId;
 use crate::rate_limit::retry_after_seconds;
 use crate::secrets::verify_password_in;
 use crate::users::{self, CreateUserError, MAX_EMAIL_BYTES, NewUser};
@@ -247,7 +248,7 @@ fn too_many_attempts(wait: Duration) -> String {
 }
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
-async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Page {
+async fn start_session(state: &AppState, request: &AuthRequest, user_id: UserId) -> Page {
     let browser = state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &user_id)?)).await?;
     Ok(with_cookie(state, see_other(&request.page_url()), &browser))
 }

@@ -12,6 +12,7 @@ use warp::http::HeaderMap;
 use warp::http::header::COOKIE;
 
 use crate::clock::unix_now;
+use crate::ids::UserId;
 use crate::secrets::{hash_secret, random_secret, secret_matches};
 
 pub const COOKIE_NAME: &str = "gpt_todo_session";
@@ -80,7 +81,7 @@ pub fn set_cookie(cookie: &str, secure: bool) -> String {
 /// Who is signed in on this browser.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub name: String,
 }
@@ -98,7 +99,7 @@ pub fn signed_in(conn: &Connection, browser: &Browser) -> rusqlite::Result<Optio
 
 /// Signs `user_id` in on a new browser cookie, which is returned. (Expired sessions are deleted
 /// by `db::housekeeping`.)
-pub fn sign_in(conn: &Connection, user_id: &str) -> rusqlite::Result<Browser> {
+pub fn sign_in(conn: &Connection, user_id: &UserId) -> rusqlite::Result<Browser> {
     let now = unix_now();
     let browser = Browser { cookie: random_secret(""), is_new: true };
     conn.prepare_cached("INSERT INTO oauth_sessions (session_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")?

@@ -20,6 +20,7 @@ use crate::clock::unix_now;
 use crate::config::Config;
 use crate::db::in_savepoint;
 use crate::db::tokens::{self, Grant, Kind};
+use crate::ids::UserId;
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
 use crate::users;
 
@@ -143,7 +144,7 @@ fn exchange_code(
 ) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The authorization code is invalid, expired or already used");
     let code = codes::find(conn, &exchange.code)?.ok_or_else(invalid)?;
-    if code.client_id != client.client_id {
+    if code.client_id.as_str() != client.client_id {
         return Err(invalid());
     }
     if code.used {
@@ -172,7 +173,7 @@ fn exchange_code(
     let resource = bound_resource(code.resource.as_deref(), requested_resource)?;
     let grant = Grant {
         user_id: &code.user_id,
-        client_id: &client.client_id,
+        client_id: &code.client_id,
         scope: &code.scope,
         family_id: &random_id(),
         code_hash: Some(&code.code_hash),
@@ -203,7 +204,7 @@ fn refresh(
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked");
     let token_hash = hash_secret(refresh_token);
     let stored = tokens::find_refresh(conn, &token_hash)?.ok_or_else(invalid)?;
-    if stored.client_id != client.client_id || stored.revoked {
+    if stored.client_id.as_str() != client.client_id || stored.revoked {
         return Err(invalid());
     }
     if stored.rotated {
@@ -231,7 +232,7 @@ fn refresh(
 }
 
 /// An operator disabled the user: no new tokens (their old ones already stopped working).
-fn refuse_disabled(conn: &Connection, user_id: &str) -> Result<(), OAuthError> {
+fn refuse_disabled(conn: &Connection, user_id: &UserId) -> Result<(), OAuthError> {
     if users::is_disabled(conn, user_id)? {
         return Err(OAuthError::invalid_grant("The user's account is disabled"));
     }

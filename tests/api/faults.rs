@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::{TestServer, get, http, post_json, reply};
 use gpt_todo::db::tokens;
+use gpt_todo::ids::{ClientId, UserId};
+use gpt_todo::oauth::SCOPE;
 use gpt_todo::{clients, db, users};
 use rusqlite::Connection;
 
@@ -58,9 +60,9 @@ impl Drop for RealServer {
 fn add_caller(conn: &Connection, email: &str, client: &str) -> (String, String) {
     let user = users::create(conn, email, "Fault Test", "password123").expect("add user");
     let grant = tokens::Grant {
-        user_id: &user,
-        client_id: client,
-        scope: "todos",
+        user_id: &UserId::new(user.as_str()),
+        client_id: &ClientId::new(client),
+        scope: SCOPE,
         family_id: email,
         code_hash: None,
         resource: None,

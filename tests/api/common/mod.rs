@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use gpt_todo::config::Config;
 use gpt_todo::db::tokens;
+use gpt_todo::ids::{ClientId, UserId};
+use gpt_todo::oauth::SCOPE;
 use gpt_todo::{AppState, clients, db, serve, users, with_public_url};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -140,7 +142,15 @@ impl TestServer {
     }
 
     fn token_with(&self, user_id: &str, client_id: &str, ttl: Duration, resource: Option<&str>) -> String {
-        let grant = tokens::Grant { user_id, client_id, scope: "todos", family_id: "test", code_hash: None, resource };
+        let (user_id, client_id) = (UserId::new(user_id), ClientId::new(client_id));
+        let grant = tokens::Grant {
+            user_id: &user_id,
+            client_id: &client_id,
+            scope: SCOPE,
+            family_id: "test",
+            code_hash: None,
+            resource,
+        };
         tokens::issue(&self.sql(), tokens::Kind::Access, &grant, ttl).expect("issue token")
     }
 
