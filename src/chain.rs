@@ -159,9 +159,9 @@ impl Call {
 
     /// The call's one write job: resolve the claim to a caller (a failure is the outcome), run
     /// `step` for that caller, write the log row (with `success` as status if `step` succeeds);
-    /// the outcome comes back once all of it is committed, with the row's request id. If the database itself fails mid-way (`step` or the
-    /// log row returns `Err`), the whole job is undone, so nothing is counted or kept that the
-    /// caller was refused.
+    /// the outcome comes back once all of it is committed, with the row's request id. If the
+    /// database itself fails mid-way (`step` or the log row returns `Err`), the whole job is
+    /// undone, so nothing is counted or kept that the caller was refused.
     async fn run_logged<T: Send + 'static>(
         self,
         success: StatusCode,

@@ -25,7 +25,8 @@ impl Client {
         rest.split(['/', '?', '#']).next().filter(|host| !host.is_empty())
     }
 
-    /// Exact string comparison, as OAuth 2.1 and SPEC require: no prefix or pattern matching.
+    /// Exact string comparison (RFC 9700 §2.1, OAuth 2.1): no prefix or pattern matching, so an
+    /// attacker cannot register a lookalike path under an allowed prefix.
     pub fn allows_redirect(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|registered| registered == uri)
     }

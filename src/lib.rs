@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod ids;
 pub mod manage;
 pub mod mcp;
 pub mod metrics;
@@ -33,8 +34,6 @@ pub mod users;
 pub mod web;
 
 /// Re-exported so tests and tools use the same SQLite build as the server.
-pub use rusqlite;
-
 use std::future::Future;
 use std::sync::Arc;
 

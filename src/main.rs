@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 use gpt_todo::cli::{self, Command, LogFormat, ServeArgs};
 use gpt_todo::config::{self, Config};
 use gpt_todo::db::DbError;
+use gpt_todo::oauth::endpoints::EndpointUrls;
 use gpt_todo::{AppState, admin, metrics, serve, with_public_url};
 
 fn main() -> ExitCode {
@@ -79,6 +80,7 @@ fn start_logging(format: LogFormat) {
 fn print_banner(state: &AppState, listener: &TcpListener) {
     let config = &state.config;
     let base = config.public_url();
+    let urls = EndpointUrls::under(base);
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let db = shell_word(&config.db_path.display().to_string());
     let auth = match &config.userinfo_url {
@@ -92,11 +94,13 @@ fn print_banner(state: &AppState, listener: &TcpListener) {
          \x20 Tokens:      checked by {auth}\n\n\
          In the GPT editor (Configure → Actions):\n\
          \x20 Import the schema from   {base}/openapi.json\n\
-         \x20 Authentication: OAuth    Authorization URL {base}/api/oauth2/authorize\n\
-         \x20                          Token URL         {base}/api/oauth2/token\n\
+         \x20 Authentication: OAuth    Authorization URL {authorize}\n\
+         \x20                          Token URL         {token}\n\
          \x20 Client ID and secret:    gpt-todo --db {db} client add \"My GPT\" --public-url {base} \\\n\
          \x20                            --redirect-uri <the GPT's callback URL>\n",
         version = env!("CARGO_PKG_VERSION"),
+        authorize = urls.authorize,
+        token = urls.token,
     ));
 }
 

@@ -10,6 +10,7 @@ use warp::{Filter, Rejection};
 
 use crate::AppState;
 use crate::api::error::QUOTA_MESSAGE;
+use crate::oauth::endpoints::{EndpointUrls, SCOPE};
 use crate::todos::{DEFAULT_LIMIT, DESCRIPTION_MAX, MAX_LIMIT, STATUS_MAX, TITLE_MAX, cursor};
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -36,7 +37,7 @@ pub fn document(public_url: &str) -> Value {
                 Every successful call counts against the user's free call quota.",
         },
         "servers": [{ "url": public_url }],
-        "security": [{ "oauth2": ["todos"] }],
+        "security": [{ "oauth2": [SCOPE] }],
         "paths": {
             "/api/todos": {
                 "get": list_todos(),
@@ -235,6 +236,7 @@ fn or_null(mut schema: Value) -> Value {
 }
 
 fn components(public_url: &str) -> Value {
+    let urls = EndpointUrls::under(public_url);
     json!({
         "schemas": {
             "Todo": {
@@ -335,10 +337,10 @@ fn components(public_url: &str) -> Value {
                 "description": "Sign in to gpt-todo and allow the GPT to manage your todos.",
                 "flows": {
                     "authorizationCode": {
-                        "authorizationUrl": format!("{public_url}/api/oauth2/authorize"),
-                        "tokenUrl": format!("{public_url}/api/oauth2/token"),
-                        "refreshUrl": format!("{public_url}/api/oauth2/token"),
-                        "scopes": { "todos": "Read and change your todos." },
+                        "authorizationUrl": urls.authorize,
+                        "tokenUrl": urls.token,
+                        "refreshUrl": urls.token,
+                        "scopes": { SCOPE: "Read and change your todos." },
                     },
                 },
             },

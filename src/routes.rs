@@ -12,7 +12,7 @@ use crate::api::error::{ApiError, RETRY_WRITES_AFTER_SECONDS, json_response};
 use crate::api::request::{RequestLine, path_prefix, request_line};
 use crate::calllog::{self, CallRecord};
 use crate::client_address::client_address;
-use crate::oauth::events;
+use crate::oauth::{endpoints, events};
 
 /// The whole HTTP surface: health check, OpenAPI document, OAuth server, the todo API.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -124,11 +124,11 @@ pub const ROUTE_TABLE: &[(&str, &str)] = &[
     ("/.well-known/openid-configuration", "GET"),
     ("/.well-known/oauth-protected-resource", "GET"),
     ("/.well-known/oauth-protected-resource/mcp", "GET"),
-    ("/api/oauth2/userinfo", "GET"),
-    ("/api/oauth2/authorize", "GET, POST"),
-    ("/api/oauth2/token", "POST"),
-    ("/api/oauth2/revoke", "POST"),
-    ("/api/oauth2/register", "POST"),
+    (endpoints::USERINFO, "GET"),
+    (endpoints::AUTHORIZE, "GET, POST"),
+    (endpoints::TOKEN, "POST"),
+    (endpoints::REVOKE, "POST"),
+    (endpoints::REGISTER, "POST"),
     ("/api/todo-demo", "POST"),
     ("/api/todos", "GET, POST"),
     ("/api/todos/{id}", "GET, PATCH, DELETE"),

@@ -1,5 +1,5 @@
-//! `GET /api/oauth2/userinfo`: who a built-in access token belongs to, in the shape the reference's
-//! auth middleware expects (`{id, cid, ...}`), so one gpt-todo can be another's `--userinfo-url`.
+//! `GET /api/oauth2/userinfo`: who a built-in access token belongs to, in the shape the original
+//! GPT-Todo demo's auth middleware expects (`{id, cid, ...}`, docs/contract.md), so one gpt-todo can be another's `--userinfo-url`.
 //! Not counted and not logged as an API call: it is part of the OAuth server.
 
 use warp::http::StatusCode;

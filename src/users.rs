@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::DbError;
+use crate::ids::UserId;
 use crate::secrets::{HashMemory, hash_password_in, random_id};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -119,7 +120,7 @@ pub fn find_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<
 
 /// What signing in needs to know about an account.
 pub struct Account {
-    pub id: String,
+    pub id: UserId,
     pub password_hash: String,
     pub disabled: bool,
     /// When an operator last lifted a sign-in lockout (unix seconds).
@@ -145,7 +146,7 @@ pub fn find_account(conn: &Connection, email: &str) -> rusqlite::Result<Option<A
 }
 
 /// A disabled user gets no new tokens (and the ones they have stop working).
-pub fn is_disabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+pub fn is_disabled(conn: &Connection, user_id: &UserId) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)")?
         .query_row([user_id], |r| r.get(0))
 }

@@ -8,6 +8,7 @@ use super::{AdminResult, printable};
 use crate::cli::ClientCommand;
 use crate::clients::Registered;
 use crate::manage::clients as manage;
+use crate::oauth::endpoints::{EndpointUrls, SCOPE};
 use crate::quota::Plan;
 
 pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
@@ -80,14 +81,16 @@ pub fn rotated(client_id: &str, secret: &str) -> String {
 
 /// What to paste into the GPT editor's OAuth settings.
 fn paste_block(client_id: &str, secret: &str, public_url: &str) -> String {
-    let base = public_url.trim_end_matches('/');
+    let urls = EndpointUrls::under(public_url);
     format!(
         "Paste into the GPT editor (Configure → Actions → Authentication → OAuth):\n\
          \x20 Client ID:              {client_id}\n\
          \x20 Client Secret:          {secret}\n\
-         \x20 Authorization URL:      {base}/api/oauth2/authorize\n\
-         \x20 Token URL:              {base}/api/oauth2/token\n\
-         \x20 Scope:                  todos\n\
-         \x20 Token Exchange Method:  Default (POST request)   (Basic authorization header works too)\n"
+         \x20 Authorization URL:      {authorize}\n\
+         \x20 Token URL:              {token}\n\
+         \x20 Scope:                  {SCOPE}\n\
+         \x20 Token Exchange Method:  Default (POST request)   (Basic authorization header works too)\n",
+        authorize = urls.authorize,
+        token = urls.token,
     )
 }

@@ -4,16 +4,17 @@
 use rusqlite::Connection;
 
 use super::{AdminError, AdminResult, invalid};
+use crate::ids::ClientId;
 use crate::manage::clients::require;
-use crate::manage::users::id_of;
+use crate::manage::users::named;
 use crate::quota::{self, Plan, Window};
 
 /// `user` is an email of a user here, or (remote user-info mode) a user id of the other server.
 pub fn set_user_limit(conn: &Connection, user: &str, client_id: &str, limit: &str, per: Window) -> AdminResult {
     let plan = parse_limit(limit, per)?;
-    let user_id = if user.contains('@') { id_of(conn, user)? } else { user.to_owned() };
+    let user_id = named(conn, user)?;
     require(conn, client_id)?;
-    quota::set_user_limit(conn, &user_id, client_id, plan)?;
+    quota::set_user_limit(conn, &user_id, &ClientId::new(client_id), plan)?;
     Ok(match plan {
         Some(plan) => format!("{user} may now make {} with client {client_id}.\n", describe(plan)),
         None => format!("{user} now has the limit of client {client_id}.\n"),

@@ -9,7 +9,9 @@ use super::table::Table;
 use super::{AdminError, AdminResult, invalid, printable};
 use crate::cli::{TokenCommand, UserCommand};
 use crate::db::tokens::{self, Grant, Kind};
+use crate::ids::ClientId;
 use crate::manage::{self, clients::require};
+use crate::oauth::SCOPE;
 use crate::secrets::{HashMemory, random_id};
 use crate::users;
 
@@ -119,8 +121,8 @@ pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
             let resource = resource.as_deref().map(|url| url.trim_end_matches('/'));
             let grant = Grant {
                 user_id: &user_id,
-                client_id: &client,
-                scope: "todos",
+                client_id: &ClientId::new(client.as_str()),
+                scope: SCOPE,
                 family_id: &family_id,
                 code_hash: None,
                 resource,

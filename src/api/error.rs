@@ -7,7 +7,8 @@ use warp::reply::{Reply, Response};
 
 use crate::db::DbError;
 
-/// The reference's 429 message, which GPTs built against it may look for.
+/// The original demo's 429 message, word for word (docs/contract.md): GPTs built against it may
+/// look for it.
 pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of free API calls.";
 
 /// How long a client is asked to wait before retrying a write the database could not take.

@@ -11,15 +11,14 @@ pub use remote::RemoteUserinfo;
 
 use crate::api::error::ApiError;
 use crate::db::tokens::{self, TokenOwner};
+use crate::ids::{ClientId, UserId};
 use crate::secrets::hash_secret;
 
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The user's id: an id of `users`, or in remote mode the user-info answer's `id` or `sub`.
-    pub user_id: String,
-    /// The OAuth client's id (`oauth_clients.client_id`, or the remote answer's `cid`).
-    pub client_id: String,
+    pub user_id: UserId,
+    pub client_id: ClientId,
     /// The user's email, when known.
     pub email: Option<String>,
     /// The user's name, when known.

@@ -1,4 +1,4 @@
-//! Remote mode: the reference's architecture, where another server's user-info endpoint says who
+//! Remote mode: the original GPT-Todo demo's architecture (docs/contract.md), where another server's user-info endpoint says who
 //! a token belongs to. ureq is blocking, so every request runs on a blocking thread. Good answers
 //! are cached by token hash for `--userinfo-cache-ttl`; refusals only for a few seconds (enough to
 //! blunt a flood of bogus tokens, short enough that a fixed token works almost at once); transport
@@ -16,6 +16,7 @@ use super::Caller;
 use crate::api::error::ApiError;
 use crate::cache::TtlCache;
 use crate::config::Config;
+use crate::ids::{ClientId, UserId};
 use crate::secrets::hash_secret;
 
 /// Bounds the cache's memory.
@@ -126,8 +127,8 @@ fn ask(agent: &ureq::Agent, url: &str, token: &str, default_client_id: Option<St
     let client_id = first_string(&info, &["cid", "client_id", "azp"]).or(default_client_id);
     match (user_id, client_id) {
         (Some(user_id), Some(client_id)) => Ok(Answer::Known(Caller {
-            user_id,
-            client_id,
+            user_id: UserId::new(user_id),
+            client_id: ClientId::new(client_id),
             email: first_string(&info, &["email"]),
             name: first_string(&info, &["name"]),
             // Another server's tokens say nothing of a resource: the todo API takes them, /mcp not.

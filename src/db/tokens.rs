@@ -7,6 +7,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::unix_now;
+use crate::ids::{ClientId, UserId};
 use crate::secrets::{hash_secret, random_secret};
 
 pub const ACCESS_PREFIX: &str = "gta_";
@@ -36,8 +37,8 @@ impl Kind {
 
 /// Who a token is for and where it comes from.
 pub struct Grant<'a> {
-    pub user_id: &'a str,
-    pub client_id: &'a str,
+    pub user_id: &'a UserId,
+    pub client_id: &'a ClientId,
     pub scope: &'a str,
     /// Tokens of one family descend from one grant and are revoked together on misuse.
     pub family_id: &'a str,
@@ -70,8 +71,8 @@ pub fn issue(conn: &Connection, kind: Kind, grant: &Grant, ttl: Duration) -> rus
 /// Whom a live access token was issued to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenOwner {
-    pub user_id: String,
-    pub client_id: String,
+    pub user_id: UserId,
+    pub client_id: ClientId,
     pub email: Option<String>,
     pub name: Option<String>,
     /// The resource the token is bound to (RFC 8707); `None` for an unbound token.
@@ -101,8 +102,8 @@ pub fn find_access(conn: &Connection, token_hash: &str) -> rusqlite::Result<Opti
 
 /// A stored refresh token, as the token endpoint checks it before rotating it.
 pub struct StoredRefresh {
-    pub user_id: String,
-    pub client_id: String,
+    pub user_id: UserId,
+    pub client_id: ClientId,
     pub scope: String,
     pub family_id: String,
     pub code_hash: Option<String>,

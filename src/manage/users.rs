@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{ManageError, ManageResult};
 use crate::clock::unix_now;
+use crate::ids::UserId;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -46,11 +47,17 @@ pub fn list(conn: &Connection) -> ManageResult<Vec<UserSummary>> {
 }
 
 /// The id of the user with this email (case-insensitive).
-pub fn id_of(conn: &Connection, email: &str) -> ManageResult<String> {
+pub fn id_of(conn: &Connection, email: &str) -> ManageResult<UserId> {
     conn.prepare_cached("SELECT id FROM users WHERE email = ?1")?
         .query_row([email.trim()], |r| r.get(0))
         .optional()?
         .ok_or_else(|| ManageError::NoUser(email.trim().to_owned()))
+}
+
+/// Whom an operator means by `user`: the user with that email here, or in remote user-info mode
+/// (where users live on the other server, and have no email here) the other server's user id.
+pub fn named(conn: &Connection, user: &str) -> ManageResult<UserId> {
+    if user.contains('@') { id_of(conn, user) } else { Ok(UserId::new(user)) }
 }
 
 /// Sets a new password (already checked and hashed: `users::hash_new_password`) and signs the
@@ -115,7 +122,7 @@ pub fn revoke_tokens(conn: &Connection, email: &str, client_id: Option<&str>) ->
     )?)
 }
 
-fn end_sessions(conn: &Connection, user_id: &str) -> ManageResult<()> {
+fn end_sessions(conn: &Connection, user_id: &UserId) -> ManageResult<()> {
     conn.execute("DELETE FROM oauth_sessions WHERE user_id = ?1", [user_id])?;
     Ok(())
 }

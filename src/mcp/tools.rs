@@ -1,5 +1,5 @@
 //! The MCP tools: the todo API's five calls, described for a model (names, descriptions, JSON
-//! Schemas with the body rules of SPEC, annotations), and run through the same chain as the REST
+//! Schemas with the REST API's body rules, annotations), and run through the same chain as the REST
 //! routes: each `tools/call` is one [`Call`], so the token, the quota, the operation, the counter
 //! and the log row (path `/mcp`, the tool's name) commit together. The arguments are checked by the
 //! todo API's own parse functions, with its messages.
@@ -135,7 +135,8 @@ fn id_schema() -> Value {
     json!({ "type": "integer", "minimum": 1, "description": "The todo's id, as list_todos or create_todo gave it." })
 }
 
-/// The fields a create takes and an update may change: SPEC's body rules.
+/// The fields a create takes and an update may change, with the REST API's limits (the same
+/// constants its parse functions check).
 fn todo_fields() -> Value {
     json!({
         "title": { "type": "string", "minLength": 1, "maxLength": TITLE_MAX, "description": "What is to be done." },

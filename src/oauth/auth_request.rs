@@ -4,14 +4,12 @@
 //!
 //! The pages carry the request along in hidden fields and every POST checks it again.
 
+use super::endpoints;
 use super::events::{AuthEvent, Event};
 use crate::AppState;
 use crate::clients::{self, Client};
 use crate::config::Config;
 use crate::web::params::Params;
-
-/// The only scope there is: the user's todos (and their name and email, through user info).
-pub const SCOPE: &str = "todos";
 
 #[derive(Debug, Clone)]
 pub struct AuthRequest {
@@ -110,7 +108,7 @@ impl AuthRequest {
     pub fn page_url(&self) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.extend_pairs(self.params());
-        format!("/api/oauth2/authorize?{}", query.finish())
+        format!("{}?{}", endpoints::AUTHORIZE, query.finish())
     }
 }
 

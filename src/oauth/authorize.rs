@@ -9,14 +9,16 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::auth_request::{AuthRequest, Refusal, SCOPE, redirect_to};
+use super::auth_request::{AuthRequest, Refusal, redirect_to};
 use super::codes;
+use super::endpoints::SCOPE;
 use super::events::{AuthEvent, Event};
 use super::page_error::PageError;
 use super::pages::{self, LoginForm};
 use crate::AppState;
 use crate::client_address::client_address;
 use crate::db::DbError;
+use crate::ids::UserId;
 use crate::users::{self, CreateUserError, NewUser};
 use crate::web::hashing::Busy;
 use crate::web::html::{see_other, sentence};
@@ -202,7 +204,7 @@ async fn signup(
 }
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
-async fn start_session(state: &AppState, request: &AuthRequest, user_id: String) -> Page {
+async fn start_session(state: &AppState, request: &AuthRequest, user_id: UserId) -> Page {
     let browser = state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &OAUTH, &user_id)?)).await?;
     Ok(with_new_cookie(state, see_other(&request.page_url()), &browser))
 }

@@ -7,13 +7,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::auth_request::AuthRequest;
 use crate::clock::unix_now;
+use crate::ids::{ClientId, UserId};
 use crate::secrets::{hash_secret, random_secret};
 
 pub const CODE_TTL: Duration = Duration::from_secs(5 * 60);
 const CODE_PREFIX: &str = "gtac_";
 
 /// Stores a new code for `user_id` and the client's request, and returns it.
-pub fn issue(conn: &Connection, request: &AuthRequest, user_id: &str, scope: &str) -> rusqlite::Result<String> {
+pub fn issue(conn: &Connection, request: &AuthRequest, user_id: &UserId, scope: &str) -> rusqlite::Result<String> {
     let code = random_secret(CODE_PREFIX);
     let now = unix_now();
     conn.prepare_cached(
@@ -36,8 +37,8 @@ pub fn issue(conn: &Connection, request: &AuthRequest, user_id: &str, scope: &st
 /// A stored code, as the token endpoint checks it.
 pub struct StoredCode {
     pub code_hash: String,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub redirect_uri: String,
     pub scope: String,
     pub code_challenge: Option<String>,

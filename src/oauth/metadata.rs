@@ -9,7 +9,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::auth_request::SCOPE;
+use super::endpoints::{EndpointUrls, SCOPE};
 use crate::AppState;
 use crate::api::error::json_response;
 use crate::config::Config;
@@ -49,12 +49,13 @@ fn protected_resource(config: &Config) -> serde_json::Value {
 
 fn authorization_server(config: &Config) -> serde_json::Value {
     let issuer = config.public_url();
+    let urls = EndpointUrls::under(issuer);
     let mut metadata = serde_json::json!({
         "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/api/oauth2/authorize"),
-        "token_endpoint": format!("{issuer}/api/oauth2/token"),
-        "revocation_endpoint": format!("{issuer}/api/oauth2/revoke"),
-        "userinfo_endpoint": format!("{issuer}/api/oauth2/userinfo"),
+        "authorization_endpoint": urls.authorize,
+        "token_endpoint": urls.token,
+        "revocation_endpoint": urls.revoke,
+        "userinfo_endpoint": urls.userinfo,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -67,7 +68,7 @@ fn authorization_server(config: &Config) -> serde_json::Value {
         "client_id_metadata_document_supported": config.client_metadata_documents,
     });
     if config.dynamic_registration {
-        metadata["registration_endpoint"] = format!("{issuer}/api/oauth2/register").into();
+        metadata["registration_endpoint"] = urls.register.into();
     }
     metadata
 }

@@ -7,6 +7,7 @@ mod authorize;
 mod client_auth;
 mod client_metadata;
 mod codes;
+pub mod endpoints;
 mod error;
 pub mod events;
 mod metadata;
@@ -30,9 +31,9 @@ use crate::web::params::{self, Params};
 use error::OAuthError;
 
 pub use crate::web::throttle::MAX_FAILURES;
-pub use auth_request::SCOPE;
 pub use client_metadata::ClientMetadataDocuments;
 pub use codes::CODE_TTL;
+pub use endpoints::SCOPE;
 pub use metadata::protected_resource_url;
 /// The authorization pages' session cookie.
 pub const COOKIE_NAME: &str = crate::web::session::OAUTH.cookie_name;
@@ -56,10 +57,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), Some(token_limit), token::token));
     let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), None, revoke::revoke));
     let register = register::route(state.clone());
-    let machine_paths = path_prefix("/api/oauth2/token")
-        .or(path_prefix("/api/oauth2/revoke"))
+    let machine_paths = path_prefix(endpoints::TOKEN)
+        .or(path_prefix(endpoints::REVOKE))
         .unify()
-        .or(path_prefix("/api/oauth2/register"))
+        .or(path_prefix(endpoints::REGISTER))
         .unify()
         .or(path_prefix("/.well-known/"))
         .unify();

@@ -13,7 +13,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::auth_request::SCOPE;
+use super::endpoints::{SCOPE, asks_only_our_scope};
 use super::error::{OAuthError, no_store};
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
@@ -205,7 +205,7 @@ fn check_response_types(fields: &Map<String, Value>) -> Result<(), OAuthError> {
 
 fn check_scope(fields: &Map<String, Value>) -> Result<(), OAuthError> {
     match text(fields, "scope")? {
-        Some(scope) if scope.split(' ').any(|s| !s.is_empty() && s != SCOPE) => {
+        Some(scope) if !asks_only_our_scope(scope) => {
             Err(OAuthError::invalid_client_metadata(format!("The only scope is '{SCOPE}'")))
         }
         _ => Ok(()),

@@ -7,9 +7,10 @@ use serde::Serialize;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
-use super::auth_request::{SCOPE, our_resource, unknown_resource};
+use super::auth_request::{our_resource, unknown_resource};
 use super::client_auth;
 use super::codes;
+use super::endpoints::{SCOPE, asks_only_our_scope};
 use super::error::{OAuthError, no_store};
 use crate::AppState;
 use crate::api::error::json_response;
@@ -18,6 +19,7 @@ use crate::clock::unix_now;
 use crate::config::Config;
 use crate::db::in_savepoint;
 use crate::db::tokens::{self, Grant, Kind};
+use crate::ids::UserId;
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
 use crate::users;
 use crate::web::params::Params;
@@ -95,7 +97,7 @@ fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
 /// A refresh may ask for the same scope or less; there is only one.
 fn check_scope(requested: Option<&str>) -> Result<(), OAuthError> {
     match requested {
-        Some(scope) if scope.split(' ').any(|s| !s.is_empty() && s != SCOPE) => {
+        Some(scope) if !asks_only_our_scope(scope) => {
             Err(OAuthError::invalid_scope(format!("The only scope is '{SCOPE}'")))
         }
         _ => Ok(()),
@@ -142,7 +144,7 @@ fn exchange_code(
 ) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The authorization code is invalid, expired or already used");
     let code = codes::find(conn, &exchange.code)?.ok_or_else(invalid)?;
-    if code.client_id != client.client_id {
+    if code.client_id.as_str() != client.client_id {
         return Err(invalid());
     }
     if code.used {
@@ -171,7 +173,7 @@ fn exchange_code(
     let resource = bound_resource(code.resource.as_deref(), requested_resource)?;
     let grant = Grant {
         user_id: &code.user_id,
-        client_id: &client.client_id,
+        client_id: &code.client_id,
         scope: &code.scope,
         family_id: &random_id(),
         code_hash: Some(&code.code_hash),
@@ -202,7 +204,7 @@ fn refresh(
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked");
     let token_hash = hash_secret(refresh_token);
     let stored = tokens::find_refresh(conn, &token_hash)?.ok_or_else(invalid)?;
-    if stored.client_id != client.client_id || stored.revoked {
+    if stored.client_id.as_str() != client.client_id || stored.revoked {
         return Err(invalid());
     }
     if stored.rotated {
@@ -230,7 +232,7 @@ fn refresh(
 }
 
 /// An operator disabled the user: no new tokens (their old ones already stopped working).
-fn refuse_disabled(conn: &Connection, user_id: &str) -> Result<(), OAuthError> {
+fn refuse_disabled(conn: &Connection, user_id: &UserId) -> Result<(), OAuthError> {
     if users::is_disabled(conn, user_id)? {
         return Err(OAuthError::invalid_grant("The user's account is disabled"));
     }

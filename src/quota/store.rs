@@ -5,6 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::{Limits, Period, Plan, Window};
 use crate::auth::Caller;
+use crate::ids::{ClientId, UserId};
 
 /// The caller's own and their client's limits, and the counts of the periods that hold `now`:
 /// primary-key look-ups in one statement. Which limit is in force, and so which count matters,
@@ -74,7 +75,12 @@ pub fn set_client_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) 
 
 /// Gives one user of a client a limit of their own, or with `None` removes it (the client's limit
 /// applies again).
-pub fn set_user_limit(conn: &Connection, user_id: &str, client_id: &str, plan: Option<Plan>) -> rusqlite::Result<()> {
+pub fn set_user_limit(
+    conn: &Connection,
+    user_id: &UserId,
+    client_id: &ClientId,
+    plan: Option<Plan>,
+) -> rusqlite::Result<()> {
     match plan {
         Some(plan) => conn.execute(
             "INSERT INTO api_limit_overrides (user_id, client_id, call_limit, call_window) VALUES (?1, ?2, ?3, ?4)

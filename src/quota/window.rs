@@ -1,4 +1,4 @@
-//! Quota windows: the lifetime total (the reference's free calls), or a UTC calendar day or month.
+//! Quota windows: the lifetime total (the original demo's "free calls", never reset), or a UTC calendar day or month.
 //! A call is counted in the period of its window that holds the moment it runs.
 
 use std::fmt;

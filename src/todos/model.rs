@@ -10,7 +10,8 @@ pub const DESCRIPTION_MAX: usize = 10_000;
 pub const STATUS_MAX: usize = 50;
 pub const DEFAULT_STATUS: &str = "pending";
 
-/// The reference's JSON shape (its ORM's camelCase field names, RFC 3339 UTC times).
+/// The JSON shape the original GPT-Todo demo answers with (docs/contract.md): its ORM's camelCase
+/// field names and RFC 3339 UTC times, which GPTs built against it read.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Todo {

@@ -9,6 +9,7 @@ use super::query::{ListQuery, cursor};
 use super::store;
 use crate::api::error::ApiError;
 use crate::auth::Caller;
+use crate::ids::UserId;
 
 /// `{"todos": [...], "nextCursor": ...}`: newest first; `nextCursor` is null on the last page.
 #[derive(Serialize)]
@@ -20,7 +21,7 @@ pub struct Page {
 
 impl Page {
     /// One page of the caller's todos: one row more than asked for tells whether another follows.
-    fn read(conn: &Connection, user_id: &str, query: &ListQuery) -> Result<Page, ApiError> {
+    fn read(conn: &Connection, user_id: &UserId, query: &ListQuery) -> Result<Page, ApiError> {
         let mut todos = store::list(conn, user_id, query, query.limit + 1)?;
         let next_cursor = (todos.len() > query.limit as usize).then(|| {
             todos.truncate(query.limit as usize);
@@ -35,7 +36,7 @@ pub fn list(conn: &Connection, caller: &Caller, query: ListQuery) -> Result<Page
 }
 
 pub fn create(conn: &Connection, caller: &Caller, new: NewTodo) -> Result<Todo, ApiError> {
-    // The reference's words for a failed create.
+    // The original demo's words for a failed create, kept for GPTs that show them.
     store::insert(conn, &caller.user_id, &new).map_err(|e| ApiError::internal("Failed to create todo item", e))
 }
 

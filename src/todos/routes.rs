@@ -48,7 +48,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .map(Reply::into_response)
 }
 
-/// The reference's create: `200` with the created todo.
+/// The original demo's create, kept byte-compatible: `200` (not `201`) with the created todo.
 async fn create_demo(call: Begun, body: Body) -> Answer {
     let call = call?.parse(body.and_then(|body| NewTodo::parse(&body)));
     let todo = call.run(StatusCode::OK, operations::create).await?;

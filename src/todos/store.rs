@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::model::{NewTodo, Todo, TodoPatch};
 use super::query::ListQuery;
+use crate::ids::UserId;
 
 const COLUMNS: &str = "id, title, description, status, user_id, created_at, updated_at";
 
@@ -20,7 +21,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Todo> {
     })
 }
 
-pub fn insert(conn: &Connection, user_id: &str, new: &NewTodo) -> rusqlite::Result<Todo> {
+pub fn insert(conn: &Connection, user_id: &UserId, new: &NewTodo) -> rusqlite::Result<Todo> {
     conn.prepare_cached(&format!(
         "INSERT INTO todos (user_id, title, description, status) VALUES (?1, ?2, ?3, ?4) RETURNING {COLUMNS}"
     ))?
@@ -29,7 +30,7 @@ pub fn insert(conn: &Connection, user_id: &str, new: &NewTodo) -> rusqlite::Resu
 
 /// Up to `limit` todos, newest first, below the cursor. A range on the index (user_id, id) or
 /// (user_id, status, id), read in index order: no sort, no OFFSET, however many rows exist.
-pub fn list(conn: &Connection, user_id: &str, query: &ListQuery, limit: u32) -> rusqlite::Result<Vec<Todo>> {
+pub fn list(conn: &Connection, user_id: &UserId, query: &ListQuery, limit: u32) -> rusqlite::Result<Vec<Todo>> {
     let before = query.before.unwrap_or(i64::MAX);
     let mut statement = conn.prepare_cached(&list_sql(query.status.is_some()))?;
     let rows = match &query.status {
@@ -44,14 +45,14 @@ fn list_sql(by_status: bool) -> String {
     format!("SELECT {COLUMNS} FROM todos WHERE user_id = ?1 {status_filter} AND id < ?2 ORDER BY id DESC LIMIT ?3")
 }
 
-pub fn get(conn: &Connection, user_id: &str, id: i64) -> rusqlite::Result<Option<Todo>> {
+pub fn get(conn: &Connection, user_id: &UserId, id: i64) -> rusqlite::Result<Option<Todo>> {
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM todos WHERE id = ?1 AND user_id = ?2"))?
         .query_row(params![id, user_id], from_row)
         .optional()
 }
 
 /// Changes the fields the patch has and refreshes `updated_at`; `None` when the caller has no such todo.
-pub fn update(conn: &Connection, user_id: &str, id: i64, patch: &TodoPatch) -> rusqlite::Result<Option<Todo>> {
+pub fn update(conn: &Connection, user_id: &UserId, id: i64, patch: &TodoPatch) -> rusqlite::Result<Option<Todo>> {
     conn.prepare_cached(&format!(
         "UPDATE todos SET title = coalesce(?3, title), description = coalesce(?4, description),
                           status = coalesce(?5, status), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -62,7 +63,7 @@ pub fn update(conn: &Connection, user_id: &str, id: i64, patch: &TodoPatch) -> r
 }
 
 /// `false` when the caller has no such todo.
-pub fn delete(conn: &Connection, user_id: &str, id: i64) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, user_id: &UserId, id: i64) -> rusqlite::Result<bool> {
     Ok(conn.prepare_cached("DELETE FROM todos WHERE id = ?1 AND user_id = ?2")?.execute(params![id, user_id])? == 1)
 }
 
@@ -88,7 +89,7 @@ mod tests {
             assert!(plan.contains(&format!("USING INDEX {index} ")), "{plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{plan}");
             let query = ListQuery { status: by_status.then(|| "done".into()), limit: 20, before: Some(100) };
-            assert!(list(&conn, "u", &query, 21).unwrap().is_empty());
+            assert!(list(&conn, &UserId::new("u"), &query, 21).unwrap().is_empty());
         }
     }
 }

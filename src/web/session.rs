@@ -14,6 +14,7 @@ use warp::http::HeaderMap;
 use warp::http::header::COOKIE;
 
 use crate::clock::unix_now;
+use crate::ids::UserId;
 use crate::secrets::{hash_secret, random_secret, secret_matches};
 
 /// One set of pages with its own session cookie.
@@ -124,7 +125,7 @@ fn is_well_formed(value: &str) -> bool {
 /// Who is signed in on this browser.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub name: String,
     pub is_admin: bool,
@@ -143,7 +144,7 @@ pub fn signed_in(conn: &Connection, browser: &Browser) -> rusqlite::Result<Optio
 
 /// Signs `user_id` in on a new browser cookie of `realm`, which is returned. (Expired sessions are
 /// deleted by `db::housekeeping`.)
-pub fn sign_in(conn: &Connection, realm: &'static Realm, user_id: &str) -> rusqlite::Result<Browser> {
+pub fn sign_in(conn: &Connection, realm: &'static Realm, user_id: &UserId) -> rusqlite::Result<Browser> {
     let now = unix_now();
     let browser = Browser::new(realm);
     conn.prepare_cached("INSERT INTO oauth_sessions (session_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")?

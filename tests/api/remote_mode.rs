@@ -1,7 +1,5 @@
-//! Remote user-info mode (`--userinfo-url`): the reference's architecture, with one gpt-todo as
+//! Remote user-info mode (`--userinfo-url`): the original GPT-Todo demo's architecture (docs/contract.md), with one gpt-todo as
 //! another's user-info server, and a stand-in for third-party providers that name fields differently.
-
-mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -9,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, get, post_json};
+use crate::common::{TestServer, get, post_json};
 
 fn remote_of(provider_url: &str) -> TestServer {
     let url = provider_url.to_string();

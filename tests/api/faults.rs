@@ -1,7 +1,7 @@
 //! Faults: the server killed mid-load, a user-info server that hangs, an operator's long read
 //! transaction, and a sweep of bad input. Each is bounded in time and stays on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,10 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::rusqlite_conn::Connection;
-use common::{TestServer, get, http, post_json, reply};
+use crate::common::{TestServer, get, http, post_json, reply};
 use gpt_todo::db::tokens;
+use gpt_todo::ids::{ClientId, UserId};
+use gpt_todo::oauth::SCOPE;
 use gpt_todo::{clients, db, users};
+use rusqlite::Connection;
 
 /// The real binary serving `db_path` on a free port; killed with SIGKILL when dropped.
 struct RealServer {
@@ -58,9 +60,9 @@ impl Drop for RealServer {
 fn add_caller(conn: &Connection, email: &str, client: &str) -> (String, String) {
     let user = users::create(conn, email, "Fault Test", "password123").expect("add user");
     let grant = tokens::Grant {
-        user_id: &user,
-        client_id: client,
-        scope: "todos",
+        user_id: &UserId::new(user.as_str()),
+        client_id: &ClientId::new(client),
+        scope: SCOPE,
         family_id: email,
         code_hash: None,
         resource: None,
@@ -149,7 +151,7 @@ fn kill_9_during_a_create_load_loses_nothing_acknowledged() {
     let conn = db::open_connection(&db_path).unwrap();
     let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(integrity, "ok");
-    let count = |sql: &str, params: &[&dyn gpt_todo::rusqlite::ToSql]| -> i64 {
+    let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> i64 {
         conn.query_row(sql, params, |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
     };
     for (caller, acks) in &acked {

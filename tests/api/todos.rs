@@ -1,11 +1,9 @@
 //! `/api/todos`: list, create, read, update, delete, each through auth → quota → log.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Reply, TestServer, get, http, post_json, reply};
+use crate::common::{Reply, TestServer, get, http, post_json, reply};
 use serde_json::Value;
 
 fn patch_json(url: &str, token: &str, body: &str) -> Reply {

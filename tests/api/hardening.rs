@@ -3,13 +3,13 @@
 //! password checks and of hung-up clients. Each load is bounded and stays on 127.0.0.1; the
 //! heavier versions live in `scripts/bench-hardening`.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::process::ServerProcess;
+use crate::common::process::ServerProcess;
 use gpt_todo::api::request::{CUT_MARK, MAX_LOGGED_BYTES};
 
 /// Sends `request` as it is and reads the answer until the server closes or 10 s pass.

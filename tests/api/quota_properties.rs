@@ -3,11 +3,11 @@
 //! Calls that fail (an unknown todo: 404) never count, so among N calls of which G would succeed,
 //! exactly min(G, L) do.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{TestServer, reply};
+use crate::common::{TestServer, reply};
 use proptest::prelude::*;
 
 /// One call of the interleaving: what it asks for, and how long it waits before sending.

@@ -1,6 +1,6 @@
 //! The admin commands and `serve`, run as the real binary against a temp database file.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{TestServer, cli_on, post_json};
+use crate::common::{TestServer, cli_on, post_json};
 
 fn ok(output: &Output) -> String {
     assert!(
@@ -567,8 +567,8 @@ fn gpt_todo_database(dir: &Path, name: &str) -> std::path::PathBuf {
     db
 }
 
-fn sqlite(db: &Path) -> common::rusqlite_conn::Connection {
-    common::rusqlite_conn::Connection::open(db).unwrap()
+fn sqlite(db: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(db).unwrap()
 }
 
 /// Runs a command that should fail at once (no input); one that starts serving instead is killed
@@ -687,9 +687,9 @@ fn a_gpt_todo_database_made_before_the_application_id_is_still_recognised() {
         .execute_batch(&format!(
             "{}; {}; {}; PRAGMA user_version = 3;
              INSERT INTO users (id, email, password_hash) VALUES ('u1', 'kept@example.com', 'x');",
-            include_str!("../schema.sql"),
-            include_str!("../migrations/0002_quota_windows.sql"),
-            include_str!("../migrations/0003_user_admin.sql"),
+            include_str!("../../schema.sql"),
+            include_str!("../../migrations/0002_quota_windows.sql"),
+            include_str!("../../migrations/0003_user_admin.sql"),
         ))
         .unwrap();
     assert!(ok(&cli_on(&db, &["user", "list"], None)).contains("kept@example.com"));

@@ -2,139 +2,21 @@
 //! here like a browser without JavaScript: cookies, hidden fields, no automatic redirects) and the
 //! endpoints a client such as ChatGPT calls.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 
+use crate::common::{Reply, TestServer, get, post_json, reply};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{Reply, TestServer, get, post_json, reply};
 use gpt_todo::clients;
 use sha2::{Digest, Sha256};
 
+mod browser;
+use browser::Browser;
+
 const CALLBACK: &str = "https://chatgpt.com/aip/g-test/oauth/callback";
 const PASSWORD: &str = "password123";
-
-/// A cookie-keeping client that does not follow redirects, like a browser seen from the server.
-struct Browser {
-    agent: ureq::Agent,
-    base: String,
-    cookie: Option<String>,
-    /// Sent with form posts, as browsers do.
-    origin: Option<String>,
-    /// Sent with every request, as a reverse proxy in front of the server would add it.
-    forwarded_for: Option<String>,
-}
-
-/// An HTML response.
-#[derive(Debug)]
-struct Page {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn location(&self) -> &str {
-        self.header("location").unwrap_or_else(|| panic!("expected a redirect, got {} {}", self.status, self.body))
-    }
-
-    /// The query parameters of the redirect's target.
-    fn redirect_params(&self) -> HashMap<String, String> {
-        let query = self.location().split_once('?').map(|(_, q)| q).unwrap_or("");
-        form_urlencoded::parse(query.as_bytes()).into_owned().collect()
-    }
-
-    /// The hidden fields the page's forms carry (CSRF token and the authorization request).
-    fn hidden_fields(&self) -> Vec<(String, String)> {
-        let mut fields = Vec::new();
-        for input in self.body.split("<input type=\"hidden\" ").skip(1) {
-            let attribute = |name: &str| {
-                let start = input.find(&format!("{name}=\""))? + name.len() + 2;
-                let end = input[start..].find('"')? + start;
-                Some(unescape(&input[start..end]))
-            };
-            if let (Some(name), Some(value)) = (attribute("name"), attribute("value"))
-                && name != "action"
-                && !fields.iter().any(|(n, _)| *n == name)
-            {
-                fields.push((name, value));
-            }
-        }
-        fields
-    }
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-}
-
-impl Browser {
-    fn new(server: &TestServer) -> Browser {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(std::time::Duration::from_secs(30)))
-            .build()
-            .into();
-        Browser { agent, base: server.base.clone(), cookie: None, origin: None, forwarded_for: None }
-    }
-
-    fn get(&mut self, path_or_url: &str) -> Page {
-        let url = if path_or_url.starts_with('/') { format!("{}{path_or_url}", self.base) } else { path_or_url.into() };
-        let mut request = self.agent.get(&url);
-        if let Some(cookie) = &self.cookie {
-            request = request.header("Cookie", cookie);
-        }
-        if let Some(address) = &self.forwarded_for {
-            request = request.header("X-Forwarded-For", address);
-        }
-        self.keep(request.call())
-    }
-
-    fn post(&mut self, page: &Page, action: &str, extra: &[(&str, &str)]) -> Page {
-        let mut fields = page.hidden_fields();
-        fields.push(("action".into(), action.into()));
-        fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        self.post_fields(&fields)
-    }
-
-    fn post_fields(&mut self, fields: &[(String, String)]) -> Page {
-        let mut request = self.agent.post(format!("{}/api/oauth2/authorize", self.base));
-        if let Some(cookie) = &self.cookie {
-            request = request.header("Cookie", cookie);
-        }
-        if let Some(origin) = &self.origin {
-            request = request.header("Origin", origin);
-        }
-        if let Some(address) = &self.forwarded_for {
-            request = request.header("X-Forwarded-For", address);
-        }
-        self.keep(request.send_form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
-    }
-
-    fn keep(&mut self, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
-        let mut response = response.expect("HTTP request failed");
-        let headers = response.headers().clone();
-        if let Some(set) = headers.get("set-cookie").and_then(|v| v.to_str().ok()) {
-            self.cookie = Some(set.split(';').next().unwrap().to_owned());
-        }
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        Page { status: response.status().as_u16(), headers, body }
-    }
-
-    /// Signs in on the login page and follows the 303 back to the (consent) page.
-    fn log_in(&mut self, login_page: &Page, email: &str, password: &str) -> Page {
-        let after = self.post(login_page, "login", &[("email", email), ("password", password)]);
-        assert_eq!(after.status, 303, "signing in should redirect: {}", after.body);
-        let location = after.location().to_owned();
-        self.get(&location)
-    }
-}
 
 fn authorize_path(client_id: &str, redirect_uri: &str, extra: &[(&str, &str)]) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());

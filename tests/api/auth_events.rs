@@ -2,14 +2,12 @@
 //! no password or secret, in a form Debian's fail2ban matches with the filter in deploy/ (the
 //! one the README shows). `fail2ban-regex` is installed by scripts/test when missing.
 
-mod common;
-
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{cli_on, http};
+use crate::common::{cli_on, http};
 
 const CALLBACK: &str = "https://chatgpt.com/aip/g-1/oauth/callback";
 const FILTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/fail2ban/filter.d/gpt-todo.conf");

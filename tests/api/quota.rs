@@ -2,9 +2,7 @@
 //! and exactness under concurrency, also across midnight. The server runs on a clock the test
 //! sets; limits are set with the real `gpt-todo` commands, as an operator would.
 
-mod common;
-
-use common::{Reply, TestServer, post_json};
+use crate::common::{Reply, TestServer, post_json};
 use gpt_todo::api::error::QUOTA_MESSAGE;
 use gpt_todo::clock::Clock;
 use serde_json::Value;
@@ -257,7 +255,7 @@ fn lifetime_counts_from_before_windows_are_kept() {
     // A database as the first release left it: migration 1 only, with a counter of 5.
     {
         let conn = gpt_todo::db::open_connection(&db_path).unwrap();
-        conn.execute_batch(include_str!("../schema.sql")).unwrap();
+        conn.execute_batch(include_str!("../../schema.sql")).unwrap();
         conn.execute_batch(
             "PRAGMA user_version = 1;
              INSERT INTO users (id, email, password_hash) VALUES ('u1', 'old@example.com', 'x');

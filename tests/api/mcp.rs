@@ -2,11 +2,11 @@
 //! logged, the quota exact under a race and shared with the REST API), and every refusal of the
 //! transport, none of which counts anything.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Barrier};
 
-use common::{Reply, TestServer, get, post_json, reply};
+use crate::common::{Reply, TestServer, get, post_json, reply};
 use serde_json::{Value, json};
 
 const MODERN: &str = "2026-07-28";
@@ -17,7 +17,7 @@ fn modern(server: &TestServer, token: Option<&str>, id: u64, method: &str, mut p
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": MODERN,
         "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": { "name": "tests/mcp.rs", "version": "1" },
+        "io.modelcontextprotocol/clientInfo": { "name": "tests/api/mcp.rs", "version": "1" },
     });
     let mut headers = vec![("MCP-Protocol-Version", MODERN.to_owned()), ("Mcp-Method", method.to_owned())];
     if let Some(name) = params["name"].as_str() {

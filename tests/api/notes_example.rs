@@ -1,12 +1,11 @@
 //! `examples/notes.rs`, a resource of one's own behind the same chain, over real HTTP: counted
-//! once per success, refused at the limit with the reference's message, every outcome logged.
+//! once per success, refused at the limit with the original demo's message, every outcome logged.
 
-mod common;
 #[allow(dead_code)] // its `main` is the example binary's; the test runs the server it starts
-#[path = "../examples/notes.rs"]
+#[path = "../../examples/notes.rs"]
 mod notes;
 
-use common::{TestServer, get, post_json};
+use crate::common::{TestServer, get, post_json};
 use gpt_todo::api::error::QUOTA_MESSAGE;
 
 fn start() -> (tempfile::TempDir, TestServer) {

@@ -1,6 +1,5 @@
 //! The real server on 127.0.0.1:0 with a temporary database, and helpers to set up users,
 //! clients and tokens the way an operator would. Quiet unless `TEST_LOG` is set.
-#![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod process;
 
@@ -14,6 +13,8 @@ use std::time::Duration;
 
 use gpt_todo::config::Config;
 use gpt_todo::db::tokens;
+use gpt_todo::ids::{ClientId, UserId};
+use gpt_todo::oauth::SCOPE;
 use gpt_todo::{AppState, clients, db, serve, users, with_public_url};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -104,7 +105,7 @@ impl TestServer {
     }
 
     /// A direct connection to the server's database file, as an operator's sqlite3 shell would have.
-    pub fn sql(&self) -> rusqlite_conn::Connection {
+    pub fn sql(&self) -> rusqlite::Connection {
         db::open_connection(&self.db_path).expect("open the test database")
     }
 
@@ -141,7 +142,15 @@ impl TestServer {
     }
 
     fn token_with(&self, user_id: &str, client_id: &str, ttl: Duration, resource: Option<&str>) -> String {
-        let grant = tokens::Grant { user_id, client_id, scope: "todos", family_id: "test", code_hash: None, resource };
+        let (user_id, client_id) = (UserId::new(user_id), ClientId::new(client_id));
+        let grant = tokens::Grant {
+            user_id: &user_id,
+            client_id: &client_id,
+            scope: SCOPE,
+            family_id: "test",
+            code_hash: None,
+            resource,
+        };
         tokens::issue(&self.sql(), tokens::Kind::Access, &grant, ttl).expect("issue token")
     }
 
@@ -257,6 +266,3 @@ fn init_test_log() {
         }
     });
 }
-
-/// rusqlite is the binary's own dependency; tests reach it through gpt-todo's re-export.
-pub use gpt_todo::rusqlite as rusqlite_conn;

@@ -1,8 +1,8 @@
-//! `POST /api/todo-demo`: the reference's create, through auth → quota → log.
+//! `POST /api/todo-demo`: the original GPT-Todo demo's create (docs/contract.md), through auth → quota → log.
 
-mod common;
+use crate::common;
 
-use common::{TestServer, get, http, post_json, reply};
+use crate::common::{TestServer, get, http, post_json, reply};
 use std::time::Duration;
 
 #[test]
@@ -26,7 +26,7 @@ fn creates_a_todo_in_the_reference_shape() {
         assert!(text.ends_with('Z') && text.len() == 24, "{time} should be RFC 3339 UTC with millis, got {text}");
     }
     let keys: Vec<&String> = todo.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 7, "exactly the reference's fields, got {keys:?}");
+    assert_eq!(keys.len(), 7, "exactly the original demo's fields, got {keys:?}");
     assert_eq!(created.header("ratelimit-limit"), Some("1000"));
     assert_eq!(created.header("ratelimit-remaining"), Some("999"));
     assert_eq!(server.count("SELECT count(*) FROM todos WHERE title = 'Buy milk'"), 1);

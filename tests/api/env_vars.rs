@@ -1,7 +1,13 @@
-//! Each flag parsed from its `GPT_TODO_*` variable alone. Variables are process-wide, so this runs
-//! in a test binary of its own, one variable at a time.
+//! Each flag parsed from its `GPT_TODO_*` variable alone. Variables are process-wide and the other
+//! tests in this binary start servers that would read them, so the check runs in a child process
+//! of this test binary that runs this one test and nothing else, setting one variable at a time.
+
+use std::process::Command;
 
 use clap::parser::ValueSource;
+
+/// Set in the child process: there, this test is the only one running.
+const ALONE: &str = "GPT_TODO_TEST_ENV_VARS_ALONE";
 
 /// A value each flag accepts; most take a number, which a text flag accepts too.
 fn sample(long: &str) -> &'static str {
@@ -48,6 +54,19 @@ fn leaves(command: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>
 
 #[test]
 fn every_flag_is_read_from_its_variable() {
+    if std::env::var_os(ALONE).is_none() {
+        let test = concat!(module_path!(), "::every_flag_is_read_from_its_variable");
+        let test = test.split_once("::").map_or(test, |(_crate, path)| path);
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--test-threads=1"])
+            .env(ALONE, "1")
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success(), "the check in its own process failed:\n{printed}");
+        assert!(printed.contains("1 passed"), "the child ran the check:\n{printed}");
+        return;
+    }
     let mut root = gpt_todo::cli::command();
     root.build();
     let mut paths = Vec::new();
@@ -60,7 +79,7 @@ fn every_flag_is_read_from_its_variable() {
             let variable = gpt_todo::cli::env_var_name(long);
             let flag = matches!(arg.get_action(), clap::ArgAction::SetTrue);
             let value = if flag { "yes" } else { sample(long) };
-            // SAFETY: this test binary has this one test, so nothing else reads the environment.
+            // SAFETY: this process runs this one test (see ALONE), so nothing else reads the environment.
             unsafe { std::env::set_var(&variable, value) };
             let mut argv = vec!["gpt-todo".to_owned()];
             argv.extend(path.iter().cloned());

@@ -1,11 +1,9 @@
 //! The operator console at /admin on the real server: who may open it, the protections of its
 //! forms, and every change it makes with its admin_audit row.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestServer, post_json};
+use crate::common::{TestServer, post_json};
 
 const PASSWORD: &str = "password123";
 
@@ -385,7 +383,7 @@ fn a_call_log_page_searches_a_bounded_window_and_links_on_to_older_calls() {
                   VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day'), 'GET', '/api/todos', ?2, 1.0, 'w')";
     let conn = server.sql();
     for (id, status) in [(1, 500), (2, 503), (3, 500), (150_000, 200)] {
-        conn.execute(insert, gpt_todo::rusqlite::params![id, status]).unwrap();
+        conn.execute(insert, rusqlite::params![id, status]).unwrap();
     }
     let rows = |page: &Page| page.body.matches("<tr><td><a href=\"/admin/calls/").count();
 
@@ -420,7 +418,7 @@ fn log_old_calls(db: &std::path::Path, user: &str, client: &str, n: usize, days_
             .unwrap();
         for i in 0..n as i64 {
             let id = first_id - n as i64 + i;
-            insert.execute(gpt_todo::rusqlite::params![format!("-{days_ago} days"), user, client, id]).unwrap();
+            insert.execute(rusqlite::params![format!("-{days_ago} days"), user, client, id]).unwrap();
         }
     }
     tx.commit().unwrap();
