@@ -123,34 +123,7 @@ pub fn userinfo_cache(hit: bool) {
 
 /// The route pattern a request matched, so that ids and junk paths add no label values.
 fn route(path: &str) -> &'static str {
-    let known = [
-        "/healthz",
-        "/openapi.json",
-        "/api/todo-demo",
-        "/api/todos",
-        "/api/oauth2/userinfo",
-        "/api/oauth2/authorize",
-        "/api/oauth2/token",
-        "/api/oauth2/revoke",
-        "/api/oauth2/register",
-        "/mcp",
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-        "/admin",
-    ];
-    if let Some(route) = known.iter().find(|r| **r == path) {
-        return route;
-    }
-    if path.strip_prefix("/api/todos/").is_some_and(|id| !id.is_empty() && !id.contains('/')) {
-        return "/api/todos/{id}";
-    }
-    if path.starts_with("/admin/") {
-        return "/admin/*";
-    }
-    if path.starts_with("/.well-known/oauth-protected-resource") {
-        return "/.well-known/oauth-protected-resource";
-    }
-    "other"
+    crate::routes::route_pattern(path).unwrap_or("other")
 }
 
 fn status_label(status: u16) -> &'static str {
@@ -214,6 +187,7 @@ mod tests {
         assert_eq!(route("/api/todos/42"), "/api/todos/{id}");
         assert_eq!(route("/api/todos/42/x"), "other");
         assert_eq!(route("/wp-admin.php"), "other");
+        assert_eq!(route("/admin/users/abc"), "/admin/users/{id}");
         assert_eq!(status_label(418), "4xx");
         assert_eq!(status_label(429), "429");
     }

@@ -134,11 +134,27 @@ pub const ROUTE_TABLE: &[(&str, &str)] = &[
     ("/api/todos/{id}", "GET, PATCH, DELETE"),
     // Streamable HTTP (MCP 2026-07-28): the endpoint takes POST only; GET and DELETE are 405.
     ("/mcp", "POST"),
+    // The operator console (`crate::console`): pages are GET, changes are form POSTs.
+    ("/admin", "GET"),
+    ("/admin/login", "GET, POST"),
+    ("/admin/logout", "POST"),
+    ("/admin/clients", "GET, POST"),
+    ("/admin/clients/{id}", "GET, POST"),
+    ("/admin/users", "GET"),
+    ("/admin/users/{id}", "GET, POST"),
+    ("/admin/calls", "GET"),
+    ("/admin/calls/{id}", "GET"),
 ];
 
 /// The methods `path` answers, from [`ROUTE_TABLE`].
 pub fn allowed_methods(path: &str) -> Option<&'static str> {
     ROUTE_TABLE.iter().find(|(pattern, _)| path_matches(pattern, path)).map(|(_, methods)| *methods)
+}
+
+/// The [`ROUTE_TABLE`] pattern `path` matches (`/api/todos/{id}` for `/api/todos/42`): a label
+/// that does not grow with ids or junk paths, for the metrics.
+pub fn route_pattern(path: &str) -> Option<&'static str> {
+    ROUTE_TABLE.iter().find(|(pattern, _)| path_matches(pattern, path)).map(|(pattern, _)| *pattern)
 }
 
 /// Whether `path` has the segments of `pattern`, with `{id}` standing for any non-empty one.
