@@ -214,6 +214,31 @@ fn repeated_wrong_passwords_lock_the_console_sign_in() {
     assert!(locked.body.contains("Too many failed sign-ins"), "{}", locked.body);
 }
 
+#[test]
+fn the_console_and_the_oauth_sign_in_page_share_one_lockout() {
+    let (server, _) = with_admin();
+    let (client_id, _) = server.add_client(None);
+    let mut guesser = Console::new(&server);
+    for _ in 0..gpt_todo::oauth::MAX_FAILURES {
+        assert_eq!(guesser.sign_in("root@example.com", "wrong guess").status, 401);
+    }
+    // The same browser (the same address) on the OAuth sign-in page, with the right password.
+    let request = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", "https://chatgpt.com/aip/g-test/oauth/callback"),
+    ];
+    let mut oauth = Console::new(&server);
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(request).finish();
+    let login = oauth.get(&format!("/api/oauth2/authorize?{query}"));
+    assert_eq!(login.status, 200, "{}", login.body);
+    let mut fields = request.to_vec();
+    fields.extend([("action", "login"), ("email", "root@example.com"), ("password", PASSWORD)]);
+    let locked = oauth.post("/api/oauth2/authorize", &fields);
+    assert_eq!(locked.status, 429, "the console's failures lock the OAuth sign-in too: {}", locked.body);
+    assert!(locked.body.contains("Too many failed sign-ins"), "{}", locked.body);
+}
+
 /// A change on a client's page: its form fields, the audit action, the audit detail.
 type Step<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
 
