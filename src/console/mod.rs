@@ -21,6 +21,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::AppState;
+use crate::api::request::path_prefix;
 use crate::db::DbError;
 use crate::manage::ManageError;
 use crate::web::params::{self, Params};
@@ -55,7 +56,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let calls = warp::path!("admin" / "calls").and(read(s)).then(|g| answer(g, calls::list));
     let call =
         warp::path!("admin" / "calls" / i64).and(read(s)).then(|id, g| answer(g, move |ask| calls::detail(id, ask)));
-    overview
+    // One prefix check first: every other request passes the console by it alone.
+    let pages = overview
         .or(clients)
         .unify()
         .or(add_client)
@@ -75,7 +77,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .or(call)
         .unify()
         .or(access::routes(state))
-        .unify()
+        .unify();
+    path_prefix("/admin").and(pages)
 }
 
 type Gated = Result<Ask, Response>;
