@@ -9,6 +9,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
 use crate::auth::bearer_token;
+use crate::db::DbError;
 use crate::db::tokens;
 use crate::secrets::hash_secret;
 
@@ -24,7 +25,7 @@ async fn userinfo(state: AppState, headers: warp::http::HeaderMap) -> Response {
         Ok(token) => hash_secret(token),
         Err(error) => return error.into_response(),
     };
-    match state.db.read(move |conn| Ok(tokens::find_access(conn, &token_hash)?)).await {
+    match state.db.read(move |conn| Ok::<_, DbError>(tokens::find_access(conn, &token_hash)?)).await {
         Ok(Some(caller)) => json_response(
             StatusCode::OK,
             &serde_json::json!({

@@ -60,7 +60,7 @@ pub async fn admin(state: AppState, headers: &HeaderMap, params: Params, form: b
     let lookup = browser.clone();
     let (any_admin, signed_in) = state
         .db
-        .read(move |conn| {
+        .read(move |conn| -> Result<_, DbError> {
             let signed_in = match &lookup {
                 Some(browser) => session::signed_in(conn, browser)?,
                 None => None,
@@ -117,7 +117,7 @@ async fn show_login(state: AppState, headers: HeaderMap) -> Response {
     let lookup = (!browser.is_new).then(|| browser.clone());
     let checked = state
         .db
-        .read(move |conn| {
+        .read(move |conn| -> Result<_, DbError> {
             let signed_in = match &lookup {
                 Some(browser) => session::signed_in(conn, browser)?,
                 None => None,

@@ -313,7 +313,7 @@ pub async fn detail(id: i64, ask: Ask) -> Response {
     let read = ask
         .state
         .db
-        .read(move |conn| {
+        .read(move |conn| -> Result<_, DbError> {
             Ok(conn
                 .prepare_cached(
                     "SELECT c.at, c.method, c.path, c.status, c.user_id, u.email, c.client_id, c.usage_count,

@@ -10,6 +10,7 @@ use warp::reply::Response;
 use super::audit::change;
 use super::frame::{self, Section, button_form};
 use super::{Ask, to_db};
+use crate::db::DbError;
 use crate::manage::usage::{self, Counter};
 use crate::manage::{self, ManageError, ManageResult};
 use crate::quota::{Period, Plan, Window};
@@ -31,7 +32,8 @@ pub async fn list(ask: Ask) -> Response {
     let q = ask.params.get("q").unwrap_or("").trim().to_owned();
     let since = Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
     let query = q.clone();
-    let read = ask.state.db.read(move |conn| Ok((search(conn, &query)?, calls_by_user(conn, &since)?))).await;
+    let read =
+        ask.state.db.read(move |conn| Ok::<_, DbError>((search(conn, &query)?, calls_by_user(conn, &since)?))).await;
     let (rows, calls) = match read {
         Ok(found) => found,
         Err(e) => return frame::server_error(&e),
@@ -118,7 +120,7 @@ async fn show(
     let read = ask
         .state
         .db
-        .read(move |conn| {
+        .read(move |conn| -> Result<_, DbError> {
             let Some(user) = find(conn, &user_id)? else { return Ok(None) };
             let counters = usage::counters(conn, Some(&user.id), None, default, now).map_err(to_db)?;
             Ok(Some((user, counters)))
@@ -211,7 +213,7 @@ pub fn counter_table(counters: &[Counter], reset: Option<(&Ask, &str)>) -> Strin
 /// A change on one user's page: one writer job with its audit row, then the page again.
 pub async fn change_user(user_id: String, ask: Ask) -> Response {
     let id = user_id.clone();
-    let email = match ask.state.db.read(move |conn| Ok(find(conn, &id)?)).await {
+    let email = match ask.state.db.read(move |conn| Ok::<_, DbError>(find(conn, &id)?)).await {
         Ok(Some(user)) => user.email,
         Ok(None) => return frame::not_found("such user"),
         Err(e) => return frame::server_error(&e),

@@ -103,13 +103,20 @@ impl Db {
     }
 
     /// Runs a read on a pooled connection, on a blocking thread (rusqlite must not block the runtime).
-    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    /// Like [`Db::write`], a failure of the database itself comes back as `E::from(DbError)`, so
+    /// the caller needs one `?`.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || f(&*pool.get()?)).await.map_err(|e| DbError::Task(e.to_string()))?
+        let read = move || match pool.get() {
+            Ok(conn) => f(&conn),
+            Err(e) => Err(E::from(DbError::from(e))),
+        };
+        tokio::task::spawn_blocking(read).await.unwrap_or_else(|e| Err(E::from(DbError::Task(e.to_string()))))
     }
 
     /// Runs `f` on the writer, inside the next group transaction, and returns its result once that
@@ -270,7 +277,11 @@ mod tests {
         assert!(db.write(insert_then_fail(1)).await.is_err());
         assert!(db.write_commit_even_on_err(insert_then_fail(2)).await.is_err());
         let kept: Vec<i64> = db
-            .read(|conn| Ok(conn.prepare("SELECT x FROM t")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?))
+            .read(|conn| {
+                Ok::<_, DbError>(
+                    conn.prepare("SELECT x FROM t")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?,
+                )
+            })
             .await
             .unwrap();
         assert_eq!(kept, vec![2], "only the write that says it commits on Err keeps its row");

@@ -203,7 +203,7 @@ async fn authenticate(state: &AppState, line: RequestLine, headers: &HeaderMap) 
     let public_url = state.config.public_url().to_owned();
     let checked = async {
         let claim = state.auth.claim(headers).await?;
-        let caller = state.db.read(move |conn| Ok(claim.resolve(conn))).await??;
+        let caller = state.db.read(move |conn| claim.resolve(conn)).await?;
         caller.check_audience(MCP_PATH, &public_url)?;
         Ok::<Caller, ApiError>(caller)
     }

@@ -9,6 +9,7 @@ use super::events::{AuthEvent, Event};
 use crate::AppState;
 use crate::clients::{self, Client};
 use crate::config::Config;
+use crate::db::DbError;
 use crate::web::params::Params;
 
 #[derive(Debug, Clone)]
@@ -139,7 +140,7 @@ async fn find_client(state: &AppState, client_id: &str, redirect_uri: Option<&st
     let lookup = client_id.to_owned();
     state
         .db
-        .read(move |conn| Ok(clients::find(conn, &lookup)?))
+        .read(move |conn| Ok::<_, DbError>(clients::find(conn, &lookup)?))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "authorize: client look-up failed");

@@ -128,7 +128,7 @@ async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedI
         return Ok(None);
     }
     let lookup = browser.clone();
-    Ok(state.db.read(move |conn| Ok(session::signed_in(conn, &lookup)?)).await?)
+    Ok(state.db.read(move |conn| Ok::<_, DbError>(session::signed_in(conn, &lookup)?)).await?)
 }
 
 async fn login(

@@ -10,6 +10,7 @@ use super::error::OAuthError;
 use super::events::{AuthEvent, Event};
 use crate::AppState;
 use crate::clients::{self, Client};
+use crate::db::DbError;
 use crate::secrets::secret_matches;
 use crate::web::params::Params;
 
@@ -26,7 +27,7 @@ pub struct Presented {
 pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
     let presented = presented(headers, params)?;
     let client_id = presented.client_id.clone();
-    let client = state.db.read(move |conn| Ok(clients::find(conn, &client_id)?)).await?;
+    let client = state.db.read(move |conn| Ok::<_, DbError>(clients::find(conn, &client_id)?)).await?;
     verify(client, &presented).map_err(|refused| {
         let event =
             AuthEvent::new(Event::BadClientSecret).client(Some(&presented.client_id), params.get("redirect_uri"));
