@@ -38,6 +38,11 @@ impl Stalled {
     pub fn get(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Lowered for the next request of the connection.
+    pub fn clear(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
 }
 
 pub struct StallLimit {
@@ -49,12 +54,9 @@ pub struct StallLimit {
 }
 
 impl StallLimit {
-    /// A function wrapping a request's body, and the flag it raises when the body stalls.
-    pub fn wrap(limit: Duration) -> (Stalled, impl FnOnce(Incoming) -> StallLimit) {
-        let stalled = Stalled::default();
-        let flag = stalled.clone();
-        let wrap = move |inner| StallLimit { inner, limit, timer: None, stalled: flag };
-        (stalled, wrap)
+    /// A function wrapping a request's body, raising `stalled` if the body stalls.
+    pub fn wrap(limit: Duration, stalled: Stalled) -> impl FnOnce(Incoming) -> StallLimit {
+        move |inner| StallLimit { inner, limit, timer: None, stalled }
     }
 }
 

@@ -8,6 +8,7 @@ mod body;
 mod connections;
 mod deadlines;
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -82,15 +83,22 @@ pub async fn run(
             admitted = connections.admit(clock.clone()) => admitted,
             () = &mut shutdown => break,
         };
+        // The routes are cloned once per connection, not per request: a clone of the route tree
+        // bumps every shared handle in it (each route's `AppState`), dozens of atomic increments
+        // on cache lines that every worker thread touches. One request of a connection is served
+        // at a time (HTTP/1.1), so one stall flag serves them all, lowered for each request.
+        let (routes, stalled) = (RefCell::new(filter.clone()), body::Stalled::default());
         let service = hyper::service::service_fn({
-            let (filter, clock) = (filter.clone(), clock.clone());
+            let clock = clock.clone();
             move |request: Request<Incoming>| {
                 clock.request_started();
-                let (stalled, body) = body::StallLimit::wrap(limits.body_stall);
-                let mut request = request.map(body);
+                stalled.clear();
+                let mut request = request.map(body::StallLimit::wrap(limits.body_stall, stalled.clone()));
                 request.extensions_mut().insert(ClientAddr(remote));
-                let answer = filter.clone().call(request);
-                let clock = clock.clone();
+                // Boxed once, so that hyper moves a pointer, not the route tree's future
+                // (kilobytes), as it stores and polls the answer.
+                let answer = Box::pin(routes.borrow_mut().call(request));
+                let (stalled, clock) = (stalled.clone(), clock.clone());
                 async move {
                     let response = match answer.await {
                         Ok(response) if stalled.get() => body_stalled(response),
