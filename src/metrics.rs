@@ -4,10 +4,14 @@
 //! user-info cache and the request path record into them without being handed anything, and a
 //! record is an atomic add (no lock, no allocation on the hot path). File sizes are read when
 //! scraped. Labels are bounded: a route is its pattern (`/api/todos/{id}`), never the raw path.
+//!
+//! A request's series are resolved once per route and status, on first use, and kept in a table
+//! indexed by both: `with_label_values` hashes the labels and takes a lock on every call, which a
+//! request should not pay. Series appear in the text once they have counted something, as before.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use prometheus::{
@@ -21,6 +25,9 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// `requests` and `latency` resolved, by route (the route table's index; the last is
+    /// "other") and status ([`status_index`]).
+    routes: Vec<RouteSeries>,
     quota_refusals: IntCounter,
     writer_batch: Histogram,
     commit_seconds: Histogram,
@@ -76,6 +83,7 @@ impl Metrics {
         Metrics {
             requests,
             latency,
+            routes: (0..=crate::ROUTE_TABLE.len()).map(|_| RouteSeries::default()).collect(),
             quota_refusals,
             writer_batch: histogram(
                 "writer_batch_jobs",
@@ -96,11 +104,21 @@ impl Metrics {
     }
 }
 
+/// One route's series, each resolved the first time it is needed.
+#[derive(Default)]
+struct RouteSeries {
+    latency: OnceLock<Histogram>,
+    requests: [OnceLock<IntCounter>; STATUS_LABELS],
+}
+
 /// One answered request.
 pub fn request(path: &str, status: u16, elapsed: Duration) {
-    let route = route(path);
-    METRICS.requests.with_label_values(&[route, status_label(status)]).inc();
-    METRICS.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    let route = crate::routes::route_index(path).unwrap_or(crate::ROUTE_TABLE.len());
+    let label = || route_label(route);
+    let series = &METRICS.routes[route];
+    let status = status_index(status);
+    series.requests[status].get_or_init(|| METRICS.requests.with_label_values(&[label(), label_at(status)])).inc();
+    series.latency.get_or_init(|| METRICS.latency.with_label_values(&[label()])).observe(elapsed.as_secs_f64());
 }
 
 pub fn quota_refused() {
@@ -121,43 +139,70 @@ pub fn userinfo_cache(hit: bool) {
     METRICS.userinfo_cache.with_label_values(&[if hit { "hit" } else { "miss" }]).inc();
 }
 
-/// The route pattern a request matched, so that ids and junk paths add no label values.
-fn route(path: &str) -> &'static str {
-    crate::routes::route_pattern(path).unwrap_or("other")
+/// A route's label: its pattern in the route table (`/api/todos/{id}`), so that ids and junk
+/// paths add no label values; "other" for paths no route takes.
+fn route_label(index: usize) -> &'static str {
+    crate::ROUTE_TABLE.get(index).map_or("other", |(pattern, _)| *pattern)
 }
 
-/// The status as a label: the codes this server answers with by themselves, else the class.
-/// A lookup, not a `to_string()`: it runs on every request.
-fn status_label(status: u16) -> &'static str {
-    const CODES: [(u16, &str); 20] = [
-        (200, "200"),
-        (201, "201"),
-        (204, "204"),
-        (303, "303"),
-        (304, "304"),
-        (400, "400"),
-        (401, "401"),
-        (403, "403"),
-        (404, "404"),
-        (405, "405"),
-        (408, "408"),
-        (409, "409"),
-        (413, "413"),
-        (415, "415"),
-        (422, "422"),
-        (429, "429"),
-        (500, "500"),
-        (501, "501"),
-        (503, "503"),
-        (504, "504"),
-    ];
-    CODES.iter().find(|(code, _)| *code == status).map(|(_, label)| *label).unwrap_or(match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+/// The label of the route `path` matches.
+#[cfg(test)]
+fn route(path: &str) -> &'static str {
+    route_label(crate::routes::route_index(path).unwrap_or(crate::ROUTE_TABLE.len()))
+}
+
+/// The codes this server answers with by themselves, each its own label; any other status is
+/// labelled with its class (`4xx` for a 418).
+const CODES: [(u16, &str); 20] = [
+    (200, "200"),
+    (201, "201"),
+    (204, "204"),
+    (303, "303"),
+    (304, "304"),
+    (400, "400"),
+    (401, "401"),
+    (403, "403"),
+    (404, "404"),
+    (405, "405"),
+    (408, "408"),
+    (409, "409"),
+    (413, "413"),
+    (415, "415"),
+    (422, "422"),
+    (429, "429"),
+    (500, "500"),
+    (501, "501"),
+    (503, "503"),
+    (504, "504"),
+];
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+/// How many status labels there are: [`status_index`] gives one of them.
+const STATUS_LABELS: usize = CODES.len() + CLASSES.len();
+
+/// The status's label, as an index: a code of [`CODES`], else its class after them. A lookup, not a
+/// `to_string()`: it runs on every request.
+fn status_index(status: u16) -> usize {
+    CODES.iter().position(|(code, _)| *code == status).unwrap_or_else(|| {
+        CODES.len()
+            + match status {
+                100..=199 => 0,
+                200..=299 => 1,
+                300..=399 => 2,
+                400..=499 => 3,
+                _ => 4,
+            }
     })
+}
+
+/// The label [`status_index`] stands for.
+fn label_at(index: usize) -> &'static str {
+    CODES.get(index).map_or_else(|| CLASSES[index - CODES.len()], |(_, label)| *label)
+}
+
+/// The status as a label.
+#[cfg(test)]
+fn status_label(status: u16) -> &'static str {
+    label_at(status_index(status))
 }
 
 /// The text a scrape gets, with the file sizes read now.

@@ -148,25 +148,33 @@ pub const ROUTE_TABLE: &[(&str, &str)] = &[
 
 /// The methods `path` answers, from [`ROUTE_TABLE`].
 pub fn allowed_methods(path: &str) -> Option<&'static str> {
-    ROUTE_TABLE.iter().find(|(pattern, _)| path_matches(pattern, path)).map(|(_, methods)| *methods)
+    route_index(path).map(|i| ROUTE_TABLE[i].1)
 }
 
-/// The [`ROUTE_TABLE`] pattern `path` matches (`/api/todos/{id}` for `/api/todos/42`): a label
-/// that does not grow with ids or junk paths, for the metrics.
-pub fn route_pattern(path: &str) -> Option<&'static str> {
-    ROUTE_TABLE.iter().find(|(pattern, _)| path_matches(pattern, path)).map(|(pattern, _)| *pattern)
+/// Where in [`ROUTE_TABLE`] the pattern `path` matches is (`/api/todos/{id}` for
+/// `/api/todos/42`): the metrics label a request with its pattern, which does not grow with ids
+/// or junk paths.
+pub fn route_index(path: &str) -> Option<usize> {
+    ROUTE_TABLE.iter().position(|(pattern, _)| path_matches(pattern, path))
 }
 
-/// Whether `path` has the segments of `pattern`, with `{id}` standing for any non-empty one.
+/// Whether `path` has the segments of `pattern`, with `{id}` standing for any non-empty one. It
+/// runs for every request (the metrics' label), so it compares whole strings, not segment by
+/// segment: a pattern without `{id}` is the path itself.
 fn path_matches(pattern: &str, path: &str) -> bool {
-    let mut segments = path.split('/');
-    let fits = pattern.split('/').all(|expected| match segments.next() {
-        Some(segment) if expected == "{id}" => !segment.is_empty(),
-        Some(segment) => segment == expected,
-        None => false,
-    });
-    fits && segments.next().is_none()
+    let Some(at) = pattern.find('{') else {
+        return pattern == path;
+    };
+    let (before, after) = pattern.split_at(at);
+    let (Some(after), Some(rest)) = (after.strip_prefix(ID), path.strip_prefix(before)) else {
+        return false;
+    };
+    let id_length = rest.find('/').unwrap_or(rest.len());
+    id_length > 0 && path_matches(after, &rest[id_length..])
 }
+
+/// What stands for one path segment in a [`ROUTE_TABLE`] pattern.
+const ID: &str = "{id}";
 
 async fn log_if_unmatched(state: AppState, line: RequestLine, mut response: Response) -> Response {
     let Some(Unmatched(error)) = response.extensions().get::<Unmatched>().cloned() else {
