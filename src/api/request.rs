@@ -11,7 +11,8 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use futures_util::{Stream, StreamExt};
 use warp::Filter;
-use warp::http::{HeaderValue, Method};
+use warp::http::header::Entry;
+use warp::http::{HeaderName, HeaderValue, Method};
 use warp::reply::Response;
 
 use super::error::ApiError;
@@ -78,23 +79,62 @@ impl RequestId {
     /// Sets `X-Request-Id` on a response that has none yet, so a user reporting a problem can
     /// quote the id an operator finds in the log (`gpt-todo logs`, or the server's log lines).
     pub fn tag(self, response: &mut Response) {
-        if !response.headers().contains_key(REQUEST_ID)
-            && let Ok(value) = HeaderValue::from_str(&self.to_string())
+        if let Entry::Vacant(slot) = response.headers_mut().entry(&REQUEST_ID_HEADER)
+            && let Ok(value) = HeaderValue::from_str(self.hex().as_str())
         {
-            response.headers_mut().insert(REQUEST_ID, value);
+            slot.insert(value);
         }
+    }
+
+    /// `prefix-counter`, each in at least 8 hex digits. Written by hand rather than with `write!`:
+    /// every response and every log row carries one.
+    fn hex(self) -> Hex {
+        static PREFIX: OnceLock<u32> = OnceLock::new();
+        let mut hex = Hex { text: [0; Hex::CAPACITY], len: 0 };
+        hex.push(u64::from(*PREFIX.get_or_init(rand::random)));
+        hex.text[hex.len] = b'-';
+        hex.len += 1;
+        hex.push(self.0);
+        hex
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        static PREFIX: OnceLock<u32> = OnceLock::new();
-        write!(f, "{:08x}-{:08x}", PREFIX.get_or_init(rand::random), self.0)
+        f.write_str(self.hex().as_str())
+    }
+}
+
+/// A request id's text, on the stack.
+struct Hex {
+    text: [u8; Hex::CAPACITY],
+    len: usize,
+}
+
+impl Hex {
+    /// A 32-bit prefix, the dash and a 64-bit counter.
+    const CAPACITY: usize = 8 + 1 + 16;
+
+    /// Appends `n` in lower-case hex, zero-padded to 8 digits (as `{:08x}`).
+    fn push(&mut self, n: u64) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let digits = (16 - n.leading_zeros() as usize / 4).max(8);
+        for shift in (0..digits).rev() {
+            self.text[self.len] = DIGITS[(n >> (4 * shift)) as usize & 0xf];
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits, letters and a dash were written.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
     }
 }
 
 /// The header that carries a call's request id, the same id as its log row.
 pub const REQUEST_ID: &str = "x-request-id";
+/// [`REQUEST_ID`] as a header name, made once rather than parsed for every response.
+static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
 
 /// The line of whatever request comes, with a new id; never rejects.
 pub fn request_line() -> impl Filter<Extract = (RequestLine,), Error = Infallible> + Clone {
@@ -192,7 +232,17 @@ fn is_json(content_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{CUT_MARK, MAX_LOGGED_BYTES, clip, is_json};
+    use super::{CUT_MARK, MAX_LOGGED_BYTES, RequestId, clip, is_json};
+
+    #[test]
+    fn request_ids_are_a_prefix_and_a_counter_in_hex() {
+        let id = |n| RequestId(n).to_string();
+        let prefix = &id(1)[..9];
+        assert_eq!(id(1), format!("{prefix}00000001"));
+        assert_eq!(id(0xabc_def0), format!("{prefix}0abcdef0"));
+        assert_eq!(id(u64::MAX), format!("{prefix}ffffffffffffffff"));
+        assert!(prefix.ends_with('-') && prefix[..8].bytes().all(|b| b.is_ascii_hexdigit()), "{prefix}");
+    }
 
     #[test]
     fn long_texts_are_clipped_on_a_character_boundary_and_marked() {
