@@ -56,7 +56,8 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
             let stopped = async {
                 let _ = metrics_stopped.await;
             };
-            tokio::spawn(metrics::serve(metrics_listener, state.config.db_path.clone(), stopped));
+            let (db_path, limits) = (state.config.db_path.clone(), state.config.limits);
+            tokio::spawn(metrics::serve(metrics_listener, db_path, limits, stopped));
         }
         serve(listener, state, shutdown).await;
         let _ = stop_metrics.send(());

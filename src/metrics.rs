@@ -217,10 +217,13 @@ pub fn render(db_path: &std::path::Path) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Serves `GET /metrics` on `address` until `shutdown` resolves.
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves, with the main listener's
+/// deadlines and connection cap (`server::run`): the port is usually private, but a scraper that
+/// hangs or a stranger who finds it must not hold connections open or use up descriptors.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     db_path: PathBuf,
+    limits: crate::server::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let route = warp::path!("metrics").and(warp::get()).map(move || {
@@ -229,12 +232,12 @@ pub async fn serve(
         response.headers_mut().insert(header::CONTENT_TYPE, content_type);
         response
     });
-    let not_found = warp::any().map(|| {
+    let not_found = warp::any().and_then(|| async {
         let mut response = Response::new("Only GET /metrics is served here.\n".into());
         *response.status_mut() = StatusCode::NOT_FOUND;
-        response
+        Ok::<_, warp::Rejection>(response)
     });
-    warp::serve(route.or(not_found).unify()).incoming(listener).graceful(shutdown).run().await;
+    crate::server::run(listener, route.or(not_found).unify(), limits, shutdown).await;
 }
 
 /// Binds `address` for [`serve`]; a one-line error names the flag.

@@ -376,3 +376,50 @@ fn healthz_answers_while_idle_sockets_exceed_the_descriptor_limit() {
     assert!(answer.starts_with("HTTP/1.1 200"), "expected 200, got {answer:?}");
     assert!(took < Duration::from_secs(3), "/healthz took {took:?}");
 }
+
+/// Where `--metrics-listen` serves: the address the server printed after its banner.
+fn metrics_address(server: &mut ServerProcess) -> SocketAddr {
+    let url = server.stdout_after("Prometheus metrics at http://");
+    url.trim_end_matches("/metrics").parse().unwrap_or_else(|_| panic!("a metrics URL, got {url:?}"))
+}
+
+#[test]
+fn the_metrics_listener_cuts_a_trickled_request_head_at_the_header_deadline() {
+    let mut server = ServerProcess::start(&["--metrics-listen", "127.0.0.1:0", "--header-timeout", "1"], &[]);
+    let metrics = metrics_address(&mut server);
+    let mut stream = TcpStream::connect(metrics).unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+    let trickle = stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut trickle = trickle;
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(300));
+            if trickle.write_all(b"X").is_err() {
+                return;
+            }
+        }
+    });
+    let (_, took) = until_closed(&mut stream);
+    assert!(took < Duration::from_secs(4), "the metrics connection stayed open {took:?} with a 1 s header deadline");
+    let scrape = raw_exchange(metrics, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(scrape.starts_with("HTTP/1.1 200"), "a scrape after the cut: {:?}", &scrape[..scrape.len().min(200)]);
+    assert!(scrape.contains("gpt_todo_database_bytes"), "{scrape}");
+}
+
+#[test]
+fn a_scrape_answers_while_idle_sockets_on_the_metrics_port_exceed_the_descriptor_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server =
+        ServerProcess::start_on(&dir.path().join("test.db"), &["--metrics-listen", "127.0.0.1:0"], &[], Some(64));
+    let metrics = metrics_address(&mut server);
+    let idle: Vec<TcpStream> = (0..70).filter_map(|_| TcpStream::connect(metrics).ok()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let scrape = raw_exchange(metrics, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let took = started.elapsed();
+    eprintln!("a scrape with {} idle sockets on the metrics port under ulimit -n 64: {took:?}", idle.len());
+    assert!(scrape.starts_with("HTTP/1.1 200"), "expected 200, got {:?}", &scrape[..scrape.len().min(200)]);
+    assert!(took < Duration::from_secs(3), "the scrape took {took:?}");
+    let health = raw_exchange(server.address, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(health.starts_with("HTTP/1.1 200"), "the main listener too: {health:?}");
+}

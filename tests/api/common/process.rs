@@ -105,6 +105,20 @@ impl ServerProcess {
         self.status("VmHWM") / 1024
     }
 
+    /// Reads the server's stdout up to the first line that starts with `prefix`, and returns the
+    /// rest of that line (e.g. the address after `Prometheus metrics at `).
+    pub fn stdout_after(&mut self, prefix: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = self._stdout.read_line(&mut line).expect("the server's stdout");
+            assert!(read > 0, "the server's stdout ended without a line starting {prefix:?}");
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim_end().to_owned();
+            }
+        }
+    }
+
     /// What the server has written to stderr so far (its log lines).
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&std::fs::read(&self.stderr_path).expect("read the server's stderr")).into_owned()
