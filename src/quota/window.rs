@@ -87,12 +87,26 @@ impl Period {
 
     /// The key of the period's counter in `api_usage.period`: `total`, a day `2026-11-30` or a
     /// month `2026-11`, so an operator reading the table sees which period a count belongs to.
+    ///
+    /// Every call takes the keys of its day and month, so they are written digit by digit rather
+    /// than with `format!` (the same text; `format!` for a year outside 0 to 9999).
     pub fn key(&self) -> String {
         let (year, month, day) = civil_from_days(self.start.div_euclid(DAY));
-        match self.window {
-            Window::Total => "total".to_owned(),
-            Window::Day => format!("{year:04}-{month:02}-{day:02}"),
-            Window::Month => format!("{year:04}-{month:02}"),
+        match (self.window, u32::try_from(year)) {
+            (Window::Total, _) => "total".to_owned(),
+            (window, Ok(year @ 0..=9999)) => {
+                let mut key = String::with_capacity(10);
+                push_digits(&mut key, year, 4);
+                key.push('-');
+                push_digits(&mut key, month, 2);
+                if window == Window::Day {
+                    key.push('-');
+                    push_digits(&mut key, day, 2);
+                }
+                key
+            }
+            (Window::Day, _) => format!("{year:04}-{month:02}-{day:02}"),
+            (Window::Month, _) => format!("{year:04}-{month:02}"),
         }
     }
 
@@ -109,6 +123,13 @@ impl Period {
 /// (year, month 1–12, day 1–31) of the day `days` after 1970-01-01, in the proleptic Gregorian
 /// calendar. Counts in 400-year eras, which repeat exactly (146,097 days), with years starting on
 /// 1 March so that the leap day is the era-year's last day.
+/// Appends the last `digits` decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u32, digits: u32) {
+    for place in (0..digits).rev() {
+        out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+    }
+}
+
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
     let era = z.div_euclid(146_097);
@@ -139,6 +160,17 @@ mod tests {
 
     /// 2026-11-30T23:59:59Z.
     const LAST_SECOND_OF_NOVEMBER: i64 = 1_796_083_199;
+
+    #[test]
+    fn keys_are_the_zero_padded_dates_from_year_0_to_9999_and_beyond() {
+        // Every 9th day from 1000 BCE to 12,000 CE: days, months and the years around 0 and 9999.
+        for day in (-1_100_000..3_700_000i64).step_by(9) {
+            let (year, month, date) = civil_from_days(day);
+            let key = |window| Period::containing(window, day * DAY).key();
+            assert_eq!(key(Window::Day), format!("{year:04}-{month:02}-{date:02}"), "day {day}");
+            assert_eq!(key(Window::Month), format!("{year:04}-{month:02}"), "day {day}");
+        }
+    }
 
     #[test]
     fn days_and_months_are_utc_calendar_periods() {
