@@ -96,8 +96,9 @@ pub async fn run(
                 let mut request = request.map(body::StallLimit::wrap(limits.body_stall, stalled.clone()));
                 request.extensions_mut().insert(ClientAddr(remote));
                 // Boxed once, so that hyper moves a pointer, not the route tree's future
-                // (kilobytes), as it stores and polls the answer.
-                let answer = Box::pin(routes.borrow_mut().call(request));
+                // (kilobytes), as it stores and polls the answer. Written into the box it is
+                // allocated in, so that the future is not built on the stack and copied.
+                let answer = Box::into_pin(Box::write(Box::new_uninit(), routes.borrow_mut().call(request)));
                 let (stalled, clock) = (stalled.clone(), clock.clone());
                 async move {
                     let response = match answer.await {
