@@ -20,7 +20,8 @@ fn modern(server: &TestServer, token: Option<&str>, id: u64, method: &str, mut p
         "io.modelcontextprotocol/clientInfo": { "name": "tests/api/mcp.rs", "version": "1" },
     });
     let mut headers = vec![("MCP-Protocol-Version", MODERN.to_owned()), ("Mcp-Method", method.to_owned())];
-    if let Some(name) = params["name"].as_str() {
+    // Mcp-Name mirrors the tool's name or the resource's URI (2026-07-28, Streamable HTTP).
+    if let Some(name) = params["name"].as_str().or(params["uri"].as_str()) {
         headers.push(("Mcp-Name", name.to_owned()));
     }
     let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
@@ -380,7 +381,7 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     rpc_error(&raw(&mcp_headers("tools/list"), r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#), 400, -32600);
     rpc_error(&raw(&mcp_headers("tools/list"), r#"{"jsonrpc":"2.0","id":{},"method":"tools/list"}"#), 400, -32600);
     rpc_error(&raw(&mcp_headers("tools/list"), r#"{"id":1,"method":"tools/list"}"#), 400, -32600);
-    rpc_error(&modern(&server, Some(&token), 1, "resources/list", json!({})), 404, -32601);
+    rpc_error(&modern(&server, Some(&token), 1, "resources/subscribe", json!({ "uri": "ui://x" })), 404, -32601);
     rpc_error(&modern(&server, Some(&token), 1, "tools/call", json!({ "name": "drop_tables" })), 200, -32602);
     rpc_error(
         &modern(&server, Some(&token), 1, "tools/call", json!({ "name": "get_todo", "arguments": [1] })),
@@ -399,8 +400,12 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     rpc_error(&raw(&mcp_headers("tools/call"), &body("tools/call", "list_todos")), 400, -32020);
     rpc_error(&raw(&mcp_headers("tools/list"), &body("tools/call", "list_todos")), 400, -32020);
     rpc_error(&raw(&[("Mcp-Method", "tools/list".into())], &body("tools/list", "")), 400, -32020);
+    // An unknown version in the body: with the same version in the header it is unsupported;
+    // with another one, header and body disagree, which is checked first.
     let future = body("tools/list", "").replace(MODERN, "2099-01-01");
-    let unsupported = raw(&mcp_headers("tools/list"), &future);
+    rpc_error(&raw(&mcp_headers("tools/list"), &future), 400, -32020);
+    let future_headers = [("MCP-Protocol-Version", "2099-01-01".to_owned()), ("Mcp-Method", "tools/list".into())];
+    let unsupported = raw(&future_headers, &future);
     rpc_error(&unsupported, 400, -32022);
     assert_eq!(unsupported.body["error"]["data"]["supported"], json!([MODERN, "2025-11-25", "2025-06-18"]));
     rpc_error(&raw(&[], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), 400, -32022);
@@ -449,4 +454,39 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     assert_eq!(usage(&server), 0, "nothing above is an API call");
     assert_eq!(server.count("SELECT count(*) FROM todos"), 0);
     assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status = 200"), 0);
+}
+
+#[test]
+fn initialize_is_the_handshake_of_the_older_revisions_only() {
+    let server = TestServer::start();
+    let (user, client) = (server.add_user("ann@example.com"), server.add_client(None).0);
+    let token = server.mcp_token(&user, &client);
+    // Sent as a 2026-07-28 request (its header and _meta), initialize is a method that revision
+    // does not have.
+    let modern_init = modern(&server, Some(&token), 1, "initialize", json!({ "protocolVersion": "2025-11-25" }));
+    assert_eq!(
+        (modern_init.status, modern_init.body["error"]["code"].as_i64()),
+        (404, Some(-32601)),
+        "{:?}",
+        modern_init.body
+    );
+    // Without a version to negotiate, the handshake is malformed.
+    for params in [None, Some(json!({})), Some(json!({ "protocolVersion": 20251125 }))] {
+        let mut body = json!({ "jsonrpc": "2.0", "id": 2, "method": "initialize" });
+        if let Some(params) = params.clone() {
+            body["params"] = params;
+        }
+        let bare = send(&server, Some(&token), &[], &body.to_string());
+        assert_eq!(
+            (bare.status, bare.body["error"]["code"].as_i64()),
+            (400, Some(-32602)),
+            "{params:?}: {:?}",
+            bare.body
+        );
+        assert!(bare.body["error"]["message"].as_str().unwrap().contains("protocolVersion"), "{:?}", bare.body);
+    }
+    let handshake =
+        legacy(&server, Some(&token), "2025-11-25", Some(3), "initialize", json!({ "protocolVersion": "2025-11-25" }));
+    assert_eq!(handshake.body["result"]["protocolVersion"], "2025-11-25", "{:?}", handshake.body);
+    assert_eq!(usage(&server), 0);
 }
