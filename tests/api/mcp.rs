@@ -490,3 +490,110 @@ fn initialize_is_the_handshake_of_the_older_revisions_only() {
     assert_eq!(handshake.body["result"]["protocolVersion"], "2025-11-25", "{:?}", handshake.body);
     assert_eq!(usage(&server), 0);
 }
+
+#[test]
+fn the_todo_view_is_a_resource_of_both_eras_that_the_tools_point_at() {
+    let server = TestServer::start();
+    let (user, client) = (server.add_user("ann@example.com"), server.add_client(None).0);
+    let token = server.mcp_token(&user, &client);
+    let call = |method: &str, params: Value| {
+        let answer = modern(&server, Some(&token), 1, method, params);
+        assert_eq!(answer.status, 200, "{method}: {:?}", answer.body);
+        answer.body["result"].clone()
+    };
+    let public_for_an_hour = |result: &Value, what: &str| {
+        assert_eq!(
+            (result["ttlMs"].as_u64(), result["cacheScope"].as_str()),
+            (Some(3_600_000), Some("public")),
+            "{what}"
+        );
+    };
+
+    // The extension is declared where the server says what it offers, in both eras.
+    let discover = call("server/discover", json!({}));
+    let capabilities = &discover["capabilities"];
+    assert_eq!(capabilities["extensions"]["io.modelcontextprotocol/ui"], json!({}), "{capabilities}");
+    assert!(capabilities["resources"].is_object() && capabilities["prompts"].is_object(), "{capabilities}");
+    let init = legacy(
+        &server,
+        Some(&token),
+        "2025-11-25",
+        Some(1),
+        "initialize",
+        json!({ "protocolVersion": "2025-11-25",
+        "capabilities": { "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": ["text/html;profile=mcp-app"] } } } }),
+    );
+    assert_eq!(init.body["result"]["capabilities"], *capabilities, "{:?}", init.body);
+
+    let listed = call("resources/list", json!({}));
+    public_for_an_hour(&listed, "resources/list");
+    let resources = listed["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 1, "{listed}");
+    let uri = resources[0]["uri"].as_str().unwrap().to_owned();
+    assert!(uri.starts_with("ui://"), "{uri}");
+    assert_eq!(resources[0]["mimeType"], "text/html;profile=mcp-app");
+
+    let read = call("resources/read", json!({ "uri": uri }));
+    public_for_an_hour(&read, "resources/read");
+    let content = &read["contents"][0];
+    assert_eq!(
+        (content["uri"].as_str(), content["mimeType"].as_str()),
+        (Some(uri.as_str()), Some("text/html;profile=mcp-app"))
+    );
+    let html = content["text"].as_str().unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("ui/initialize"), "{}", &html[..80]);
+    assert_eq!(
+        content["_meta"]["ui"]["csp"],
+        json!({ "connectDomains": [], "resourceDomains": [], "frameDomains": [], "baseUriDomains": [] })
+    );
+    assert_eq!(content["_meta"]["ui"]["prefersBorder"], true);
+    assert!(content["_meta"]["openai/widgetDescription"].as_str().is_some_and(|d| !d.is_empty()));
+
+    // 2026-07-28, resources: an unknown resource is -32602 naming it, never an empty contents.
+    let missing = modern(&server, Some(&token), 2, "resources/read", json!({ "uri": "ui://gpt-todo/other.html" }));
+    assert_eq!(missing.body["error"]["code"], -32602, "{:?}", missing.body);
+    assert_eq!(missing.body["error"]["data"], json!({ "uri": "ui://gpt-todo/other.html" }));
+    let templates = call("resources/templates/list", json!({}));
+    assert_eq!(templates["resourceTemplates"], json!([]));
+    public_for_an_hour(&templates, "resources/templates/list");
+    let prompts = call("prompts/list", json!({}));
+    assert_eq!(prompts["prompts"], json!([]));
+    public_for_an_hour(&prompts, "prompts/list");
+
+    // The tools that show todos point at the view, for MCP Apps hosts and for ChatGPT alike.
+    let tools = call("tools/list", json!({}))["tools"].clone();
+    for tool in tools.as_array().unwrap() {
+        let name = tool["name"].as_str().unwrap();
+        let with_view = matches!(name, "list_todos" | "create_todo" | "update_todo");
+        let expected = with_view.then_some(uri.as_str());
+        assert_eq!(tool["_meta"]["ui"]["resourceUri"].as_str(), expected, "{name}");
+        assert_eq!(tool["_meta"]["openai/outputTemplate"].as_str(), expected, "{name}");
+        assert!(tool["_meta"]["openai/toolInvocation/invoking"].is_string(), "{name}");
+    }
+
+    // One tool list for every client: the same with or without the extension, in both eras.
+    let mut with_ui = json!({});
+    with_ui["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": { "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": ["text/html;profile=mcp-app"] } } },
+    });
+    let body = json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": with_ui });
+    let headers = [("MCP-Protocol-Version", MODERN.to_owned()), ("Mcp-Method", "tools/list".to_owned())];
+    let from_an_apps_host = send(&server, Some(&token), &headers, &body.to_string());
+    assert_eq!(from_an_apps_host.body["result"]["tools"], tools);
+    let old = legacy(&server, Some(&token), "2025-11-25", Some(6), "tools/list", json!({}));
+    assert_eq!(old.body["result"]["tools"], tools);
+
+    // Handshake-era clients read the same resource, without the caching hints of 2026-07-28.
+    let old_read = legacy(&server, Some(&token), "2025-06-18", Some(7), "resources/read", json!({ "uri": uri }));
+    assert_eq!(old_read.body["result"]["contents"], read["contents"], "{:?}", old_read.body);
+    assert!(old_read.body["result"].get("ttlMs").is_none());
+    let old_list = legacy(&server, Some(&token), "2025-06-18", Some(8), "resources/list", json!({}));
+    assert_eq!(old_list.body["result"]["resources"], listed["resources"]);
+
+    // Reading needs the token like every method, and none of it is an API call.
+    let refused = modern(&server, None, 9, "resources/read", json!({ "uri": uri }));
+    assert_eq!(refused.status, 401);
+    assert_eq!(usage(&server), 0);
+    assert_eq!(mcp_log(&server), vec![(None, 401)]);
+}
