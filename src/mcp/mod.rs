@@ -17,7 +17,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, json_response};
 use crate::api::request::{RequestLine, json_body, request_line};
 use crate::auth::{Caller, MCP_PATH};
 use crate::calllog::{self, CallRecord};
@@ -43,8 +43,22 @@ pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
         .and(warp::header::headers_cloned())
         .and(json_body())
         .then(handle);
+    // Streamable HTTP (2025-11-25, listening for messages from the server): a server without a
+    // standalone SSE stream answers GET with 405, and DELETE too (it issues no session). Both are
+    // answered inside the CORS wrapper, so that a browser client on an allowed origin reads the
+    // 405 it expects instead of a CORS failure.
+    let not_served = warp::get().or(warp::delete()).unify().map(method_not_allowed);
     // The CORS wrapper answers preflights and refuses a foreign Origin with 403 on every method.
-    warp::path!("mcp").and(post.with(cors)).map(Reply::into_response)
+    warp::path!("mcp").and(post.or(not_served).unify().with(cors)).map(Reply::into_response)
+}
+
+fn method_not_allowed() -> Response {
+    let mut response =
+        json_response(StatusCode::METHOD_NOT_ALLOWED, &json!({ "error": ApiError::MethodNotAllowed.to_string() }));
+    if let Some(allow) = crate::routes::allowed_methods(MCP_PATH) {
+        response.headers_mut().insert(warp::http::header::ALLOW, warp::http::HeaderValue::from_static(allow));
+    }
+    response
 }
 
 /// Streamable HTTP, security: a browser page on another origin must not reach this endpoint
@@ -56,7 +70,7 @@ fn cors(config: &Config) -> warp::cors::Cors {
         .collect();
     warp::cors()
         .allow_origins(origins)
-        .allow_methods(["POST"])
+        .allow_methods(["POST", "GET", "DELETE"])
         .allow_headers(["authorization", "content-type", "accept", "mcp-protocol-version", "mcp-method", "mcp-name"])
         .expose_headers(["www-authenticate"])
         .max_age(600)

@@ -597,3 +597,38 @@ fn the_todo_view_is_a_resource_of_both_eras_that_the_tools_point_at() {
     assert_eq!(usage(&server), 0);
     assert_eq!(mcp_log(&server), vec![(None, 401)]);
 }
+
+#[test]
+fn a_browser_client_on_an_allowed_origin_can_read_the_405_of_get_and_delete() {
+    let server = TestServer::start_with(|config| config.cors_origins = vec!["https://app.example".into()]);
+    let (user, client) = (server.add_user("ann@example.com"), server.add_client(None).0);
+    let token = server.mcp_token(&user, &client);
+    let request = |method: &str, origin: &str, extra: &[(&str, &str)]| {
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(server.url("/mcp"))
+            .header("Origin", origin)
+            .header("Authorization", format!("Bearer {token}"));
+        for (name, value) in extra {
+            builder = builder.header(*name, *value);
+        }
+        reply(common::http().run(builder.body(()).unwrap()))
+    };
+    // The preflight of a 2025-11-25 client's GET (its standalone stream) from an allowed origin.
+    let preflight = request(
+        "OPTIONS",
+        "https://app.example",
+        &[
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization, mcp-protocol-version"),
+        ],
+    );
+    assert_eq!(preflight.status, 200, "{:?}", preflight.headers);
+    for method in ["GET", "DELETE"] {
+        let answer = request(method, "https://app.example", &[("MCP-Protocol-Version", "2025-11-25")]);
+        assert_eq!((answer.status, answer.header("allow")), (405, Some("POST")), "{method}");
+        assert_eq!(answer.header("access-control-allow-origin"), Some("https://app.example"), "{method}");
+        assert_eq!(request(method, "https://evil.example", &[]).status, 403, "{method}");
+    }
+    assert_eq!(usage(&server), 0);
+}
