@@ -3,8 +3,8 @@ test host page (mcp_app_host/) that uses the official host side of the extension
 @modelcontextprotocol/ext-apps and the official MCP client, both from npm at the versions of
 package-lock.json, connected to the real gpt-todo over /mcp with a real token. The host reads
 the view that list_todos points at, shows it in a sandboxed iframe, makes the model's list_todos
-call and hands the view its result. Then a person ticks a todo, adds one, deletes one (after
-saying yes), and runs into the quota; each action must be exactly one counted, logged tools/call
+call and hands the view its result. Then a person asks for the next page, ticks a todo, adds
+one, deletes one (after saying yes), and runs into the quota; each action must be exactly one counted, logged tools/call
 in the database, and the view must never list again on its own nor load anything.
 
 The view is screenshotted at 360 and 720 px wide (artifacts/mcp-view-*.png; docs/ has copies for
@@ -108,7 +108,7 @@ def test_the_view_in_a_host_ticks_adds_deletes_and_shows_the_quota(start_server,
             page.wait_for_function("window.hostReady === true")
             started = page.evaluate(
                 "config => startHost(config)",
-                {"mcpUrl": server.url("/mcp"), "token": mcp_token, "theme": "light", "listArguments": {"limit": 20}},
+                {"mcpUrl": server.url("/mcp"), "token": mcp_token, "theme": "light", "listArguments": {"limit": 3}},
             )
             assert started["uri"].startswith("ui://") and started["resultIsError"] is False, started
             assert started["protocolVersion"] == "2026-07-28", started
@@ -119,7 +119,13 @@ def test_the_view_in_a_host_ticks_adds_deletes_and_shows_the_quota(start_server,
 
             # The host sends the tool's result; the view shows it, text as text.
             page.evaluate("showToolResult()")
+            expect(view.get_by_role("checkbox")).to_have_count(3)
+            expect(view.locator("#summary")).to_have_text("3 todos shown, 0 done; more on the next page.")
+            # The next page only when asked: one list_todos, with the model's page size.
+            view.get_by_role("button", name="Show more").click()
             expect(view.get_by_role("checkbox")).to_have_count(4)
+            expect(view.get_by_role("button", name="Show more")).to_be_hidden()
+            assert tool_calls(server) == [("list_todos", 200), ("list_todos", 200)]
             labels = view.locator("li label").all_inner_texts()
             assert labels == ["Buy milk", "Fix the bike", MARKUP_TITLE, "Water the plants"], labels
             assert view.locator("b").count() == 0, "a title is text, never markup"
@@ -140,7 +146,7 @@ def test_the_view_in_a_host_ticks_adds_deletes_and_shows_the_quota(start_server,
             expect(view.locator("#notice")).to_have_text("Done: Buy milk.")
             expect(view.get_by_text("The semi-skimmed one.")).to_be_visible()
             assert one_value(server, "SELECT status FROM todos WHERE id = ?", ids["Buy milk"]) == "done"
-            assert tool_calls(server)[1:] == [("update_todo", 200)]
+            assert tool_calls(server)[2:] == [("update_todo", 200)]
             assert usage(server) == counted + 1
             told = page.evaluate("hostLog.modelContext.at(-1)")
             assert f'marked #{ids["Buy milk"]} "Buy milk" done' in told["content"][0]["text"], told
@@ -153,7 +159,7 @@ def test_the_view_in_a_host_ticks_adds_deletes_and_shows_the_quota(start_server,
             expect(view.get_by_role("checkbox", name="Call the plumber")).to_be_visible()
             expect(field).to_have_value("")
             assert one_value(server, "SELECT count(*) FROM todos WHERE title = 'Call the plumber'") == 1
-            assert tool_calls(server)[2:] == [("create_todo", 200)]
+            assert tool_calls(server)[3:] == [("create_todo", 200)]
 
             # Deleting asks first; keeping it calls nothing.
             view.get_by_role("button", name="Delete “Fix the bike”").click()
@@ -162,12 +168,12 @@ def test_the_view_in_a_host_ticks_adds_deletes_and_shows_the_quota(start_server,
             expect(confirm.get_by_role("button", name="Keep it")).to_be_focused()
             confirm.get_by_role("button", name="Keep it").click()
             expect(confirm).to_have_count(0)
-            assert len(tool_calls(server)) == 3
+            assert len(tool_calls(server)) == 4
             view.get_by_role("button", name="Delete “Fix the bike”").click()
             view.get_by_role("group", name="Confirm deleting").get_by_role("button", name="Delete").click()
             expect(view.get_by_role("checkbox", name="Fix the bike")).to_have_count(0)
             assert one_value(server, "SELECT count(*) FROM todos WHERE id = ?", ids["Fix the bike"]) == 0
-            assert tool_calls(server)[3:] == [("delete_todo", 200)]
+            assert tool_calls(server)[4:] == [("delete_todo", 200)]
 
             frame = next(f for f in page.frames if f != page.main_frame)
             axe = Axe()
@@ -196,7 +202,7 @@ def test_the_view_in_a_host_ticks_adds_deletes_and_shows_the_quota(start_server,
             expect(plumber).not_to_be_checked()
             expect(plumber).to_be_enabled()
             assert one_value(server, "SELECT status FROM todos WHERE title = 'Call the plumber'") == "pending"
-            assert tool_calls(server)[4:] == [("update_todo", 429)]
+            assert tool_calls(server)[5:] == [("update_todo", 429)]
             page.locator("iframe").screenshot(path=ARTIFACTS / "mcp-view-360-quota.png")
             heights = page.evaluate("hostLog.sizes")
             assert heights and all(h > 100 for h in heights), heights
@@ -205,7 +211,12 @@ def test_the_view_in_a_host_ticks_adds_deletes_and_shows_the_quota(start_server,
 
     # Each action was one tools/call through the chain; the view never listed again on its own.
     assert tool_calls(server) == [
-        ("list_todos", 200), ("update_todo", 200), ("create_todo", 200), ("delete_todo", 200), ("update_todo", 429)
+        ("list_todos", 200),  # the model's
+        ("list_todos", 200),  # "Show more"
+        ("update_todo", 200),
+        ("create_todo", 200),
+        ("delete_todo", 200),
+        ("update_todo", 429),
     ]
     assert problems == [], "\n".join(problems)
     assert view_requests == [], f"the view loaded something: {view_requests}"
