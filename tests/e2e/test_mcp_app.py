@@ -166,8 +166,9 @@ def test_the_view_in_a_host_ticks_adds_deletes_and_shows_the_quota(start_server,
             confirm = view.get_by_role("group", name="Confirm deleting")
             expect(confirm).to_contain_text("Delete “Fix the bike”? This cannot be undone.")
             expect(confirm.get_by_role("button", name="Keep it")).to_be_focused()
-            confirm.get_by_role("button", name="Keep it").click()
+            confirm.get_by_role("button", name="Keep it").press("Escape")
             expect(confirm).to_have_count(0)
+            expect(view.get_by_role("button", name="Delete “Fix the bike”")).to_be_focused()
             assert len(tool_calls(server)) == 4
             view.get_by_role("button", name="Delete “Fix the bike”").click()
             view.get_by_role("group", name="Confirm deleting").get_by_role("button", name="Delete").click()
