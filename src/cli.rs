@@ -370,8 +370,7 @@ pub enum TokenCommand {
         resource: Option<String>,
     },
     /// Revoke access and refresh tokens: a user's (of one client or of all), or with only
-    /// --client every token of that client.
-    #[command(group(clap::ArgGroup::new("whose").args(["user", "client"]).multiple(true).required(true)))]
+    /// --client every token of that client. Give --user, --client, or both.
     Revoke {
         /// Only the tokens of this user (their email).
         #[arg(long, value_name = "EMAIL")]

@@ -36,7 +36,8 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
         }
         ClientCommand::Remove { client_id } => audited(conn, "client.remove", &client_id, |conn| {
             manage::remove(conn, &client_id)?;
-            let said = format!("Removed client {client_id} with its tokens and counters; the call log keeps its rows.\n");
+            let said =
+                format!("Removed client {client_id} with its tokens and counters; the call log keeps its rows.\n");
             Ok((said, String::new()))
         }),
         ClientCommand::RotateSecret { client_id } => audited(conn, "client.rotate-secret", &client_id, |conn| {

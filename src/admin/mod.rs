@@ -13,7 +13,6 @@ mod users;
 pub use clients::{added, rotated};
 pub use limits::{describe, parse_limit};
 
-
 use std::io::Write;
 use std::path::Path;
 
@@ -136,7 +135,8 @@ pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
             audited(&conn, "user.reset-usage", &user, |conn| {
                 let reset = manage::usage::reset(conn, &user, client.as_deref())?;
                 let detail = client.as_ref().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
-                let said = format!("Reset {} of {user}; the call log is kept.\n", counted(reset, "counter", "counters"));
+                let said =
+                    format!("Reset {} of {user}; the call log is kept.\n", counted(reset, "counter", "counters"));
                 Ok((said, detail))
             })
         }

@@ -22,8 +22,9 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
     match command {
         UserCommand::Add { email, name, admin, .. } => {
             // Hashing is slow on purpose: done before the transaction, not while holding it.
-            let user = users::NewUser::prepare(&mut HashMemory::default(), &email, name.as_deref().unwrap_or(""), &password)
-                .map_err(invalid)?;
+            let user =
+                users::NewUser::prepare(&mut HashMemory::default(), &email, name.as_deref().unwrap_or(""), &password)
+                    .map_err(invalid)?;
             let detail = if admin { "admin" } else { "" };
             let id = audited(conn, "user.add", &email, |conn| {
                 let id = users::insert(conn, &user)?;
@@ -164,7 +165,8 @@ pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
                 Ok((format!("Revoked {} of {user}{of}.\n", counted(revoked, "token", "tokens")), detail))
             })
         }
-        // clap requires --user or --client (the `whose` group).
-        TokenCommand::Revoke { user: None, client: None } => Err(invalid("give --user EMAIL, --client CLIENT_ID, or both")),
+        TokenCommand::Revoke { user: None, client: None } => {
+            Err(invalid("say whose tokens: --user EMAIL (theirs), --client CLIENT_ID (all of the client's), or both"))
+        }
     }
 }

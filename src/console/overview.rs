@@ -5,10 +5,10 @@
 use rusqlite::{Connection, params};
 use warp::reply::Response;
 
-use crate::manage::audit::{self, Entry};
 use super::chart::{self, Bar, OUTCOMES};
 use super::frame::{self, Section};
 use super::{Ask, to_db, users};
+use crate::manage::audit::{self, Entry};
 use crate::manage::usage::{self, Counter};
 use crate::quota::{Period, Plan, Window};
 use crate::web::html::escape;

@@ -60,9 +60,10 @@ pub fn restore(db_path: &Path, backup_path: &Path, missing: Missing) -> Result<R
                 db_path,
                 &format!(
                     "it belongs to {}, and this is {}: the restored file would be yours, and its owner could \
-                     not open it. Run restore as its owner (sudo -u ACCOUNT gpt-todo …) or as root",
+                     not open it. Run restore as its owner (sudo -u {} gpt-todo …) or as root",
                     live.describe(),
-                    owner::account(me)
+                    owner::account(me),
+                    owner::user_name(live.uid)
                 ),
             ));
         }
@@ -111,7 +112,10 @@ fn replace(db_path: &Path, source: &Path, backup: &Path, kept: Option<Ownership>
         }
         other => other,
     };
-    match file::inspect(source, Role::Backup).and_then(|found| found.usable(source, Role::Backup)).map_err(named_as_backup)? {
+    match file::inspect(source, Role::Backup)
+        .and_then(|found| found.usable(source, Role::Backup))
+        .map_err(named_as_backup)?
+    {
         Found::Ours => {}
         _ => return Err(refused(backup, "no gpt-todo backup here (missing or empty); check the path")),
     }

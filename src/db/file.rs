@@ -80,7 +80,9 @@ impl Found {
                     MIGRATIONS.len()
                 ),
             )),
-            Found::Damaged(detail) => Err(refused(path, &format!("the database is damaged ({detail}); {damaged_hint}"))),
+            Found::Damaged(detail) => {
+                Err(refused(path, &format!("the database is damaged ({detail}); {damaged_hint}")))
+            }
             usable => Ok(usable),
         }
     }
@@ -253,7 +255,7 @@ pub fn not_permitted(path: &Path) -> String {
     let me = owner::current_uid();
     match Ownership::of(path) {
         Ok(file) if file.uid != me && me != 0 => format!(
-            "permission denied: the file belongs to {} and this is {}; run this as its owner, or give it \
+            "permission denied: the file belongs to {}, and this is {}; run this as its owner, or give it \
              back to the account that runs gpt-todo (chown ACCOUNT: FILE)",
             file.describe(),
             owner::account(me)

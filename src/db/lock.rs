@@ -67,7 +67,7 @@ fn denied(lock_path: &Path) -> String {
     let me = owner::account(owner::current_uid());
     match Ownership::of(lock_path) {
         Ok(lock) => format!(
-            "permission denied: it belongs to {} and this is {me}; run this as its owner, or give it back \
+            "permission denied: it belongs to {}, and this is {me}; run this as its owner, or give it back \
              (chown ACCOUNT: {})",
             lock.describe(),
             lock_path.display()

@@ -99,11 +99,10 @@ pub fn set_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) -> Mana
 /// number alone keeps the window of.
 pub fn limits(conn: &Connection, client_id: &str, user: Option<&UserId>) -> ManageResult<Limits> {
     require(conn, client_id)?;
-    let (limit, window) = conn.query_row(
-        "SELECT call_limit, call_window FROM oauth_clients WHERE client_id = ?1",
-        [client_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (limit, window) =
+        conn.query_row("SELECT call_limit, call_window FROM oauth_clients WHERE client_id = ?1", [client_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let user = match user {
         Some(user) => conn
             .query_row(
