@@ -699,12 +699,12 @@ fn files_that_are_not_a_usable_gpt_todo_database_are_refused_untouched() {
     // Another process holds SQLite's exclusive lock (not this one: reading the file here to compare
     // it would drop this process's locks): every command waits its busy timeout, then says so.
     let locked = gpt_todo_database(dir.path(), "locked.db");
-    let mut holder = Command::new("sqlite3")
+    let mut holder = common::tool("sqlite3", "sqlite3")
         .arg(&locked)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("the sqlite3 shell (scripts/test installs it)");
+        .expect("run the sqlite3 shell");
     let mut shell = holder.stdin.take().unwrap();
     writeln!(
         shell,
