@@ -145,12 +145,21 @@ fn a_restore_onto_a_missing_database_is_refused_unless_create() {
 fn the_nightly_gzip_recipe_writes_owner_only_files_that_restore_reads() {
     let dir = tempfile::tempdir().unwrap();
     let db = gpt_todo_database(dir.path(), "gpt-todo.db");
-    let nightly = dir.path().join("gpt-todo-2026-11-30.db.gz");
-    // The README's recipe, under the common umask 022 it must not depend on.
-    let recipe =
-        format!("umask 022; (umask 077 && \"$0\" --db '{}' backup - | gzip > '{}')", db.display(), nightly.display());
-    let written = Command::new("sh").arg("-c").arg(&recipe).arg(env!("CARGO_BIN_EXE_gpt-todo")).output().unwrap();
-    assert!(written.status.success(), "{written:?}");
+    // The README's cron line, as cron runs it (`\%` is `%`), on this test's files, under the
+    // common umask 022 it must not depend on.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let line = readme.lines().find(|l| l.contains("backup - | gzip")).expect("the README's nightly recipe");
+    let command = line.split_whitespace().skip(6).collect::<Vec<_>>().join(" ").replace("\\%", "%");
+    let backups = dir.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let command = command
+        .replace("/usr/local/bin/gpt-todo", env!("CARGO_BIN_EXE_gpt-todo"))
+        .replace("/var/lib/gpt-todo/gpt-todo.db", db.to_str().unwrap())
+        .replace("/var/lib/gpt-todo/backups", backups.to_str().unwrap());
+    let written = Command::new("sh").arg("-c").arg(format!("umask 022; {command}")).output().unwrap();
+    assert!(written.status.success() && written.stderr.is_empty(), "{command}: {written:?}");
+    let nightly = std::fs::read_dir(&backups).unwrap().next().expect("the recipe wrote a file").unwrap().path();
+    assert!(nightly.to_str().unwrap().ends_with(".db.gz"), "{}", nightly.display());
     assert_eq!(mode(&nightly), 0o600, "the recipe's file is owner-only");
     ok(&cli_on(&db, &["user", "add", "later@example.com", "--password-stdin"], Some("long enough\n")));
 
