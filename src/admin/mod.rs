@@ -21,7 +21,7 @@ use rusqlite::Connection;
 use crate::cli::{ClientCommand, Command, UsageAction, UsageArgs, UserCommand};
 use crate::db::file::Missing;
 use crate::db::{self, DbError};
-use crate::manage::audit::{self, Actor};
+use crate::manage::audit_log::{self, Actor};
 use crate::manage::{self, ManageError};
 use crate::users::CreateUserError;
 
@@ -81,7 +81,7 @@ pub fn audited<T>(
 ) -> Result<T, AdminError> {
     db::exec(conn, "BEGIN IMMEDIATE")?;
     let done = change(conn).and_then(|(value, detail)| {
-        audit::record(conn, &Actor::command_line(), action, target.trim(), &detail)?;
+        audit_log::record(conn, &Actor::command_line(), action, target.trim(), &detail)?;
         db::exec(conn, "COMMIT")?;
         Ok(value)
     });

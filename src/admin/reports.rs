@@ -9,7 +9,7 @@ use super::{AdminError, AdminResult, invalid};
 use crate::cli::{LogsArgs, UsageArgs};
 use crate::clock::unix_now;
 use crate::manage;
-use crate::manage::calls::{CallFilters, Typed};
+use crate::manage::call_filters::{CallFilters, Typed};
 use crate::quota::Plan;
 use crate::users;
 
@@ -43,7 +43,7 @@ pub fn usage(conn: &Connection, args: &UsageArgs) -> AdminResult {
     Ok(out)
 }
 
-/// The call log, newest first, with the console's filters (`manage::calls`).
+/// The call log, newest first, with the console's filters (`manage::call_filters`).
 pub fn logs(conn: &Connection, args: &LogsArgs) -> AdminResult {
     check_user(conn, args.user.as_deref())?;
     let text = |value: &Option<String>| value.as_deref().unwrap_or("").to_owned();

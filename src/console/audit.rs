@@ -1,11 +1,11 @@
 //! Every change an admin makes in the console: the operation and its `admin_audit` row
-//! (`manage::audit`, which the command line writes too) are one writer job, so a change is never
+//! (`manage::audit_log`, which the command line writes too) are one writer job, so a change is never
 //! without its row, nor a row without its change.
 
 use rusqlite::Connection;
 
 use super::Ask;
-use crate::manage::audit::{self, Actor};
+use crate::manage::audit_log::{self, Actor};
 use crate::manage::{ManageError, ManageResult};
 
 /// Runs `operation` on the writer and records it as `action` on `target` with `detail`;
@@ -27,7 +27,7 @@ where
         .db
         .write(move |conn| {
             let value = operation(conn)?;
-            audit::record(conn, &actor, action, &target, &detail)?;
+            audit_log::record(conn, &actor, action, &target, &detail)?;
             Ok::<_, ManageError>(value)
         })
         .await;

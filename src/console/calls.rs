@@ -1,7 +1,7 @@
 //! The call log: filters (user, client, status, path, time range), newest first, paged by a
 //! cursor (the last id shown), and one call in full.
 //!
-//! The filters, and the SQL they become, are `manage::calls`'s, which `gpt-todo logs` shares.
+//! The filters, and the SQL they become, are `manage::call_filters`'s, which `gpt-todo logs` shares.
 //! One page searches at most [`SEARCH_WINDOW`] ids: a filter that matches little (a status or a
 //! path no index serves) would otherwise read the whole log before answering. When the window
 //! ends before the page is full, the page says so and links on to the older calls.
@@ -14,7 +14,7 @@ use warp::reply::Response;
 use super::Ask;
 use super::frame::{self, Section};
 use crate::db::DbError;
-use crate::manage::calls::{CallFilters, Typed};
+use crate::manage::call_filters::{CallFilters, Typed};
 use crate::web::html::{error_block, escape};
 
 const PAGE: usize = 50;

@@ -8,7 +8,7 @@ use warp::reply::Response;
 use super::chart::{self, Bar, OUTCOMES};
 use super::frame::{self, Section};
 use super::{Ask, to_db, users};
-use crate::manage::audit::{self, Entry};
+use crate::manage::audit_log::{self, Entry};
 use crate::manage::usage::{self, Counter};
 use crate::quota::{Period, Plan, Window};
 use crate::web::html::escape;
@@ -91,7 +91,7 @@ fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate:
         top_clients,
         top_users,
         near_limit,
-        audit: audit::recent(conn, 10)?,
+        audit: audit_log::recent(conn, 10)?,
     })
 }
 

@@ -67,6 +67,12 @@ fn the_caddyfile_is_valid_and_formatted() {
 }
 
 #[test]
+#[should_panic(expected = "is not installed: `sudo apt-get install no-such-package`")]
+fn a_missing_tool_fails_saying_what_to_install() {
+    tool("gpt-todo-no-such-tool", "no-such-package");
+}
+
+#[test]
 fn the_systemd_unit_verifies() {
     let version = tool("systemd-analyze", "systemd").arg("--version").output().expect("run systemd-analyze");
     assert!(version.status.success());
