@@ -1,6 +1,9 @@
-//! The command line: `gpt-todo serve` and the admin commands. Every flag is also an environment
-//! variable `GPT_TODO_<FLAG>` (given to every flag by [`command`], so a new flag gets one too), so
-//! a service manager can configure the server without arguments.
+//! The command line: `gpt-todo serve` and the admin commands. Every configuration flag (`--db` and
+//! `serve`'s flags, and the flags of other commands that name one of `serve`'s settings, such as
+//! `client add --public-url`) is also an environment variable `GPT_TODO_<FLAG>`, given by
+//! [`command`], so a service manager can configure the server without arguments and a new
+//! `serve` flag gets one too. One command's filters and arguments (`--user`, `--limit`, `--json`)
+//! have none: a `GPT_TODO_USER` meant for something else must not silently filter a report.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -26,7 +29,9 @@ pub struct Cli {
     #[arg(long, default_value = "./gpt-todo.db", global = true)]
     pub db: PathBuf,
 
-    /// Create the database if it is missing, for a command that would otherwise refuse.
+    /// Create the database if it is missing, for a command that would otherwise refuse (also
+    /// `restore` onto a path with no database). Never read from the environment: a variable
+    /// would switch off the mistyped-path check for every command.
     #[arg(long, global = true)]
     pub create: bool,
 
@@ -57,9 +62,11 @@ pub enum Command {
         /// standard output.
         path: PathBuf,
     },
-    /// Replace the database with a backup; the server must be stopped.
+    /// Replace the database with a backup; the server must be stopped. The database keeps its
+    /// owner and mode; a missing one is refused unless --create (a mistyped --db).
     Restore {
-        /// A file written by `gpt-todo backup`; it is checked before anything is replaced.
+        /// A file written by `gpt-todo backup`, or that file gzipped (`backup - | gzip`); it is
+        /// checked before anything is replaced.
         backup: PathBuf,
     },
 }
@@ -260,8 +267,12 @@ pub enum UserCommand {
         /// A number of calls, or `none`.
         limit: String,
         /// The window the limit applies to: a lifetime `total`, or per UTC `day` or `month`.
-        #[arg(long, value_enum, default_value_t = Window::Total)]
-        per: Window,
+        /// Default: the window in force (the user's own limit's, else the client's, else `total`).
+        #[arg(long, value_enum)]
+        per: Option<Window>,
+        /// Confirm a limit of 0, which refuses every call.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -300,8 +311,12 @@ pub enum ClientCommand {
         /// Calls allowed per user, or `none`.
         limit: String,
         /// The window the limit applies to: a lifetime `total`, or per UTC `day` or `month`.
-        #[arg(long, value_enum, default_value_t = Window::Total)]
-        per: Window,
+        /// Default: the client's window now (`total` for a client without a limit of its own).
+        #[arg(long, value_enum)]
+        per: Option<Window>,
+        /// Confirm a limit of 0, which refuses every call.
+        #[arg(long)]
+        yes: bool,
     },
     /// Delete a client with its tokens and counters (the call log keeps its rows).
     Remove {
@@ -354,13 +369,14 @@ pub enum TokenCommand {
         #[arg(long)]
         resource: Option<String>,
     },
-    /// Revoke a user's access and refresh tokens, of one client or of all.
+    /// Revoke access and refresh tokens: a user's (of one client or of all), or with only
+    /// --client every token of that client. Give --user, --client, or both.
     Revoke {
-        /// The user's email.
-        #[arg(long)]
-        user: String,
+        /// Only the tokens of this user (their email).
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
         /// Only the tokens of this client id.
-        #[arg(long)]
+        #[arg(long, value_name = "CLIENT_ID")]
         client: Option<String>,
     },
 }
@@ -404,9 +420,18 @@ pub struct LogsArgs {
     /// Only calls of this client id.
     #[arg(long)]
     pub client: Option<String>,
-    /// Only calls answered with this HTTP status.
+    /// Only calls answered with this HTTP status: a code such as 429, or a class such as 4xx.
     #[arg(long)]
-    pub status: Option<u16>,
+    pub status: Option<String>,
+    /// Only calls whose path starts with this (`/api/todos` also finds `/api/todos/42`).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Only calls at or after this UTC time (2026-11-30 or 2026-11-30T14:00).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only calls before this UTC time.
+    #[arg(long)]
+    pub to: Option<String>,
     /// How many calls to show.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
@@ -415,10 +440,19 @@ pub struct LogsArgs {
     pub json: bool,
 }
 
-/// The command tree, with the `GPT_TODO_*` variable of every flag and boolean variables that
-/// accept `1/0/true/false/yes/no`.
+/// The command tree, with the `GPT_TODO_*` variable of every configuration flag (see the module
+/// documentation) and boolean variables that accept `1/0/true/false/yes/no`.
 pub fn command() -> clap::Command {
-    with_env_vars(Cli::command())
+    with_env_vars(Cli::command(), &setting_flags())
+}
+
+/// The configuration flags, read from their variables wherever they appear: `--db` and every flag
+/// of `serve` (`usage --default-call-limit` and `client add --public-url` name the server's
+/// settings too, so they read the same variables).
+pub fn setting_flags() -> Vec<String> {
+    let root = Cli::command();
+    let serve = root.find_subcommand("serve").map(|serve| serve.get_arguments().filter_map(|arg| arg.get_long()));
+    std::iter::once("db").chain(serve.into_iter().flatten()).map(str::to_owned).collect()
 }
 
 /// Parses the process's arguments (and variables); exits with clap's message when they are wrong.
@@ -442,10 +476,13 @@ pub fn env_var_name(long: &str) -> String {
     format!("GPT_TODO_{}", long.to_uppercase().replace('-', "_"))
 }
 
-fn with_env_vars(command: clap::Command) -> clap::Command {
+fn with_env_vars(command: clap::Command, settings: &[String]) -> clap::Command {
     command
         .mut_args(|arg| {
             let Some(long) = arg.get_long() else { return arg };
+            if !settings.iter().any(|setting| setting == long) {
+                return arg;
+            }
             let name = env_var_name(long);
             let arg = if arg.get_env().is_none() { arg.env(name) } else { arg };
             // A flag's variable is a word people write in many ways, not only `true`.
@@ -455,7 +492,7 @@ fn with_env_vars(command: clap::Command) -> clap::Command {
                 arg
             }
         })
-        .mut_subcommands(with_env_vars)
+        .mut_subcommands(|sub| with_env_vars(sub, settings))
 }
 
 /// One item of a comma-separated list, so `a, b` reads as `a` and `b`.

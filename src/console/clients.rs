@@ -308,7 +308,8 @@ pub async fn change_client(client_id: String, ask: Ask) -> Response {
         }
         Some("revoke-tokens") => {
             change(&ask, "client.revoke-tokens", &client_id, String::new(), move |conn| {
-                manage::revoke_tokens(conn, &id).map(|n| Some(format!("Revoked {n} tokens.")))
+                manage::revoke_tokens(conn, &id)
+                    .map(|n| Some(format!("Revoked {}.", admin::counted(n, "token", "tokens"))))
             })
             .await
         }

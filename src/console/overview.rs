@@ -5,10 +5,10 @@
 use rusqlite::{Connection, params};
 use warp::reply::Response;
 
-use super::audit::{self, Entry};
 use super::chart::{self, Bar, OUTCOMES};
 use super::frame::{self, Section};
 use super::{Ask, to_db, users};
+use crate::manage::audit_log::{self, Entry};
 use crate::manage::usage::{self, Counter};
 use crate::quota::{Period, Plan, Window};
 use crate::web::html::escape;
@@ -91,7 +91,7 @@ fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate:
         top_clients,
         top_users,
         near_limit,
-        audit: audit::recent(conn, 10)?,
+        audit: audit_log::recent(conn, 10)?,
     })
 }
 
@@ -158,16 +158,18 @@ fn render(o: &Overview) -> String {
     } else {
         html.push_str(&users::counter_table(&o.near_limit, None));
     }
-    html.push_str("<h2>Latest changes in the console</h2>");
+    html.push_str("<h2>Latest changes</h2><p>Made in the console or with the command line (CLI).</p>");
     if o.audit.is_empty() {
         html.push_str("<p>No changes yet.</p>");
     } else {
-        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Admin</th><th scope="col">What</th><th scope="col">On</th><th scope="col">Detail</th></tr></thead><tbody>"#);
+        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">By</th><th scope="col">What</th><th scope="col">On</th><th scope="col">Detail</th></tr></thead><tbody>"#);
         for e in &o.audit {
+            // A CLI row names the system account that ran the command, not an admin's email.
+            let by = if e.via == "cli" { format!("CLI: {}", e.admin_email) } else { e.admin_email.clone() };
             html.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&e.at),
-                escape(&e.admin_email),
+                escape(&by),
                 escape(&e.action),
                 escape(&e.target),
                 escape(&e.detail)

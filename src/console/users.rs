@@ -224,7 +224,8 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
             let client = ask.params.get("client").map(str::to_owned);
             let detail = client.clone().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
             change(&ask, "user.reset-usage", &email, detail, move |conn| {
-                manage::usage::reset(conn, &who, client.as_deref()).map(|n| format!("Reset {n} counters."))
+                manage::usage::reset(conn, &who, client.as_deref())
+                    .map(|n| format!("Reset {}.", crate::admin::counted(n, "counter", "counters")))
             })
             .await
         }

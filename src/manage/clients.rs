@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::{ManageError, ManageResult};
 use crate::clients::{self, CLIENT_SECRET_PREFIX, Registered, check_redirect_uri};
-use crate::quota::{self, Plan};
+use crate::ids::UserId;
+use crate::quota::{self, Limits, Plan};
 use crate::secrets::{hash_secret, random_secret};
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +93,28 @@ pub fn set_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) -> Mana
     require(conn, client_id)?;
     quota::set_client_limit(conn, client_id, plan)?;
     Ok(())
+}
+
+/// The client's own limit and, for `user`, that user's own limit for it: what a change of the
+/// number alone keeps the window of.
+pub fn limits(conn: &Connection, client_id: &str, user: Option<&UserId>) -> ManageResult<Limits> {
+    require(conn, client_id)?;
+    let (limit, window) =
+        conn.query_row("SELECT call_limit, call_window FROM oauth_clients WHERE client_id = ?1", [client_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let user = match user {
+        Some(user) => conn
+            .query_row(
+                "SELECT call_limit, call_window FROM api_limit_overrides WHERE user_id = ?1 AND client_id = ?2",
+                params![user, client_id],
+                |r| Ok(quota::plan(r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .flatten(),
+        None => None,
+    };
+    Ok(Limits { user, client: quota::plan(limit, window) })
 }
 
 /// Registers one more exact redirect URI; returns the client's list.

@@ -83,10 +83,10 @@ fn setup(dir: &Path) -> (std::path::PathBuf, String) {
 
 /// The IPs fail2ban-regex finds in `log` with the filter.
 fn fail2ban_matches(log: &Path) -> Vec<String> {
-    let output = Command::new("fail2ban-regex")
+    let output = crate::common::tool("fail2ban-regex", "fail2ban")
         .args(["--out", "ip", log.to_str().unwrap(), FILTER])
         .output()
-        .expect("fail2ban-regex is needed for this test (scripts/test installs Debian's fail2ban)");
+        .expect("run fail2ban-regex");
     assert!(output.status.success(), "fail2ban-regex failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect()
 }

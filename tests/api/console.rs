@@ -355,7 +355,7 @@ fn a_limit_set_in_the_console_and_a_disable_take_effect_on_the_api_at_once() {
     let page = console.get(&user_page);
     assert!(page.body.contains(&client_id), "the user's counters per client: {}", page.body);
     let reset = console.post(&user_page, &[("action", "reset"), ("client", &client_id)]);
-    assert!(reset.body.contains("Reset 1 counters."), "{}", reset.body);
+    assert!(reset.body.contains("Reset 1 counter."), "{}", reset.body);
     assert_eq!(post_json(&server.url("/api/todos"), Some(&token), todo).status, 201, "the counter starts again");
 
     console.post(&user_page, &[("action", "disable")]);
@@ -370,6 +370,33 @@ fn a_limit_set_in_the_console_and_a_disable_take_effect_on_the_api_at_once() {
     }
     let overview = console.get("/admin");
     assert!(overview.body.contains("user.remove-admin"), "the overview shows the latest changes");
+}
+
+#[test]
+fn changes_made_with_the_cli_are_in_the_latest_changes_marked_as_cli() {
+    let (server, mut console) = with_admin();
+    let (client_id, _) = server.add_client(None);
+    let said = server.cli(&["client", "set-limit", &client_id, "7", "--per", "day"]);
+    assert!(said.status.success(), "{said:?}");
+    server.add_user("ann@example.com");
+    assert!(server.cli(&["user", "disable", "ann@example.com"]).status.success());
+    console.get(&format!("/admin/clients/{client_id}"));
+    console.post(&format!("/admin/clients/{client_id}"), &[("action", "rotate-secret")]);
+    assert!(server.cli(&["user", "enable", "ann@example.com"]).status.success());
+    let me = String::from_utf8(std::process::Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let overview = console.get("/admin");
+    let changes = &overview.body[overview.body.find("Latest changes").expect("the latest changes")..];
+    for (action, by) in [
+        ("client.rotate-secret", "root@example.com".to_owned()),
+        ("user.enable", format!("CLI: {}", me.trim())),
+        ("user.disable", format!("CLI: {}", me.trim())),
+        ("client.set-limit", format!("CLI: {}", me.trim())),
+    ] {
+        let row =
+            changes.split("<tr>").find(|row| row.contains(action)).unwrap_or_else(|| panic!("{action}: {changes}"));
+        assert!(row.contains(&by), "{action} is shown as made by {by}: {row}");
+    }
+    assert!(changes.contains("7 calls per day"), "the CLI's detail: {changes}");
 }
 
 #[test]
