@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_housekeeping_indexes.sql"),
     include_str!("../../migrations/0006_mcp.sql"),
     include_str!("../../migrations/0007_console.sql"),
+    include_str!("../../migrations/0008_public_bounds.sql"),
 ];
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
