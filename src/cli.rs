@@ -38,7 +38,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    // Boxed: its many flags make it far larger than the other commands.
+    Serve(Box<ServeArgs>),
     /// Manage the people who can sign in.
     #[command(subcommand)]
     User(UserCommand),
@@ -130,8 +131,9 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Reverse proxies (IP addresses, repeat or comma-separate) whose X-Forwarded-For is believed
-    /// for the client address in the log. Default: none; the connection's address is logged.
+    /// Reverse proxies and tunnels (IP addresses, repeat or comma-separate) whose X-Forwarded-For is
+    /// believed for the client's address: in the log, the per-address budgets and the lockout.
+    /// Default: none; the connection's address is used.
     #[arg(long, value_delimiter = ',', value_parser = list_item)]
     pub trusted_proxy: Vec<String>,
 

@@ -42,10 +42,16 @@ fn is_public_v6(ip: &Ipv6Addr) -> bool {
     if first & 0xe000 != 0x2000 {
         return false;
     }
-    !((first == 0x2001 && second < 0x0200) // IETF protocol assignments 2001::/23, Teredo 2001::/32 among them
-        || (first == 0x2001 && second == 0x0db8) // documentation (RFC 3849)
-        || first == 0x2002 // 6to4 (RFC 3056): the IPv4 address of a relay inside
-        || (first & 0xfff0) == 0x3ff0) // documentation 3fff::/20 (RFC 9637)
+    let special = match first {
+        // IETF protocol assignments 2001::/23 (Teredo 2001::/32 among them); documentation
+        // 2001:db8::/32 (RFC 3849).
+        0x2001 => second < 0x0200 || second == 0x0db8,
+        // 6to4 (RFC 3056): the IPv4 address of a relay inside.
+        0x2002 => true,
+        // Documentation 3fff::/20 (RFC 9637).
+        _ => first & 0xfff0 == 0x3ff0,
+    };
+    !special
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ async fn grant(state: &AppState, client: Client, params: &Params) -> Result<(Iss
     let resource = match params.get("resource") {
         Some(requested) => Some(
             our_resource(&state.config, requested)
-                .ok_or_else(|| OAuthError::invalid_target(unknown_resource(&state)))?,
+                .ok_or_else(|| OAuthError::invalid_target(unknown_resource(state)))?,
         ),
         None => None,
     };
