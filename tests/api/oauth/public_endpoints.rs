@@ -243,7 +243,8 @@ fn a_flood_of_sign_ups_from_2600_addresses_locks_nobody_out_and_a_locked_guesser
         assert_eq!(wrong.status, 401, "{}", wrong.body);
     }
     // The review's flood: 26,000 sign-up posts with invalid emails, 10 from each of 2,600
-    // addresses (each within the address's budget), through the trusted proxy.
+    // addresses (each within the address's budget), through the trusted proxy: two emails five
+    // times each, which once locked 10,400 entries and so filled the lockout map with locks.
     let mut flooder = Browser::new(&server);
     let page = flooder.get(&authorize_path(&client.0, CALLBACK, &[]));
     let mut fields = page.hidden_fields();
@@ -257,7 +258,7 @@ fn a_flood_of_sign_ups_from_2600_addresses_locks_nobody_out_and_a_locked_guesser
         (0..10)
             .map(|post| {
                 let mut form = fields.clone();
-                form.push(("email".into(), format!("not-an-email-{address}-{post}")));
+                form.push(("email".into(), format!("not-an-email-{address}-{}", post % 2)));
                 let request = agent.post(&url).header("Cookie", &cookie).header("X-Forwarded-For", &forwarded);
                 request.send_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap().status().as_u16()
             })
@@ -418,6 +419,12 @@ fn look_alikes_of_the_operators_client_are_refused_and_self_registered_ones_are_
     let operators = consent_of(&operator.client_id, CALLBACK);
     assert!(!operators.contains("Unverified") && !operators.contains("evil.example"), "{operators}");
     assert_ne!(without_csrf(&imposters), without_csrf(&operators));
+
+    // A stranger who registers a name first does not keep the operator from using it.
+    assert_eq!(register("Team Todo", "https://evil.example/cb").status, 201);
+    let added = server.cli(&["client", "add", "Team Todo", "--redirect-uri", CALLBACK]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert_oauth_error(&register("Team Todo", "https://evil.example/cb"), 400, "invalid_client_metadata");
 
     // A metadata document may not take the name either.
     let (url, _) = serve_document(|url| client_document(url, "My GPT"));
