@@ -16,6 +16,7 @@ use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, 
 pub const DEFAULT_CALL_LIMIT: u64 = 1000;
 
 use crate::quota::Window;
+use crate::rate_limit::Rate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,7 +43,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    // Boxed: its many flags make it far larger than the other commands.
+    Serve(Box<ServeArgs>),
     /// Manage the people who can sign in.
     #[command(subcommand)]
     User(UserCommand),
@@ -121,9 +123,9 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_client_metadata_documents: bool,
 
-    /// FOR TESTS ONLY: fetch Client ID Metadata Documents over plain http and from loopback and
-    /// private addresses, which is otherwise refused (a client id URL could make the server probe
-    /// its own network).
+    /// FOR TESTS ONLY: fetch Client ID Metadata Documents over plain http and from loopback
+    /// addresses, which is otherwise refused (a client id URL could make the server probe its own
+    /// network). Every other special-purpose address stays refused.
     #[arg(long, hide = true)]
     pub test_allow_private_client_metadata: bool,
 
@@ -136,8 +138,9 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Reverse proxies (IP addresses, repeat or comma-separate) whose X-Forwarded-For is believed
-    /// for the client address in the log. Default: none; the connection's address is logged.
+    /// Reverse proxies and tunnels (IP addresses, repeat or comma-separate) whose X-Forwarded-For is
+    /// believed for the client's address: in the log, the per-address budgets and the lockout.
+    /// Default: none; the connection's address is used.
     #[arg(long, value_delimiter = ',', value_parser = list_item)]
     pub trusted_proxy: Vec<String>,
 
@@ -165,6 +168,40 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at GET /metrics on this address (host:port). Default: off.
     #[arg(long, value_parser = listen_address)]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// Wrong passwords per client address (IPv6: /64) on the sign-in pages: that many at once,
+    /// refilled evenly over the period (`10/min`, `30/15min`, `100/h`).
+    #[arg(long, default_value = "10/min", value_parser = rate)]
+    pub failed_sign_in_rate: Rate,
+
+    /// Sign-ins and sign-ups per client address, successful or not: bounds the password hashing
+    /// one address can ask for.
+    #[arg(long, default_value = "120/min", value_parser = rate)]
+    pub sign_in_rate: Rate,
+
+    /// Token requests with an invalid, expired or reused code or refresh token, per client and
+    /// address (a successful exchange or refresh costs nothing).
+    #[arg(long, default_value = "300/min", value_parser = rate)]
+    pub bad_grant_rate: Rate,
+
+    /// Token and revocation requests with an unknown client or a wrong client secret, per address.
+    #[arg(long, default_value = "60/min", value_parser = rate)]
+    pub failed_client_auth_rate: Rate,
+
+    /// Dynamic client registrations (RFC 7591) per client address.
+    #[arg(long, default_value = "120/h", value_parser = rate)]
+    pub registration_rate: Rate,
+
+    /// Self-registered clients (RFC 7591, metadata documents) that never completed an
+    /// authorization are kept up to this many; older ones beyond it are removed (never one
+    /// registered in the last 15 minutes), and all of them after a day.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unused_clients: u32,
+}
+
+/// A budget such as `10/min` (see `rate_limit::Rate`).
+fn rate(text: &str) -> Result<Rate, String> {
+    text.parse()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_housekeeping_indexes.sql"),
     include_str!("../../migrations/0006_mcp.sql"),
     include_str!("../../migrations/0007_console.sql"),
+    include_str!("../../migrations/0008_public_bounds.sql"),
     include_str!("../../migrations/0009_cli_audit.sql"),
 ];
 

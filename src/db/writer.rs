@@ -176,7 +176,7 @@ fn run(
                 if failing {
                     probe(&conn, &health);
                 } else {
-                    housekeeping_due = keep_house(&conn, retention);
+                    housekeeping_due = keep_house(&conn, &retention);
                 }
                 continue;
             }
@@ -209,7 +209,7 @@ fn run(
             (_, committed) => finish_all(finishers, committed),
         }
         if Instant::now() >= housekeeping_due && health.failure().is_none() {
-            housekeeping_due = keep_house(&conn, retention);
+            housekeeping_due = keep_house(&conn, &retention);
         }
     }
     if let Err(e) = checkpoint(&conn) {
@@ -242,9 +242,9 @@ fn describe(e: &rusqlite::Error) -> String {
 }
 
 /// Runs the housekeeping steps once; returns when they are due again.
-fn keep_house(conn: &Connection, retention: Retention) -> Instant {
+fn keep_house(conn: &Connection, retention: &Retention) -> Instant {
     let started = Instant::now();
-    let more = housekeeping::run_steps(conn, retention);
+    let more = housekeeping::run_steps(conn, retention.clone());
     Instant::now() + if more { housekeeping::catching_up_pause(started.elapsed()) } else { housekeeping::EVERY }
 }
 

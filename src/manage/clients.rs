@@ -4,7 +4,9 @@
 //! Names are unique among clients (compared without case): the consent page shows a client by its
 //! name, and two clients called "My GPT" would leave a person unable to tell which one asks. The
 //! check is here, where operators add and rename clients, so clients that register themselves
-//! (RFC 7591) may follow a rule of their own.
+//! (RFC 7591) may follow a rule of their own (`crate::client_names`). Only the operator's own
+//! clients count: a stranger who registered "My GPT" first must not keep the operator from
+//! naming theirs so (that client is marked unverified on its consent page).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -189,7 +191,8 @@ fn refuse_taken_name(conn: &Connection, name: &str, except: Option<&str>) -> Man
     let taken: Option<String> = conn
         .query_row(
             "SELECT client_id FROM oauth_clients
-              WHERE lower(trim(name)) = lower(trim(?1)) AND (?2 IS NULL OR client_id <> ?2) LIMIT 1",
+              WHERE lower(trim(name)) = lower(trim(?1)) AND (?2 IS NULL OR client_id <> ?2)
+                AND registration = 'operator' LIMIT 1",
             params![name, except],
             |r| r.get(0),
         )

@@ -77,7 +77,11 @@ fn cors(config: &Config) -> warp::cors::Cors {
         .build()
 }
 
-async fn handle(state: AppState, line: RequestLine, headers: HeaderMap, body: Result<Bytes, ApiError>) -> Response {
+async fn handle(state: AppState, mut line: RequestLine, headers: HeaderMap, body: Result<Bytes, ApiError>) -> Response {
+    // warp takes `/mcp/` for `/mcp`: log and check it as the endpoint it is.
+    if line.path != MCP_PATH {
+        line.path = MCP_PATH.to_owned();
+    }
     // The id of the call's log row, when the message is logged (a token refusal, a tool call).
     let request_id = line.request_id;
     let mut response = answer_message(&state, line, &headers, body).await;

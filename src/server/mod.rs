@@ -89,6 +89,7 @@ pub async fn run(
                 let (stalled, body) = body::StallLimit::wrap(limits.body_stall);
                 let mut request = request.map(body);
                 request.extensions_mut().insert(ClientAddr(remote));
+                crate::client_address::join_forwarded_for(request.headers_mut());
                 let answer = filter.clone().call(request);
                 let clock = clock.clone();
                 async move {

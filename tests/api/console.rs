@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{TestServer, post_json};
+use crate::common::{self, TestServer, post_json};
 
 const PASSWORD: &str = "password123";
 
@@ -336,6 +336,35 @@ fn clients_that_registered_themselves_are_marked_as_such() {
 
     let detail = console.get(&format!("/admin/clients/{dynamic_id}"));
     assert!(detail.body.contains("<dt>Registered</dt><dd>dynamic (RFC 7591)</dd>"), "{}", detail.body);
+}
+
+#[test]
+fn a_client_whose_id_is_a_url_opens_from_its_encoded_link() {
+    let (server, mut console) = with_admin();
+    let document_id = "https://app.example/oauth/client.json?v=1";
+    let uris = vec!["https://app.example/cb".to_owned()];
+    gpt_todo::clients::remember_metadata_document(&server.sql(), document_id, "Document client", &uris).unwrap();
+    let list = console.get("/admin/clients");
+    let encoded = "/admin/clients/https%3A%2F%2Fapp.example%2Foauth%2Fclient.json%3Fv%3D1";
+    assert!(list.body.contains(&format!(r#"href="{encoded}""#)), "{}", list.body);
+    let detail = console.get(encoded);
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert!(detail.body.contains("<h1>Document client</h1>"), "{}", detail.body);
+    assert!(detail.body.contains(&format!(r#"action="{encoded}""#)), "its forms post back to it: {}", detail.body);
+    assert!(detail.body.contains("/admin/calls?client=https%3A%2F%2Fapp.example"), "{}", detail.body);
+    let limited = console.post(encoded, &[("action", "set-limit"), ("call_limit", "5"), ("per", "day")]);
+    assert_eq!(limited.status, 200, "{}", limited.body);
+    assert_eq!(server.count("SELECT call_limit FROM oauth_clients WHERE client_id LIKE 'https://app.example/%'"), 5);
+}
+
+#[test]
+fn the_overview_says_when_a_proxy_that_is_not_trusted_forwards_requests() {
+    let (server, mut console) = with_admin();
+    assert!(!console.get("/admin").body.contains("trusted proxy"));
+    let forwarded = common::http().get(server.url("/healthz")).header("X-Forwarded-For", "203.0.113.9").call();
+    assert_eq!(forwarded.unwrap().status(), 200);
+    let overview = console.get("/admin");
+    assert!(overview.body.contains("<code>--trusted-proxy 127.0.0.1</code>"), "{}", overview.body);
 }
 
 #[test]

@@ -145,6 +145,40 @@ fn only_tokens_bound_to_the_mcp_endpoint_are_taken_there() {
     assert_eq!(usage(&server), 2);
 }
 
+/// A legacy-era `tools/call` of `create_todo` posted to `path`.
+fn create_at(server: &TestServer, path: &str, token: &str) -> Reply {
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": { "name": "create_todo", "arguments": { "title": "via MCP" } } });
+    let request = common::http()
+        .post(server.url(path))
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .header("Authorization", format!("Bearer {token}"));
+    reply(request.send(body.to_string()))
+}
+
+#[test]
+fn the_trailing_slash_takes_the_same_audience_check_and_user_info_refuses_mcp_tokens() {
+    let server = TestServer::start();
+    let user = server.add_user("ann@example.com");
+    let (client, _) = server.add_client(None);
+    let unbound = server.token(&user, &client, std::time::Duration::from_secs(3600));
+    let for_mcp = server.mcp_token(&user, &client);
+    // `/mcp/` once checked the audience as the todo API does, so an unbound token ran tools there.
+    let refused = create_at(&server, "/mcp/", &unbound);
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    assert_eq!(server.count("SELECT count(*) FROM todos"), 0);
+    let created = create_at(&server, "/mcp/", &for_mcp);
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert_eq!(created.body["result"]["isError"], false, "{:?}", created.body);
+    assert_eq!(mcp_log(&server).len(), 2, "both calls are logged as /mcp");
+    // User info belongs to the todo API: a token bound to /mcp is not taken there.
+    let info = get(&server.url("/api/oauth2/userinfo"), Some(&for_mcp));
+    assert_eq!(info.status, 401, "{:?}", info.body);
+    assert_eq!(info.error(), "The access token was not issued for this resource");
+    assert_eq!(get(&server.url("/api/oauth2/userinfo"), Some(&unbound)).body["id"], user.as_str());
+}
+
 #[test]
 fn the_2026_07_28_flow_discover_list_and_every_tool() {
     let server = TestServer::start();

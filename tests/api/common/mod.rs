@@ -2,6 +2,7 @@
 //! clients and tokens the way an operator would. Quiet unless `TEST_LOG` is set.
 
 pub mod process;
+pub mod source_address;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
