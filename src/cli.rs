@@ -1,6 +1,9 @@
-//! The command line: `gpt-todo serve` and the admin commands. Every flag is also an environment
-//! variable `GPT_TODO_<FLAG>` (given to every flag by [`command`], so a new flag gets one too), so
-//! a service manager can configure the server without arguments.
+//! The command line: `gpt-todo serve` and the admin commands. Every configuration flag (`--db` and
+//! `serve`'s flags, and the flags of other commands that name one of `serve`'s settings, such as
+//! `client add --public-url`) is also an environment variable `GPT_TODO_<FLAG>`, given by
+//! [`command`], so a service manager can configure the server without arguments and a new
+//! `serve` flag gets one too. One command's filters and arguments (`--user`, `--limit`, `--json`)
+//! have none: a `GPT_TODO_USER` meant for something else must not silently filter a report.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -13,6 +16,7 @@ use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, 
 pub const DEFAULT_CALL_LIMIT: u64 = 1000;
 
 use crate::quota::Window;
+use crate::rate_limit::Rate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,7 +30,9 @@ pub struct Cli {
     #[arg(long, default_value = "./gpt-todo.db", global = true)]
     pub db: PathBuf,
 
-    /// Create the database if it is missing, for a command that would otherwise refuse.
+    /// Create the database if it is missing, for a command that would otherwise refuse (also
+    /// `restore` onto a path with no database). Never read from the environment: a variable
+    /// would switch off the mistyped-path check for every command.
     #[arg(long, global = true)]
     pub create: bool,
 
@@ -37,7 +43,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    // Boxed: its many flags make it far larger than the other commands.
+    Serve(Box<ServeArgs>),
     /// Manage the people who can sign in.
     #[command(subcommand)]
     User(UserCommand),
@@ -57,9 +64,11 @@ pub enum Command {
         /// standard output.
         path: PathBuf,
     },
-    /// Replace the database with a backup; the server must be stopped.
+    /// Replace the database with a backup; the server must be stopped. The database keeps its
+    /// owner and mode; a missing one is refused unless --create (a mistyped --db).
     Restore {
-        /// A file written by `gpt-todo backup`; it is checked before anything is replaced.
+        /// A file written by `gpt-todo backup`, or that file gzipped (`backup - | gzip`); it is
+        /// checked before anything is replaced.
         backup: PathBuf,
     },
 }
@@ -114,9 +123,9 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_client_metadata_documents: bool,
 
-    /// FOR TESTS ONLY: fetch Client ID Metadata Documents over plain http and from loopback and
-    /// private addresses, which is otherwise refused (a client id URL could make the server probe
-    /// its own network).
+    /// FOR TESTS ONLY: fetch Client ID Metadata Documents over plain http and from loopback
+    /// addresses, which is otherwise refused (a client id URL could make the server probe its own
+    /// network). Every other special-purpose address stays refused.
     #[arg(long, hide = true)]
     pub test_allow_private_client_metadata: bool,
 
@@ -129,8 +138,9 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Reverse proxies (IP addresses, repeat or comma-separate) whose X-Forwarded-For is believed
-    /// for the client address in the log. Default: none; the connection's address is logged.
+    /// Reverse proxies and tunnels (IP addresses, repeat or comma-separate) whose X-Forwarded-For is
+    /// believed for the client's address: in the log, the per-address budgets and the lockout.
+    /// Default: none; the connection's address is used.
     #[arg(long, value_delimiter = ',', value_parser = list_item)]
     pub trusted_proxy: Vec<String>,
 
@@ -158,6 +168,40 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at GET /metrics on this address (host:port). Default: off.
     #[arg(long, value_parser = listen_address)]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// Wrong passwords per client address (IPv6: /64) on the sign-in pages: that many at once,
+    /// refilled evenly over the period (`10/min`, `30/15min`, `100/h`).
+    #[arg(long, default_value = "10/min", value_parser = rate)]
+    pub failed_sign_in_rate: Rate,
+
+    /// Sign-ins and sign-ups per client address, successful or not: bounds the password hashing
+    /// one address can ask for.
+    #[arg(long, default_value = "120/min", value_parser = rate)]
+    pub sign_in_rate: Rate,
+
+    /// Token requests with an invalid, expired or reused code or refresh token, per client and
+    /// address (a successful exchange or refresh costs nothing).
+    #[arg(long, default_value = "300/min", value_parser = rate)]
+    pub bad_grant_rate: Rate,
+
+    /// Token and revocation requests with an unknown client or a wrong client secret, per address.
+    #[arg(long, default_value = "60/min", value_parser = rate)]
+    pub failed_client_auth_rate: Rate,
+
+    /// Dynamic client registrations (RFC 7591) per client address.
+    #[arg(long, default_value = "120/h", value_parser = rate)]
+    pub registration_rate: Rate,
+
+    /// Self-registered clients (RFC 7591, metadata documents) that never completed an
+    /// authorization are kept up to this many; older ones beyond it are removed (never one
+    /// registered in the last 15 minutes), and all of them after a day.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unused_clients: u32,
+}
+
+/// A budget such as `10/min` (see `rate_limit::Rate`).
+fn rate(text: &str) -> Result<Rate, String> {
+    text.parse()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -260,8 +304,12 @@ pub enum UserCommand {
         /// A number of calls, or `none`.
         limit: String,
         /// The window the limit applies to: a lifetime `total`, or per UTC `day` or `month`.
-        #[arg(long, value_enum, default_value_t = Window::Total)]
-        per: Window,
+        /// Default: the window in force (the user's own limit's, else the client's, else `total`).
+        #[arg(long, value_enum)]
+        per: Option<Window>,
+        /// Confirm a limit of 0, which refuses every call.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -300,8 +348,12 @@ pub enum ClientCommand {
         /// Calls allowed per user, or `none`.
         limit: String,
         /// The window the limit applies to: a lifetime `total`, or per UTC `day` or `month`.
-        #[arg(long, value_enum, default_value_t = Window::Total)]
-        per: Window,
+        /// Default: the client's window now (`total` for a client without a limit of its own).
+        #[arg(long, value_enum)]
+        per: Option<Window>,
+        /// Confirm a limit of 0, which refuses every call.
+        #[arg(long)]
+        yes: bool,
     },
     /// Delete a client with its tokens and counters (the call log keeps its rows).
     Remove {
@@ -354,13 +406,14 @@ pub enum TokenCommand {
         #[arg(long)]
         resource: Option<String>,
     },
-    /// Revoke a user's access and refresh tokens, of one client or of all.
+    /// Revoke access and refresh tokens: a user's (of one client or of all), or with only
+    /// --client every token of that client. Give --user, --client, or both.
     Revoke {
-        /// The user's email.
-        #[arg(long)]
-        user: String,
+        /// Only the tokens of this user (their email).
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
         /// Only the tokens of this client id.
-        #[arg(long)]
+        #[arg(long, value_name = "CLIENT_ID")]
         client: Option<String>,
     },
 }
@@ -404,9 +457,18 @@ pub struct LogsArgs {
     /// Only calls of this client id.
     #[arg(long)]
     pub client: Option<String>,
-    /// Only calls answered with this HTTP status.
+    /// Only calls answered with this HTTP status: a code such as 429, or a class such as 4xx.
     #[arg(long)]
-    pub status: Option<u16>,
+    pub status: Option<String>,
+    /// Only calls whose path starts with this (`/api/todos` also finds `/api/todos/42`).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Only calls at or after this UTC time (2026-11-30 or 2026-11-30T14:00).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only calls before this UTC time.
+    #[arg(long)]
+    pub to: Option<String>,
     /// How many calls to show.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
@@ -415,10 +477,19 @@ pub struct LogsArgs {
     pub json: bool,
 }
 
-/// The command tree, with the `GPT_TODO_*` variable of every flag and boolean variables that
-/// accept `1/0/true/false/yes/no`.
+/// The command tree, with the `GPT_TODO_*` variable of every configuration flag (see the module
+/// documentation) and boolean variables that accept `1/0/true/false/yes/no`.
 pub fn command() -> clap::Command {
-    with_env_vars(Cli::command())
+    with_env_vars(Cli::command(), &setting_flags())
+}
+
+/// The configuration flags, read from their variables wherever they appear: `--db` and every flag
+/// of `serve` (`usage --default-call-limit` and `client add --public-url` name the server's
+/// settings too, so they read the same variables).
+pub fn setting_flags() -> Vec<String> {
+    let root = Cli::command();
+    let serve = root.find_subcommand("serve").map(|serve| serve.get_arguments().filter_map(|arg| arg.get_long()));
+    std::iter::once("db").chain(serve.into_iter().flatten()).map(str::to_owned).collect()
 }
 
 /// Parses the process's arguments (and variables); exits with clap's message when they are wrong.
@@ -442,10 +513,13 @@ pub fn env_var_name(long: &str) -> String {
     format!("GPT_TODO_{}", long.to_uppercase().replace('-', "_"))
 }
 
-fn with_env_vars(command: clap::Command) -> clap::Command {
+fn with_env_vars(command: clap::Command, settings: &[String]) -> clap::Command {
     command
         .mut_args(|arg| {
             let Some(long) = arg.get_long() else { return arg };
+            if !settings.iter().any(|setting| setting == long) {
+                return arg;
+            }
             let name = env_var_name(long);
             let arg = if arg.get_env().is_none() { arg.env(name) } else { arg };
             // A flag's variable is a word people write in many ways, not only `true`.
@@ -455,7 +529,7 @@ fn with_env_vars(command: clap::Command) -> clap::Command {
                 arg
             }
         })
-        .mut_subcommands(with_env_vars)
+        .mut_subcommands(|sub| with_env_vars(sub, settings))
 }
 
 /// One item of a comma-separated list, so `a, b` reads as `a` and `b`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cli::{ServeArgs, Synchronous};
 use crate::clock::Clock;
 use crate::quota::{Plan, Window};
+use crate::rate_limit::PublicRates;
 use crate::server::{Limits, raise_open_file_limit};
 
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub struct Config {
     pub dynamic_registration: bool,
     /// Clients identified by the URL of their Client ID Metadata Document.
     pub client_metadata_documents: bool,
-    /// Tests only: such documents may be fetched over http and from loopback or private addresses.
+    /// Tests only: such documents may be fetched over http and from loopback addresses.
     pub allow_private_client_metadata: bool,
     /// Proxies whose `X-Forwarded-For` names the client in the log (`--trusted-proxy`).
     pub trusted_proxies: Vec<IpAddr>,
@@ -43,6 +44,11 @@ pub struct Config {
     pub call_log_days: u32,
     /// Where `GET /metrics` is served, if anywhere (`--metrics-listen`).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The per-address budgets of the public endpoints.
+    pub public_rates: PublicRates,
+    /// How many self-registered clients that never completed an authorization are kept
+    /// (`--max-unused-clients`); older ones beyond it are removed.
+    pub max_unused_clients: u32,
 }
 
 impl Config {
@@ -79,6 +85,14 @@ impl Config {
             limits: limits(args)?,
             call_log_days: args.call_log_days,
             metrics_listen: args.metrics_listen,
+            public_rates: PublicRates {
+                failed_sign_ins: args.failed_sign_in_rate,
+                sign_ins: args.sign_in_rate,
+                bad_grants: args.bad_grant_rate,
+                failed_client_auth: args.failed_client_auth_rate,
+                registrations: args.registration_rate,
+            },
+            max_unused_clients: args.max_unused_clients,
         })
     }
 

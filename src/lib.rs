@@ -12,6 +12,7 @@ pub mod calllog;
 pub mod chain;
 pub mod cli;
 pub mod client_address;
+pub mod client_names;
 pub mod clients;
 pub mod clock;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+pub mod public_address;
 pub mod quota;
 pub mod rate_limit;
 mod routes;
@@ -45,6 +47,7 @@ pub use routes::{ROUTE_TABLE, allowed_methods, routes, routes_with};
 
 use crate::auth::{Authenticator, RemoteUserinfo};
 use crate::cli::Synchronous;
+use crate::client_address::Forwarding;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::oauth::ClientMetadataDocuments;
@@ -63,6 +66,8 @@ pub struct Shared {
     pub client_documents: ClientMetadataDocuments,
     /// Per-address limits of the endpoints anyone may call without an account.
     pub limits: PublicLimits,
+    /// Which peers are believed about the client's address (`--trusted-proxy`).
+    pub forwarding: Arc<Forwarding>,
     /// What guards the sign-in and sign-up password checks: the per-account lockout and the
     /// bound on concurrent password hashing (one per server, like the limits).
     pub sign_in: Guards,
@@ -82,15 +87,21 @@ impl AppState {
         let db = Db::open(
             &config.db_path,
             config.synchronous == Synchronous::Full,
-            db::Retention { call_log_days: config.call_log_days },
+            db::Retention {
+                call_log_days: config.call_log_days,
+                max_unused_clients: config.max_unused_clients,
+                clock: config.clock.clone(),
+            },
         )?;
         let auth = match &config.userinfo_url {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
         };
         let client_documents = ClientMetadataDocuments::new(&config);
-        let (limits, sign_in) = (PublicLimits::default(), Guards::default());
-        Ok(AppState(Arc::new(Shared { config: Arc::new(config), db, auth, client_documents, limits, sign_in })))
+        let (limits, sign_in) = (PublicLimits::new(config.public_rates), Guards::default());
+        let forwarding = Arc::new(Forwarding::new(&config.trusted_proxies));
+        let shared = Shared { config: Arc::new(config), db, auth, client_documents, limits, forwarding, sign_in };
+        Ok(AppState(Arc::new(shared)))
     }
 }
 

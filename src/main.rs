@@ -32,7 +32,7 @@ fn main() -> ExitCode {
 fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
     start_logging(args.log_format);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let listener =
             TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         for warning in
@@ -61,9 +61,14 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
         }
         serve(listener, state, shutdown).await;
         let _ = stop_metrics.send(());
-        cli::print(&format!("gpt-todo stopped; {db_path} is checkpointed.\n"));
-        Ok(())
-    })
+        Ok::<_, String>(db_path)
+    });
+    // Dropping the runtime drops every task, and with the last one the database's last handle,
+    // whose drop waits until every connection is closed: only then are -wal and -shm gone.
+    drop(runtime);
+    let db_path = served?;
+    cli::print(&format!("gpt-todo stopped; {db_path} is checkpointed, one self-contained file again.\n"));
+    Ok(())
 }
 
 /// Log lines on stderr, filtered by `RUST_LOG` (default `info`): text (coloured only for a person

@@ -53,7 +53,7 @@ pub fn routes_with(
         .recover(render_rejection)
         .unify();
 
-    request_line().and(client_address(&state.config.trusted_proxies)).and(app).then(
+    request_line().and(client_address(&state.forwarding)).and(app).then(
         move |line: RequestLine, client: IpAddr, mut response: Response| {
             // Every response carries an id (an API call's own, set by the chain, or this one), and
             // writes the OAuth event it may carry.

@@ -8,10 +8,12 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
-use crate::auth::bearer_token;
+use crate::auth::{Caller, bearer_token};
 use crate::db::DbError;
 use crate::db::tokens;
 use crate::secrets::hash_secret;
+
+const PATH: &str = "/api/oauth2/userinfo";
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "oauth2" / "userinfo")
@@ -25,7 +27,15 @@ async fn userinfo(state: AppState, headers: warp::http::HeaderMap) -> Response {
         Ok(token) => hash_secret(token),
         Err(error) => return error.into_response(),
     };
-    match state.db.read(move |conn| Ok::<_, DbError>(tokens::find_access(conn, &token_hash)?)).await {
+    let found = state.db.read(move |conn| Ok::<_, DbError>(tokens::find_access(conn, &token_hash)?)).await;
+    // RFC 8707: a token bound to `/mcp` is for the MCP endpoint only; user info is the todo API's.
+    let found = found.map(|owner| owner.map(Caller::from));
+    if let Ok(Some(caller)) = &found
+        && let Err(refused) = caller.check_audience(PATH, state.config.public_url())
+    {
+        return refused.into_response();
+    }
+    match found {
         Ok(Some(caller)) => json_response(
             StatusCode::OK,
             &serde_json::json!({

@@ -56,6 +56,12 @@ impl NewUser {
 
 /// Checks a new password's length and hashes it (slowly, on purpose) in `memory`.
 pub fn hash_new_password(memory: &mut HashMemory, password: &str) -> Result<String, String> {
+    check_new_password(password)?;
+    hash_password_in(memory, password)
+}
+
+/// A new password's length, checked before anything costs a hash.
+pub fn check_new_password(password: &str) -> Result<(), String> {
     let length = password.chars().count();
     if length < MIN_PASSWORD_CHARS {
         return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));
@@ -63,7 +69,7 @@ pub fn hash_new_password(memory: &mut HashMemory, password: &str) -> Result<Stri
     if length > MAX_PASSWORD_CHARS {
         return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
     }
-    hash_password_in(memory, password)
+    Ok(())
 }
 
 /// Stores a prepared user and returns the id.

@@ -2,9 +2,9 @@
 
 use rusqlite::Connection;
 
-use super::limits::{describe, parse_limit};
+use super::limits::{LimitChange, set_client_limit};
 use super::table::Table;
-use super::{AdminResult, printable};
+use super::{AdminResult, audited, counted, printable};
 use crate::cli::ClientCommand;
 use crate::clients::Registered;
 use crate::manage::clients as manage;
@@ -15,7 +15,12 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
     match command {
         ClientCommand::Add { name, redirect_uris, call_limit, per, public, public_url } => {
             let plan = call_limit.map(|limit| Plan { limit, window: per });
-            let registered = manage::add(conn, &name, &redirect_uris, plan, public)?;
+            let detail =
+                format!("name {name:?}, {} redirect URIs{}", redirect_uris.len(), if public { ", public" } else { "" });
+            // The console names the new client by its name too (the id is made by the change).
+            let registered = audited(conn, "client.add", &name, |conn| {
+                Ok((manage::add(conn, &name, &redirect_uris, plan, public)?, detail))
+            })?;
             Ok(added(&name, &registered, &public_url))
         }
         ClientCommand::List { json } => {
@@ -26,35 +31,49 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
             )
             .render(json))
         }
-        ClientCommand::SetLimit { client_id, limit, per } => {
-            let plan = parse_limit(&limit, per)?;
-            manage::set_limit(conn, &client_id, plan)?;
-            Ok(match plan {
-                Some(plan) => format!("Client {client_id} may now make {} per user.\n", describe(plan)),
-                None => format!("Client {client_id} now uses the server's default limit.\n"),
+        ClientCommand::SetLimit { client_id, limit, per, yes } => {
+            set_client_limit(conn, &client_id, LimitChange { limit: &limit, per, yes })
+        }
+        ClientCommand::Remove { client_id } => audited(conn, "client.remove", &client_id, |conn| {
+            manage::remove(conn, &client_id)?;
+            let said =
+                format!("Removed client {client_id} with its tokens and counters; the call log keeps its rows.\n");
+            Ok((said, String::new()))
+        }),
+        ClientCommand::RotateSecret { client_id } => audited(conn, "client.rotate-secret", &client_id, |conn| {
+            let secret = manage::rotate_secret(conn, &client_id)?;
+            Ok((rotated(&client_id, &secret), String::new()))
+        }),
+        ClientCommand::AddRedirectUri { client_id, uri } => {
+            audited(conn, "client.add-redirect-uri", &client_id, |conn| {
+                let uris = manage::add_redirect_uri(conn, &client_id, &uri)?;
+                Ok((format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")), uri.clone()))
             })
         }
-        ClientCommand::Remove { client_id } => {
-            manage::remove(conn, &client_id)?;
-            Ok(format!("Removed client {client_id} with its tokens and counters; the call log keeps its rows.\n"))
-        }
-        ClientCommand::RotateSecret { client_id } => {
-            let secret = manage::rotate_secret(conn, &client_id)?;
-            Ok(rotated(&client_id, &secret))
-        }
-        ClientCommand::AddRedirectUri { client_id, uri } => {
-            let uris = manage::add_redirect_uri(conn, &client_id, &uri)?;
-            Ok(format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")))
-        }
         ClientCommand::RemoveRedirectUri { client_id, uri } => {
-            let uris = manage::remove_redirect_uri(conn, &client_id, &uri)?;
-            Ok(format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")))
+            audited(conn, "client.remove-redirect-uri", &client_id, |conn| {
+                let uris = manage::remove_redirect_uri(conn, &client_id, &uri)?;
+                Ok((format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")), uri.clone()))
+            })
         }
-        ClientCommand::Rename { client_id, name } => {
+        ClientCommand::Rename { client_id, name } => audited(conn, "client.rename", &client_id, |conn| {
             manage::rename(conn, &client_id, &name)?;
-            Ok(format!("Client {client_id} is now called \"{}\".\n", printable(name.trim())))
-        }
+            let said = format!("Client {client_id} is now called \"{}\".\n", printable(name.trim()));
+            Ok((said, format!("name {:?}", name.trim())))
+        }),
     }
+}
+
+/// Every access and refresh token of the client, of every user (`token revoke --client`).
+pub fn revoke_tokens(conn: &Connection, client_id: &str) -> AdminResult {
+    audited(conn, "client.revoke-tokens", client_id, |conn| {
+        let revoked = manage::revoke_tokens(conn, client_id)?;
+        let said = format!(
+            "Revoked {} of client {client_id}, of every user; they must sign in and allow it again.\n",
+            counted(revoked, "token", "tokens")
+        );
+        Ok((said, String::new()))
+    })
 }
 
 /// What `client add` prints (the console shows the same, once).

@@ -1,5 +1,7 @@
 //! The admin commands: they open the database file directly (the server may be running; WAL and
 //! the busy timeout let both work) and return what to print: plain text, or JSON with `--json`.
+//! Each change is one transaction with its `admin_audit` row, marked as made with the CLI, so the
+//! console's "Latest changes" shows it beside the console's own.
 
 mod clients;
 mod limits;
@@ -19,6 +21,7 @@ use rusqlite::Connection;
 use crate::cli::{ClientCommand, Command, UsageAction, UsageArgs, UserCommand};
 use crate::db::file::Missing;
 use crate::db::{self, DbError};
+use crate::manage::audit_log::{self, Actor};
 use crate::manage::{self, ManageError};
 use crate::users::CreateUserError;
 
@@ -63,6 +66,31 @@ pub fn invalid(message: impl Into<String>) -> AdminError {
     AdminError::Invalid(message.into())
 }
 
+/// "1 token", "2 tokens": `n` with the noun in the number it takes.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Runs a change and its audit row (`action` on `target`, with the detail `change` gives beside
+/// its value) in one transaction on the command's connection: both are kept, or neither.
+pub fn audited<T>(
+    conn: &Connection,
+    action: &str,
+    target: &str,
+    change: impl FnOnce(&Connection) -> Result<(T, String), AdminError>,
+) -> Result<T, AdminError> {
+    db::exec(conn, "BEGIN IMMEDIATE")?;
+    let done = change(conn).and_then(|(value, detail)| {
+        audit_log::record(conn, &Actor::command_line(), action, target.trim(), &detail)?;
+        db::exec(conn, "COMMIT")?;
+        Ok(value)
+    });
+    if done.is_err() && !conn.is_autocommit() {
+        let _ = db::exec(conn, "ROLLBACK");
+    }
+    done
+}
+
 /// Stored text as a terminal may safely show it: control characters (ESC, BEL, the C1 CSI...)
 /// appear as `\u{1b}` instead of reaching the operator's terminal as escape sequences. Every
 /// command that prints stored text prints it through this (tables do it for every cell).
@@ -78,8 +106,15 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 /// is none: for the others a missing file is a mistyped `--db`.
 pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
     if let Command::Restore { backup } = &command {
-        db::backup::restore(db_path, backup)?;
-        return Ok(format!("Restored {} from {}\n", db_path.display(), backup.display()));
+        let missing = if create { Missing::Create } else { Missing::Refuse };
+        let restored = db::backup::restore(db_path, backup, missing)?;
+        let unpacked = if restored.gzipped { " (gunzipped)" } else { "" };
+        return Ok(format!(
+            "Restored {} from {}{unpacked}; the file is {}.\n",
+            db_path.display(),
+            backup.display(),
+            restored.ownership.describe()
+        ));
     }
     // A password is read before the database is opened: a command that cannot get one must not
     // leave a new, empty database behind.
@@ -97,8 +132,13 @@ pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
         Command::Client(command) => clients::run(&conn, command),
         Command::Token(command) => users::token(&conn, command),
         Command::Usage(UsageArgs { action: Some(UsageAction::Reset { user, client }), .. }) => {
-            let reset = manage::usage::reset(&conn, &user, client.as_deref())?;
-            Ok(format!("Reset {reset} counters of {user}; the call log is kept.\n"))
+            audited(&conn, "user.reset-usage", &user, |conn| {
+                let reset = manage::usage::reset(conn, &user, client.as_deref())?;
+                let detail = client.as_ref().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
+                let said =
+                    format!("Reset {} of {user}; the call log is kept.\n", counted(reset, "counter", "counters"));
+                Ok((said, detail))
+            })
         }
         Command::Usage(args) => reports::usage(&conn, &args),
         Command::Logs(args) => reports::logs(&conn, &args),

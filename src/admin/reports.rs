@@ -1,14 +1,15 @@
 //! `usage` and `logs`: read-only reports for operators, as a table or `--json`.
 
+use rusqlite::Connection;
 use rusqlite::types::Value;
-use rusqlite::{Connection, params};
 use serde_json::json;
 
 use super::table::Table;
 use super::{AdminError, AdminResult, invalid};
 use crate::cli::{LogsArgs, UsageArgs};
 use crate::clock::unix_now;
-use crate::manage::{self, usage::USER_MATCHES};
+use crate::manage;
+use crate::manage::call_filters::{CallFilters, Typed};
 use crate::quota::Plan;
 use crate::users;
 
@@ -42,15 +43,14 @@ pub fn usage(conn: &Connection, args: &UsageArgs) -> AdminResult {
     Ok(out)
 }
 
+/// The call log, newest first, with the console's filters (`manage::call_filters`).
 pub fn logs(conn: &Connection, args: &LogsArgs) -> AdminResult {
     check_user(conn, args.user.as_deref())?;
-    let sql = format!(
-        "SELECT id, at, method, path, tool, status, user_id, client_id, usage_count, round(duration_ms, 2),
-                request_id, user_agent, error
-           FROM api_calls
-          WHERE {USER_MATCHES} AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR status = ?3)
-          ORDER BY id DESC LIMIT ?4"
-    );
+    let text = |value: &Option<String>| value.as_deref().unwrap_or("").to_owned();
+    let (user, client, status, path, from, to) =
+        (text(&args.user), text(&args.client), text(&args.status), text(&args.path), text(&args.from), text(&args.to));
+    let typed = Typed { user: &user, client: &client, status: &status, path: &path, from: &from, to: &to };
+    let filters = CallFilters::parse(typed).map_err(|message| invalid(format!("--{message}")))?;
     let columns = [
         "id",
         "at",
@@ -66,7 +66,21 @@ pub fn logs(conn: &Connection, args: &LogsArgs) -> AdminResult {
         "userAgent",
         "error",
     ];
-    report(conn, &sql, params![args.user, args.client, args.status, args.limit], &columns, args.json)
+    let Some((floor, upper)) = filters.id_range(conn, None)? else {
+        return Ok(Table::new(&columns, Vec::new()).render(args.json));
+    };
+    let mut sql = String::from(
+        "SELECT c.id, c.at, c.method, c.path, c.tool, c.status, c.user_id, c.client_id, c.usage_count,
+                round(c.duration_ms, 2), c.request_id, c.user_agent, c.error
+           FROM api_calls c WHERE 1",
+    );
+    let mut values: Vec<Value> = Vec::new();
+    filters.conditions(conn, &mut sql, &mut values)?;
+    values.extend([Value::Integer(floor), Value::Integer(upper), Value::Integer(args.limit.into())]);
+    let n = values.len();
+    sql.push_str(&format!(" AND c.id >= ?{} AND c.id < ?{} ORDER BY c.id DESC LIMIT ?{n}", n - 2, n - 1));
+    let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+    report(conn, &sql, &params, &columns, args.json)
 }
 
 /// An email must name a user here; anything else may be a remote user id, which is not checked.

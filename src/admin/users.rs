@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::limits::{LimitChange, set_user_limit};
 use super::table::Table;
-use super::{AdminError, AdminResult, invalid, printable};
+use super::{AdminError, AdminResult, audited, counted, invalid, printable};
 use crate::cli::{TokenCommand, UserCommand};
 use crate::db::tokens::{self, Grant, Kind};
 use crate::ids::ClientId;
@@ -20,19 +21,30 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
     let password = password.unwrap_or_default();
     match command {
         UserCommand::Add { email, name, admin, .. } => {
-            let id = users::create(conn, &email, name.as_deref().unwrap_or(""), &password)?;
-            if admin {
-                manage::users::set_admin(conn, &email, true)?;
-                return Ok(format!(
-                    "Added user {} (id {id}), an admin: they can sign in at /admin\n",
-                    printable(email.trim())
-                ));
-            }
-            Ok(format!("Added user {} (id {id})\n", printable(email.trim())))
+            // Hashing is slow on purpose: done before the transaction, not while holding it.
+            let user =
+                users::NewUser::prepare(&mut HashMemory::default(), &email, name.as_deref().unwrap_or(""), &password)
+                    .map_err(invalid)?;
+            let detail = if admin { "admin" } else { "" };
+            let id = audited(conn, "user.add", &email, |conn| {
+                let id = users::insert(conn, &user)?;
+                if admin {
+                    manage::users::set_admin(conn, &email, true)?;
+                }
+                Ok((id, detail.to_owned()))
+            })?;
+            let email = printable(email.trim());
+            Ok(match admin {
+                true => format!("Added user {email} (id {id}), an admin: they can sign in at /admin\n"),
+                false => format!("Added user {email} (id {id})\n"),
+            })
         }
         UserCommand::SetAdmin { email, state } => {
             let admin = state == "on";
-            let changed = manage::users::set_admin(conn, &email, admin)?;
+            let action = if admin { "user.make-admin" } else { "user.remove-admin" };
+            let changed = audited(conn, action, &email, |conn| {
+                Ok((manage::users::set_admin(conn, &email, admin)?, String::new()))
+            })?;
             Ok(match (admin, changed) {
                 (true, true) => format!("{email} is now an admin: they can sign in at /admin.\n"),
                 (true, false) => format!("{email} was already an admin.\n"),
@@ -45,32 +57,40 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
             Ok(Table::of(&["id", "email", "name", "createdAt", "disabledAt", "admin"], &users).render(json))
         }
         UserCommand::Passwd { email, .. } => {
-            manage::users::set_password(
-                conn,
-                &email,
-                &users::hash_new_password(&mut HashMemory::default(), &password).map_err(invalid)?,
-            )?;
-            Ok(format!("New password set for {email}; they are signed out of every browser.\n"))
+            let hash = users::hash_new_password(&mut HashMemory::default(), &password).map_err(invalid)?;
+            audited(conn, "user.set-password", &email, |conn| {
+                manage::users::set_password(conn, &email, &hash)?;
+                Ok((format!("New password set for {email}; they are signed out of every browser.\n"), String::new()))
+            })
         }
-        UserCommand::Disable { email } => Ok(match manage::users::disable(conn, &email)? {
-            true => format!("Disabled {email}: sign-in is refused and their tokens stop working now.\n"),
-            false => format!("{email} was already disabled.\n"),
+        UserCommand::Disable { email } => audited(conn, "user.disable", &email, |conn| {
+            let said = match manage::users::disable(conn, &email)? {
+                true => format!("Disabled {email}: sign-in is refused and their tokens stop working now.\n"),
+                false => format!("{email} was already disabled.\n"),
+            };
+            Ok((said, String::new()))
         }),
-        UserCommand::Enable { email } => Ok(match manage::users::enable(conn, &email)? {
-            true => format!("Enabled {email}: they can sign in again.\n"),
-            false => format!("{email} was not disabled.\n"),
+        UserCommand::Enable { email } => audited(conn, "user.enable", &email, |conn| {
+            let said = match manage::users::enable(conn, &email)? {
+                true => format!("Enabled {email}: they can sign in again.\n"),
+                false => format!("{email} was not disabled.\n"),
+            };
+            Ok((said, String::new()))
         }),
-        UserCommand::Remove { email } => {
+        UserCommand::Remove { email } => audited(conn, "user.remove", &email, |conn| {
             let removed = manage::users::remove(conn, &email)?;
-            Ok(format!("Removed {email} with {} todos; the call log keeps its rows.\n", removed.todos))
+            let todos = counted(removed.todos, "todo", "todos");
+            Ok((format!("Removed {email} with {todos}; the call log keeps its rows.\n"), todos))
+        }),
+        UserCommand::SetLimit { user, client, limit, per, yes } => {
+            set_user_limit(conn, &user, &client, LimitChange { limit: &limit, per, yes })
         }
-        UserCommand::SetLimit { user, client, limit, per } => {
-            super::limits::set_user_limit(conn, &user, &client, &limit, per)
-        }
-        UserCommand::Unlock { email } => {
+        UserCommand::Unlock { email } => audited(conn, "user.unlock", &email, |conn| {
             manage::users::unlock(conn, &email)?;
-            Ok(format!("{email} can try to sign in again now (a running server sees it at the next attempt).\n"))
-        }
+            let said =
+                format!("{email} can try to sign in again now (a running server sees it at the next attempt).\n");
+            Ok((said, String::new()))
+        }),
     }
 }
 
@@ -110,29 +130,43 @@ pub fn read_password(command: &UserCommand) -> Result<Option<String>, AdminError
 pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
     match command {
         TokenCommand::Issue { user, client, ttl, resource } => {
-            let user_id = manage::users::id_of(conn, &user)?;
-            require(conn, &client)?;
             if ttl == 0 {
                 return Err(invalid("--ttl must be at least 1 second"));
             }
-            let family_id = random_id();
             // `resource`: the URL the token is bound to (RFC 8707), e.g. `<public URL>/mcp` for
             // the MCP endpoint; none gives an unbound token, which only the todo API takes.
             let resource = resource.as_deref().map(|url| url.trim_end_matches('/'));
-            let grant = Grant {
-                user_id: &user_id,
-                client_id: &ClientId::new(client.as_str()),
-                scope: SCOPE,
-                family_id: &family_id,
-                code_hash: None,
-                resource,
-            };
-            Ok(format!("{}\n", tokens::issue(conn, Kind::Access, &grant, Duration::from_secs(ttl))?))
+            let mut detail = format!("client {client}, {ttl} s");
+            if let Some(resource) = resource {
+                detail.push_str(&format!(", for {resource}"));
+            }
+            audited(conn, "user.issue-token", &user, |conn| {
+                let user_id = manage::users::id_of(conn, &user)?;
+                require(conn, &client)?;
+                let family_id = random_id();
+                let grant = Grant {
+                    user_id: &user_id,
+                    client_id: &ClientId::new(client.as_str()),
+                    scope: SCOPE,
+                    family_id: &family_id,
+                    code_hash: None,
+                    resource,
+                };
+                let token = tokens::issue(conn, Kind::Access, &grant, Duration::from_secs(ttl))?;
+                Ok((format!("{token}\n"), detail))
+            })
         }
-        TokenCommand::Revoke { user, client } => {
-            let revoked = manage::users::revoke_tokens(conn, &user, client.as_deref())?;
-            let of = client.map(|c| format!(" of client {c}")).unwrap_or_default();
-            Ok(format!("Revoked {revoked} tokens of {user}{of}.\n"))
+        TokenCommand::Revoke { user: None, client: Some(client) } => super::clients::revoke_tokens(conn, &client),
+        TokenCommand::Revoke { user: Some(user), client } => {
+            let detail = client.as_ref().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
+            audited(conn, "user.revoke-tokens", &user, |conn| {
+                let revoked = manage::users::revoke_tokens(conn, &user, client.as_deref())?;
+                let of = client.as_ref().map(|c| format!(" of client {c}")).unwrap_or_default();
+                Ok((format!("Revoked {} of {user}{of}.\n", counted(revoked, "token", "tokens")), detail))
+            })
+        }
+        TokenCommand::Revoke { user: None, client: None } => {
+            Err(invalid("say whose tokens: --user EMAIL (theirs), --client CLIENT_ID (all of the client's), or both"))
         }
     }
 }

@@ -41,7 +41,8 @@ impl Caller {
     /// `<public>` and unbound ones, since GPT Actions never send `resource`.
     pub fn check_audience(&self, path: &str, public_url: &str) -> Result<(), ApiError> {
         let resource = self.resource.as_deref().map(|r| r.trim_end_matches('/'));
-        let fits = if path == MCP_PATH {
+        // The route takes `/mcp/` as `/mcp` too, so the check must (it once let unbound tokens in).
+        let fits = if path.trim_end_matches('/') == MCP_PATH {
             resource.is_some_and(|r| r.strip_prefix(public_url) == Some(MCP_PATH))
         } else {
             resource.is_none_or(|r| r == public_url)

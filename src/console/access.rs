@@ -17,6 +17,7 @@ use super::{Ask, Gated};
 use crate::AppState;
 use crate::client_address::client_address;
 use crate::db::DbError;
+use crate::oauth::events::{AuthEvent, Event};
 use crate::web::html::{error_block, escape, see_other};
 use crate::web::params::{self, Params};
 use crate::web::session::{self, Browser, CONSOLE, SignedIn};
@@ -36,7 +37,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .then(show_login);
     let submit = warp::path!("admin" / "login")
         .and(warp::post())
-        .and(client_address(&state.config.trusted_proxies))
+        .and(client_address(&state.forwarding))
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
         .and(params::form())
@@ -162,8 +163,8 @@ async fn login(address: IpAddr, state: AppState, headers: HeaderMap, form: Resul
     };
     let email = params.get("email").unwrap_or("").trim().to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
-    // The same per-address limit as the OAuth sign-in form.
-    if let Err(wait) = state.limits.sign_in.check(address) {
+    // The same per-address budgets as the OAuth sign-in form.
+    if let Err(wait) = signin::admit(&state.limits, address) {
         let message = too_many_from_network(wait);
         let page = login_page(StatusCode::TOO_MANY_REQUESTS, &browser, &email, Some(&message));
         return with_retry_after(page, wait);
@@ -173,8 +174,13 @@ async fn login(address: IpAddr, state: AppState, headers: HeaderMap, form: Resul
         Err(Refused::Failed(e)) => return frame::server_error(&e),
         Err(refused) => {
             tracing::info!(email = %email, status = refused.status().as_u16(), "console sign-in refused");
-            let page = login_page(refused.status(), &browser, &email, Some(&refused.message()));
-            return refused.with_retry_after(page);
+            let page =
+                refused.with_retry_after(login_page(refused.status(), &browser, &email, Some(&refused.message())));
+            // The same `oauth failure` line as the OAuth page's, so fail2ban counts these too.
+            return match Event::of_refused_sign_in(&refused) {
+                Some(kind) => AuthEvent::new(kind).email(&email).attach(page),
+                None => page,
+            };
         }
     };
     // Told only to someone who knows the password.

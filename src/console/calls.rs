@@ -1,9 +1,7 @@
 //! The call log: filters (user, client, status, path, time range), newest first, paged by a
 //! cursor (the last id shown), and one call in full.
 //!
-//! The query is built from the filters that are set, so SQLite can use the index that fits
-//! (`api_calls_by_user`, `api_calls_by_client`, or the id order). A time bound becomes an id bound
-//! by binary search over ids (ids and times grow together), so a range costs a few point reads.
+//! The filters, and the SQL they become, are `manage::call_filters`'s, which `gpt-todo logs` shares.
 //! One page searches at most [`SEARCH_WINDOW`] ids: a filter that matches little (a status or a
 //! path no index serves) would otherwise read the whole log before answering. When the window
 //! ends before the page is full, the page says so and links on to the older calls.
@@ -16,6 +14,7 @@ use warp::reply::Response;
 use super::Ask;
 use super::frame::{self, Section};
 use crate::db::DbError;
+use crate::manage::call_filters::{CallFilters, Typed};
 use crate::web::html::{error_block, escape};
 
 const PAGE: usize = 50;
@@ -65,36 +64,6 @@ impl Filters {
     }
 }
 
-/// A status filter: one code, or a class such as `4xx`.
-fn status_range(status: &str) -> Result<Option<(i64, i64)>, String> {
-    if status.is_empty() {
-        return Ok(None);
-    }
-    if let Some(class) = status.strip_suffix("xx").and_then(|d| d.parse::<i64>().ok()).filter(|d| (1..=5).contains(d)) {
-        return Ok(Some((class * 100, class * 100 + 100)));
-    }
-    match status.parse::<i64>() {
-        Ok(code) if (100..=599).contains(&code) => Ok(Some((code, code + 1))),
-        _ => Err(format!("'{status}' is not a status: use a code such as 429 or a class such as 4xx")),
-    }
-}
-
-/// A time bound: a date or a date and time (UTC) as the form's inputs send them.
-fn time_bound(text: &str, name: &str) -> Result<Option<String>, String> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let ok = text.len() >= 10
-        && text.len() <= 24
-        && text.bytes().all(|b| b.is_ascii_digit() || b"-:T.Z ".contains(&b))
-        && text.as_bytes()[4] == b'-';
-    if ok {
-        Ok(Some(text.replace(' ', "T")))
-    } else {
-        Err(format!("{name}: use a UTC date such as 2026-11-30 or 2026-11-30T14:00"))
-    }
-}
-
 /// One page of the log: its lines (at most `PAGE`), and where the next page starts, if anywhere.
 struct Found {
     lines: Vec<Line>,
@@ -123,83 +92,47 @@ struct Line {
 pub async fn list(ask: Ask) -> Response {
     let filters = Filters::of(&ask);
     let before = ask.params.get("before").and_then(|b| b.parse::<i64>().ok());
-    let checked = (|| {
-        Ok::<_, String>((
-            status_range(&filters.status)?,
-            time_bound(&filters.from, "From")?,
-            time_bound(&filters.to, "To")?,
-        ))
-    })();
-    let (status, from, to) = match checked {
-        Ok(checked) => checked,
+    let typed = Typed {
+        user: &filters.user,
+        client: &filters.client,
+        status: &filters.status,
+        path: &filters.path,
+        from: &filters.from,
+        to: &filters.to,
+    };
+    let parsed = match CallFilters::parse(typed) {
+        Ok(parsed) => parsed,
         Err(message) => {
             let nothing = Found { lines: Vec::new(), next: None };
             return render(&ask, &filters, &nothing, StatusCode::BAD_REQUEST, Some(&message));
         }
     };
-    let (user, client, path) = (filters.user.clone(), filters.client.clone(), filters.path.clone());
-    let read = ask
-        .state
-        .db
-        .read(move |conn| query(conn, &user, &client, status, &path, from.as_deref(), to.as_deref(), before))
-        .await;
+    let read = ask.state.db.read(move |conn| query(conn, &parsed, before)).await;
     match read {
         Ok(found) => render(&ask, &filters, &found, StatusCode::OK, None),
         Err(e) => frame::server_error(&e),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn query(
-    conn: &Connection,
-    user: &str,
-    client: &str,
-    status: Option<(i64, i64)>,
-    path: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    before: Option<i64>,
-) -> Result<Found, DbError> {
-    let Some((first, last)) = id_span(conn)? else { return Ok(Found { lines: Vec::new(), next: None }) };
+fn query(conn: &Connection, filters: &CallFilters, before: Option<i64>) -> Result<Found, DbError> {
+    let Some((floor, upper)) = filters.id_range(conn, before)? else {
+        return Ok(Found { lines: Vec::new(), next: None });
+    };
     let mut sql = String::from(
         "SELECT c.id, c.at, c.method, c.path, c.status, coalesce(u.email, c.user_id), c.client_id, c.duration_ms, c.error
            FROM api_calls c LEFT JOIN users u ON u.id = c.user_id WHERE 1",
     );
     let mut values: Vec<Value> = Vec::new();
-    let mut bind = |sql: &mut String, clause: &str, value: Value| {
-        values.push(value);
-        sql.push_str(&clause.replace('?', &format!("?{}", values.len())));
-    };
-    if !user.is_empty() {
-        let id: Option<String> =
-            conn.prepare_cached("SELECT id FROM users WHERE email = ?1")?.query_row([user], |r| r.get(0)).optional()?;
-        bind(&mut sql, " AND c.user_id = ?", Value::Text(id.unwrap_or_else(|| user.to_owned())));
-    }
-    if !client.is_empty() {
-        bind(&mut sql, " AND c.client_id = ?", Value::Text(client.to_owned()));
-    }
-    if let Some((low, high)) = status {
-        bind(&mut sql, " AND c.status >= ?", Value::Integer(low));
-        bind(&mut sql, " AND c.status < ?", Value::Integer(high));
-    }
-    if !path.is_empty() {
-        // A prefix: `/api/todos` also finds `/api/todos/42`.
-        bind(&mut sql, " AND substr(c.path, 1, ?)", Value::Integer(path.chars().count() as i64));
-        bind(&mut sql, " = ?", Value::Text(path.to_owned()));
-    }
+    filters.conditions(conn, &mut sql, &mut values)?;
     // The ids this page searches: [lower, upper), at most SEARCH_WINDOW of them.
-    let floor = match from {
-        Some(from) => first_id_at_or_after(conn, (first, last), from)?,
-        None => first,
-    };
-    let mut upper = before.map_or(last + 1, |b| b.min(last + 1));
-    if let Some(to) = to {
-        upper = upper.min(first_id_at_or_after(conn, (first, last), to)?);
-    }
     let lower = floor.max(upper - SEARCH_WINDOW);
-    bind(&mut sql, " AND c.id >= ?", Value::Integer(lower));
-    bind(&mut sql, " AND c.id < ?", Value::Integer(upper));
-    sql.push_str(&format!(" ORDER BY c.id DESC LIMIT {}", PAGE + 1));
+    values.extend([Value::Integer(lower), Value::Integer(upper)]);
+    sql.push_str(&format!(
+        " AND c.id >= ?{} AND c.id < ?{} ORDER BY c.id DESC LIMIT {}",
+        values.len() - 1,
+        values.len(),
+        PAGE + 1
+    ));
     let mut stmt = conn.prepare_cached(&sql)?;
     let lines = stmt.query_map(params_from_iter(values), |r| {
         Ok(Line {
@@ -222,31 +155,6 @@ fn query(
         (lower > floor && upper > lower).then_some(Next::Unsearched(lower))
     };
     Ok(Found { lines, next })
-}
-
-/// The first and last id in the log, or `None` when it is empty. Two subqueries, so each is one
-/// step down the rowid tree: `min(id), max(id)` in one select scans a whole index instead.
-fn id_span(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
-    let span: (Option<i64>, Option<i64>) = conn
-        .prepare_cached("SELECT (SELECT min(id) FROM api_calls), (SELECT max(id) FROM api_calls)")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(span.0.zip(span.1))
-}
-
-/// The first id logged at or after `at` (or one past the last id), between the log's first and
-/// last ids: a binary search over ids, since ids and times grow together.
-fn first_id_at_or_after(conn: &Connection, (mut low, high): (i64, i64), at: &str) -> rusqlite::Result<i64> {
-    let mut high = high + 1;
-    let mut at_or_after = conn.prepare_cached("SELECT id, at FROM api_calls WHERE id >= ?1 ORDER BY id LIMIT 1")?;
-    while low < high {
-        let mid = low + (high - low) / 2;
-        let row: Option<(i64, String)> = at_or_after.query_row([mid], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-        match row {
-            Some((id, logged)) if logged.as_str() < at => low = id + 1,
-            _ => high = mid,
-        }
-    }
-    Ok(low)
 }
 
 fn render(ask: &Ask, f: &Filters, found: &Found, status: StatusCode, error: Option<&str>) -> Response {

@@ -6,7 +6,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::audit::change;
-use super::frame::{self, Section, button_form, csrf_field};
+use super::frame::{self, Section, button_form, csrf_field, query_value, segment};
 use super::{Ask, to_db};
 use crate::admin;
 use crate::manage::clients::{self as manage, ClientSummary};
@@ -55,8 +55,9 @@ fn render_list(ask: &Ask, clients: &[Listed], error: Option<&str>) -> String {
         html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Type</th><th scope="col">Registered</th><th scope="col">Limit</th><th scope="col" class="num">Calls, 30 days</th><th scope="col" class="num">Live tokens</th></tr></thead><tbody>"#);
         for Listed { client, calls_30_days, live_tokens } in clients {
             html.push_str(&format!(
-                r#"<tr><td><a href="/admin/clients/{id}">{name}</a></td><td><code>{id}</code></td><td>{kind}</td><td>{registered}</td><td>{limit}</td><td class="num">{calls_30_days}</td><td class="num">{live_tokens}</td></tr>"#,
+                r#"<tr><td><a href="/admin/clients/{href}">{name}</a></td><td><code>{id}</code></td><td>{kind}</td><td>{registered}</td><td>{limit}</td><td class="num">{calls_30_days}</td><td class="num">{live_tokens}</td></tr>"#,
                 id = escape(&client.client_id),
+                href = escape(&segment(&client.client_id)),
                 name = escape(&client.name),
                 kind = client.kind,
                 registered = registration_text(&client.registered_by),
@@ -156,7 +157,7 @@ pub async fn add(ask: Ask) -> Response {
             let content = format!(
                 r#"<h1>Client added</h1><p class="notice" role="status">Copy these now: the secret is shown only this once (only its hash is stored).</p><pre>{}</pre><p><a href="/admin/clients/{}">Go to the client</a> · <a href="/admin/clients">All clients</a></p>"#,
                 escape(&printed),
-                escape(&registered.client_id)
+                escape(&segment(&registered.client_id))
             );
             frame::page(&ask, Section::Clients, "Client added", &content)
         }
@@ -202,17 +203,18 @@ fn find(conn: &Connection, client_id: &str) -> ManageResult<Option<ClientSummary
 }
 
 fn render_detail(ask: &Ask, client: &ClientSummary, notice: Option<&str>, error: Option<&str>) -> String {
-    let action = format!("/admin/clients/{}", client.client_id);
+    let action = format!("/admin/clients/{}", segment(&client.client_id));
     let mut html = format!(
         r#"<p><a href="/admin/clients">← All clients</a></p><h1>{name}</h1>{notice}{error}
 <dl><dt>Client id</dt><dd><code>{id}</code></dd><dt>Type</dt><dd>{kind}</dd><dt>Registered</dt><dd>{registered}</dd><dt>Limit</dt><dd>{limit}</dd><dt>Added</dt><dd>{created}</dd></dl>
-<p><a href="/admin/calls?client={id}">Its calls in the log</a></p>
+<p><a href="/admin/calls?client={query}">Its calls in the log</a></p>
 <h2>Redirect URIs</h2><ul>"#,
         name = escape(&client.name),
         notice =
             notice.map(|n| format!(r#"<pre class="notice" role="status">{}</pre>"#, escape(n))).unwrap_or_default(),
         error = error_block(error),
         id = escape(&client.client_id),
+        query = escape(&query_value(&client.client_id)),
         kind = client.kind,
         registered = registration_text(&client.registered_by),
         limit = escape(&limit_text(client)),
@@ -308,7 +310,8 @@ pub async fn change_client(client_id: String, ask: Ask) -> Response {
         }
         Some("revoke-tokens") => {
             change(&ask, "client.revoke-tokens", &client_id, String::new(), move |conn| {
-                manage::revoke_tokens(conn, &id).map(|n| Some(format!("Revoked {n} tokens.")))
+                manage::revoke_tokens(conn, &id)
+                    .map(|n| Some(format!("Revoked {}.", admin::counted(n, "token", "tokens"))))
             })
             .await
         }

@@ -4,8 +4,24 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use super::Ask;
 use crate::web::html::{self, Style, escape};
+
+/// What an id keeps unencoded as a path segment (RFC 3986 §2.3, unreserved characters).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// An id as one path segment of a console link: a metadata-document client's id is a URL, whose
+/// slashes would otherwise end the segment (the routes decode it again).
+pub fn segment(id: &str) -> String {
+    utf8_percent_encode(id, SEGMENT).to_string()
+}
+
+/// An id as a query parameter's value.
+pub fn query_value(id: &str) -> String {
+    form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
 
 static STYLE: Style = Style::new(include_str!("console.css"));
 

@@ -43,16 +43,17 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let add_client = warp::path!("admin" / "clients").and(write(s)).then(|g| answer(g, clients::add));
     let client = warp::path!("admin" / "clients" / String)
         .and(read(s))
-        .then(|id, g| answer(g, move |ask| clients::detail(id, ask)));
+        .then(|id, g| answer(g, move |ask| clients::detail(decoded(id), ask)));
     let change_client = warp::path!("admin" / "clients" / String)
         .and(write(s))
-        .then(|id, g| answer(g, move |ask| clients::change_client(id, ask)));
+        .then(|id, g| answer(g, move |ask| clients::change_client(decoded(id), ask)));
     let users = warp::path!("admin" / "users").and(read(s)).then(|g| answer(g, users::list));
-    let user =
-        warp::path!("admin" / "users" / String).and(read(s)).then(|id, g| answer(g, move |ask| users::detail(id, ask)));
+    let user = warp::path!("admin" / "users" / String)
+        .and(read(s))
+        .then(|id, g| answer(g, move |ask| users::detail(decoded(id), ask)));
     let change_user = warp::path!("admin" / "users" / String)
         .and(write(s))
-        .then(|id, g| answer(g, move |ask| users::change_user(id, ask)));
+        .then(|id, g| answer(g, move |ask| users::change_user(decoded(id), ask)));
     let calls = warp::path!("admin" / "calls").and(read(s)).then(|g| answer(g, calls::list));
     let call =
         warp::path!("admin" / "calls" / i64).and(read(s)).then(|id, g| answer(g, move |ask| calls::detail(id, ask)));
@@ -82,6 +83,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
 }
 
 type Gated = Result<Ask, Response>;
+
+/// An id from a path segment, percent-decoded (the links encode it, `frame::segment`).
+fn decoded(segment: String) -> String {
+    percent_encoding::percent_decode_str(&segment).decode_utf8_lossy().into_owned()
+}
 
 /// A manage operation's error where a read expects a database error (pages read with
 /// `Db::read`, and show any failure as a server error).

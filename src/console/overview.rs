@@ -5,10 +5,10 @@
 use rusqlite::{Connection, params};
 use warp::reply::Response;
 
-use super::audit::{self, Entry};
 use super::chart::{self, Bar, OUTCOMES};
-use super::frame::{self, Section};
+use super::frame::{self, Section, segment};
 use super::{Ask, to_db, users};
+use crate::manage::audit_log::{self, Entry};
 use crate::manage::usage::{self, Counter};
 use crate::quota::{Period, Plan, Window};
 use crate::web::html::escape;
@@ -35,7 +35,17 @@ pub async fn page(ask: Ask) -> Response {
         Ok(overview) => overview,
         Err(e) => return frame::server_error(&e),
     };
-    frame::page(&ask, Section::Overview, "Overview", &render(&overview))
+    let hint = ask.state.forwarding.untrusted_proxy().map(untrusted_proxy_hint).unwrap_or_default();
+    frame::page(&ask, Section::Overview, "Overview", &format!("{hint}{}", render(&overview)))
+}
+
+/// Requests came through a proxy or tunnel that is not a `--trusted-proxy`: everyone behind it
+/// shares its address (the same hint as the server's warning).
+fn untrusted_proxy_hint(peer: std::net::IpAddr) -> String {
+    let peer = escape(&peer.to_string());
+    format!(
+        r#"<p class="error" role="alert">Requests from {peer} carry <code>X-Forwarded-For</code>, but {peer} is not a trusted proxy: every client behind it shares its address, for the per-address limits, the sign-in lockout and the log. If {peer} is your reverse proxy or tunnel, start gpt-todo with <code>--trusted-proxy {peer}</code> (<code>GPT_TODO_TRUSTED_PROXY={peer}</code>).</p>"#
+    )
 }
 
 fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate::manage::ManageError> {
@@ -91,7 +101,7 @@ fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate:
         top_clients,
         top_users,
         near_limit,
-        audit: audit::recent(conn, 10)?,
+        audit: audit_log::recent(conn, 10)?,
     })
 }
 
@@ -146,11 +156,12 @@ fn render(o: &Overview) -> String {
     }));
     html.push_str(r#"<div class="grid2"><section><h2>Top clients, last 30 days</h2>"#);
     html.push_str(&top_table(&o.top_clients, "Client", |id, name| {
-        format!(r#"<a href="/admin/clients/{}">{}</a>"#, escape(id), escape(if name.is_empty() { id } else { name }))
+        let name = if name.is_empty() { id } else { name };
+        format!(r#"<a href="/admin/clients/{}">{}</a>"#, escape(&segment(id)), escape(name))
     }));
     html.push_str("</section><section><h2>Top users, last 30 days</h2>");
     html.push_str(&top_table(&o.top_users, "User", |id, email| {
-        format!(r#"<a href="/admin/users/{}">{}</a>"#, escape(id), escape(email))
+        format!(r#"<a href="/admin/users/{}">{}</a>"#, escape(&segment(id)), escape(email))
     }));
     html.push_str("</section></div><h2>Users at or near their limit</h2>");
     if o.near_limit.is_empty() {
@@ -158,16 +169,18 @@ fn render(o: &Overview) -> String {
     } else {
         html.push_str(&users::counter_table(&o.near_limit, None));
     }
-    html.push_str("<h2>Latest changes in the console</h2>");
+    html.push_str("<h2>Latest changes</h2><p>Made in the console or with the command line (CLI).</p>");
     if o.audit.is_empty() {
         html.push_str("<p>No changes yet.</p>");
     } else {
-        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Admin</th><th scope="col">What</th><th scope="col">On</th><th scope="col">Detail</th></tr></thead><tbody>"#);
+        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">By</th><th scope="col">What</th><th scope="col">On</th><th scope="col">Detail</th></tr></thead><tbody>"#);
         for e in &o.audit {
+            // A CLI row names the system account that ran the command, not an admin's email.
+            let by = if e.via == "cli" { format!("CLI: {}", e.admin_email) } else { e.admin_email.clone() };
             html.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&e.at),
-                escape(&e.admin_email),
+                escape(&by),
                 escape(&e.action),
                 escape(&e.target),
                 escape(&e.detail)

@@ -8,7 +8,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::audit::change;
-use super::frame::{self, Section, button_form};
+use super::frame::{self, Section, button_form, query_value, segment};
 use super::{Ask, to_db};
 use crate::db::DbError;
 use crate::manage::usage::{self, Counter};
@@ -48,8 +48,8 @@ pub async fn list(ask: Ask) -> Response {
         html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">State</th><th scope="col" class="num">Calls, 30 days</th><th scope="col">Added</th></tr></thead><tbody>"#);
         for row in &rows {
             html.push_str(&format!(
-                r#"<tr><td><a href="/admin/users/{id}">{email}</a></td><td>{name}</td><td>{state}</td><td class="num">{calls}</td><td>{created}</td></tr>"#,
-                id = escape(&row.id),
+                r#"<tr><td><a href="/admin/users/{href}">{email}</a></td><td>{name}</td><td>{state}</td><td class="num">{calls}</td><td>{created}</td></tr>"#,
+                href = escape(&segment(&row.id)),
                 email = escape(&row.email),
                 name = escape(&row.name),
                 state = tags(row),
@@ -131,16 +131,17 @@ async fn show(
         Ok(None) => return frame::not_found("such user"),
         Err(e) => return frame::server_error(&e),
     };
-    let action = format!("/admin/users/{}", user.id);
+    let action = format!("/admin/users/{}", segment(&user.id));
     let mut html = format!(
         r#"<p><a href="/admin/users">← All users</a></p><h1>{email}</h1>{notice}{error}
 <dl><dt>Name</dt><dd>{name}</dd><dt>User id</dt><dd><code>{id}</code></dd><dt>State</dt><dd>{state}</dd><dt>Added</dt><dd>{created}</dd></dl>
-<p><a href="/admin/calls?user={id}">Their calls in the log</a></p><h2>Usage per client</h2>"#,
+<p><a href="/admin/calls?user={query}">Their calls in the log</a></p><h2>Usage per client</h2>"#,
         email = escape(&user.email),
         notice = notice.map(|n| format!(r#"<p class="notice" role="status">{}</p>"#, escape(&n))).unwrap_or_default(),
         error = error_block(error.as_deref()),
         name = escape(&user.name),
         id = escape(&user.id),
+        query = escape(&query_value(&user.id)),
         state = tags(&user),
         created = escape(&user.created_at),
     );
@@ -186,10 +187,11 @@ pub fn counter_table(counters: &[Counter], reset: Option<(&Ask, &str)>) -> Strin
     for c in counters {
         let who = c.email.as_deref().unwrap_or(&c.user_id);
         html.push_str(&format!(
-            r#"<tr><td><a href="/admin/users/{uid}">{who}</a></td><td><a href="/admin/clients/{cid}">{cid}</a></td><td>{period}{current}</td><td class="num">{count}</td><td class="num">{limit} {window}</td><td>{set_by}</td>"#,
-            uid = escape(&c.user_id),
+            r#"<tr><td><a href="/admin/users/{uid}">{who}</a></td><td><a href="/admin/clients/{client_href}">{cid}</a></td><td>{period}{current}</td><td class="num">{count}</td><td class="num">{limit} {window}</td><td>{set_by}</td>"#,
+            uid = escape(&segment(&c.user_id)),
             who = escape(who),
             cid = escape(&c.client_id),
+            client_href = escape(&segment(&c.client_id)),
             period = escape(&c.period),
             current = if c.current == "yes" { " (now)" } else { "" },
             count = c.count,
@@ -224,7 +226,8 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
             let client = ask.params.get("client").map(str::to_owned);
             let detail = client.clone().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
             change(&ask, "user.reset-usage", &email, detail, move |conn| {
-                manage::usage::reset(conn, &who, client.as_deref()).map(|n| format!("Reset {n} counters."))
+                manage::usage::reset(conn, &who, client.as_deref())
+                    .map(|n| format!("Reset {}.", crate::admin::counted(n, "counter", "counters")))
             })
             .await
         }

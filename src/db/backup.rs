@@ -1,12 +1,14 @@
-//! Copies of the database: a consistent backup of the live file, and restoring one.
+//! Copies of the database: a consistent backup of the live file, and restoring one (also from
+//! the gzipped stream of the README's nightly `backup - | gzip`).
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::db::file::{self, Check, Found, create_private, fsync, refused};
+use crate::db::file::{self, Found, Missing, Role, create_private, fsync, refused};
 use crate::db::lock::ServerLock;
+use crate::db::owner::{self, Ownership};
 use crate::db::{DbError, beside, checkpoint, shm_path, wal_path};
 
 /// Writes a consistent copy of the database `conn` is open on to `target`, which must not exist;
@@ -32,18 +34,92 @@ fn vacuum_into(conn: &Connection, target: &Path) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Replaces the database at `db_path` with the backup at `backup_path`, refusing while a server
-/// runs on it. The backup is checked first (a gpt-todo database that passes `integrity_check`);
-/// the live file may be missing or damaged (the usual reason to restore) but not another
-/// application's file. The copy is written beside the live file, flushed, and renamed over it,
-/// so the file at `db_path` is at every moment either the old database or the whole backup.
-pub fn restore(db_path: &Path, backup_path: &Path) -> Result<(), DbError> {
-    let _no_server = ServerLock::acquire(db_path)?;
-    match file::inspect(backup_path, Check::Integrity)?.usable(backup_path)? {
-        Found::Ours => {}
-        _ => return Err(refused(backup_path, "no gpt-todo backup here (missing or empty); check the path")),
+/// What a restore did.
+#[derive(Debug)]
+pub struct Restored {
+    /// The backup was gzipped, and was unpacked first.
+    pub gzipped: bool,
+    /// The owner and mode the restored file has: the old file's.
+    pub ownership: Ownership,
+}
+
+/// Replaces the database at `db_path` with the backup at `backup_path` (or its gzipped form),
+/// refusing while a server runs on it. The backup is checked first (a gpt-todo database that
+/// passes `integrity_check`); the live file may be damaged (the usual reason to restore) but not
+/// another application's file, nor missing unless `missing` allows (a mistyped `--db` must not
+/// "restore" into a new file while the real one stays as it was). The restored file keeps the
+/// old one's owner and mode: run as root over a service's database, it stays the service's.
+/// The copy is written beside the live file, flushed, and renamed over it, so the file at
+/// `db_path` is at every moment either the old database or the whole backup.
+pub fn restore(db_path: &Path, backup_path: &Path, missing: Missing) -> Result<Restored, DbError> {
+    let kept = existing_ownership(db_path)?;
+    if let Some(live) = kept {
+        let me = owner::current_uid();
+        if live.uid != me && me != 0 {
+            return Err(refused(
+                db_path,
+                &format!(
+                    "it belongs to {}, and this is {}: the restored file would be yours, and its owner could \
+                     not open it. Run restore as its owner (sudo -u {} gpt-todo …) or as root",
+                    live.describe(),
+                    owner::account(me),
+                    owner::user_name(live.uid)
+                ),
+            ));
+        }
     }
-    if file::inspect(db_path, Check::Quick)? == Found::Ours {
+    let live = file::inspect(db_path, Role::Database)?;
+    if live == Found::Nothing && missing == Missing::Refuse {
+        return Err(refused(
+            db_path,
+            "no gpt-todo database here to restore over; check --db (the service's is the --db its banner \
+             prints). To restore into a new file, add --create",
+        ));
+    }
+    let _no_server = ServerLock::acquire(db_path)?;
+
+    let unpacked = unpacked_path(db_path);
+    let gzipped = file::is_gzip(backup_path);
+    let source = if gzipped {
+        gunzip(backup_path, &unpacked)?;
+        unpacked.clone()
+    } else {
+        backup_path.to_path_buf()
+    };
+    let restored = replace(db_path, &source, backup_path, kept);
+    if gzipped {
+        let _ = std::fs::remove_file(&unpacked);
+    }
+    restored.map(|ownership| Restored { gzipped, ownership })
+}
+
+/// The owner and mode of the file at `path`, or `None` if there is none.
+fn existing_ownership(path: &Path) -> Result<Option<Ownership>, DbError> {
+    match Ownership::of(path) {
+        Ok(ownership) => Ok(Some(ownership)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(refused(path, &e.to_string())),
+    }
+}
+
+/// Checks the backup at `source` (named as `backup` in errors: it may be an unpacked copy) and
+/// renames a flushed copy of it over `db_path`, with `kept`'s owner and mode (a new file: the
+/// caller's, 0600). Returns the owner and mode it has.
+fn replace(db_path: &Path, source: &Path, backup: &Path, kept: Option<Ownership>) -> Result<Ownership, DbError> {
+    let named_as_backup = |e: DbError| match e {
+        DbError::File(message) if source != backup => {
+            DbError::File(message.replacen(&source.display().to_string(), &backup.display().to_string(), 1))
+        }
+        other => other,
+    };
+    match file::inspect(source, Role::Backup)
+        .and_then(|found| found.usable(source, Role::Backup))
+        .map_err(named_as_backup)?
+    {
+        Found::Ours => {}
+        _ => return Err(refused(backup, "no gpt-todo backup here (missing or empty); check the path")),
+    }
+    if file::inspect(db_path, Role::Database)? == Found::Ours {
         // Moves everything into the main file, so the log removed below holds nothing of value.
         if let Err(e) = crate::db::open_connection(db_path).and_then(|c| Ok(checkpoint(&c)?)) {
             tracing::warn!(error = %e, "checkpoint before restore failed");
@@ -52,9 +128,16 @@ pub fn restore(db_path: &Path, backup_path: &Path) -> Result<(), DbError> {
 
     let staged = beside(db_path, ".restoring");
     remove_if_present(&staged).map_err(|e| refused(&staged, &format!("cannot remove a stale copy: {e}")))?;
-    let source = Connection::open_with_flags(backup_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    write_copy(&source, &staged)?;
-    drop(source);
+    let copy = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    write_copy(&copy, &staged)?;
+    drop(copy);
+    if let Some(kept) = kept {
+        kept.give_to(&staged).map_err(|e| {
+            let _ = std::fs::remove_file(&staged);
+            refused(&staged, &format!("cannot give it the database's owner and mode ({}): {e}", kept.describe()))
+        })?;
+    }
+    let ownership = Ownership::of(&staged).map_err(|e| refused(&staged, &e.to_string()))?;
 
     // A log left beside the old file would be replayed into the new one and corrupt it: remove
     // it (and its index) before the new file takes the name.
@@ -65,7 +148,28 @@ pub fn restore(db_path: &Path, backup_path: &Path) -> Result<(), DbError> {
     // The rename itself is durable once the directory is flushed.
     let directory = db_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fsync(directory).map_err(|e| refused(directory, &format!("cannot flush the directory: {e}")))?;
-    Ok(())
+    Ok(ownership)
+}
+
+/// Unpacks the gzipped backup at `gzipped` into a new owner-only file `into` (removed again if
+/// unpacking fails); a damaged or truncated stream is refused naming the backup.
+fn gunzip(gzipped: &Path, into: &Path) -> Result<(), DbError> {
+    remove_if_present(into).map_err(|e| refused(into, &format!("cannot remove a stale copy: {e}")))?;
+    create_private(into).map_err(|e| refused(into, &format!("cannot create it: {e}")))?;
+    let unpacked = std::fs::File::open(gzipped).and_then(|input| {
+        let mut output = std::fs::OpenOptions::new().write(true).open(into)?;
+        io::copy(&mut flate2::read::MultiGzDecoder::new(io::BufReader::new(input)), &mut output)?;
+        output.sync_all()
+    });
+    unpacked.map_err(|e| {
+        let _ = std::fs::remove_file(into);
+        refused(gzipped, &format!("cannot unpack this gzipped backup ({e}); is it whole? `gzip -t` checks it"))
+    })
+}
+
+/// The unpacked copy of a gzipped backup, beside the database.
+pub fn unpacked_path(db_path: &Path) -> PathBuf {
+    beside(db_path, ".unpacked")
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+use crate::db::owner::{self, Ownership};
 use crate::db::{BUSY_TIMEOUT, DbError, MIGRATIONS};
 
 /// SQLite's header field for "which application's file is this": the ASCII bytes `gtdo`.
@@ -28,12 +29,25 @@ pub enum Missing {
     Refuse,
 }
 
-/// How thoroughly to check the file's pages: `quick_check` on every open, the full
-/// `integrity_check` for a backup about to become the live file.
+/// What the file is meant to be, which says how thoroughly to check its pages (`quick_check` on
+/// every open of the database, the full `integrity_check` for a backup about to become the live
+/// file) and which argument a refusal points to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    Quick,
-    Integrity,
+pub enum Role {
+    /// The file at `--db`.
+    Database,
+    /// The backup given to `restore`.
+    Backup,
+}
+
+impl Role {
+    /// What to check when the file is not what it should be.
+    fn check_hint(self) -> &'static str {
+        match self {
+            Role::Database => "check --db",
+            Role::Backup => "check the backup's path",
+        }
+    }
 }
 
 /// What [`inspect`] found at a path.
@@ -51,7 +65,11 @@ pub enum Found {
 
 impl Found {
     /// Whether this gpt-todo can use the file: a newer schema or a damaged file is refused.
-    pub fn usable(self, path: &Path) -> Result<Found, DbError> {
+    pub fn usable(self, path: &Path, role: Role) -> Result<Found, DbError> {
+        let damaged_hint = match role {
+            Role::Database => "restore a backup with `gpt-todo restore BACKUP`",
+            Role::Backup => "restore another backup",
+        };
         match self {
             Found::Newer(version) => Err(refused(
                 path,
@@ -62,10 +80,9 @@ impl Found {
                     MIGRATIONS.len()
                 ),
             )),
-            Found::Damaged(detail) => Err(refused(
-                path,
-                &format!("the database is damaged ({detail}); restore a backup with `gpt-todo restore BACKUP`"),
-            )),
+            Found::Damaged(detail) => {
+                Err(refused(path, &format!("the database is damaged ({detail}); {damaged_hint}")))
+            }
             usable => Ok(usable),
         }
     }
@@ -74,7 +91,7 @@ impl Found {
 /// Opens the gpt-todo database at `path` for reading and writing, migrated, after checking it is
 /// one; creates it (readable by its owner only) if it is missing and `missing` allows.
 pub fn open(path: &Path, missing: Missing) -> Result<Connection, DbError> {
-    if inspect(path, Check::Quick)?.usable(path)? == Found::Nothing {
+    if inspect(path, Role::Database)?.usable(path, Role::Database)? == Found::Nothing {
         if missing == Missing::Refuse {
             return Err(refused(
                 path,
@@ -94,20 +111,18 @@ pub fn open(path: &Path, missing: Missing) -> Result<Connection, DbError> {
 /// Refuses a connection the server could not write with: SQLite silently opens a file it may not
 /// write read-only, and every call would then fail.
 pub fn ensure_writable(path: &Path, conn: &Connection) -> Result<(), DbError> {
-    let permission = "permission denied: the server needs read and write access to it and to its \
-                      directory (for the -wal and -shm files beside it)";
     if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
-        return Err(refused(path, &format!("cannot write it: {permission}")));
+        return Err(refused(path, &format!("cannot write it: {}", not_permitted(path))));
     }
     // Takes the write lock, which needs the write-ahead log to be writable too.
     crate::db::exec(conn, "BEGIN IMMEDIATE")
         .and_then(|()| crate::db::exec(conn, "ROLLBACK"))
-        .map_err(|e| refused(path, &format!("cannot write it ({e}): {permission}")))
+        .map_err(|e| refused(path, &format!("cannot write it ({e}): {}", not_permitted(path))))
 }
 
 /// Finds out, without writing, whether `path` holds a gpt-todo database in good order. A file
 /// that is not one (not SQLite, another application's, locked by another process) is an `Err`.
-pub fn inspect(path: &Path, check: Check) -> Result<Found, DbError> {
+pub fn inspect(path: &Path, role: Role) -> Result<Found, DbError> {
     match std::fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),
         Err(e) => return Err(refused(path, &e.to_string())),
@@ -126,7 +141,7 @@ pub fn inspect(path: &Path, check: Check) -> Result<Found, DbError> {
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt) => {
             return Ok(Found::Damaged(e.to_string()));
         }
-        Err(e) => return Err(explain(path, e)),
+        Err(e) => return Err(explain(path, e, role)),
     };
     let Header { application_id, version, tables } = header;
     if application_id != i64::from(APPLICATION_ID) {
@@ -135,7 +150,8 @@ pub fn inspect(path: &Path, check: Check) -> Result<Found, DbError> {
                 path,
                 &format!(
                     "this SQLite file belongs to another application (application_id {application_id:#010x}); \
-                     gpt-todo will not touch it: check --db"
+                     gpt-todo will not touch it: {}",
+                    role.check_hint()
                 ),
             ));
         }
@@ -147,17 +163,20 @@ pub fn inspect(path: &Path, check: Check) -> Result<Found, DbError> {
         if !ours {
             return Err(refused(
                 path,
-                "this SQLite file is not a gpt-todo database (it lacks gpt-todo's tables); gpt-todo will \
-                 not touch it: check --db",
+                &format!(
+                    "this SQLite file is not a gpt-todo database (it lacks gpt-todo's tables); gpt-todo will \
+                     not touch it: {}",
+                    role.check_hint()
+                ),
             ));
         }
     }
     if version > MIGRATIONS.len() as i64 {
         return Ok(Found::Newer(version));
     }
-    let pragma = match check {
-        Check::Quick => "PRAGMA quick_check(1)",
-        Check::Integrity => "PRAGMA integrity_check(1)",
+    let pragma = match role {
+        Role::Database => "PRAGMA quick_check(1)",
+        Role::Backup => "PRAGMA integrity_check(1)",
     };
     match conn.query_row(pragma, [], |r| r.get::<_, String>(0)) {
         Ok(verdict) if verdict == "ok" => Ok(Found::Ours),
@@ -166,7 +185,7 @@ pub fn inspect(path: &Path, check: Check) -> Result<Found, DbError> {
             Ok(Found::Damaged(format!("{pragma}: {}", verdict.lines().take(2).collect::<Vec<_>>().join(" "))))
         }
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt) => Ok(Found::Damaged(e.to_string())),
-        Err(e) => Err(explain(path, e)),
+        Err(e) => Err(explain(path, e, role)),
     }
 }
 
@@ -209,17 +228,50 @@ pub fn refused(path: &Path, what: &str) -> DbError {
 }
 
 /// Turns SQLite's answer about a file into what the operator should know.
-fn explain(path: &Path, e: rusqlite::Error) -> DbError {
+fn explain(path: &Path, e: rusqlite::Error, role: Role) -> DbError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => {
-            refused(path, "this file is not an SQLite database; gpt-todo will not touch it: check --db")
-        }
+        Some(ErrorCode::NotADatabase) if role == Role::Backup && is_gzip(path) => refused(
+            path,
+            "this backup is gzipped and cannot be read as it is; unpack it first (gunzip -k FILE), \
+             or give it to `gpt-todo restore`, which reads gzip",
+        ),
+        Some(ErrorCode::NotADatabase) => refused(
+            path,
+            &format!("this file is not an SQLite database; gpt-todo will not touch it: {}", role.check_hint()),
+        ),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             refused(path, "another process holds a lock on the database (database is locked); stop it, then try again")
         }
         Some(ErrorCode::PermissionDenied | ErrorCode::CannotOpen | ErrorCode::ReadOnly) => {
-            refused(path, &format!("cannot open it ({e}); check that this user may read it and its directory"))
+            refused(path, &format!("cannot open it ({e}): {}", not_permitted(path)))
         }
         _ => refused(path, &e.to_string()),
     }
+}
+
+/// Why this process may not use `path`, as far as its owner and mode say: the file is another
+/// account's (root's, after a command run as root), or else the directory is in the way.
+pub fn not_permitted(path: &Path) -> String {
+    let me = owner::current_uid();
+    match Ownership::of(path) {
+        Ok(file) if file.uid != me && me != 0 => format!(
+            "permission denied: the file belongs to {}, and this is {}; run this as its owner, or give it \
+             back to the account that runs gpt-todo (chown ACCOUNT: FILE)",
+            file.describe(),
+            owner::account(me)
+        ),
+        Ok(file) => format!(
+            "permission denied: the file is {} (this is {}); this user needs read and write access to it and to \
+             its directory (for the -wal and -shm files beside it)",
+            file.describe(),
+            owner::account(me)
+        ),
+        Err(_) => "permission denied: check that this user may read it and its directory".to_owned(),
+    }
+}
+
+/// Whether the file starts with gzip's magic bytes (RFC 1952 §2.3.1: 0x1f 0x8b).
+pub fn is_gzip(path: &Path) -> bool {
+    let mut magic = [0u8; 2];
+    File::open(path).and_then(|mut file| io::Read::read_exact(&mut file, &mut magic)).is_ok() && magic == [0x1f, 0x8b]
 }

@@ -19,13 +19,21 @@
 //! - expired sign-in sessions.
 //! - call-log rows older than `--call-log-days` ([`Retention`]): the daily and hourly rollups
 //!   the console reads keep their counts (see `db::retention`).
+//! - clients that registered themselves (RFC 7591, metadata documents) and never completed an
+//!   authorization: beyond the newest `--max-unused-clients` (the registration that goes past
+//!   it removes one too; this step catches up after the bound was lowered), and all of them
+//!   [`UNUSED_CLIENT_DAYS`] after they registered. None registered in the last 15 minutes, none
+//!   that holds a token or a live code, none that was ever authorized (`clients::evict_unused`).
+//!
+//! The steps read the time from the server's clock ([`Retention::clock`]), which tests set.
 
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
 use super::exec;
-use crate::clock::unix_now;
+use crate::clients;
+use crate::clock::Clock;
 
 /// At most this many rows per step and transaction.
 pub const BATCH_ROWS: i64 = 500;
@@ -46,17 +54,23 @@ pub fn catching_up_pause(took: Duration) -> Duration {
 }
 /// Spent and expired codes are kept this long, so that a late replay still revokes its tokens.
 pub const KEEP_SPENT_CODES: i64 = 24 * 3600;
+/// A self-registered client nobody authorized within a day is removed.
+pub const UNUSED_CLIENT_DAYS: i64 = 1;
 
-/// How long the rows an operator chooses to keep are kept.
-#[derive(Debug, Clone, Copy)]
+/// How long the rows an operator chooses to keep are kept, and by which clock.
+#[derive(Debug, Clone)]
 pub struct Retention {
     /// Days the call log keeps its rows (`--call-log-days`).
     pub call_log_days: u32,
+    /// Unused self-registered clients kept (`--max-unused-clients`).
+    pub max_unused_clients: u32,
+    /// The server's clock (a test's, in tests).
+    pub clock: Clock,
 }
 
 impl Default for Retention {
     fn default() -> Retention {
-        Retention { call_log_days: 90 }
+        Retention { call_log_days: 90, max_unused_clients: 2000, clock: Clock::system() }
     }
 }
 
@@ -64,7 +78,7 @@ impl Default for Retention {
 /// seconds) under `retention`, and returns how many it deleted.
 pub struct Step {
     pub name: &'static str,
-    pub prune: fn(conn: &Connection, now: i64, limit: i64, retention: Retention) -> rusqlite::Result<usize>,
+    pub prune: fn(conn: &Connection, now: i64, limit: i64, retention: &Retention) -> rusqlite::Result<usize>,
 }
 
 pub const STEPS: &[Step] = &[
@@ -73,15 +87,17 @@ pub const STEPS: &[Step] = &[
     Step { name: "spent codes", prune: spent_codes },
     Step { name: "expired sessions", prune: expired_sessions },
     Step { name: "old call log", prune: old_calls },
+    Step { name: "unused clients beyond the bound", prune: unused_clients_beyond_the_bound },
+    Step { name: "unused clients a day old", prune: day_old_unused_clients },
 ];
 
 /// Runs every step once, each in its own transaction; returns whether any step found a full
 /// batch (there is more to delete). A failing step is logged and the others still run.
 pub fn run_steps(conn: &Connection, retention: Retention) -> bool {
-    let now = unix_now();
+    let now = retention.clock.now();
     let mut more = false;
     for step in STEPS {
-        match in_transaction(conn, || (step.prune)(conn, now, BATCH_ROWS, retention)) {
+        match in_transaction(conn, || (step.prune)(conn, now, BATCH_ROWS, &retention)) {
             Ok(deleted) => {
                 if deleted > 0 {
                     tracing::debug!(step = step.name, deleted, "housekeeping");
@@ -105,7 +121,7 @@ fn in_transaction(conn: &Connection, f: impl FnOnce() -> rusqlite::Result<usize>
     }
 }
 
-fn expired_tokens(conn: &Connection, now: i64, limit: i64, _: Retention) -> rusqlite::Result<usize> {
+fn expired_tokens(conn: &Connection, now: i64, limit: i64, _: &Retention) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "DELETE FROM oauth_tokens WHERE rowid IN
            (SELECT rowid FROM oauth_tokens WHERE expires_at <= ?1 LIMIT ?2)",
@@ -113,7 +129,7 @@ fn expired_tokens(conn: &Connection, now: i64, limit: i64, _: Retention) -> rusq
     .execute(params![now, limit])
 }
 
-fn revoked_tokens(conn: &Connection, _now: i64, limit: i64, _: Retention) -> rusqlite::Result<usize> {
+fn revoked_tokens(conn: &Connection, _now: i64, limit: i64, _: &Retention) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "DELETE FROM oauth_tokens WHERE rowid IN
            (SELECT rowid FROM oauth_tokens WHERE revoked_at IS NOT NULL LIMIT ?1)",
@@ -121,7 +137,7 @@ fn revoked_tokens(conn: &Connection, _now: i64, limit: i64, _: Retention) -> rus
     .execute(params![limit])
 }
 
-fn spent_codes(conn: &Connection, now: i64, limit: i64, _: Retention) -> rusqlite::Result<usize> {
+fn spent_codes(conn: &Connection, now: i64, limit: i64, _: &Retention) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "DELETE FROM oauth_codes WHERE rowid IN
            (SELECT rowid FROM oauth_codes WHERE expires_at < ?1 LIMIT ?2)",
@@ -129,7 +145,7 @@ fn spent_codes(conn: &Connection, now: i64, limit: i64, _: Retention) -> rusqlit
     .execute(params![now - KEEP_SPENT_CODES, limit])
 }
 
-fn expired_sessions(conn: &Connection, now: i64, limit: i64, _: Retention) -> rusqlite::Result<usize> {
+fn expired_sessions(conn: &Connection, now: i64, limit: i64, _: &Retention) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "DELETE FROM oauth_sessions WHERE rowid IN
            (SELECT rowid FROM oauth_sessions WHERE expires_at <= ?1 LIMIT ?2)",
@@ -137,13 +153,27 @@ fn expired_sessions(conn: &Connection, now: i64, limit: i64, _: Retention) -> ru
     .execute(params![now, limit])
 }
 
-fn old_calls(conn: &Connection, now: i64, limit: i64, retention: Retention) -> rusqlite::Result<usize> {
+fn old_calls(conn: &Connection, now: i64, limit: i64, retention: &Retention) -> rusqlite::Result<usize> {
     super::retention::prune_call_log(conn, now, retention.call_log_days, limit)
+}
+
+fn unused_clients_beyond_the_bound(
+    conn: &Connection,
+    now: i64,
+    limit: i64,
+    retention: &Retention,
+) -> rusqlite::Result<usize> {
+    clients::evict_unused(conn, now, retention.max_unused_clients, limit)
+}
+
+fn day_old_unused_clients(conn: &Connection, now: i64, limit: i64, _: &Retention) -> rusqlite::Result<usize> {
+    clients::prune_unused(conn, now, UNUSED_CLIENT_DAYS * 86_400, limit)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::unix_now;
 
     fn database() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
@@ -229,5 +259,70 @@ mod tests {
         let code: String = conn.query_row("SELECT code_hash FROM oauth_codes", [], |r| r.get(0)).unwrap();
         let session: String = conn.query_row("SELECT session_hash FROM oauth_sessions", [], |r| r.get(0)).unwrap();
         assert_eq!((code.as_str(), session.as_str()), ("recent", "live"));
+    }
+
+    /// A self-registered client registered at `registered_at`, authorized then if `authorized`.
+    fn self_registered(conn: &Connection, id: &str, registered_at: i64, authorized: bool) {
+        conn.execute(
+            "INSERT INTO oauth_clients (client_id, name, redirect_uris, registration, registered_at, authorized_at)
+             VALUES (?1, 'Claude', '[]', 'dynamic', ?2, CASE WHEN ?3 THEN ?2 END)",
+            params![id, registered_at, authorized],
+        )
+        .unwrap();
+    }
+
+    fn clients_left(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn.prepare("SELECT client_id FROM oauth_clients ORDER BY client_id").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn unused_self_registered_clients_go_after_a_day_by_the_servers_clock_never_one_in_use() {
+        let conn = database();
+        let registered = 1_900_000_000;
+        for id in ["unused", "authorized", "with-token", "with-code"] {
+            self_registered(&conn, id, registered, id == "authorized");
+        }
+        self_registered(&conn, "young", registered + 86_400, false);
+        conn.execute(
+            "INSERT INTO oauth_tokens (token_hash, kind, client_id, user_id, family_id, expires_at)
+             VALUES ('t', 'refresh', 'with-token', 'u', 'f', ?1)",
+            [registered + 10 * 86_400],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO oauth_codes (code_hash, client_id, user_id, redirect_uri, expires_at)
+             VALUES ('k', 'with-code', 'u', 'https://x', ?1)",
+            [registered + 86_400 + 300],
+        )
+        .unwrap();
+        let at = |now: i64| Retention { clock: Clock::manual(now), ..Retention::default() };
+        run_steps(&conn, at(registered + 86_400 - 1));
+        assert_eq!(clients_left(&conn).len(), 6, "nothing is a day old yet");
+        run_steps(&conn, at(registered + 86_400));
+        assert_eq!(clients_left(&conn), ["authorized", "c", "with-code", "with-token", "young"]);
+    }
+
+    #[test]
+    fn beyond_the_bound_the_oldest_unused_clients_go_but_none_younger_than_15_minutes() {
+        let conn = database();
+        let start = 1_900_000_000;
+        for i in 0..30 {
+            self_registered(&conn, &format!("old{i:02}"), start + i, false);
+        }
+        for i in 0..10 {
+            self_registered(&conn, &format!("new{i:02}"), start + 3600 + i, false);
+        }
+        let keep = |max_unused_clients, now| Retention {
+            max_unused_clients,
+            clock: Clock::manual(now),
+            ..Retention::default()
+        };
+        run_steps(&conn, keep(5, start + 3600 + 60));
+        let left = clients_left(&conn);
+        assert_eq!(left.len(), 11, "the operator's and the 10 that are not 15 minutes old: {left:?}");
+        assert!(left.iter().all(|id| !id.starts_with("old")), "{left:?}");
+        run_steps(&conn, keep(5, start + 2 * 3600));
+        assert_eq!(clients_left(&conn), ["c", "new05", "new06", "new07", "new08", "new09"], "the newest 5 stay");
     }
 }

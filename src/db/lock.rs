@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::db::DbError;
 use crate::db::file::refused;
+use crate::db::owner::{self, Ownership};
 
 /// Held while a server runs on (or `restore` replaces) the database; released when dropped.
 #[derive(Debug)]
@@ -30,13 +31,14 @@ impl ServerLock {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&lock_path).map_err(|e| {
             let why = match e.kind() {
-                std::io::ErrorKind::PermissionDenied => {
-                    "permission denied: the server needs write access to the database's directory".to_string()
-                }
+                std::io::ErrorKind::PermissionDenied => denied(&lock_path),
                 _ => e.to_string(),
             };
             refused(db_path, &format!("cannot create its lock file {}: {why}", lock_path.display()))
         })?;
+        if owner::current_uid() == 0 {
+            follow_the_database(db_path, &lock_path)?;
+        }
         match file.try_lock() {
             Ok(()) => Ok(ServerLock { _file: file }),
             Err(TryLockError::WouldBlock) => Err(refused(
@@ -47,6 +49,33 @@ impl ServerLock {
                 ),
             )),
             Err(TryLockError::Error(e)) => Err(refused(db_path, &format!("cannot lock {}: {e}", lock_path.display()))),
+        }
+    }
+}
+
+/// Gives a lock file root made or holds the database's owner (keeping its mode), so the
+/// database's own account can open it once root is done.
+fn follow_the_database(db_path: &Path, lock_path: &Path) -> Result<(), DbError> {
+    let (Ok(database), Ok(lock)) = (Ownership::of(db_path), Ownership::of(lock_path)) else { return Ok(()) };
+    Ownership { uid: database.uid, gid: database.gid, mode: lock.mode }
+        .give_to(lock_path)
+        .map_err(|e| refused(db_path, &format!("cannot give its lock file {} to its owner: {e}", lock_path.display())))
+}
+
+/// Why the lock file cannot be opened: it is another account's, or the directory may not be written.
+fn denied(lock_path: &Path) -> String {
+    let me = owner::account(owner::current_uid());
+    match Ownership::of(lock_path) {
+        Ok(lock) => format!(
+            "permission denied: it belongs to {}, and this is {me}; run this as its owner, or give it back \
+             (chown ACCOUNT: {})",
+            lock.describe(),
+            lock_path.display()
+        ),
+        Err(_) => {
+            let directory = lock_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let of = Ownership::of(directory).map(|d| format!(" (it is {})", d.describe())).unwrap_or_default();
+            format!("permission denied: {me} needs write access to the database's directory{of}")
         }
     }
 }

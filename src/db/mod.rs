@@ -10,6 +10,7 @@ pub mod file;
 pub mod health;
 pub mod housekeeping;
 pub mod lock;
+pub mod owner;
 pub mod retention;
 pub mod tokens;
 pub mod writer;
@@ -39,6 +40,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_housekeeping_indexes.sql"),
     include_str!("../../migrations/0006_mcp.sql"),
     include_str!("../../migrations/0007_console.sql"),
+    include_str!("../../migrations/0008_public_bounds.sql"),
+    include_str!("../../migrations/0009_cli_audit.sql"),
 ];
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,7 +71,9 @@ pub enum DbError {
     File(String),
 }
 
-/// Handles to the database shared by every request.
+/// Handles to the database shared by every request. When the last one is dropped, every
+/// connection is closed (the readers', then the writer's and checkpointer's, whose threads are
+/// joined) before the drop returns, so SQLite removes `-wal` and `-shm`; then the lock is released.
 #[derive(Clone)]
 pub struct Db {
     readers: r2d2::Pool<SqliteConnectionManager>,
@@ -91,7 +96,10 @@ impl Db {
         file::ensure_writable(path, &writer_conn)?;
         let fsync_wal = fsync_before_answer.then(|| wal_path(path));
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
-        let readers = r2d2::Pool::builder().max_size(READ_POOL_SIZE).build(manager)?;
+        // No idle timeout or lifetime: r2d2 would then replace connections on a thread of its own,
+        // which could still hold one when the process exits (and leave -wal and -shm behind).
+        let readers =
+            r2d2::Pool::builder().max_size(READ_POOL_SIZE).idle_timeout(None).max_lifetime(None).build(manager)?;
         let health = Health::default();
         let writer = Writer::start(writer_conn, open_connection(path)?, fsync_wal, health.clone(), retention);
         Ok(Db { readers, writer, health, _lock: Arc::new(lock) })

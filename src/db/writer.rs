@@ -16,12 +16,17 @@
 //! Checkpoints (copying the write-ahead log into the main file, with fsyncs of both) run on a
 //! thread of their own, so no request waits behind one; SQLite lets a checkpoint run beside the
 //! writer.
+//!
+//! When the last handle goes, the threads are stopped and joined before the drop returns: SQLite
+//! removes `-wal` and `-shm` only when the last connection to the file closes, and a process that
+//! exits while a thread still holds one leaves both behind.
 
 use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -51,6 +56,25 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
     /// Never sent on: when the last `Writer` is dropped, the checkpointer stops.
     _checkpoints: mpsc::Sender<()>,
+    /// Last, so that it is dropped after the senders above: by then the threads are stopping.
+    _threads: Arc<Threads>,
+}
+
+/// The writer's threads, joined when the last `Writer` is dropped (its senders are gone, so each
+/// thread finishes: the writer checkpoints and closes its connection, the checkpointer closes
+/// its own, the syncer follows the writer).
+struct Threads(Mutex<Vec<JoinHandle<()>>>);
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        let handles = std::mem::take(self.0.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        for handle in handles {
+            // A job that held the last handle would be dropped on the writer thread itself.
+            if handle.thread().id() != thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
 }
 
 impl Writer {
@@ -73,23 +97,32 @@ impl Writer {
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
         let _ = conn.pragma_update(None, "synchronous", "NORMAL");
         let sync_health = health.clone();
+        let mut threads = Vec::with_capacity(3);
         let syncer = fsync_wal.map(|wal| {
             let (committed, waiting) = mpsc::channel::<Vec<Finish>>();
-            thread::Builder::new()
-                .name("db-sync".into())
-                .spawn(move || sync_until_stopped(wal, waiting, sync_health))
-                .expect("spawning the database sync thread");
+            threads.push(
+                thread::Builder::new()
+                    .name("db-sync".into())
+                    .spawn(move || sync_until_stopped(wal, waiting, sync_health))
+                    .expect("spawning the database sync thread"),
+            );
             committed
         });
-        thread::Builder::new()
-            .name("db-writer".into())
-            .spawn(move || run(conn, queue, syncer, health, retention))
-            .expect("spawning the database writer thread");
-        thread::Builder::new()
-            .name("db-checkpoint".into())
-            .spawn(move || checkpoint_until_stopped(checkpoint_conn, stop))
-            .expect("spawning the database checkpoint thread");
-        Writer { jobs, _checkpoints: checkpoints }
+        // The writer first: it is joined first, and the syncer stops once the writer has.
+        threads.insert(
+            0,
+            thread::Builder::new()
+                .name("db-writer".into())
+                .spawn(move || run(conn, queue, syncer, health, retention))
+                .expect("spawning the database writer thread"),
+        );
+        threads.push(
+            thread::Builder::new()
+                .name("db-checkpoint".into())
+                .spawn(move || checkpoint_until_stopped(checkpoint_conn, stop))
+                .expect("spawning the database checkpoint thread"),
+        );
+        Writer { jobs, _checkpoints: checkpoints, _threads: Arc::new(Threads(Mutex::new(threads))) }
     }
 
     /// Runs `f` inside the next group transaction, in a savepoint of its own, and returns its
@@ -143,7 +176,7 @@ fn run(
                 if failing {
                     probe(&conn, &health);
                 } else {
-                    housekeeping_due = keep_house(&conn, retention);
+                    housekeeping_due = keep_house(&conn, &retention);
                 }
                 continue;
             }
@@ -176,7 +209,7 @@ fn run(
             (_, committed) => finish_all(finishers, committed),
         }
         if Instant::now() >= housekeeping_due && health.failure().is_none() {
-            housekeeping_due = keep_house(&conn, retention);
+            housekeeping_due = keep_house(&conn, &retention);
         }
     }
     if let Err(e) = checkpoint(&conn) {
@@ -209,9 +242,9 @@ fn describe(e: &rusqlite::Error) -> String {
 }
 
 /// Runs the housekeeping steps once; returns when they are due again.
-fn keep_house(conn: &Connection, retention: Retention) -> Instant {
+fn keep_house(conn: &Connection, retention: &Retention) -> Instant {
     let started = Instant::now();
-    let more = housekeeping::run_steps(conn, retention);
+    let more = housekeeping::run_steps(conn, retention.clone());
     Instant::now() + if more { housekeeping::catching_up_pause(started.elapsed()) } else { housekeeping::EVERY }
 }
 

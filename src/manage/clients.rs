@@ -4,14 +4,17 @@
 //! Names are unique among clients (compared without case): the consent page shows a client by its
 //! name, and two clients called "My GPT" would leave a person unable to tell which one asks. The
 //! check is here, where operators add and rename clients, so clients that register themselves
-//! (RFC 7591) may follow a rule of their own.
+//! (RFC 7591) may follow a rule of their own (`crate::client_names`). Only the operator's own
+//! clients count: a stranger who registered "My GPT" first must not keep the operator from
+//! naming theirs so (that client is marked unverified on its consent page).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{ManageError, ManageResult};
 use crate::clients::{self, CLIENT_SECRET_PREFIX, Registered, check_redirect_uri};
-use crate::quota::{self, Plan};
+use crate::ids::UserId;
+use crate::quota::{self, Limits, Plan};
 use crate::secrets::{hash_secret, random_secret};
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +97,28 @@ pub fn set_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) -> Mana
     Ok(())
 }
 
+/// The client's own limit and, for `user`, that user's own limit for it: what a change of the
+/// number alone keeps the window of.
+pub fn limits(conn: &Connection, client_id: &str, user: Option<&UserId>) -> ManageResult<Limits> {
+    require(conn, client_id)?;
+    let (limit, window) =
+        conn.query_row("SELECT call_limit, call_window FROM oauth_clients WHERE client_id = ?1", [client_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let user = match user {
+        Some(user) => conn
+            .query_row(
+                "SELECT call_limit, call_window FROM api_limit_overrides WHERE user_id = ?1 AND client_id = ?2",
+                params![user, client_id],
+                |r| Ok(quota::plan(r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .flatten(),
+        None => None,
+    };
+    Ok(Limits { user, client: quota::plan(limit, window) })
+}
+
 /// Registers one more exact redirect URI; returns the client's list.
 pub fn add_redirect_uri(conn: &Connection, client_id: &str, uri: &str) -> ManageResult<Vec<String>> {
     let mut uris = require(conn, client_id)?.redirect_uris;
@@ -166,7 +191,8 @@ fn refuse_taken_name(conn: &Connection, name: &str, except: Option<&str>) -> Man
     let taken: Option<String> = conn
         .query_row(
             "SELECT client_id FROM oauth_clients
-              WHERE lower(trim(name)) = lower(trim(?1)) AND (?2 IS NULL OR client_id <> ?2) LIMIT 1",
+              WHERE lower(trim(name)) = lower(trim(?1)) AND (?2 IS NULL OR client_id <> ?2)
+                AND registration = 'operator' LIMIT 1",
             params![name, except],
             |r| r.get(0),
         )

@@ -3,6 +3,8 @@
 //! that returns a typed result, so the command line (which runs it on its own connection) and the
 //! operator console (which runs it as one writer job) share it; printing is the caller's business.
 
+pub mod audit_log;
+pub mod call_filters;
 pub mod clients;
 pub mod usage;
 pub mod users;

@@ -1,11 +1,14 @@
 //! The MCP server at `POST /mcp`: ChatGPT apps and connectors, Claude and other MCP clients reach
 //! the todo API here, signed in through the same OAuth server, counted by the same quota and
 //! logged in the same call log. `transport` reads the JSON-RPC message and its protocol revision;
-//! `tools` defines the tools and runs them through the chain. This file is the route and the
-//! dispatch of methods.
+//! `tools` defines the tools and runs them through the chain; `resources` lists and reads the one
+//! resource, the todo view of MCP Apps (`view`). This file is the route and the dispatch of
+//! methods.
 
+mod resources;
 mod tools;
 mod transport;
+mod view;
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -14,7 +17,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, json_response};
 use crate::api::request::{RequestLine, json_body, request_line};
 use crate::auth::{Caller, MCP_PATH};
 use crate::calllog::{self, CallRecord};
@@ -40,8 +43,22 @@ pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
         .and(warp::header::headers_cloned())
         .and(json_body())
         .then(handle);
+    // Streamable HTTP (2025-11-25, listening for messages from the server): a server without a
+    // standalone SSE stream answers GET with 405, and DELETE too (it issues no session). Both are
+    // answered inside the CORS wrapper, so that a browser client on an allowed origin reads the
+    // 405 it expects instead of a CORS failure.
+    let not_served = warp::get().or(warp::delete()).unify().map(method_not_allowed);
     // The CORS wrapper answers preflights and refuses a foreign Origin with 403 on every method.
-    warp::path!("mcp").and(post.with(cors)).map(Reply::into_response)
+    warp::path!("mcp").and(post.or(not_served).unify().with(cors)).map(Reply::into_response)
+}
+
+fn method_not_allowed() -> Response {
+    let mut response =
+        json_response(StatusCode::METHOD_NOT_ALLOWED, &json!({ "error": ApiError::MethodNotAllowed.to_string() }));
+    if let Some(allow) = crate::routes::allowed_methods(MCP_PATH) {
+        response.headers_mut().insert(warp::http::header::ALLOW, warp::http::HeaderValue::from_static(allow));
+    }
+    response
 }
 
 /// Streamable HTTP, security: a browser page on another origin must not reach this endpoint
@@ -53,14 +70,18 @@ fn cors(config: &Config) -> warp::cors::Cors {
         .collect();
     warp::cors()
         .allow_origins(origins)
-        .allow_methods(["POST"])
+        .allow_methods(["POST", "GET", "DELETE"])
         .allow_headers(["authorization", "content-type", "accept", "mcp-protocol-version", "mcp-method", "mcp-name"])
         .expose_headers(["www-authenticate"])
         .max_age(600)
         .build()
 }
 
-async fn handle(state: AppState, line: RequestLine, headers: HeaderMap, body: Result<Bytes, ApiError>) -> Response {
+async fn handle(state: AppState, mut line: RequestLine, headers: HeaderMap, body: Result<Bytes, ApiError>) -> Response {
+    // warp takes `/mcp/` for `/mcp`: log and check it as the endpoint it is.
+    if line.path != MCP_PATH {
+        line.path = MCP_PATH.to_owned();
+    }
     // The id of the call's log row, when the message is logged (a token refusal, a tool call).
     let request_id = line.request_id;
     let mut response = answer_message(&state, line, &headers, body).await;
@@ -108,6 +129,23 @@ enum Refused {
     Token(ApiError),
 }
 
+/// The methods both eras serve. The handshake (`initialize`, `ping`) is only in the older
+/// revisions and `server/discover` only in 2026-07-28 (changelog 2 and 5).
+const SHARED_METHODS: [&str; 6] =
+    ["tools/list", "tools/call", "resources/list", "resources/read", "resources/templates/list", "prompts/list"];
+
+/// 2026-07-28, caching: the results that carry `ttlMs` and `cacheScope`.
+const CACHEABLE: [&str; 6] =
+    ["server/discover", "tools/list", "resources/list", "resources/read", "resources/templates/list", "prompts/list"];
+
+fn serves(revision: Revision, method: &str) -> bool {
+    SHARED_METHODS.contains(&method)
+        || match revision {
+            Revision::Modern => method == "server/discover",
+            Revision::Legacy(_) => matches!(method, "initialize" | "ping"),
+        }
+}
+
 /// The result of one message (`None` for a notification), once its token is checked. Only
 /// `tools/call` is an API call (counted and logged); the other methods need a valid token too.
 async fn answer(
@@ -118,17 +156,12 @@ async fn answer(
     message: Message,
 ) -> Result<Option<Value>, Refused> {
     let method = message.method.as_str();
-    let known = match revision {
-        Revision::Modern => matches!(method, "server/discover" | "tools/list" | "tools/call"),
-        // ping and the handshake are gone in 2026-07-28 (changelog 2 and 5).
-        Revision::Legacy(_) => matches!(method, "initialize" | "ping" | "tools/list" | "tools/call"),
-    };
     if message.is_notification() {
         // Streamable HTTP: an accepted notification is a 202 without a body, whatever it says.
         authenticate(state, line, headers).await?;
         return Ok(None);
     }
-    if !known {
+    if !serves(revision, method) {
         // 2026-07-28, Streamable HTTP: an unknown method is a 404 with -32601. Handshake-era
         // clients treat a 404 as a lost session, so they get the error with a 200.
         let status = if revision == Revision::Modern { StatusCode::NOT_FOUND } else { StatusCode::OK };
@@ -149,7 +182,7 @@ async fn answer(
         return tools::call(state, line, headers, tool, arguments).await.map(Some).map_err(Refused::Token);
     }
     authenticate(state, line, headers).await?;
-    Ok(Some(match method {
+    let mut result = match method {
         "initialize" => json!({
             "protocolVersion": match revision { Revision::Legacy(version) => version, Revision::Modern => MODERN },
             "capabilities": capabilities(),
@@ -160,23 +193,39 @@ async fn answer(
             "supportedVersions": SUPPORTED,
             "capabilities": capabilities(),
             "instructions": INSTRUCTIONS,
-            "ttlMs": CACHE_TTL_MS,
-            "cacheScope": "public",
         }),
-        "tools/list" => {
-            let mut list = json!({ "tools": Tool::ALL.map(Tool::definition) });
-            if revision == Revision::Modern {
-                list["ttlMs"] = CACHE_TTL_MS.into();
-                list["cacheScope"] = "public".into();
-            }
-            list
-        }
+        // One list for every client, whatever it can render: the `_meta` of the tools that have a
+        // view means nothing to a host without MCP Apps, and the list stays cacheable as public.
+        "tools/list" => json!({ "tools": Tool::ALL.map(Tool::definition) }),
+        "resources/list" => resources::list(),
+        "resources/templates/list" => resources::templates(),
+        "resources/read" => resources::read(&message.params).map_err(Refused::Rpc)?,
+        "prompts/list" => json!({ "prompts": [] }),
         _ => json!({}), // ping
-    }))
+    };
+    if revision == Revision::Modern && CACHEABLE.contains(&method) {
+        // Nothing cacheable here holds a user's data (the view is the same page for everyone).
+        result["ttlMs"] = CACHE_TTL_MS.into();
+        result["cacheScope"] = "public".into();
+    }
+    Ok(Some(result))
 }
 
+/// What the server offers, the same in `initialize` and `server/discover`.
+/// - `resources`: the todo view. `prompts`: none, but `prompts/list` answers (an empty list with
+///   caching hints, for clients that list every kind), and a server that answers prompts
+///   declares them (2026-07-28, prompts: capabilities).
+/// - `extensions`: MCP Apps (SEP-2133, negotiation: each side declares what it supports; the view
+///   is used only where the host declares the extension too). The server does not narrow its tool
+///   list to hosts that declare it (the SHOULD of MCP Apps 2026-01-26, server behavior), because
+///   that list is cached as public: `_meta.ui` is simply ignored by hosts without the extension.
 fn capabilities() -> Value {
-    json!({ "tools": { "listChanged": false } })
+    json!({
+        "tools": { "listChanged": false },
+        "resources": { "listChanged": false },
+        "prompts": { "listChanged": false },
+        "extensions": { view::EXTENSION: {} },
+    })
 }
 
 /// `tools/call` params: a known tool's `name`, and `arguments` as an object (absent: none).

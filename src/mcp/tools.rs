@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use warp::http::{HeaderMap, StatusCode};
 
+use super::view;
 use crate::AppState;
 use crate::api::error::ApiError;
 use crate::api::request::RequestLine;
@@ -123,7 +124,43 @@ impl Tool {
                 "idempotentHint": !matches!(self, Tool::Create),
                 "openWorldHint": false,
             },
+            "_meta": self.meta(),
         })
+    }
+
+    /// The tools whose result the todo view shows: a page of todos, or the todo just made or
+    /// changed. A delete leaves nothing to show.
+    fn has_view(self) -> bool {
+        matches!(self, Tool::List | Tool::Create | Tool::Update)
+    }
+
+    /// The tool's `_meta`: the view that shows its result (MCP Apps 2026-01-26, resource
+    /// discovery: `ui.resourceUri`), and ChatGPT's keys (OpenAI Apps SDK reference, tool
+    /// descriptor `_meta`): the same view as `openai/outputTemplate`, the short status lines
+    /// while it runs and when it is done (at most 64 characters), and whether a view may call it.
+    fn meta(self) -> Value {
+        let (invoking, invoked) = match self {
+            Tool::List => ("Reading your todos…", "Todos read"),
+            Tool::Get => ("Reading the todo…", "Todo read"),
+            Tool::Create => ("Adding the todo…", "Todo added"),
+            Tool::Update => ("Updating the todo…", "Todo updated"),
+            Tool::Delete => ("Deleting the todo…", "Todo deleted"),
+        };
+        let mut meta = json!({
+            "openai/toolInvocation/invoking": invoking,
+            "openai/toolInvocation/invoked": invoked,
+        });
+        if self.has_view() {
+            meta["ui"] = json!({ "resourceUri": view::URI });
+            meta["openai/outputTemplate"] = view::URI.into();
+        }
+        // The view ticks (update), adds (create), deletes and fetches the next page (list).
+        // ChatGPT lets a view call only tools marked so; MCP Apps' default visibility
+        // (["model", "app"]) already lets it.
+        if self != Tool::Get {
+            meta["openai/widgetAccessible"] = true.into();
+        }
+        meta
     }
 }
 
@@ -255,5 +292,24 @@ mod tests {
         assert_eq!(create["inputSchema"]["required"], json!(["title"]));
         assert_eq!(Tool::Delete.definition()["annotations"]["destructiveHint"], true);
         assert_eq!(Tool::List.definition()["annotations"]["readOnlyHint"], true);
+    }
+
+    #[test]
+    fn the_tools_with_a_view_point_at_it_for_mcp_apps_and_for_chatgpt() {
+        for tool in Tool::ALL {
+            let meta = &tool.definition()["_meta"];
+            let uri = tool.has_view().then_some(view::URI);
+            assert_eq!(meta["ui"]["resourceUri"].as_str(), uri, "{}", tool.name());
+            assert_eq!(meta["openai/outputTemplate"].as_str(), uri, "{}", tool.name());
+            for key in ["openai/toolInvocation/invoking", "openai/toolInvocation/invoked"] {
+                let text = meta[key].as_str().unwrap();
+                assert!(!text.is_empty() && text.chars().count() <= 64, "{key} of {}: {text}", tool.name());
+            }
+            // No description promises a view: hosts without MCP Apps show none.
+            let description = tool.definition()["description"].as_str().unwrap().to_lowercase();
+            assert!(!description.contains("view") && !description.contains("widget"), "{description}");
+        }
+        assert_eq!(Tool::List.definition()["_meta"]["openai/widgetAccessible"], true);
+        assert!(Tool::Get.definition()["_meta"].get("openai/widgetAccessible").is_none());
     }
 }

@@ -163,13 +163,10 @@ impl Message {
     /// The revision this message speaks, with the headers checked against the body.
     pub fn revision(&self, headers: &HeaderMap) -> Result<Revision, RpcError> {
         let header_version = header_text(headers, PROTOCOL_VERSION_HEADER)?;
-        if self.method == "initialize" {
-            // 2025-11-25, lifecycle: the server answers with the requested version if it supports
-            // it, else with its latest; the handshake itself carries no version header.
-            let requested = self.params.get("protocolVersion").and_then(Value::as_str).unwrap_or("");
-            return Ok(Revision::Legacy(LEGACY.into_iter().find(|v| *v == requested).unwrap_or(LEGACY[0])));
-        }
         let Some(body_version) = self.meta().and_then(|meta| meta.get(META_VERSION)) else {
+            if self.method == "initialize" {
+                return self.handshake_revision();
+            }
             // A handshake-era request: the version negotiated earlier, in the header.
             return match header_version.as_deref() {
                 Some(MODERN) => Err(RpcError::new(
@@ -185,6 +182,8 @@ impl Message {
                 None => Err(RpcError::unsupported_version(None)),
             };
         };
+        // From here on the message speaks the per-request era, `initialize` included: under
+        // 2026-07-28 that method does not exist, so it gets the 404 of an unknown method.
         let Some(body_version) = body_version.as_str() else {
             return Err(RpcError::new(
                 StatusCode::BAD_REQUEST,
@@ -192,10 +191,22 @@ impl Message {
                 format!("{META_VERSION} must be a string"),
             ));
         };
+        // 2026-07-28, Streamable HTTP, protocol version header: the header MUST match the body's
+        // version (400, HeaderMismatch). That comes first: only a request whose two sources of
+        // truth agree is asked whether its version is one this server implements.
+        match header_version.as_deref() {
+            Some(version) if version == body_version => {}
+            Some(other) => {
+                return Err(RpcError::header_mismatch(format!(
+                    "MCP-Protocol-Version header value '{other}' does not match body value '{body_version}'"
+                )));
+            }
+            None => return Err(RpcError::header_mismatch("the MCP-Protocol-Version header is missing")),
+        }
         if body_version != MODERN {
             return Err(RpcError::unsupported_version(Some(body_version)));
         }
-        self.check_modern_headers(header_version.as_deref(), headers)?;
+        self.check_modern_headers(headers)?;
         // 2026-07-28, basic (_meta): a request without its client capabilities is malformed.
         if !self.meta().and_then(|meta| meta.get(META_CAPABILITIES)).is_some_and(Value::is_object) {
             return Err(RpcError::new(
@@ -207,18 +218,27 @@ impl Message {
         Ok(Revision::Modern)
     }
 
-    /// 2026-07-28, Streamable HTTP, server validation: the headers mirror the body, so that
-    /// intermediaries routing on them see what the server runs.
-    fn check_modern_headers(&self, header_version: Option<&str>, headers: &HeaderMap) -> Result<(), RpcError> {
-        match header_version {
-            Some(MODERN) => {}
-            Some(other) => {
-                return Err(RpcError::header_mismatch(format!(
-                    "MCP-Protocol-Version header value '{other}' does not match body value '{MODERN}'"
-                )));
-            }
-            None => return Err(RpcError::header_mismatch("the MCP-Protocol-Version header is missing")),
-        }
+    /// 2025-11-25, lifecycle (initialization): `initialize` names the version the client wants
+    /// in `params.protocolVersion`; the server answers with it if it supports it, else with its
+    /// latest. The handshake itself carries no version header. Without a version there is
+    /// nothing to negotiate: the request is malformed (-32602).
+    fn handshake_revision(&self) -> Result<Revision, RpcError> {
+        let Some(requested) = self.params.get("protocolVersion").and_then(Value::as_str) else {
+            return Err(RpcError::new(
+                StatusCode::BAD_REQUEST,
+                INVALID_PARAMS,
+                format!(
+                    "initialize needs params.protocolVersion, the protocol version the client speaks (one of {})",
+                    LEGACY.join(", ")
+                ),
+            ));
+        };
+        Ok(Revision::Legacy(LEGACY.into_iter().find(|v| *v == requested).unwrap_or(LEGACY[0])))
+    }
+
+    /// 2026-07-28, Streamable HTTP, server validation: the `Mcp-Method` and `Mcp-Name` headers
+    /// mirror the body, so that intermediaries routing on them see what the server runs.
+    fn check_modern_headers(&self, headers: &HeaderMap) -> Result<(), RpcError> {
         match header_text(headers, METHOD_HEADER)? {
             Some(method) if method == self.method => {}
             Some(method) => {
@@ -381,9 +401,31 @@ mod tests {
         let future = message(
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {META_VERSION: "2099-01-01"}}}),
         );
-        let error = future.revision(&headers(&good)).unwrap_err();
+        let future_headers = [("mcp-protocol-version", "2099-01-01"), ("mcp-method", "tools/list")];
+        let error = future.revision(&headers(&future_headers)).unwrap_err();
         assert_eq!((error.code, error.status), (UNSUPPORTED_PROTOCOL_VERSION, StatusCode::BAD_REQUEST));
         assert_eq!(error.data.unwrap()["supported"], json!(SUPPORTED));
+        // Header and body disagree: that is the mismatch, whether or not the body's version exists.
+        for header in [MODERN, "2025-11-25"] {
+            let error = future.revision(&headers(&[("mcp-protocol-version", header)])).unwrap_err();
+            assert_eq!((error.code, error.status), (HEADER_MISMATCH, StatusCode::BAD_REQUEST), "{header}");
+        }
+        assert_eq!(future.revision(&HeaderMap::new()).unwrap_err().code, HEADER_MISMATCH);
+        // initialize is a handshake only without the per-request _meta; with it, the message is a
+        // 2026-07-28 request (for a method that revision does not have). Without a version it is
+        // malformed.
+        let modern_init = message(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"_meta": {META_VERSION: MODERN, META_CAPABILITIES: {}}}}));
+        let init_headers = [("mcp-protocol-version", MODERN), ("mcp-method", "initialize")];
+        assert_eq!(modern_init.revision(&headers(&init_headers)).unwrap(), Revision::Modern);
+        assert_eq!(modern_init.revision(&HeaderMap::new()).unwrap_err().code, HEADER_MISMATCH);
+        for bare in [
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize"}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 2025}}),
+        ] {
+            let error = message(bare).revision(&HeaderMap::new()).unwrap_err();
+            assert_eq!((error.code, error.status), (INVALID_PARAMS, StatusCode::BAD_REQUEST));
+        }
         let no_capabilities = message(
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {META_VERSION: MODERN}}}),
         );

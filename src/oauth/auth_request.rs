@@ -7,7 +7,8 @@
 use super::endpoints;
 use super::events::{AuthEvent, Event};
 use crate::AppState;
-use crate::clients::{self, Client};
+use crate::client_names::imitated;
+use crate::clients::{self, Client, Registration};
 use crate::config::Config;
 use crate::db::DbError;
 use crate::web::params::Params;
@@ -114,28 +115,36 @@ impl AuthRequest {
 }
 
 /// The client a request names: one this server registered, or one known by the URL of its
-/// Client ID Metadata Document, which is fetched (or taken from the cache) and remembered.
+/// Client ID Metadata Document, which is fetched (or taken from the cache). Such a client's row
+/// is written only when it is issued a code (`authorize::consent`): asking for pages stores
+/// nothing, however many document URLs a stranger makes up.
 async fn find_client(state: &AppState, client_id: &str, redirect_uri: Option<&str>) -> Result<Client, Refusal> {
     let unknown = || AuthEvent::new(Event::UnknownClient).client(Some(client_id), redirect_uri);
     if state.config.client_metadata_documents && state.client_documents.is_document_url(client_id) {
-        let document = state.client_documents.resolve(client_id).await.map_err(|reason| {
+        let cannot_use = |reason: &str| {
             let message = format!("This app's client metadata document ({client_id}) cannot be used: {reason}.");
             Refusal::Page(message, Some(unknown()))
-        })?;
-        let (id, name, uris) = (client_id.to_owned(), document.client_name.clone(), document.redirect_uris.clone());
-        let remembered = state.db.write(move |conn| {
-            clients::remember_metadata_document(conn, &id, &name, &uris).map_err(crate::db::DbError::from)
-        });
-        if let Err(e) = remembered.await {
-            tracing::error!(error = %e, "authorize: could not record a metadata-document client");
-            return Err(page("The server could not check this request. Please try again."));
-        }
-        return Ok(Client {
+        };
+        let document = state.client_documents.resolve(client_id).await.map_err(|reason| cannot_use(&reason))?;
+        let client = Client {
             client_id: client_id.to_owned(),
             name: document.client_name,
             secret_hash: None,
             redirect_uris: document.redirect_uris,
-        });
+            registration: Registration::MetadataDocument,
+        };
+        let (name, host) = (client.name.clone(), client.metadata_document_host().map(str::to_owned));
+        let imitated = state.db.read(move |conn| Ok::<_, DbError>(imitated(conn, &name, host.as_deref())?)).await;
+        return match imitated {
+            Ok(None) => Ok(client),
+            Ok(Some(protected)) => {
+                Err(cannot_use(&format!("its client_name looks like \"{protected}\", which it is not")))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "authorize: client name check failed");
+                Err(page("The server could not check this request. Please try again."))
+            }
+        };
     }
     let lookup = client_id.to_owned();
     state

@@ -17,6 +17,7 @@ use super::page_error::PageError;
 use super::pages::{self, LoginForm};
 use crate::AppState;
 use crate::client_address::client_address;
+use crate::clients::{self, Registration};
 use crate::db::DbError;
 use crate::ids::UserId;
 use crate::users::{self, CreateUserError, NewUser};
@@ -24,9 +25,7 @@ use crate::web::hashing::Busy;
 use crate::web::html::{see_other, sentence};
 use crate::web::params::{self, Params};
 use crate::web::session::{self, Browser, OAUTH, SignedIn};
-use crate::web::signin::{
-    self, BUSY_MESSAGE, Guards, Refused, too_many_attempts, too_many_from_network, with_retry_after,
-};
+use crate::web::signin::{self, BUSY_MESSAGE, Guards, Refused, too_many_from_network, with_retry_after};
 use crate::web::with_new_cookie;
 
 /// What a sign-up is answered with, whether the address was new or not: anything else would
@@ -47,7 +46,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .then(|state, headers, query: String| show(state, headers, Params::parse(query.as_bytes())))
         .map(Reply::into_response);
     let submit = warp::post()
-        .and(client_address(&state.config.trusted_proxies))
+        .and(client_address(&state.forwarding))
         .and(with_state)
         .and(warp::header::headers_cloned())
         .and(params::form())
@@ -86,7 +85,7 @@ async fn submit(address: IpAddr, state: AppState, headers: HeaderMap, form: Resu
     let request = check_request(&state, Ok(&params)).await?;
     let action = params.get("action");
     if matches!(action, Some("login" | "signup"))
-        && let Err(wait) = state.limits.sign_in.check(address)
+        && let Err(wait) = signin::admit(&state.limits, address)
     {
         return Ok(rate_limited(&state, &request, &browser, &params, wait));
     }
@@ -148,11 +147,8 @@ async fn login(
     };
     let form = LoginForm { email: &email, login_error: Some(&refused.message()), ..LoginForm::default() };
     let page = refused.with_retry_after(login_page(state, request, browser, refused.status(), &form));
-    let kind = match refused {
-        Refused::Locked(_) => Event::Lockout,
-        Refused::Disabled => Event::DisabledUser,
-        Refused::WrongPassword => Event::BadPassword,
-        Refused::Busy | Refused::Failed(_) => return Ok(page),
+    let Some(kind) = Event::of_refused_sign_in(&refused) else {
+        return Ok(page);
     };
     let event = AuthEvent::new(kind).client(Some(&request.client.client_id), Some(&request.redirect_uri));
     Ok(event.email(&email).attach(page))
@@ -160,8 +156,9 @@ async fn login(
 
 /// Creates an account. A taken address is answered exactly like a new one (the same hash, the
 /// same redirect to the login page), so sign-up cannot be used to find out who has an account;
-/// and nobody is signed in by it, since that would tell the two apart. Attempts count against
-/// the address's lockout like sign-ins.
+/// and nobody is signed in by it, since that would tell the two apart. Attempts whose fields are
+/// valid count against the address's lockout like sign-ins, and against its hashing budget; the
+/// others cost nothing (they once filled the lockout map, issue 18).
 async fn signup(
     state: &AppState,
     guards: &Guards,
@@ -178,10 +175,26 @@ async fn signup(
         let form = LoginForm { email: &email, name: &name, signup_error: Some(&message), ..LoginForm::default() };
         login_page(state, request, browser, status, &form)
     };
-    // Counted like a failed sign-in from this address: it never proves the password of an account.
-    if let Err(wait) = guards.throttle.begin_sign_in(&email, address, None) {
-        return Ok(with_retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_attempts(wait)), wait));
+    let valid = users::valid_email(&email).and(users::valid_name(&name)).and(users::check_new_password(&password));
+    if let Err(message) = valid {
+        return Ok(refuse(StatusCode::BAD_REQUEST, &message));
     }
+    // Counted like a failed sign-in from this address: it never proves the password of an account.
+    match guards.throttle.begin_sign_in(&email, address, None) {
+        Ok(attempt) if attempt.recorded => {}
+        // No room in the lockout map: the address's failure budget pays instead.
+        Ok(_) => {
+            if let Err(wait) = state.limits.sign_in.check(address) {
+                let refused = refuse(StatusCode::TOO_MANY_REQUESTS, &too_many_from_network(wait));
+                return Ok(with_retry_after(refused, wait));
+            }
+        }
+        Err(held) => {
+            let refused = Refused::from(held);
+            return Ok(refused.with_retry_after(refuse(refused.status(), &refused.message())));
+        }
+    }
+    state.limits.sign_in_work.charge(address);
     let (new_email, new_name) = (email.clone(), name.clone());
     // Hash off the async runtime and off the writer thread, then queue only the insert.
     let user = match guards.hashing.run(move |memory| NewUser::prepare(memory, &new_email, &new_name, &password)).await
@@ -219,8 +232,21 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
     let code;
     match decision {
         Some("allow") => {
-            let (issuing, user_id) = (request.clone(), user.user_id.clone());
-            let issue = move |conn: &_| Ok::<_, DbError>(codes::issue(conn, &issuing, &user_id, SCOPE)?);
+            let (issuing, user_id, now) = (request.clone(), user.user_id.clone(), state.config.clock.now());
+            let issue = move |conn: &_| {
+                let client = &issuing.client;
+                // A metadata-document client gets its row now, with the code that refers to it.
+                if client.registration == Registration::MetadataDocument {
+                    clients::remember_metadata_document_at(
+                        conn,
+                        &client.client_id,
+                        &client.name,
+                        &client.redirect_uris,
+                        now,
+                    )?;
+                }
+                Ok::<_, DbError>(codes::issue(conn, &issuing, &user_id, SCOPE)?)
+            };
             code = state.db.write(issue).await?;
             params.push(("code", &code));
             tracing::info!(client_id = %request.client.client_id, user_id = %user.user_id, "authorization granted");

@@ -1,5 +1,9 @@
 //! Client authentication at the token and revocation endpoints: `client_secret_basic`,
 //! `client_secret_post`, or `none` for a public client (which then proves itself with PKCE).
+//! Failures count against the address's budget (`--failed-client-auth-rate`); a client that
+//! authenticates costs nothing, however many users it serves from that address.
+
+use std::net::IpAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -23,8 +27,23 @@ pub struct Presented {
     pub basic: bool,
 }
 
-/// The registered client that made this request, if its credentials are right.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
+/// The registered client that made this request from `address`, if its credentials are right.
+pub async fn authenticate(
+    state: &AppState,
+    address: IpAddr,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let budget = &state.limits.client_auth;
+    budget.peek(address).map_err(OAuthError::too_many_requests)?;
+    let checked = check_credentials(state, headers, params).await;
+    if checked.as_ref().is_err_and(|e| e.code == "invalid_client") {
+        budget.charge(address);
+    }
+    checked
+}
+
+async fn check_credentials(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
     let presented = presented(headers, params)?;
     let client_id = presented.client_id.clone();
     let client = state.db.read(move |conn| Ok::<_, DbError>(clients::find(conn, &client_id)?)).await?;

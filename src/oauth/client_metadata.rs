@@ -1,27 +1,43 @@
 //! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25
 //! and 2026-07-28, authorization / client registration): an MCP client may use the https URL of a
 //! JSON document describing it as its `client_id`. The document is fetched here with ureq on a
-//! blocking thread: https only, no redirects, a timeout and a size cap, and never from a loopback,
-//! private or link-local address (else a client id could make this server probe its own network),
-//! unless the test-only flag `--test-allow-private-client-metadata` allows http and such addresses.
-//! Documents (and refusals, briefly) are cached.
+//! blocking thread: https only, no redirects, no proxy, a timeout and a size cap, and only from a
+//! public address (`crate::public_address`; else a client id could make this server probe its own
+//! network). The test-only flag `--test-allow-private-client-metadata` allows http and loopback
+//! addresses, where tests serve their documents; every other special-purpose range stays refused. The host is resolved once, by the agent's own resolver, which hands the
+//! connection only the addresses it checked: a name that answers differently the second time
+//! (DNS rebinding) gains nothing.
+//!
+//! Whatever goes wrong before a document arrives is told to the person in one sentence that says
+//! nothing about what was found there (an unreachable port, a refused connection, a bad
+//! certificate, a private address would otherwise let a stranger map networks through this
+//! server); the log has the detail. Documents (and refusals, briefly) are cached.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::io;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use warp::http::Uri;
 
 use crate::cache::TtlCache;
-use crate::clients::check_redirect_uri;
+use crate::client_names::check_unambiguous_name;
+use crate::clients::check_self_registered_redirect_uris;
 use crate::config::Config;
+use crate::public_address::is_public;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The draft (§4) suggests documents stay under 5 KB; a little more is tolerated.
 const MAX_DOCUMENT_BYTES: u64 = 16 * 1024;
 const MAX_URL_CHARS: usize = 2000;
 const MAX_NAME_CHARS: usize = 100;
+/// What the person is told when the document could not be fetched, whatever the reason.
+/// The same for every failure, so it tells a stranger nothing about what answered at the URL.
+pub const NOT_FETCHED: &str = "the client metadata document could not be fetched from its URL (it must answer \
+    200 over https from a public address, never a loopback, private or link-local one)";
 const DOCUMENT_TTL: Duration = Duration::from_secs(5 * 60);
 /// A refused document is asked for again soon, so a fixed one works almost at once.
 const REFUSAL_TTL: Duration = Duration::from_secs(30);
@@ -44,14 +60,17 @@ pub struct ClientMetadataDocuments {
 
 impl ClientMetadataDocuments {
     pub fn new(config: &Config) -> ClientMetadataDocuments {
-        let agent = ureq::Agent::config_builder()
+        let agent_config = ureq::Agent::config_builder()
             .timeout_global(Some(FETCH_TIMEOUT))
             // The document must be at its URL: a redirect could lead anywhere, so none is followed.
             .max_redirects(0)
+            // A proxy from the environment would be resolved and reached instead of the host.
+            .proxy(None)
             .http_status_as_error(false)
             .user_agent(concat!("gpt-todo/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .build();
+        let resolver = PublicOnly { allow_loopback: config.allow_private_client_metadata };
+        let agent = ureq::Agent::with_parts(agent_config, DefaultConnector::default(), resolver);
         ClientMetadataDocuments {
             agent,
             allow_private: config.allow_private_client_metadata,
@@ -83,21 +102,50 @@ impl ClientMetadataDocuments {
         let target = check_url(url, self.allow_private)?;
         let busy = |_| "the server is busy fetching other client documents; try again".to_owned();
         let _slot = tokio::time::timeout(FETCH_TIMEOUT, self.fetches.acquire()).await.map_err(busy)?;
-        let (agent, url, allow_private) = (self.agent.clone(), url.to_owned(), self.allow_private);
+        let (agent, url) = (self.agent.clone(), url.to_owned());
         tokio::task::spawn_blocking(move || {
-            check_addresses(&target, allow_private)?;
-            let body = download(&agent, &url)?;
+            let body = download(&agent, &url).map_err(|detail| {
+                tracing::warn!(client_id = %url, host = %target.host, port = target.port, %detail,
+                    "client metadata document not fetched");
+                NOT_FETCHED.to_owned()
+            })?;
             parse(&url, &body)
         })
         .await
-        .map_err(|e| format!("fetching the document failed: {e}"))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "client metadata document fetch task failed");
+            NOT_FETCHED.to_owned()
+        })?
     }
 }
 
-/// Where a document URL points: the host and port to check before connecting.
+/// Where a document URL points: its host and port, for the log.
 struct Target {
     host: String,
     port: u16,
+}
+
+/// ureq's resolver for document hosts: the system's answer, handed on only if every address is
+/// public, so the connection is made to an address that was checked.
+#[derive(Debug)]
+struct PublicOnly {
+    /// The test flag: loopback addresses too.
+    allow_loopback: bool,
+}
+
+impl Resolver for PublicOnly {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
+        let addresses: Vec<IpAddr> = resolved.iter().map(|a| a.ip()).collect();
+        check_addresses(uri.host().unwrap_or(""), &addresses, self.allow_loopback)
+            .map_err(|refused| ureq::Error::Io(io::Error::new(io::ErrorKind::PermissionDenied, refused)))?;
+        Ok(resolved)
+    }
 }
 
 /// The draft's rules for the URL (§3): https, a path, no fragment, no user info, no dot segments.
@@ -127,74 +175,30 @@ fn check_url(url: &str, allow_http: bool) -> Result<Target, String> {
     Ok(Target { host: host.trim_matches(['[', ']']).to_owned(), port: uri.port_u16().unwrap_or(default_port) })
 }
 
-/// Every address the host resolves to must be a public one. (ureq resolves the name again when
-/// it connects; a name that changes its answer within that moment is not caught here.)
-fn check_addresses(target: &Target, allow_private: bool) -> Result<(), String> {
-    let addresses: Vec<IpAddr> = (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("the client_id host {} cannot be resolved: {e}", target.host))?
-        .map(|a| a.ip())
-        .collect();
-    if addresses.is_empty() {
-        return Err(format!("the client_id host {} has no address", target.host));
+/// Every address the host resolves to must be a public one (or, with `allow_loopback`, loopback).
+fn check_addresses(host: &str, addresses: &[IpAddr], allow_loopback: bool) -> Result<(), String> {
+    let allowed = |ip: &IpAddr| is_public(ip) || (allow_loopback && ip.to_canonical().is_loopback());
+    match addresses.iter().find(|ip| !allowed(ip)) {
+        Some(private) => Err(format!(
+            "the client_id host {host} is at a loopback, private, link-local or other special-purpose address \
+             ({private}), which is not fetched"
+        )),
+        None => Ok(()),
     }
-    if !allow_private && let Some(private) = addresses.iter().find(|ip| !is_public(ip)) {
-        return Err(format!(
-            "the client_id host {} is at a loopback, private or link-local address ({private}), which is not fetched",
-            target.host
-        ));
-    }
-    Ok(())
-}
-
-fn is_public(ip: &IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(&v4),
-            None => is_public_v6(v6),
-        },
-    }
-}
-
-fn is_public_v4(ip: &Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    !(ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space (RFC 6598)
-        || (a == 198 && (18..20).contains(&b)) // benchmarking (RFC 2544)
-        || a >= 240)
-}
-
-fn is_public_v6(ip: &Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local
-        || (first & 0xffc0) == 0xfe80 // link-local
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)) // documentation
 }
 
 fn download(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
-    let mut response = agent
-        .get(url)
-        .header("Accept", "application/json")
-        .call()
-        .map_err(|e| format!("the client metadata document could not be fetched: {e}"))?;
+    let mut response = agent.get(url).header("Accept", "application/json").call().map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     if status != 200 {
-        return Err(format!("fetching the client metadata document answered HTTP {status}, not 200"));
+        return Err(format!("answered HTTP {status}, not 200"));
     }
-    response.body_mut().with_config().limit(MAX_DOCUMENT_BYTES).read_to_vec().map_err(|e| {
-        format!("the client metadata document could not be read (at most {MAX_DOCUMENT_BYTES} bytes): {e}")
-    })
+    response
+        .body_mut()
+        .with_config()
+        .limit(MAX_DOCUMENT_BYTES)
+        .read_to_vec()
+        .map_err(|e| format!("the body could not be read (at most {MAX_DOCUMENT_BYTES} bytes): {e}"))
 }
 
 /// The document's required fields, checked (draft §4, MCP client registration).
@@ -214,8 +218,9 @@ fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
         .get("client_name")
         .and_then(Value::as_str)
         .map(str::trim)
-        .filter(|n| !n.is_empty() && n.chars().count() <= MAX_NAME_CHARS && !n.contains(char::is_control))
+        .filter(|n| !n.is_empty() && n.chars().count() <= MAX_NAME_CHARS)
         .ok_or("the client metadata document needs a client_name (at most 100 characters)")?;
+    check_unambiguous_name(client_name).map_err(|why| format!("the client metadata document's client_name {why}"))?;
     let redirect_uris: Vec<String> = fields
         .get("redirect_uris")
         .and_then(Value::as_array)
@@ -224,9 +229,7 @@ fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
     if redirect_uris.is_empty() {
         return Err("the client metadata document lists no redirect_uris".into());
     }
-    for uri in &redirect_uris {
-        check_redirect_uri(uri)?;
-    }
+    check_self_registered_redirect_uris(&redirect_uris)?;
     Ok(Document { client_name: client_name.to_owned(), redirect_uris })
 }
 
@@ -273,9 +276,15 @@ mod tests {
         for public in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
             assert!(is_public(&public.parse().unwrap()), "{public}");
         }
-        let local = Target { host: "localhost".into(), port: 443 };
-        assert!(check_addresses(&local, false).unwrap_err().contains("loopback"));
-        assert!(check_addresses(&local, true).is_ok());
+        use std::net::ToSocketAddrs;
+        let local: Vec<IpAddr> = ("localhost", 443).to_socket_addrs().unwrap().map(|a| a.ip()).collect();
+        assert!(check_addresses("localhost", &local, false).unwrap_err().contains("loopback"));
+        assert!(check_addresses("localhost", &local, true).is_ok());
+        assert!(check_addresses("example", &["93.184.216.34".parse().unwrap()], false).is_ok());
+        // The test flag allows loopback only: NAT64 and 6to4 forms of it stay refused.
+        for special in ["64:ff9b::7f00:1", "2002:7f00:1::1", "::127.0.0.1", "192.0.0.1", "10.0.0.1"] {
+            assert!(check_addresses("x", &[special.parse().unwrap()], true).is_err(), "{special}");
+        }
     }
 
     #[test]

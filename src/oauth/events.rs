@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use warp::reply::Response;
 
 use crate::api::request::RequestId;
+use crate::web::signin::Refused;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -34,6 +35,16 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event of a refused sign-in (the OAuth page's or the console's), if it is one.
+    pub fn of_refused_sign_in(refused: &Refused) -> Option<Event> {
+        match refused {
+            Refused::Locked(_) | Refused::FromNetwork(_) => Some(Event::Lockout),
+            Refused::Disabled => Some(Event::DisabledUser),
+            Refused::WrongPassword => Some(Event::BadPassword),
+            Refused::Busy | Refused::Failed(_) => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Event::UnknownClient => "unknown_client",

@@ -18,6 +18,7 @@ mod revoke;
 mod token;
 
 use std::future::Future;
+use std::net::IpAddr;
 
 use warp::http::HeaderMap;
 use warp::reply::Response;
@@ -26,7 +27,6 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::api::request::path_prefix;
 use crate::client_address::client_address;
-use crate::rate_limit::{PublicLimits, RateLimiter};
 use crate::web::params::{self, Params};
 use error::OAuthError;
 
@@ -53,9 +53,8 @@ pub mod input {
 /// so any origin may call them (browser-based public clients need that).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let pages = authorize::routes(state.clone());
-    let token =
-        warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), Some(token_limit), token::token));
-    let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), None, revoke::revoke));
+    let token = warp::path!("api" / "oauth2" / "token").and(form_endpoint(state.clone(), token::token));
+    let revoke = warp::path!("api" / "oauth2" / "revoke").and(form_endpoint(state.clone(), revoke::revoke));
     let register = register::route(state.clone());
     let machine_paths = path_prefix(endpoints::TOKEN)
         .or(path_prefix(endpoints::REVOKE))
@@ -82,33 +81,17 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     pages.or(machine_paths.and(machine)).unify()
 }
 
-fn token_limit(limits: &PublicLimits) -> &RateLimiter {
-    &limits.token
-}
-
-/// A POST endpoint for clients: form parameters in, errors out as RFC 6749 JSON. With a `limit`,
-/// an address that has used up its requests is answered 429 before anything else is looked at.
-fn form_endpoint<H, F>(
-    state: AppState,
-    limit: Option<fn(&PublicLimits) -> &RateLimiter>,
-    handler: H,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
+/// A POST endpoint for clients: form parameters in, errors out as RFC 6749 JSON. The handler
+/// gets the client's address for its budgets (failures count, see `client_auth` and `token`).
+fn form_endpoint<H, F>(state: AppState, handler: H) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
 where
-    H: Fn(AppState, HeaderMap, Result<Params, String>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(AppState, IpAddr, HeaderMap, Result<Params, String>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response, OAuthError>> + Send + 'static,
 {
-    warp::post()
-        .and(client_address(&state.config.trusted_proxies))
-        .and(warp::header::headers_cloned())
-        .and(params::form())
-        .then(move |address, headers, form| {
-            let refused = limit.and_then(|limiter| limiter(&state.limits).check(address).err());
-            let answer = handler(state.clone(), headers, form);
-            async move {
-                match refused {
-                    Some(wait) => OAuthError::too_many_requests(wait).to_response(),
-                    None => answer.await.unwrap_or_else(|e| e.to_response()),
-                }
-            }
-        })
+    warp::post().and(client_address(&state.forwarding)).and(warp::header::headers_cloned()).and(params::form()).then(
+        move |address, headers, form| {
+            let answer = handler(state.clone(), address, headers, form);
+            async move { answer.await.unwrap_or_else(|e| e.to_response()) }
+        },
+    )
 }

@@ -5,6 +5,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::auth_request::AuthRequest;
+use crate::clients::url_host;
 use crate::users::MIN_PASSWORD_CHARS;
 use crate::web::html::{self, Style, error_block, escape, fill, notice_block};
 use crate::web::session::SignedIn;
@@ -14,6 +15,8 @@ const ERROR: &str = include_str!("templates/error.html");
 const LOGIN: &str = include_str!("templates/login.html");
 const SIGNUP: &str = include_str!("templates/signup.html");
 const CONSENT: &str = include_str!("templates/consent.html");
+/// After a self-registered client's name on the login page.
+const UNVERIFIED_MARK: &str = " <span class=\"unverified\">(unverified app)</span>";
 
 /// What the login page shows besides the form.
 #[derive(Default)]
@@ -53,6 +56,7 @@ pub fn login(status: StatusCode, request: &AuthRequest, csrf: &str, form: &Login
         LOGIN,
         &[
             ("client", &escape(&request.client.name)),
+            ("unverified", if request.client.registered_itself() { UNVERIFIED_MARK } else { "" }),
             ("login_error", &error_block(form.login_error)),
             ("notice", &notice_block(form.notice)),
             ("hidden", &hidden),
@@ -63,16 +67,42 @@ pub fn login(status: StatusCode, request: &AuthRequest, csrf: &str, form: &Login
     page(status, "Sign in", &content)
 }
 
-/// For a client known by its metadata document's URL, the host that URL is on: the name is
-/// whatever the document says, the host is what a person can check.
+/// What a person can check about a client that registered itself (RFC 7591, or a metadata
+/// document): that nobody vouches for its name, the host its metadata document is on, and the
+/// host it will send them back to, which is where the access goes ("My GPT (published by
+/// chatgpt.com)" returning to evil.example says so here). Nothing for the operator's clients.
 fn client_origin(request: &AuthRequest) -> String {
-    match request.client.metadata_document_host() {
-        Some(host) => format!(
-            "<p class=\"origin\">This app is published by <strong class=\"host\">{}</strong>. \
-             Allow it only if you trust that site.</p>\n",
-            escape(host)
-        ),
-        None => String::new(),
+    let client = &request.client;
+    if !client.registered_itself() {
+        return String::new();
+    }
+    let mut html = String::from(
+        "<div class=\"origin\"><p><strong class=\"unverified\">Unverified app.</strong> This app registered \
+         itself with this server; nobody checked its name.</p>\n",
+    );
+    if let Some(host) = client.metadata_document_host() {
+        html.push_str(&format!("<p>This app is published by <strong class=\"host\">{}</strong>.</p>\n", escape(host)));
+    }
+    html.push_str(&format!(
+        "<p>After you answer, you go back to <strong class=\"host redirect\">{}</strong>. Allow it only if you \
+         trust that site.</p></div>\n",
+        escape(&redirect_destination(&request.redirect_uri))
+    ));
+    html
+}
+
+/// Where a redirect URI leads, as a person reads it: its host, or this computer for a loopback one
+/// (an app running here).
+fn redirect_destination(redirect_uri: &str) -> String {
+    let host = url_host(redirect_uri).unwrap_or(redirect_uri);
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    if matches!(name, "localhost" | "127.0.0.1" | "::1") {
+        format!("an app on this computer ({host})")
+    } else {
+        host.to_owned()
     }
 }
 

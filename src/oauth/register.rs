@@ -1,8 +1,20 @@
 //! `POST /api/oauth2/register`: OAuth 2.0 Dynamic Client Registration (RFC 7591), which MCP clients
 //! use when the authorization server does not know them yet. Public clients
 //! (`token_endpoint_auth_method: none`) get no secret and must use PKCE S256 at the authorization
-//! endpoint, like any public client; confidential ones get a secret, shown once. Registrations are
-//! limited per network address (`crate::rate_limit`), and `--no-dynamic-registration` switches the endpoint off.
+//! endpoint, like any public client; confidential ones get a secret, shown once.
+//!
+//! Anyone may call this, and an assistant registers a client each time a person connects it, so
+//! the endpoint scales with connections while what it stores stays bounded:
+//! - each address has a budget of registrations (`--registration-rate`, 120 at once);
+//! - nothing refuses registrations globally (an attacker who filled such a cap would block every
+//!   assistant): instead each registration removes the oldest unused self-registered clients
+//!   beyond `--max-unused-clients` (`clients::evict_unused`; never one younger than 15 minutes,
+//!   never one that holds tokens), and housekeeping removes them after a day;
+//! - a row is small: a name of at most 100 characters, at most 10 redirect URIs of 1,000 bytes.
+//!
+//! The name is shown on the consent page, marked as unverified, so it may not pass for the
+//! operator's clients (`crate::client_names`); self-registered clients may share one.
+//! `--no-dynamic-registration` switches the endpoint off.
 
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,16 +31,19 @@ use crate::AppState;
 use crate::api::error::{ApiError, json_response};
 use crate::api::request::json_body;
 use crate::client_address::client_address;
+use crate::client_names::{check_unambiguous_name, imitated};
 use crate::clients::{self, Registration};
+use crate::db::DbError;
 
-const MAX_REDIRECT_URIS: usize = 10;
-const MAX_URI_CHARS: usize = 2000;
 const MAX_NAME_CHARS: usize = 100;
+/// Unused clients each registration may remove: more than the one it adds, so the table shrinks
+/// back to the bound after it was lowered (housekeeping removes the rest in batches).
+const EVICT_PER_REGISTRATION: i64 = 2;
 
 pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "oauth2" / "register")
         .and(warp::post())
-        .and(client_address(&state.config.trusted_proxies))
+        .and(client_address(&state.forwarding))
         .and(json_body())
         .then(move |address, body| {
             let state = state.clone();
@@ -47,22 +62,32 @@ async fn register(state: AppState, address: IpAddr, body: Result<Bytes, ApiError
         other => OAuthError::invalid_client_metadata(other.to_string()),
     })?;
     let request = RegistrationRequest::parse(&body)?;
+    let name = request.client_name.clone();
+    if let Some(protected) = state.db.read(move |conn| Ok::<_, DbError>(imitated(conn, &name, None)?)).await? {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "client_name looks like \"{protected}\", an app registered by this server's operator; choose another name"
+        )));
+    }
     // The per-address limit (crate::rate_limit) counts registrations, i.e. new rows: a request
     // refused for its metadata stores nothing, so it does not use up the address's allowance.
     state.limits.registration.check(address).map_err(OAuthError::too_many_requests)?;
     let registering = request.clone();
+    let (now, keep) = (state.config.clock.now(), state.config.max_unused_clients);
     let registered = state
         .db
         .write(move |conn| {
-            clients::register_as(
+            let registered = clients::register_as(
                 conn,
                 Registration::Dynamic,
                 &registering.client_name,
                 &registering.redirect_uris,
                 None,
                 registering.is_public(),
+                now,
             )
-            .map_err(OAuthError::invalid_client_metadata)
+            .map_err(OAuthError::invalid_client_metadata)?;
+            clients::evict_unused(conn, now, keep, EVICT_PER_REGISTRATION)?;
+            Ok::<_, OAuthError>(registered)
         })
         .await?;
     tracing::info!(client_id = %registered.client_id, auth_method = request.auth_method, "client registered (RFC 7591)");
@@ -139,24 +164,13 @@ fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str
 /// Required (RFC 7591 §2, for the authorization code grant); each https, or http on a loopback
 /// host, matched later by exact string comparison.
 fn redirect_uris(fields: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {
-    let uris = strings(fields, "redirect_uris")?.unwrap_or_default();
+    let uris: Vec<String> =
+        strings(fields, "redirect_uris")?.unwrap_or_default().into_iter().map(str::to_owned).collect();
     if uris.is_empty() {
         return Err(OAuthError::invalid_redirect_uri("redirect_uris must list at least one redirect URI"));
     }
-    if uris.len() > MAX_REDIRECT_URIS {
-        return Err(OAuthError::invalid_redirect_uri(format!("at most {MAX_REDIRECT_URIS} redirect_uris")));
-    }
-    uris.iter()
-        .map(|uri| {
-            if uri.chars().count() > MAX_URI_CHARS {
-                return Err(OAuthError::invalid_redirect_uri(format!(
-                    "a redirect URI may have at most {MAX_URI_CHARS} characters"
-                )));
-            }
-            clients::check_redirect_uri(uri).map_err(OAuthError::invalid_redirect_uri)?;
-            Ok((*uri).to_owned())
-        })
-        .collect()
+    clients::check_self_registered_redirect_uris(&uris).map_err(OAuthError::invalid_redirect_uri)?;
+    Ok(uris)
 }
 
 /// RFC 7591 §2: the default is `client_secret_basic`.
@@ -220,6 +234,7 @@ fn client_name(fields: &Map<String, Value>) -> Result<String, OAuthError> {
             "client_name must be at most {MAX_NAME_CHARS} characters, without control characters"
         )));
     }
+    check_unambiguous_name(name).map_err(|why| OAuthError::invalid_client_metadata(format!("client_name {why}")))?;
     Ok(name.to_owned())
 }
 

@@ -1,5 +1,7 @@
 //! Revocation: `POST /api/oauth2/revoke` (RFC 7009).
 
+use std::net::IpAddr;
+
 use warp::http::HeaderMap;
 use warp::reply::Response;
 
@@ -11,9 +13,14 @@ use crate::secrets::hash_secret;
 use crate::web::params::Params;
 
 /// Answers 200 whether or not the token existed (RFC 7009 2.2): a client learns nothing by probing.
-pub async fn revoke(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
+pub async fn revoke(
+    state: AppState,
+    address: IpAddr,
+    headers: HeaderMap,
+    form: Result<Params, String>,
+) -> Result<Response, OAuthError> {
     let params = form.map_err(OAuthError::invalid_request)?;
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client = client_auth::authenticate(&state, address, &headers, &params).await?;
     let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let token_hash = hash_secret(token);
     // token_type_hint is only a hint (RFC 7009 2.1): the hash finds the token whatever its kind.

@@ -1,6 +1,14 @@
 //! `POST /api/oauth2/token`: the `authorization_code` and `refresh_token` grants (RFC 6749 4.1.3,
 //! 6; RFC 7636 4.6). Each grant runs as one writer job, so a code or refresh token is checked and
 //! spent atomically: of two racing requests, one wins and the other is a replay.
+//!
+//! A GPT's backend exchanges every user's code and refreshes every user's token from a few
+//! addresses, so nothing here counts requests: wrong client credentials count per address
+//! (`client_auth`), and grants that are invalid, expired or replayed count per client and
+//! address (`--bad-grant-rate`). A successful exchange or refresh costs nothing.
+
+use std::net::IpAddr;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use serde::Serialize;
@@ -14,12 +22,13 @@ use super::endpoints::{SCOPE, asks_only_our_scope};
 use super::error::{OAuthError, no_store};
 use crate::AppState;
 use crate::api::error::json_response;
-use crate::clients::Client;
+use crate::clients::{self, Client};
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::db::in_savepoint;
 use crate::db::tokens::{self, Grant, Kind};
 use crate::ids::UserId;
+use crate::rate_limit::ClientAtAddress;
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
 use crate::users;
 use crate::web::params::Params;
@@ -34,20 +43,38 @@ struct Issued {
     scope: String,
 }
 
-pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Result<Response, OAuthError> {
+pub async fn token(
+    state: AppState,
+    address: IpAddr,
+    headers: HeaderMap,
+    form: Result<Params, String>,
+) -> Result<Response, OAuthError> {
     let params = form.map_err(OAuthError::invalid_request)?;
     let grant_type = grant_type(&params)?;
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client = client_auth::authenticate(&state, address, &headers, &params).await?;
+    let bad_grants = ClientAtAddress::new(&client.client_id, address);
+    state.limits.token.peek_key(bad_grants, Instant::now()).map_err(OAuthError::too_many_requests)?;
+    let issued = grant(&state, client, &params).await;
+    if issued.as_ref().is_err_and(|e| e.code == "invalid_grant") {
+        state.limits.token.charge_key(bad_grants, Instant::now());
+    }
+    let (issued, client_id) = issued?;
+    tracing::info!(%client_id, grant_type, "tokens issued");
+    Ok(no_store(json_response(StatusCode::OK, &issued)))
+}
+
+/// Runs the request's grant for the authenticated `client`: the tokens, and whose they are.
+async fn grant(state: &AppState, client: Client, params: &Params) -> Result<(Issued, String), OAuthError> {
     let resource = match params.get("resource") {
         Some(requested) => Some(
             our_resource(&state.config, requested)
-                .ok_or_else(|| OAuthError::invalid_target(unknown_resource(&state)))?,
+                .ok_or_else(|| OAuthError::invalid_target(unknown_resource(state)))?,
         ),
         None => None,
     };
     let client_id = client.client_id.clone();
     let config = state.config.clone();
-    let issued = match TokenRequest::read(&params)? {
+    let issued = match TokenRequest::read(params)? {
         TokenRequest::Code(exchange) => {
             // A replayed code's answer is an error, and the revocation it causes must stick.
             let exchange_code = move |conn: &Connection| exchange_code(conn, &config, &client, &exchange, resource);
@@ -59,8 +86,7 @@ pub async fn token(state: AppState, headers: HeaderMap, form: Result<Params, Str
             state.db.write_commit_even_on_err(refresh).await?
         }
     };
-    tracing::info!(%client_id, grant_type, "tokens issued");
-    Ok(no_store(json_response(StatusCode::OK, &issued)))
+    Ok((issued, client_id))
 }
 
 /// A token request's grant, as read from its parameters before anything is looked up.
@@ -179,9 +205,11 @@ fn exchange_code(
         code_hash: Some(&code.code_hash),
         resource: resource.as_deref(),
     };
-    // Spending the code and issuing its tokens happen together or not at all.
+    // Spending the code and issuing its tokens happen together or not at all; from now on the
+    // client completed an authorization, and no bound on unused clients removes it.
     Ok(in_savepoint(conn, || {
         codes::mark_used(conn, &code.code_hash)?;
+        clients::mark_authorized(conn, &client.client_id, config.clock.now())?;
         issue_pair(conn, config, &grant)
     })??)
 }

@@ -95,6 +95,7 @@ pub async fn run(
                 stalled.clear();
                 let mut request = request.map(body::StallLimit::wrap(limits.body_stall, stalled.clone()));
                 request.extensions_mut().insert(ClientAddr(remote));
+                crate::client_address::join_forwarded_for(request.headers_mut());
                 // Boxed once, so that hyper moves a pointer, not the route tree's future
                 // (kilobytes), as it stores and polls the answer. Written into the box it is
                 // allocated in, so that the future is not built on the stack and copied.

@@ -1,6 +1,13 @@
 //! Checking an email and password, for every sign-in form (the OAuth login page, the console):
-//! the per-account lockout, the bound on concurrent argon2 work, the same cost for unknown
-//! addresses, and a disabled account refused only to someone who knows its password.
+//! the per-account lockout, the per-address budgets, the bound on concurrent argon2 work, the
+//! same cost for unknown addresses, and a disabled account refused only to someone who knows its
+//! password.
+//!
+//! Two budgets per address (`crate::rate_limit`): wrong passwords ([`PublicLimits::sign_in`])
+//! and every password hash a sign-in or sign-up asks for ([`PublicLimits::sign_in_work`], far
+//! more generous). Both are looked at before a form is read ([`admit`]); a wrong password costs
+//! from the first, a right one from the second. So the people behind one tunnel or office
+//! address all get in, and a guesser there is still slowed to the first budget.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -10,10 +17,10 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::hashing::{Busy, PasswordHashing};
-use super::throttle::Throttle;
+use super::throttle::{Held, Throttle};
 use crate::AppState;
 use crate::db::DbError;
-use crate::rate_limit::retry_after_seconds;
+use crate::rate_limit::{PublicLimits, retry_after_seconds};
 use crate::secrets::verify_password_in;
 use crate::users::{self, Account, MAX_EMAIL_BYTES};
 
@@ -30,6 +37,8 @@ pub struct Guards {
 pub enum Refused {
     /// Too many failed attempts for this email from here; try again after the wait.
     Locked(Duration),
+    /// This address has used its budget (or its share of the lockout map); after the wait.
+    FromNetwork(Duration),
     /// No hashing slot came free in time.
     Busy,
     /// Unknown address or wrong password (the same answer for both).
@@ -45,7 +54,7 @@ impl Refused {
     /// The page's status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Refused::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+            Refused::Locked(_) | Refused::FromNetwork(_) => StatusCode::TOO_MANY_REQUESTS,
             Refused::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Refused::WrongPassword => StatusCode::UNAUTHORIZED,
             Refused::Disabled => StatusCode::FORBIDDEN,
@@ -57,6 +66,7 @@ impl Refused {
     pub fn message(&self) -> String {
         match self {
             Refused::Locked(wait) => too_many_attempts(*wait),
+            Refused::FromNetwork(wait) => too_many_from_network(*wait),
             Refused::Busy => BUSY_MESSAGE.to_owned(),
             Refused::WrongPassword => "Wrong email or password.".to_owned(),
             Refused::Disabled => "This account is disabled. Ask the operator of this server.".to_owned(),
@@ -64,13 +74,29 @@ impl Refused {
         }
     }
 
-    /// `response`, with `Retry-After` when the refusal is a lockout.
+    /// `response`, with `Retry-After` when the refusal is a lockout or a budget.
     pub fn with_retry_after(&self, response: Response) -> Response {
         match self {
-            Refused::Locked(wait) => with_retry_after(response, *wait),
+            Refused::Locked(wait) | Refused::FromNetwork(wait) => with_retry_after(response, *wait),
             _ => response,
         }
     }
+}
+
+impl From<Held> for Refused {
+    fn from(held: Held) -> Refused {
+        match held {
+            Held::Locked(wait) => Refused::Locked(wait),
+            Held::AddressFull(wait) => Refused::FromNetwork(wait),
+        }
+    }
+}
+
+/// Whether `address` may post a sign-in or sign-up form now: neither of its budgets is empty.
+/// Nothing is taken; what the post costs is counted once its outcome is known.
+pub fn admit(limits: &PublicLimits, address: IpAddr) -> Result<(), Duration> {
+    limits.sign_in.peek(address)?;
+    limits.sign_in_work.peek(address)
 }
 
 /// The lockout's answer, in whole minutes.
@@ -79,7 +105,7 @@ pub fn too_many_attempts(wait: Duration) -> String {
     format!("Too many failed sign-ins for this account. Try again in {minutes} minutes.")
 }
 
-/// The per-address limit's answer (`rate_limit`'s `sign_in` bucket).
+/// The per-address budgets' answer (`rate_limit`'s `sign_in` and `sign_in_work` buckets).
 pub fn too_many_from_network(wait: Duration) -> String {
     format!("Too many sign-in attempts from your network. Try again in {} seconds.", retry_after_seconds(wait))
 }
@@ -98,15 +124,22 @@ pub async fn check_password(
     email: &str,
     password: String,
 ) -> Result<Account, Refused> {
+    let limits = &state.limits;
     // No account can have a longer address, so it is refused before it costs a hash or a place
     // in the lockout map.
     if email.len() > MAX_EMAIL_BYTES {
+        limits.sign_in.charge(address);
         return Err(Refused::WrongPassword);
     }
     let lookup = email.to_owned();
     let account = state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await.map_err(Refused::Failed)?;
     let unlocked_at = account.as_ref().and_then(|a| a.unlocked_at);
-    guards.throttle.begin_sign_in(email, address, unlocked_at).map_err(Refused::Locked)?;
+    let attempt = guards.throttle.begin_sign_in(email, address, unlocked_at)?;
+    // The lockout map had no room for it: the address's budget pays up front, so attempts in
+    // parallel cannot outrun it either.
+    if !attempt.recorded {
+        limits.sign_in.check(address).map_err(Refused::FromNetwork)?;
+    }
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     // Unknown emails cost the same time as known ones.
     let verified = guards
@@ -114,7 +147,16 @@ pub async fn check_password(
         .run(move |memory| verify_password_in(memory, &password, hash.as_deref()))
         .await
         .map_err(|Busy| Refused::Busy)?;
-    let account = account.filter(|_| verified).ok_or(Refused::WrongPassword)?;
+    let Some(account) = account.filter(|_| verified) else {
+        if attempt.recorded {
+            limits.sign_in.charge(address);
+        }
+        return Err(Refused::WrongPassword);
+    };
+    if !attempt.recorded {
+        limits.sign_in.refund(address);
+    }
+    limits.sign_in_work.charge(address);
     guards.throttle.signed_in(email, address);
     // Told only to someone who knows the password, so it reveals nothing to a guesser.
     if account.disabled {

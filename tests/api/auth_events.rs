@@ -83,10 +83,10 @@ fn setup(dir: &Path) -> (std::path::PathBuf, String) {
 
 /// The IPs fail2ban-regex finds in `log` with the filter.
 fn fail2ban_matches(log: &Path) -> Vec<String> {
-    let output = Command::new("fail2ban-regex")
+    let output = crate::common::tool("fail2ban-regex", "fail2ban")
         .args(["--out", "ip", log.to_str().unwrap(), FILTER])
         .output()
-        .expect("fail2ban-regex is needed for this test (scripts/test installs Debian's fail2ban)");
+        .expect("run fail2ban-regex");
     assert!(output.status.success(), "fail2ban-regex failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect()
 }
@@ -180,6 +180,35 @@ fn json_log_lines_carry_the_same_fields_and_fail2ban_matches_them_too() {
     assert_eq!(failure["request_id"].as_str(), request_id.as_deref(), "{failure}");
     assert_eq!(failure["email"], "ann@example.com");
     assert_eq!(fail2ban_matches(&log), vec!["127.0.0.1"]);
+}
+
+#[test]
+fn failed_console_sign_ins_are_oauth_failure_lines_that_fail2ban_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = setup(dir.path());
+    assert!(cli_on(&db, &["user", "set-admin", "ann@example.com", "on"], None).status.success());
+    let log = dir.path().join("console.log");
+    let server = serve(&db, &log, &[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut page = agent.get(format!("{}/admin/login", server.base)).call().unwrap();
+    let cookie = page.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let body = page.body_mut().read_to_string().unwrap();
+    let csrf = body.split(r#"name="csrf" value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    for _ in 0..3 {
+        let refused = agent
+            .post(format!("{}/admin/login", server.base))
+            .header("Cookie", &cookie)
+            .send_form([("csrf", csrf.as_str()), ("email", "ann@example.com"), ("password", WRONG_PASSWORD)])
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+    }
+    server.stop();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("oauth failure event=bad_password")).collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines.iter().all(|l| l.contains("remote_addr=127.0.0.1 ") && l.contains(r#"email="ann@example.com""#)));
+    assert!(!text.contains(WRONG_PASSWORD));
+    assert_eq!(fail2ban_matches(&log), vec!["127.0.0.1"; 3]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{TestServer, post_json};
+use crate::common::{self, TestServer, post_json};
 
 const PASSWORD: &str = "password123";
 
@@ -339,6 +339,35 @@ fn clients_that_registered_themselves_are_marked_as_such() {
 }
 
 #[test]
+fn a_client_whose_id_is_a_url_opens_from_its_encoded_link() {
+    let (server, mut console) = with_admin();
+    let document_id = "https://app.example/oauth/client.json?v=1";
+    let uris = vec!["https://app.example/cb".to_owned()];
+    gpt_todo::clients::remember_metadata_document(&server.sql(), document_id, "Document client", &uris).unwrap();
+    let list = console.get("/admin/clients");
+    let encoded = "/admin/clients/https%3A%2F%2Fapp.example%2Foauth%2Fclient.json%3Fv%3D1";
+    assert!(list.body.contains(&format!(r#"href="{encoded}""#)), "{}", list.body);
+    let detail = console.get(encoded);
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert!(detail.body.contains("<h1>Document client</h1>"), "{}", detail.body);
+    assert!(detail.body.contains(&format!(r#"action="{encoded}""#)), "its forms post back to it: {}", detail.body);
+    assert!(detail.body.contains("/admin/calls?client=https%3A%2F%2Fapp.example"), "{}", detail.body);
+    let limited = console.post(encoded, &[("action", "set-limit"), ("call_limit", "5"), ("per", "day")]);
+    assert_eq!(limited.status, 200, "{}", limited.body);
+    assert_eq!(server.count("SELECT call_limit FROM oauth_clients WHERE client_id LIKE 'https://app.example/%'"), 5);
+}
+
+#[test]
+fn the_overview_says_when_a_proxy_that_is_not_trusted_forwards_requests() {
+    let (server, mut console) = with_admin();
+    assert!(!console.get("/admin").body.contains("trusted proxy"));
+    let forwarded = common::http().get(server.url("/healthz")).header("X-Forwarded-For", "203.0.113.9").call();
+    assert_eq!(forwarded.unwrap().status(), 200);
+    let overview = console.get("/admin");
+    assert!(overview.body.contains("<code>--trusted-proxy 127.0.0.1</code>"), "{}", overview.body);
+}
+
+#[test]
 fn a_limit_set_in_the_console_and_a_disable_take_effect_on_the_api_at_once() {
     let (server, mut console) = with_admin();
     let (user_id, client_id, token) = server.caller("ann@example.com", None);
@@ -355,7 +384,7 @@ fn a_limit_set_in_the_console_and_a_disable_take_effect_on_the_api_at_once() {
     let page = console.get(&user_page);
     assert!(page.body.contains(&client_id), "the user's counters per client: {}", page.body);
     let reset = console.post(&user_page, &[("action", "reset"), ("client", &client_id)]);
-    assert!(reset.body.contains("Reset 1 counters."), "{}", reset.body);
+    assert!(reset.body.contains("Reset 1 counter."), "{}", reset.body);
     assert_eq!(post_json(&server.url("/api/todos"), Some(&token), todo).status, 201, "the counter starts again");
 
     console.post(&user_page, &[("action", "disable")]);
@@ -370,6 +399,33 @@ fn a_limit_set_in_the_console_and_a_disable_take_effect_on_the_api_at_once() {
     }
     let overview = console.get("/admin");
     assert!(overview.body.contains("user.remove-admin"), "the overview shows the latest changes");
+}
+
+#[test]
+fn changes_made_with_the_cli_are_in_the_latest_changes_marked_as_cli() {
+    let (server, mut console) = with_admin();
+    let (client_id, _) = server.add_client(None);
+    let said = server.cli(&["client", "set-limit", &client_id, "7", "--per", "day"]);
+    assert!(said.status.success(), "{said:?}");
+    server.add_user("ann@example.com");
+    assert!(server.cli(&["user", "disable", "ann@example.com"]).status.success());
+    console.get(&format!("/admin/clients/{client_id}"));
+    console.post(&format!("/admin/clients/{client_id}"), &[("action", "rotate-secret")]);
+    assert!(server.cli(&["user", "enable", "ann@example.com"]).status.success());
+    let me = String::from_utf8(std::process::Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let overview = console.get("/admin");
+    let changes = &overview.body[overview.body.find("Latest changes").expect("the latest changes")..];
+    for (action, by) in [
+        ("client.rotate-secret", "root@example.com".to_owned()),
+        ("user.enable", format!("CLI: {}", me.trim())),
+        ("user.disable", format!("CLI: {}", me.trim())),
+        ("client.set-limit", format!("CLI: {}", me.trim())),
+    ] {
+        let row =
+            changes.split("<tr>").find(|row| row.contains(action)).unwrap_or_else(|| panic!("{action}: {changes}"));
+        assert!(row.contains(&by), "{action} is shown as made by {by}: {row}");
+    }
+    assert!(changes.contains("7 calls per day"), "the CLI's detail: {changes}");
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! The files in deploy/ that an operator copies onto a VPS: the environment file names every
 //! `serve` option and each of its values is accepted; the Caddyfile is valid and formatted for
-//! Debian's caddy (installed by scripts/test when missing); the systemd unit passes
-//! `systemd-analyze verify` where systemd is there.
+//! Debian's caddy; the systemd unit passes `systemd-analyze verify` (Debian's systemd package).
+//! scripts/test installs both when missing; without them these tests fail saying what to install.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+
+use crate::common::tool;
 
 const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
 
@@ -53,12 +55,7 @@ fn serve_starts_with_every_value_of_the_environment_file() {
 #[test]
 fn the_caddyfile_is_valid_and_formatted() {
     let caddyfile = format!("{DEPLOY}/Caddyfile");
-    let run = |args: &[&str]| {
-        Command::new("caddy")
-            .args(args)
-            .output()
-            .expect("caddy is needed for this test (scripts/test installs Debian's caddy)")
-    };
+    let run = |args: &[&str]| tool("caddy", "caddy").args(args).output().expect("run caddy");
     let validated = run(&["validate", "--config", &caddyfile, "--adapter", "caddyfile"]);
     assert!(validated.status.success(), "caddy validate: {}", String::from_utf8_lossy(&validated.stderr));
     let formatted = run(&["fmt", &caddyfile]);
@@ -70,11 +67,14 @@ fn the_caddyfile_is_valid_and_formatted() {
 }
 
 #[test]
+#[should_panic(expected = "is not installed: `sudo apt-get install no-such-package`")]
+fn a_missing_tool_fails_saying_what_to_install() {
+    tool("gpt-todo-no-such-tool", "no-such-package");
+}
+
+#[test]
 fn the_systemd_unit_verifies() {
-    let Ok(version) = Command::new("systemd-analyze").arg("--version").output() else {
-        eprintln!("systemd-analyze is not installed here; the unit was not verified");
-        return;
-    };
+    let version = tool("systemd-analyze", "systemd").arg("--version").output().expect("run systemd-analyze");
     assert!(version.status.success());
     // verify checks that ExecStart's program exists: point it at the binary under test.
     let unit = std::fs::read_to_string(format!("{DEPLOY}/gpt-todo.service")).unwrap();

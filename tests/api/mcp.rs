@@ -20,7 +20,8 @@ fn modern(server: &TestServer, token: Option<&str>, id: u64, method: &str, mut p
         "io.modelcontextprotocol/clientInfo": { "name": "tests/api/mcp.rs", "version": "1" },
     });
     let mut headers = vec![("MCP-Protocol-Version", MODERN.to_owned()), ("Mcp-Method", method.to_owned())];
-    if let Some(name) = params["name"].as_str() {
+    // Mcp-Name mirrors the tool's name or the resource's URI (2026-07-28, Streamable HTTP).
+    if let Some(name) = params["name"].as_str().or(params["uri"].as_str()) {
         headers.push(("Mcp-Name", name.to_owned()));
     }
     let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
@@ -142,6 +143,40 @@ fn only_tokens_bound_to_the_mcp_endpoint_are_taken_there() {
     assert_eq!(mcp_log(&server).last(), Some(&(Some("create_todo".to_owned()), 401)));
     // Only the two REST reads that were let in counted.
     assert_eq!(usage(&server), 2);
+}
+
+/// A legacy-era `tools/call` of `create_todo` posted to `path`.
+fn create_at(server: &TestServer, path: &str, token: &str) -> Reply {
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": { "name": "create_todo", "arguments": { "title": "via MCP" } } });
+    let request = common::http()
+        .post(server.url(path))
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .header("Authorization", format!("Bearer {token}"));
+    reply(request.send(body.to_string()))
+}
+
+#[test]
+fn the_trailing_slash_takes_the_same_audience_check_and_user_info_refuses_mcp_tokens() {
+    let server = TestServer::start();
+    let user = server.add_user("ann@example.com");
+    let (client, _) = server.add_client(None);
+    let unbound = server.token(&user, &client, std::time::Duration::from_secs(3600));
+    let for_mcp = server.mcp_token(&user, &client);
+    // `/mcp/` once checked the audience as the todo API does, so an unbound token ran tools there.
+    let refused = create_at(&server, "/mcp/", &unbound);
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    assert_eq!(server.count("SELECT count(*) FROM todos"), 0);
+    let created = create_at(&server, "/mcp/", &for_mcp);
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert_eq!(created.body["result"]["isError"], false, "{:?}", created.body);
+    assert_eq!(mcp_log(&server).len(), 2, "both calls are logged as /mcp");
+    // User info belongs to the todo API: a token bound to /mcp is not taken there.
+    let info = get(&server.url("/api/oauth2/userinfo"), Some(&for_mcp));
+    assert_eq!(info.status, 401, "{:?}", info.body);
+    assert_eq!(info.error(), "The access token was not issued for this resource");
+    assert_eq!(get(&server.url("/api/oauth2/userinfo"), Some(&unbound)).body["id"], user.as_str());
 }
 
 #[test]
@@ -380,7 +415,7 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     rpc_error(&raw(&mcp_headers("tools/list"), r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#), 400, -32600);
     rpc_error(&raw(&mcp_headers("tools/list"), r#"{"jsonrpc":"2.0","id":{},"method":"tools/list"}"#), 400, -32600);
     rpc_error(&raw(&mcp_headers("tools/list"), r#"{"id":1,"method":"tools/list"}"#), 400, -32600);
-    rpc_error(&modern(&server, Some(&token), 1, "resources/list", json!({})), 404, -32601);
+    rpc_error(&modern(&server, Some(&token), 1, "resources/subscribe", json!({ "uri": "ui://x" })), 404, -32601);
     rpc_error(&modern(&server, Some(&token), 1, "tools/call", json!({ "name": "drop_tables" })), 200, -32602);
     rpc_error(
         &modern(&server, Some(&token), 1, "tools/call", json!({ "name": "get_todo", "arguments": [1] })),
@@ -399,8 +434,12 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     rpc_error(&raw(&mcp_headers("tools/call"), &body("tools/call", "list_todos")), 400, -32020);
     rpc_error(&raw(&mcp_headers("tools/list"), &body("tools/call", "list_todos")), 400, -32020);
     rpc_error(&raw(&[("Mcp-Method", "tools/list".into())], &body("tools/list", "")), 400, -32020);
+    // An unknown version in the body: with the same version in the header it is unsupported;
+    // with another one, header and body disagree, which is checked first.
     let future = body("tools/list", "").replace(MODERN, "2099-01-01");
-    let unsupported = raw(&mcp_headers("tools/list"), &future);
+    rpc_error(&raw(&mcp_headers("tools/list"), &future), 400, -32020);
+    let future_headers = [("MCP-Protocol-Version", "2099-01-01".to_owned()), ("Mcp-Method", "tools/list".into())];
+    let unsupported = raw(&future_headers, &future);
     rpc_error(&unsupported, 400, -32022);
     assert_eq!(unsupported.body["error"]["data"]["supported"], json!([MODERN, "2025-11-25", "2025-06-18"]));
     rpc_error(&raw(&[], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), 400, -32022);
@@ -449,4 +488,181 @@ fn transport_refusals_are_json_rpc_errors_or_4xx_and_count_nothing() {
     assert_eq!(usage(&server), 0, "nothing above is an API call");
     assert_eq!(server.count("SELECT count(*) FROM todos"), 0);
     assert_eq!(server.count("SELECT count(*) FROM api_calls WHERE status = 200"), 0);
+}
+
+#[test]
+fn initialize_is_the_handshake_of_the_older_revisions_only() {
+    let server = TestServer::start();
+    let (user, client) = (server.add_user("ann@example.com"), server.add_client(None).0);
+    let token = server.mcp_token(&user, &client);
+    // Sent as a 2026-07-28 request (its header and _meta), initialize is a method that revision
+    // does not have.
+    let modern_init = modern(&server, Some(&token), 1, "initialize", json!({ "protocolVersion": "2025-11-25" }));
+    assert_eq!(
+        (modern_init.status, modern_init.body["error"]["code"].as_i64()),
+        (404, Some(-32601)),
+        "{:?}",
+        modern_init.body
+    );
+    // Without a version to negotiate, the handshake is malformed.
+    for params in [None, Some(json!({})), Some(json!({ "protocolVersion": 20251125 }))] {
+        let mut body = json!({ "jsonrpc": "2.0", "id": 2, "method": "initialize" });
+        if let Some(params) = params.clone() {
+            body["params"] = params;
+        }
+        let bare = send(&server, Some(&token), &[], &body.to_string());
+        assert_eq!(
+            (bare.status, bare.body["error"]["code"].as_i64()),
+            (400, Some(-32602)),
+            "{params:?}: {:?}",
+            bare.body
+        );
+        assert!(bare.body["error"]["message"].as_str().unwrap().contains("protocolVersion"), "{:?}", bare.body);
+    }
+    let handshake =
+        legacy(&server, Some(&token), "2025-11-25", Some(3), "initialize", json!({ "protocolVersion": "2025-11-25" }));
+    assert_eq!(handshake.body["result"]["protocolVersion"], "2025-11-25", "{:?}", handshake.body);
+    assert_eq!(usage(&server), 0);
+}
+
+#[test]
+fn the_todo_view_is_a_resource_of_both_eras_that_the_tools_point_at() {
+    let server = TestServer::start();
+    let (user, client) = (server.add_user("ann@example.com"), server.add_client(None).0);
+    let token = server.mcp_token(&user, &client);
+    let call = |method: &str, params: Value| {
+        let answer = modern(&server, Some(&token), 1, method, params);
+        assert_eq!(answer.status, 200, "{method}: {:?}", answer.body);
+        answer.body["result"].clone()
+    };
+    let public_for_an_hour = |result: &Value, what: &str| {
+        assert_eq!(
+            (result["ttlMs"].as_u64(), result["cacheScope"].as_str()),
+            (Some(3_600_000), Some("public")),
+            "{what}"
+        );
+    };
+
+    // The extension is declared where the server says what it offers, in both eras.
+    let discover = call("server/discover", json!({}));
+    let capabilities = &discover["capabilities"];
+    assert_eq!(capabilities["extensions"]["io.modelcontextprotocol/ui"], json!({}), "{capabilities}");
+    assert!(capabilities["resources"].is_object() && capabilities["prompts"].is_object(), "{capabilities}");
+    let init = legacy(
+        &server,
+        Some(&token),
+        "2025-11-25",
+        Some(1),
+        "initialize",
+        json!({ "protocolVersion": "2025-11-25",
+        "capabilities": { "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": ["text/html;profile=mcp-app"] } } } }),
+    );
+    assert_eq!(init.body["result"]["capabilities"], *capabilities, "{:?}", init.body);
+
+    let listed = call("resources/list", json!({}));
+    public_for_an_hour(&listed, "resources/list");
+    let resources = listed["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 1, "{listed}");
+    let uri = resources[0]["uri"].as_str().unwrap().to_owned();
+    assert!(uri.starts_with("ui://"), "{uri}");
+    assert_eq!(resources[0]["mimeType"], "text/html;profile=mcp-app");
+
+    let read = call("resources/read", json!({ "uri": uri }));
+    public_for_an_hour(&read, "resources/read");
+    let content = &read["contents"][0];
+    assert_eq!(
+        (content["uri"].as_str(), content["mimeType"].as_str()),
+        (Some(uri.as_str()), Some("text/html;profile=mcp-app"))
+    );
+    let html = content["text"].as_str().unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("ui/initialize"), "{}", &html[..80]);
+    assert_eq!(
+        content["_meta"]["ui"]["csp"],
+        json!({ "connectDomains": [], "resourceDomains": [], "frameDomains": [], "baseUriDomains": [] })
+    );
+    assert_eq!(content["_meta"]["ui"]["prefersBorder"], true);
+    assert!(content["_meta"]["openai/widgetDescription"].as_str().is_some_and(|d| !d.is_empty()));
+
+    // 2026-07-28, resources: an unknown resource is -32602 naming it, never an empty contents.
+    let missing = modern(&server, Some(&token), 2, "resources/read", json!({ "uri": "ui://gpt-todo/other.html" }));
+    assert_eq!(missing.body["error"]["code"], -32602, "{:?}", missing.body);
+    assert_eq!(missing.body["error"]["data"], json!({ "uri": "ui://gpt-todo/other.html" }));
+    let templates = call("resources/templates/list", json!({}));
+    assert_eq!(templates["resourceTemplates"], json!([]));
+    public_for_an_hour(&templates, "resources/templates/list");
+    let prompts = call("prompts/list", json!({}));
+    assert_eq!(prompts["prompts"], json!([]));
+    public_for_an_hour(&prompts, "prompts/list");
+
+    // The tools that show todos point at the view, for MCP Apps hosts and for ChatGPT alike.
+    let tools = call("tools/list", json!({}))["tools"].clone();
+    for tool in tools.as_array().unwrap() {
+        let name = tool["name"].as_str().unwrap();
+        let with_view = matches!(name, "list_todos" | "create_todo" | "update_todo");
+        let expected = with_view.then_some(uri.as_str());
+        assert_eq!(tool["_meta"]["ui"]["resourceUri"].as_str(), expected, "{name}");
+        assert_eq!(tool["_meta"]["openai/outputTemplate"].as_str(), expected, "{name}");
+        assert!(tool["_meta"]["openai/toolInvocation/invoking"].is_string(), "{name}");
+    }
+
+    // One tool list for every client: the same with or without the extension, in both eras.
+    let mut with_ui = json!({});
+    with_ui["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": { "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": ["text/html;profile=mcp-app"] } } },
+    });
+    let body = json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": with_ui });
+    let headers = [("MCP-Protocol-Version", MODERN.to_owned()), ("Mcp-Method", "tools/list".to_owned())];
+    let from_an_apps_host = send(&server, Some(&token), &headers, &body.to_string());
+    assert_eq!(from_an_apps_host.body["result"]["tools"], tools);
+    let old = legacy(&server, Some(&token), "2025-11-25", Some(6), "tools/list", json!({}));
+    assert_eq!(old.body["result"]["tools"], tools);
+
+    // Handshake-era clients read the same resource, without the caching hints of 2026-07-28.
+    let old_read = legacy(&server, Some(&token), "2025-06-18", Some(7), "resources/read", json!({ "uri": uri }));
+    assert_eq!(old_read.body["result"]["contents"], read["contents"], "{:?}", old_read.body);
+    assert!(old_read.body["result"].get("ttlMs").is_none());
+    let old_list = legacy(&server, Some(&token), "2025-06-18", Some(8), "resources/list", json!({}));
+    assert_eq!(old_list.body["result"]["resources"], listed["resources"]);
+
+    // Reading needs the token like every method, and none of it is an API call.
+    let refused = modern(&server, None, 9, "resources/read", json!({ "uri": uri }));
+    assert_eq!(refused.status, 401);
+    assert_eq!(usage(&server), 0);
+    assert_eq!(mcp_log(&server), vec![(None, 401)]);
+}
+
+#[test]
+fn a_browser_client_on_an_allowed_origin_can_read_the_405_of_get_and_delete() {
+    let server = TestServer::start_with(|config| config.cors_origins = vec!["https://app.example".into()]);
+    let (user, client) = (server.add_user("ann@example.com"), server.add_client(None).0);
+    let token = server.mcp_token(&user, &client);
+    let request = |method: &str, origin: &str, extra: &[(&str, &str)]| {
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(server.url("/mcp"))
+            .header("Origin", origin)
+            .header("Authorization", format!("Bearer {token}"));
+        for (name, value) in extra {
+            builder = builder.header(*name, *value);
+        }
+        reply(common::http().run(builder.body(()).unwrap()))
+    };
+    // The preflight of a 2025-11-25 client's GET (its standalone stream) from an allowed origin.
+    let preflight = request(
+        "OPTIONS",
+        "https://app.example",
+        &[
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization, mcp-protocol-version"),
+        ],
+    );
+    assert_eq!(preflight.status, 200, "{:?}", preflight.headers);
+    for method in ["GET", "DELETE"] {
+        let answer = request(method, "https://app.example", &[("MCP-Protocol-Version", "2025-11-25")]);
+        assert_eq!((answer.status, answer.header("allow")), (405, Some("POST")), "{method}");
+        assert_eq!(answer.header("access-control-allow-origin"), Some("https://app.example"), "{method}");
+        assert_eq!(request(method, "https://evil.example", &[]).status, 403, "{method}");
+    }
+    assert_eq!(usage(&server), 0);
 }

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 mod browser;
 use browser::Browser;
+mod public_endpoints;
 
 const CALLBACK: &str = "https://chatgpt.com/aip/g-test/oauth/callback";
 const PASSWORD: &str = "password123";
@@ -882,7 +883,8 @@ fn a_confidential_client_registers_and_authenticates_with_its_secret() {
 
 #[test]
 fn registration_refuses_bad_metadata_is_throttled_and_can_be_switched_off() {
-    let (server, _) = setup();
+    // A budget of 20 an hour here (the default, 120 an hour, is tested in public_endpoints.rs).
+    let (server, _) = setup_with(|config| config.public_rates.registrations = "20/h".parse().unwrap());
     for (body, error) in [
         (serde_json::json!({}), "invalid_redirect_uri"),
         (serde_json::json!({ "redirect_uris": ["http://evil.example/cb"] }), "invalid_redirect_uri"),
@@ -903,7 +905,7 @@ fn registration_refuses_bad_metadata_is_throttled_and_can_be_switched_off() {
     for _ in 0..20 {
         assert_eq!(register_client(&server, good.clone()).status, 201);
     }
-    // The address's budget (rate_limit::Rate::REGISTRATION: 20 at once, then one every 3 min).
+    // The address's budget (`--registration-rate 20/h`: 20 at once, then one every 3 min).
     let throttled = register_client(&server, good.clone());
     assert_oauth_error(&throttled, 429, "temporarily_unavailable");
     let wait: u64 = throttled.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After in seconds");

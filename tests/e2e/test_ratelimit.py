@@ -71,7 +71,8 @@ def test_a_monthly_client_limit_and_a_total_one(start_server):
     assert parse_policy(answer) == ("calls", {"q": 10, "w": days * 86400})
     assert parse_limit(answer)[1]["r"] == 9
 
-    server.cli("client", "set-limit", client, "2")
+    # Without --per, set-limit keeps the window in force (a month here): ask for a total.
+    server.cli("client", "set-limit", client, "2", "--per", "total")
     total = create(server, token)
     # A lifetime total never resets: no window, no reset time.
     assert parse_policy(total) == ("calls", {"q": 2})

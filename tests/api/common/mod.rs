@@ -2,6 +2,7 @@
 //! clients and tokens the way an operator would. Quiet unless `TEST_LOG` is set.
 
 pub mod process;
+pub mod source_address;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -203,6 +204,24 @@ pub fn run_cli(mut command: Command, db_path: &Path, args: &[&str], stdin: Optio
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("gpt-todo output")
+}
+
+/// A command for a tool a test needs from outside the project (caddy, sqlite3, fail2ban-regex,
+/// systemd-analyze). When it is not installed the test fails saying what to install, never
+/// passes without having run: scripts/test installs each of them with apt-get.
+pub fn tool(program: &str, debian_package: &str) -> Command {
+    let installed = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    assert!(
+        installed,
+        "this test needs `{program}`, which is not installed: `sudo apt-get install {debian_package}` \
+         (Debian's package), or run scripts/test, which installs what the tests need"
+    );
+    Command::new(program)
 }
 
 /// An HTTP client that returns 4xx/5xx as responses, not errors.

@@ -75,6 +75,11 @@ impl Browser {
         Browser { agent, base: server.base.clone(), cookie: None, origin: None, forwarded_for: None }
     }
 
+    /// A browser on another machine: its connections come from `address` (a 127.x.y.z).
+    pub fn from_address(server: &TestServer, address: std::net::IpAddr) -> Browser {
+        Browser { agent: crate::common::source_address::http_from(address), ..Browser::new(server) }
+    }
+
     pub fn get(&mut self, path_or_url: &str) -> Page {
         let url = if path_or_url.starts_with('/') { format!("{}{path_or_url}", self.base) } else { path_or_url.into() };
         let mut request = self.agent.get(&url);
