@@ -30,6 +30,7 @@ pub mod rate_limit;
 mod routes;
 pub mod secrets;
 pub mod server;
+pub mod store;
 pub mod todos;
 pub mod userinfo;
 pub mod users;
@@ -61,6 +62,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub config: Arc<Config>,
     pub db: Db,
+    /// Every statement goes through it (`db` goes once every caller has moved).
+    pub store: crate::store::Store,
     pub auth: Authenticator,
     /// Clients known by the URL of their Client ID Metadata Document, fetched and cached.
     pub client_documents: ClientMetadataDocuments,
@@ -100,7 +103,9 @@ impl AppState {
         let client_documents = ClientMetadataDocuments::new(&config);
         let (limits, sign_in) = (PublicLimits::new(config.public_rates), Guards::default());
         let forwarding = Arc::new(Forwarding::new(&config.trusted_proxies));
-        let shared = Shared { config: Arc::new(config), db, auth, client_documents, limits, forwarding, sign_in };
+        let store = crate::store::Store::from_server_db(db.clone());
+        let shared =
+            Shared { config: Arc::new(config), db, store, auth, client_documents, limits, forwarding, sign_in };
         Ok(AppState(Arc::new(shared)))
     }
 }

@@ -1,0 +1,204 @@
+//! The storage boundary: every SQL statement of gpt-todo lives under this module, one module per
+//! aggregate (todos, tokens, codes, clients, users, sessions, quota, the call log, the audit log,
+//! the console's and the CLI's reports). Nothing outside it names the driver.
+//!
+//! A [`Store`] runs jobs: `store.write(commit, job)` runs `job(&mut Tx)` in one transaction and
+//! `store.read(job)` in one snapshot. Jobs are `Fn`, because a backend may run one again (a
+//! PostgreSQL serialization failure retries the whole job): a job has no side effect outside its
+//! transaction. Logging, metrics, hashing and reading the clock happen before or after it, and what
+//! they give is passed in. A job's domain outcome (a refusal, a 404, a 429) is its value; its
+//! `Err` is only ever a [`StoreError`].
+//!
+//! The server's SQLite store commits many requests' jobs in one group transaction on one writer
+//! thread (`db::writer`); an admin command's store is one connection of its own, used at once on
+//! the calling thread ([`Store::write_now`], [`Store::read_now`]).
+
+mod error;
+mod tx;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::db::{self, Db, DbError, Retention};
+
+pub use error::StoreError;
+pub use tx::{Commit, Tx};
+
+/// The database every part of gpt-todo reads and writes through; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Which database, picked at run time from `--db` (PostgreSQL joins here).
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Sqlite),
+}
+
+/// The two ways gpt-todo holds an SQLite file.
+#[derive(Clone)]
+enum Sqlite {
+    /// The server's: a pool of readers and the one group-committing writer.
+    Server(Db),
+    /// An admin command's: one connection, each job its own `BEGIN IMMEDIATE` transaction.
+    Direct(Arc<Mutex<Connection>>),
+}
+
+impl Store {
+    /// The server's store on the SQLite file at `path` ([`Db::open`]).
+    pub fn open_server(path: &Path, fsync_before_answer: bool, retention: Retention) -> Result<Store, DbError> {
+        Ok(Store::sqlite(Sqlite::Server(Db::open(path, fsync_before_answer, retention)?)))
+    }
+
+    /// An admin command's store on the SQLite file at `path`, beside a server that may be running
+    /// (WAL and the busy timeout let both work); a missing file is created only with `missing`.
+    pub fn open_direct(path: &Path, missing: db::file::Missing) -> Result<Store, DbError> {
+        let conn = db::file::open(path, missing)?;
+        Ok(Store::sqlite(Sqlite::Direct(Arc::new(Mutex::new(conn)))))
+    }
+
+    /// The server's store over an open [`Db`] (while the callers still holding the `Db` itself
+    /// move to the store).
+    pub fn from_server_db(db: Db) -> Store {
+        Store::sqlite(Sqlite::Server(db))
+    }
+
+    fn sqlite(sqlite: Sqlite) -> Store {
+        Store { backend: Backend::Sqlite(sqlite) }
+    }
+
+    /// Runs `job` in one write transaction and returns its value once that is committed. With
+    /// [`Commit::OnOk`], an `Err` undoes everything the job wrote.
+    pub async fn write<T, F>(&self, commit: Commit, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Tx<'_>) -> Result<T, StoreError> + Send + Sync + 'static,
+    {
+        match &self.backend {
+            Backend::Sqlite(Sqlite::Server(db)) => {
+                let run = move |conn: &Connection| job(&mut Tx::Sqlite(conn));
+                match commit {
+                    Commit::OnOk => db.write(run).await,
+                    Commit::Always => db.write_commit_even_on_err(run).await,
+                }
+            }
+            Backend::Sqlite(Sqlite::Direct(conn)) => {
+                let conn = conn.clone();
+                blocking(move || write_direct(&conn, commit, &job)).await
+            }
+        }
+    }
+
+    /// Runs `job` in one read snapshot.
+    pub async fn read<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Tx<'_>) -> Result<T, StoreError> + Send + Sync + 'static,
+    {
+        match &self.backend {
+            Backend::Sqlite(Sqlite::Server(db)) => db.read(move |conn: &Connection| snapshot(conn, &job)).await,
+            Backend::Sqlite(Sqlite::Direct(conn)) => {
+                let conn = conn.clone();
+                blocking(move || read_direct(&conn, &job)).await
+            }
+        }
+    }
+
+    /// [`Store::write`] on the calling thread, for the admin commands (which have no runtime).
+    /// On the server's store it is refused: the server's writes go through its writer.
+    pub fn write_now<T>(
+        &self,
+        commit: Commit,
+        job: impl Fn(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(Sqlite::Direct(conn)) => write_direct(conn, commit, &job),
+            Backend::Sqlite(Sqlite::Server(_)) => Err(not_direct()),
+        }
+    }
+
+    /// [`Store::read`] on the calling thread, for the admin commands.
+    pub fn read_now<T>(&self, job: impl Fn(&mut Tx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(Sqlite::Direct(conn)) => read_direct(conn, &job),
+            Backend::Sqlite(Sqlite::Server(_)) => Err(not_direct()),
+        }
+    }
+
+    /// Why writes fail right now (a full disk, an I/O error), or `None` when they work.
+    pub fn write_failure(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Sqlite(Sqlite::Server(db)) => db.write_failure(),
+            Backend::Sqlite(Sqlite::Direct(_)) => None,
+        }
+    }
+
+    /// Once the server has stopped: moves SQLite's write-ahead log into the main file.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(Sqlite::Server(db)) => Ok(db.checkpoint().await?),
+            Backend::Sqlite(Sqlite::Direct(_)) => Ok(()),
+        }
+    }
+
+    /// The SQLite connection of an admin command's store, for the file operations only SQLite has
+    /// (`backup`); `None` on any other store.
+    pub fn with_sqlite_file<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
+        match &self.backend {
+            Backend::Sqlite(Sqlite::Direct(conn)) => Some(f(&lock(conn))),
+            Backend::Sqlite(Sqlite::Server(_)) => None,
+        }
+    }
+}
+
+fn not_direct() -> StoreError {
+    StoreError::Other("the server's store runs jobs through its writer, not on the calling thread".into())
+}
+
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    // A job that panicked cannot have left a transaction open: it is rolled back below first.
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_direct<T>(
+    conn: &Mutex<Connection>,
+    commit: Commit,
+    job: &impl Fn(&mut Tx<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let conn = lock(conn);
+    db::exec(&conn, "BEGIN IMMEDIATE")?;
+    let result = job(&mut Tx::Sqlite(&conn));
+    let end = if result.is_ok() || commit == Commit::Always { "COMMIT" } else { "ROLLBACK" };
+    if let Err(e) = db::exec(&conn, end) {
+        let _ = db::exec(&conn, "ROLLBACK");
+        return Err(e.into());
+    }
+    result
+}
+
+fn read_direct<T>(
+    conn: &Mutex<Connection>,
+    job: &impl Fn(&mut Tx<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    snapshot(&lock(conn), job)
+}
+
+/// A read job in one transaction, so every statement of it sees the same commit.
+fn snapshot<T>(conn: &Connection, job: &impl Fn(&mut Tx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    db::exec(conn, "BEGIN")?;
+    let result = job(&mut Tx::Sqlite(conn));
+    let _ = db::exec(conn, "ROLLBACK");
+    result
+}
+
+/// Runs blocking database work off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Other(format!("a database task failed: {e}"))))
+}

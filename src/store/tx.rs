@@ -1,0 +1,51 @@
+//! The transaction a store job runs in. `Tx` is a concrete enum over the backends' handles, so no
+//! `dyn` and no type parameter reaches `AppState` or the warp filters; the PostgreSQL backend adds
+//! its variant here, and each aggregate module matches on it.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// One open transaction (or, in a read job, one consistent snapshot).
+pub enum Tx<'a> {
+    /// A connection inside `BEGIN` on the SQLite file: the writer's group transaction (each job
+    /// in a savepoint of its own), a reader's, or an admin command's own.
+    Sqlite(&'a Connection),
+}
+
+/// When a write job's changes are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    /// Kept when the job returns `Ok`, undone when it returns `Err`: almost every job.
+    OnOk,
+    /// Kept even when the job returns `Err`: for the one change that must stick while the job
+    /// fails, revoking what a replayed code or refresh token issued.
+    Always,
+}
+
+impl<'a> Tx<'a> {
+    /// The SQLite connection, for the store's own modules.
+    pub(crate) fn sqlite(&self) -> &'a Connection {
+        match self {
+            Tx::Sqlite(conn) => conn,
+        }
+    }
+
+    /// Runs `step` in a savepoint: what it wrote is kept when it returns `Ok(Ok(_))` and undone
+    /// when it returns a domain refusal (`Ok(Err(_))`) or fails. After a failed statement,
+    /// PostgreSQL aborts the rest of the transaction unless a savepoint was taken, so a step that
+    /// may fail while the job goes on runs in one on both backends.
+    pub fn savepoint<T, D>(
+        &mut self,
+        step: impl FnOnce(&mut Tx<'a>) -> Result<Result<T, D>, StoreError>,
+    ) -> Result<Result<T, D>, StoreError> {
+        let conn = self.sqlite();
+        crate::db::exec(conn, "SAVEPOINT step")?;
+        let result = step(self);
+        if !matches!(result, Ok(Ok(_))) {
+            crate::db::exec(conn, "ROLLBACK TO step")?;
+        }
+        crate::db::exec(conn, "RELEASE step")?;
+        result
+    }
+}
