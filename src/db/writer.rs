@@ -93,6 +93,8 @@ impl Writer {
     ) -> Writer {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (checkpoints, stop) = mpsc::channel::<()>();
+        // Dropped by the checkpointer once its connection is closed: the writer closes last.
+        let (checkpointer_closed, checkpointer_gone) = mpsc::channel::<()>();
         // The writer must never stop to checkpoint or fsync: the other threads do that.
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
         let _ = conn.pragma_update(None, "synchronous", "NORMAL");
@@ -113,13 +115,18 @@ impl Writer {
             0,
             thread::Builder::new()
                 .name("db-writer".into())
-                .spawn(move || run(conn, queue, syncer, health, retention))
+                .spawn(move || {
+                    run(conn, queue, syncer, health, retention, checkpointer_gone);
+                })
                 .expect("spawning the database writer thread"),
         );
         threads.push(
             thread::Builder::new()
                 .name("db-checkpoint".into())
-                .spawn(move || checkpoint_until_stopped(checkpoint_conn, stop))
+                .spawn(move || {
+                    checkpoint_until_stopped(checkpoint_conn, stop);
+                    drop(checkpointer_closed);
+                })
                 .expect("spawning the database checkpoint thread"),
         );
         Writer { jobs, _checkpoints: checkpoints, _threads: Arc::new(Threads(Mutex::new(threads))) }
@@ -163,6 +170,7 @@ fn run(
     syncer: Option<mpsc::Sender<Vec<Finish>>>,
     health: Health,
     retention: Retention,
+    checkpointer_gone: mpsc::Receiver<()>,
 ) {
     // Housekeeping runs between batches, or when the queue has been quiet until it is due; while
     // writes fail, a probe runs every PROBE_EVERY instead (housekeeping would fail the same way).
@@ -212,6 +220,10 @@ fn run(
             housekeeping_due = keep_house(&conn, &retention);
         }
     }
+    // SQLite removes -wal and -shm when the last connection closes. Two connections closing at
+    // once can each see the other still open, and leave both files behind; so the checkpointer
+    // closes first, and this connection checkpoints and closes last.
+    let _ = checkpointer_gone.recv();
     if let Err(e) = checkpoint(&conn) {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
     }
