@@ -1,10 +1,10 @@
-//! People who can sign in: creating them (CLI and sign-up page share this) and finding them.
+//! People who can sign in: the checks and the password hash of a new account, which the CLI and
+//! the sign-up page share. The account rows are `store::accounts`'s.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use crate::db::DbError;
-use crate::ids::UserId;
 use crate::secrets::{HashMemory, hash_password_in, random_id};
+use crate::store::{Commit, Store, StoreError, Tx, accounts};
+
+pub use crate::store::accounts::Account;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 1024;
@@ -12,10 +12,17 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub const MAX_EMAIL_BYTES: usize = 254;
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// Creates a user and returns the id.
-pub fn create(conn: &Connection, email: &str, name: &str, password: &str) -> Result<String, CreateUserError> {
+/// Creates a user in the open transaction `tx` and returns the id (for a test's or a tool's own
+/// connection; the server adds users with [`add`]).
+pub fn create(tx: &Tx<'_>, email: &str, name: &str, password: &str) -> Result<String, CreateUserError> {
     let user = NewUser::prepare(&mut HashMemory::default(), email, name, password).map_err(CreateUserError::Invalid)?;
-    insert(conn, &user)
+    user.insert(tx, &random_id())?
+}
+
+/// Stores a prepared user in one store job and returns the id.
+pub async fn add(store: &Store, user: NewUser) -> Result<String, CreateUserError> {
+    let id = random_id();
+    store.write(Commit::OnOk, move |tx| user.insert(tx, &id)).await?
 }
 
 /// Why a user was not created. The first two are the person's to fix (the CLI prints them, the
@@ -29,13 +36,7 @@ pub enum CreateUserError {
     #[error("a user with email {0} already exists")]
     EmailTaken(String),
     #[error("cannot add the user: {0}")]
-    Db(#[from] DbError),
-}
-
-impl From<rusqlite::Error> for CreateUserError {
-    fn from(e: rusqlite::Error) -> CreateUserError {
-        CreateUserError::Db(e.into())
-    }
+    Store(#[from] StoreError),
 }
 
 /// A checked user with the password already hashed. Hashing is slow on purpose, so the server
@@ -51,6 +52,15 @@ impl NewUser {
     pub fn prepare(memory: &mut HashMemory, email: &str, name: &str, password: &str) -> Result<NewUser, String> {
         let email = valid_email(email)?;
         Ok(NewUser { email, name: valid_name(name)?, password_hash: hash_new_password(memory, password)? })
+    }
+
+    /// Stores the user under `id` (random, made before the job) and gives the id, or
+    /// `EmailTaken` as the job's value.
+    pub fn insert(&self, tx: &Tx<'_>, id: &str) -> Result<Result<String, CreateUserError>, StoreError> {
+        Ok(match accounts::insert(tx, id, &self.email, &self.name, &self.password_hash)? {
+            true => Ok(id.to_owned()),
+            false => Err(CreateUserError::EmailTaken(self.email.clone())),
+        })
     }
 }
 
@@ -70,22 +80,6 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
         return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
     }
     Ok(())
-}
-
-/// Stores a prepared user and returns the id.
-pub fn insert(conn: &Connection, user: &NewUser) -> Result<String, CreateUserError> {
-    let id = random_id();
-    match conn.execute(
-        "INSERT INTO users (id, email, name, password_hash) VALUES (?1, ?2, ?3, ?4)",
-        params![id, user.email, user.name, user.password_hash],
-    ) {
-        Ok(_) => Ok(id),
-        // The id is random and new, so the one unique column that can clash is the email.
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
-            Err(CreateUserError::EmailTaken(user.email.clone()))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// A trimmed address with one `@` and something on each side; the real check is signing in.
@@ -115,46 +109,6 @@ pub fn valid_name(name: &str) -> Result<String, String> {
         return Err(format!("the name must have at most {MAX_NAME_CHARS} characters"));
     }
     Ok(name.to_owned())
-}
-
-/// The id and password hash of the user with this email (case-insensitive).
-pub fn find_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<(String, String)>> {
-    conn.prepare_cached("SELECT id, password_hash FROM users WHERE email = ?1")?
-        .query_row([email.trim()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
-}
-
-/// What signing in needs to know about an account.
-pub struct Account {
-    pub id: UserId,
-    pub password_hash: String,
-    pub disabled: bool,
-    /// When an operator last lifted a sign-in lockout (unix seconds).
-    pub unlocked_at: Option<i64>,
-    /// May open the operator console.
-    pub is_admin: bool,
-}
-
-pub fn find_account(conn: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
-    conn.prepare_cached(
-        "SELECT id, password_hash, disabled_at IS NOT NULL, unlocked_at, is_admin FROM users WHERE email = ?1",
-    )?
-    .query_row([email.trim()], |r| {
-        Ok(Account {
-            id: r.get(0)?,
-            password_hash: r.get(1)?,
-            disabled: r.get(2)?,
-            unlocked_at: r.get(3)?,
-            is_admin: r.get(4)?,
-        })
-    })
-    .optional()
-}
-
-/// A disabled user gets no new tokens (and the ones they have stop working).
-pub fn is_disabled(conn: &Connection, user_id: &UserId) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)")?
-        .query_row([user_id], |r| r.get(0))
 }
 
 #[cfg(test)]

@@ -1,30 +1,30 @@
 //! `client …`: the operations of `crate::manage::clients`, with what to print.
 
-use rusqlite::Connection;
-
 use super::limits::{LimitChange, set_client_limit};
 use super::table::Table;
 use super::{AdminResult, audited, counted, printable};
 use crate::cli::ClientCommand;
 use crate::clients::Registered;
 use crate::manage::clients as manage;
+use crate::manage::or_refused;
 use crate::oauth::endpoints::{EndpointUrls, SCOPE};
 use crate::quota::Plan;
+use crate::store::Store;
 
-pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
+pub fn run(store: &Store, command: ClientCommand) -> AdminResult {
     match command {
         ClientCommand::Add { name, redirect_uris, call_limit, per, public, public_url } => {
             let plan = call_limit.map(|limit| Plan { limit, window: per });
             let detail =
                 format!("name {name:?}, {} redirect URIs{}", redirect_uris.len(), if public { ", public" } else { "" });
             // The console names the new client by its name too (the id is made by the change).
-            let registered = audited(conn, "client.add", &name, |conn| {
-                Ok((manage::add(conn, &name, &redirect_uris, plan, public)?, detail))
+            let registered = audited(store, "client.add", &name, |tx| {
+                Ok(manage::add(tx, &name, &redirect_uris, plan, public)?.map(|added| (added, detail.clone())))
             })?;
             Ok(added(&name, &registered, &public_url))
         }
         ClientCommand::List { json } => {
-            let clients = manage::list(conn)?;
+            let clients = store.read_now(|tx| manage::list(tx))?;
             Ok(Table::of(
                 &["clientId", "name", "type", "callLimit", "callWindow", "redirectUris", "registeredBy", "createdAt"],
                 &clients,
@@ -32,47 +32,51 @@ pub fn run(conn: &Connection, command: ClientCommand) -> AdminResult {
             .render(json))
         }
         ClientCommand::SetLimit { client_id, limit, per, yes } => {
-            set_client_limit(conn, &client_id, LimitChange { limit: &limit, per, yes })
+            set_client_limit(store, &client_id, LimitChange { limit: &limit, per, yes })
         }
-        ClientCommand::Remove { client_id } => audited(conn, "client.remove", &client_id, |conn| {
-            manage::remove(conn, &client_id)?;
+        ClientCommand::Remove { client_id } => audited(store, "client.remove", &client_id, |tx| {
+            or_refused!(manage::remove(tx, &client_id));
             let said =
                 format!("Removed client {client_id} with its tokens and counters; the call log keeps its rows.\n");
-            Ok((said, String::new()))
+            Ok(Ok((said, String::new())))
         }),
-        ClientCommand::RotateSecret { client_id } => audited(conn, "client.rotate-secret", &client_id, |conn| {
-            let secret = manage::rotate_secret(conn, &client_id)?;
-            Ok((rotated(&client_id, &secret), String::new()))
-        }),
+        ClientCommand::RotateSecret { client_id } => {
+            let secret = manage::new_secret();
+            audited(store, "client.rotate-secret", &client_id, |tx| {
+                or_refused!(manage::rotate_secret(tx, &client_id, &secret));
+                Ok(Ok((rotated(&client_id, &secret), String::new())))
+            })
+        }
         ClientCommand::AddRedirectUri { client_id, uri } => {
-            audited(conn, "client.add-redirect-uri", &client_id, |conn| {
-                let uris = manage::add_redirect_uri(conn, &client_id, &uri)?;
-                Ok((format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")), uri.clone()))
+            audited(store, "client.add-redirect-uri", &client_id, |tx| {
+                let uris = or_refused!(manage::add_redirect_uri(tx, &client_id, &uri));
+                Ok(Ok((format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")), uri.clone())))
             })
         }
         ClientCommand::RemoveRedirectUri { client_id, uri } => {
-            audited(conn, "client.remove-redirect-uri", &client_id, |conn| {
-                let uris = manage::remove_redirect_uri(conn, &client_id, &uri)?;
-                Ok((format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")), uri.clone()))
+            audited(store, "client.remove-redirect-uri", &client_id, |tx| {
+                let uris = or_refused!(manage::remove_redirect_uri(tx, &client_id, &uri));
+                Ok(Ok((format!("Redirect URIs of {client_id}:\n  {}\n", uris.join("\n  ")), uri.clone())))
             })
         }
-        ClientCommand::Rename { client_id, name } => audited(conn, "client.rename", &client_id, |conn| {
-            manage::rename(conn, &client_id, &name)?;
+        ClientCommand::Rename { client_id, name } => audited(store, "client.rename", &client_id, |tx| {
+            or_refused!(manage::rename(tx, &client_id, &name));
             let said = format!("Client {client_id} is now called \"{}\".\n", printable(name.trim()));
-            Ok((said, format!("name {:?}", name.trim())))
+            Ok(Ok((said, format!("name {:?}", name.trim()))))
         }),
     }
 }
 
-/// Every access and refresh token of the client, of every user (`token revoke --client`).
-pub fn revoke_tokens(conn: &Connection, client_id: &str) -> AdminResult {
-    audited(conn, "client.revoke-tokens", client_id, |conn| {
-        let revoked = manage::revoke_tokens(conn, client_id)?;
+/// Every access and refresh token of the client, of every user, as of `now` (`token revoke
+/// --client`).
+pub fn revoke_tokens(store: &Store, client_id: &str, now: i64) -> AdminResult {
+    audited(store, "client.revoke-tokens", client_id, |tx| {
+        let revoked = or_refused!(manage::revoke_tokens(tx, client_id, now));
         let said = format!(
             "Revoked {} of client {client_id}, of every user; they must sign in and allow it again.\n",
             counted(revoked, "token", "tokens")
         );
-        Ok((said, String::new()))
+        Ok(Ok((said, String::new())))
     })
 }
 

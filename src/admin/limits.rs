@@ -2,13 +2,12 @@
 //! the number alone keeps the window in force; a limit of 0 (every call refused, likely meant as
 //! "no limit") needs `--yes`.
 
-use rusqlite::Connection;
-
 use super::{AdminError, AdminResult, audited, invalid};
-use crate::ids::{ClientId, UserId};
 use crate::manage::clients::{self, require};
+use crate::manage::or_refused;
 use crate::manage::users::named;
-use crate::quota::{self, Limits, Plan, Window};
+use crate::quota::{Limits, Plan, Window};
+use crate::store::{Store, client_admin};
 
 /// What a `set-limit` command asks for, as typed.
 pub struct LimitChange<'a> {
@@ -20,12 +19,12 @@ pub struct LimitChange<'a> {
     pub yes: bool,
 }
 
-pub fn set_client_limit(conn: &Connection, client_id: &str, change: LimitChange<'_>) -> AdminResult {
+pub fn set_client_limit(store: &Store, client_id: &str, change: LimitChange<'_>) -> AdminResult {
     let limit = parse_number(change.limit, change.yes)?;
-    audited(conn, "client.set-limit", client_id, |conn| {
-        let kept = clients::limits(conn, client_id, None)?;
+    audited(store, "client.set-limit", client_id, |tx| {
+        let kept = or_refused!(clients::limits(tx, client_id, None));
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        quota::set_client_limit(conn, client_id, plan)?;
+        client_admin::set_limit(tx, client_id, plan)?;
         let said = match plan {
             Some(plan) => format!(
                 "Client {client_id} may now make {} per user{}.\n",
@@ -34,19 +33,19 @@ pub fn set_client_limit(conn: &Connection, client_id: &str, change: LimitChange<
             ),
             None => format!("Client {client_id} now uses the server's default limit.\n"),
         };
-        Ok((said, plan.map_or("server default".to_owned(), describe)))
+        Ok(Ok((said, plan.map_or("server default".to_owned(), describe))))
     })
 }
 
 /// `user` is an email of a user here, or (remote user-info mode) a user id of the other server.
-pub fn set_user_limit(conn: &Connection, user: &str, client_id: &str, change: LimitChange<'_>) -> AdminResult {
+pub fn set_user_limit(store: &Store, user: &str, client_id: &str, change: LimitChange<'_>) -> AdminResult {
     let limit = parse_number(change.limit, change.yes)?;
-    audited(conn, "user.set-limit", user, |conn| {
-        let user_id: UserId = named(conn, user)?;
-        require(conn, client_id)?;
-        let kept = clients::limits(conn, client_id, Some(&user_id))?;
+    audited(store, "user.set-limit", user, |tx| {
+        let user_id = or_refused!(named(tx, user));
+        or_refused!(require(tx, client_id));
+        let kept = or_refused!(clients::limits(tx, client_id, Some(&user_id)));
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        quota::set_user_limit(conn, &user_id, &ClientId::new(client_id), plan)?;
+        client_admin::set_user_limit(tx, &user_id, client_id, plan)?;
         let said = match plan {
             Some(plan) => format!(
                 "{user} may now make {} with client {client_id}{}.\n",
@@ -56,7 +55,7 @@ pub fn set_user_limit(conn: &Connection, user: &str, client_id: &str, change: Li
             None => format!("{user} now has the limit of client {client_id}.\n"),
         };
         let detail = format!("client {client_id}: {}", plan.map_or("the client's limit".to_owned(), describe));
-        Ok((said, detail))
+        Ok(Ok((said, detail)))
     })
 }
 

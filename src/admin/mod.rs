@@ -1,5 +1,5 @@
-//! The admin commands: they open the database file directly (the server may be running; WAL and
-//! the busy timeout let both work) and return what to print: plain text, or JSON with `--json`.
+//! The admin commands: they open the database file directly (`Store::open_direct`; the server
+//! may be running, WAL and the busy timeout let both work) and return what to print: plain text, or JSON with `--json`.
 //! Each change is one transaction with its `admin_audit` row, marked as made with the CLI, so the
 //! console's "Latest changes" shows it beside the console's own.
 
@@ -16,46 +16,37 @@ pub use limits::{describe, parse_limit};
 use std::io::Write;
 use std::path::Path;
 
-use rusqlite::Connection;
-
 use crate::cli::{ClientCommand, Command, UsageAction, UsageArgs, UserCommand};
+use crate::clock::unix_now;
 use crate::db::file::Missing;
 use crate::db::{self, DbError};
 use crate::manage::audit_log::{self, Actor};
-use crate::manage::{self, ManageError};
-use crate::users::CreateUserError;
+use crate::manage::{self, ManageError, Outcome, or_refused, settle};
+use crate::store::{Commit, Store, StoreError, Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("{0}")]
     Invalid(String),
+    /// The database could not be opened, read or written.
     #[error(transparent)]
-    Db(#[from] DbError),
+    Store(#[from] StoreError),
 }
 
+/// A person's mistake (no such user, a name taken) is printed as one; a database failure stays one.
 impl From<ManageError> for AdminError {
     fn from(e: ManageError) -> AdminError {
         match e {
-            ManageError::Db(e) => AdminError::Db(DbError::Sqlite(e)),
-            ManageError::Writer(e) => AdminError::Db(e),
+            ManageError::Store(e) => AdminError::Store(e),
             refused => AdminError::Invalid(refused.to_string()),
         }
     }
 }
 
-/// A person's mistake is printed as one; a database failure stays one.
-impl From<CreateUserError> for AdminError {
-    fn from(e: CreateUserError) -> AdminError {
-        match e {
-            CreateUserError::Db(e) => AdminError::Db(e),
-            refused => AdminError::Invalid(refused.to_string()),
-        }
-    }
-}
-
-impl From<rusqlite::Error> for AdminError {
-    fn from(e: rusqlite::Error) -> AdminError {
-        AdminError::Db(DbError::Sqlite(e))
+/// The SQLite file itself: opening it, backing it up, restoring it.
+impl From<DbError> for AdminError {
+    fn from(e: DbError) -> AdminError {
+        AdminError::Store(e.into())
     }
 }
 
@@ -72,23 +63,23 @@ pub fn counted(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Runs a change and its audit row (`action` on `target`, with the detail `change` gives beside
-/// its value) in one transaction on the command's connection: both are kept, or neither.
+/// its value) in one transaction on the command's store: both are kept, or neither (the change
+/// runs in a savepoint, undone when it is refused).
 pub fn audited<T>(
-    conn: &Connection,
+    store: &Store,
     action: &str,
     target: &str,
-    change: impl FnOnce(&Connection) -> Result<(T, String), AdminError>,
+    change: impl Fn(&Tx<'_>) -> Outcome<(T, String)>,
 ) -> Result<T, AdminError> {
-    db::exec(conn, "BEGIN IMMEDIATE")?;
-    let done = change(conn).and_then(|(value, detail)| {
-        audit_log::record(conn, &Actor::command_line(), action, target.trim(), &detail)?;
-        db::exec(conn, "COMMIT")?;
-        Ok(value)
+    let actor = Actor::command_line();
+    let done = store.write_now(Commit::OnOk, |tx| {
+        tx.savepoint(|tx| {
+            let (value, detail) = or_refused!(change(tx));
+            audit_log::record(tx, &actor, action, target.trim(), &detail)?;
+            Ok(Ok(value))
+        })
     });
-    if done.is_err() && !conn.is_autocommit() {
-        let _ = db::exec(conn, "ROLLBACK");
-    }
-    done
+    Ok(settle(done)?)
 }
 
 /// Stored text as a terminal may safely show it: control characters (ESC, BEL, the C1 CSI...)
@@ -125,26 +116,26 @@ pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
     let first_use =
         matches!(command, Command::User(UserCommand::Add { .. }) | Command::Client(ClientCommand::Add { .. }));
     let missing = if create || first_use { Missing::Create } else { Missing::Refuse };
-    let conn = db::file::open(db_path, missing)?;
+    let store = Store::open_direct(db_path, missing)?;
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
-        Command::User(command) => users::run(&conn, command, password),
-        Command::Client(command) => clients::run(&conn, command),
-        Command::Token(command) => users::token(&conn, command),
+        Command::User(command) => users::run(&store, command, password, unix_now()),
+        Command::Client(command) => clients::run(&store, command),
+        Command::Token(command) => users::token(&store, command, unix_now()),
         Command::Usage(UsageArgs { action: Some(UsageAction::Reset { user, client }), .. }) => {
-            audited(&conn, "user.reset-usage", &user, |conn| {
-                let reset = manage::usage::reset(conn, &user, client.as_deref())?;
-                let detail = client.as_ref().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
+            let detail = client.as_ref().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
+            audited(&store, "user.reset-usage", &user, |tx| {
+                let reset = or_refused!(manage::usage::reset(tx, &user, client.as_deref()));
                 let said =
                     format!("Reset {} of {user}; the call log is kept.\n", counted(reset, "counter", "counters"));
-                Ok((said, detail))
+                Ok(Ok((said, detail.clone())))
             })
         }
-        Command::Usage(args) => reports::usage(&conn, &args),
-        Command::Logs(args) => reports::logs(&conn, &args),
-        Command::Backup { path } if path.as_os_str() == "-" => backup_to_stdout(&conn, db_path),
+        Command::Usage(args) => reports::usage(&store, &args, unix_now()),
+        Command::Logs(args) => reports::logs(&store, &args),
+        Command::Backup { path } if path.as_os_str() == "-" => backup_to_stdout(&store, db_path),
         Command::Backup { path } => {
-            db::backup::write_copy(&conn, &path)?;
+            backup_file(&store, &path)?;
             Ok(format!("Backed up to {}\n", path.display()))
         }
         Command::Restore { .. } => unreachable!("restore is handled above"),
@@ -153,9 +144,9 @@ pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
 
 /// `backup -`: SQLite writes a copy only to a file, so it is staged beside the database (owner-only,
 /// removed afterwards) and then streamed out.
-fn backup_to_stdout(conn: &Connection, db_path: &Path) -> AdminResult {
+fn backup_to_stdout(store: &Store, db_path: &Path) -> AdminResult {
     let staged = db::beside(db_path, &format!(".backup-{}", std::process::id()));
-    let streamed = db::backup::write_copy(conn, &staged).map_err(AdminError::from).and_then(|()| {
+    let streamed = backup_file(store, &staged).and_then(|()| {
         std::fs::File::open(&staged)
             .and_then(|mut file| {
                 let mut out = std::io::stdout().lock();
@@ -166,6 +157,14 @@ fn backup_to_stdout(conn: &Connection, db_path: &Path) -> AdminResult {
     });
     let _ = std::fs::remove_file(&staged);
     streamed.map(|()| String::new())
+}
+
+/// SQLite's online backup of the command's store into `target`.
+fn backup_file(store: &Store, target: &Path) -> Result<(), AdminError> {
+    match store.with_sqlite_file(|conn| db::backup::write_copy(conn, target)) {
+        Some(copied) => Ok(copied?),
+        None => Err(invalid("backup copies an SQLite file; this database is not one")),
+    }
 }
 
 #[cfg(test)]

@@ -1,23 +1,27 @@
 //! `usage` and `logs`: read-only reports for operators, as a table or `--json`.
 
-use rusqlite::Connection;
-use rusqlite::types::Value;
 use serde_json::json;
 
 use super::table::Table;
 use super::{AdminError, AdminResult, invalid};
 use crate::cli::{LogsArgs, UsageArgs};
-use crate::clock::unix_now;
 use crate::manage;
 use crate::manage::call_filters::{CallFilters, Typed};
 use crate::quota::Plan;
-use crate::users;
+use crate::store::call_search::{self, Cell, REPORT_COLUMNS};
+use crate::store::{Store, StoreError, Tx, accounts};
 
-/// One row per counter: per (user, client) and period, with the limit in force.
-pub fn usage(conn: &Connection, args: &UsageArgs) -> AdminResult {
-    check_user(conn, args.user.as_deref())?;
+/// One row per counter: per (user, client) and period, with the limit in force at `now`.
+pub fn usage(store: &Store, args: &UsageArgs, now: i64) -> AdminResult {
     let default = Plan { limit: args.default_limit.limit, window: args.default_limit.window };
-    let counters = manage::usage::counters(conn, args.user.as_deref(), args.client.as_deref(), default, unix_now())?;
+    let (user, client) = (args.user.as_deref(), args.client.as_deref());
+    let counters = store.read_now(|tx| {
+        Ok(match unknown_email(tx, user)? {
+            Some(email) => Err(email),
+            None => Ok(manage::usage::counters(tx, user, client, default, now)?),
+        })
+    })?;
+    let counters = counters.map_err(no_user)?;
     let columns = [
         "userId",
         "email",
@@ -44,76 +48,45 @@ pub fn usage(conn: &Connection, args: &UsageArgs) -> AdminResult {
 }
 
 /// The call log, newest first, with the console's filters (`manage::call_filters`).
-pub fn logs(conn: &Connection, args: &LogsArgs) -> AdminResult {
-    check_user(conn, args.user.as_deref())?;
+pub fn logs(store: &Store, args: &LogsArgs) -> AdminResult {
     let text = |value: &Option<String>| value.as_deref().unwrap_or("").to_owned();
     let (user, client, status, path, from, to) =
         (text(&args.user), text(&args.client), text(&args.status), text(&args.path), text(&args.from), text(&args.to));
     let typed = Typed { user: &user, client: &client, status: &status, path: &path, from: &from, to: &to };
-    let filters = CallFilters::parse(typed).map_err(|message| invalid(format!("--{message}")))?;
-    let columns = [
-        "id",
-        "at",
-        "method",
-        "path",
-        "tool",
-        "status",
-        "userId",
-        "clientId",
-        "usageCount",
-        "durationMs",
-        "requestId",
-        "userAgent",
-        "error",
-    ];
-    let Some((floor, upper)) = filters.id_range(conn, None)? else {
-        return Ok(Table::new(&columns, Vec::new()).render(args.json));
-    };
-    let mut sql = String::from(
-        "SELECT c.id, c.at, c.method, c.path, c.tool, c.status, c.user_id, c.client_id, c.usage_count,
-                round(c.duration_ms, 2), c.request_id, c.user_agent, c.error
-           FROM api_calls c WHERE 1",
-    );
-    let mut values: Vec<Value> = Vec::new();
-    filters.conditions(conn, &mut sql, &mut values)?;
-    values.extend([Value::Integer(floor), Value::Integer(upper), Value::Integer(args.limit.into())]);
-    let n = values.len();
-    sql.push_str(&format!(" AND c.id >= ?{} AND c.id < ?{} ORDER BY c.id DESC LIMIT ?{n}", n - 2, n - 1));
-    let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
-    report(conn, &sql, &params, &columns, args.json)
-}
-
-/// An email must name a user here; anything else may be a remote user id, which is not checked.
-fn check_user(conn: &Connection, user: Option<&str>) -> Result<(), AdminError> {
-    match user {
-        Some(email) if email.contains('@') && users::find_by_email(conn, email)?.is_none() => {
-            Err(invalid(format!("no user with email {email}")))
+    let filters = CallFilters::parse(typed).map_err(|message| format!("--{message}"));
+    let limit = i64::from(args.limit);
+    let rows = store.read_now(|tx| {
+        if let Some(email) = unknown_email(tx, args.user.as_deref())? {
+            return Ok(Err(no_user(email)));
         }
-        _ => Ok(()),
-    }
+        Ok(match &filters {
+            Ok(filters) => Ok(call_search::report(tx, filters, limit)?),
+            Err(message) => Err(invalid(message.clone())),
+        })
+    })??;
+    let rows = rows.iter().map(|row| row.iter().map(to_json).collect()).collect();
+    Ok(Table::new(&REPORT_COLUMNS, rows).render(args.json))
 }
 
-/// Runs a query and renders it as a table, or as a JSON array of objects keyed by `columns`.
-fn report(
-    conn: &Connection,
-    sql: &str,
-    params: &[&dyn rusqlite::ToSql],
-    columns: &[&'static str],
-    as_json: bool,
-) -> AdminResult {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt
-        .query_map(params, |r| (0..columns.len()).map(|i| Ok(to_json(&r.get::<_, Value>(i)?))).collect())?
-        .collect::<Result<Vec<Vec<serde_json::Value>>, _>>()?;
-    Ok(Table::new(columns, rows).render(as_json))
+/// The email in `user` when no user here has it (`accounts::named`: any other text may be a
+/// remote user id, which is not checked).
+fn unknown_email(tx: &Tx<'_>, user: Option<&str>) -> Result<Option<String>, StoreError> {
+    Ok(match user {
+        Some(user) if accounts::named(tx, user)?.is_none() => Some(user.to_owned()),
+        _ => None,
+    })
 }
 
-fn to_json(value: &Value) -> serde_json::Value {
-    match value {
-        Value::Null => serde_json::Value::Null,
-        Value::Integer(n) => json!(n),
-        Value::Real(x) => json!(x),
-        Value::Text(s) => json!(s),
-        Value::Blob(b) => json!(format!("<{} bytes>", b.len())),
+fn no_user(email: String) -> AdminError {
+    invalid(format!("no user with email {email}"))
+}
+
+fn to_json(cell: &Cell) -> serde_json::Value {
+    match cell {
+        Cell::Null => serde_json::Value::Null,
+        Cell::Integer(n) => json!(n),
+        Cell::Real(x) => json!(x),
+        Cell::Text(s) => json!(s),
+        Cell::Blob(length) => json!(format!("<{length} bytes>")),
     }
 }

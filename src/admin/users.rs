@@ -3,21 +3,21 @@
 use std::io::BufRead;
 use std::time::Duration;
 
-use rusqlite::Connection;
-
 use super::limits::{LimitChange, set_user_limit};
 use super::table::Table;
 use super::{AdminError, AdminResult, audited, counted, invalid, printable};
 use crate::cli::{TokenCommand, UserCommand};
-use crate::db::tokens::{self, Grant, Kind};
+use crate::db::tokens::Grant;
 use crate::ids::ClientId;
-use crate::manage::{self, clients::require};
+use crate::manage::{self, ManageError, clients::require, or_refused};
 use crate::oauth::SCOPE;
 use crate::secrets::{HashMemory, random_id};
+use crate::store::{Store, operator_tokens};
 use crate::users;
 
-/// Runs `command`; `password` is the one [`read_password`] got before the database was opened.
-pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) -> AdminResult {
+/// Runs `command`; `password` is the one [`read_password`] got before the database was opened,
+/// `now` is when the command was given.
+pub fn run(store: &Store, command: UserCommand, password: Option<String>, now: i64) -> AdminResult {
     let password = password.unwrap_or_default();
     match command {
         UserCommand::Add { email, name, admin, .. } => {
@@ -26,12 +26,16 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
                 users::NewUser::prepare(&mut HashMemory::default(), &email, name.as_deref().unwrap_or(""), &password)
                     .map_err(invalid)?;
             let detail = if admin { "admin" } else { "" };
-            let id = audited(conn, "user.add", &email, |conn| {
-                let id = users::insert(conn, &user)?;
+            let new_id = random_id();
+            let id = audited(store, "user.add", &email, |tx| {
+                let id = match user.insert(tx, &new_id)? {
+                    Ok(id) => id,
+                    Err(refused) => return Ok(Err(ManageError::Refused(refused.to_string()))),
+                };
                 if admin {
-                    manage::users::set_admin(conn, &email, true)?;
+                    or_refused!(manage::users::set_admin(tx, &email, true));
                 }
-                Ok((id, detail.to_owned()))
+                Ok(Ok((id, detail.to_owned())))
             })?;
             let email = printable(email.trim());
             Ok(match admin {
@@ -42,8 +46,8 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
         UserCommand::SetAdmin { email, state } => {
             let admin = state == "on";
             let action = if admin { "user.make-admin" } else { "user.remove-admin" };
-            let changed = audited(conn, action, &email, |conn| {
-                Ok((manage::users::set_admin(conn, &email, admin)?, String::new()))
+            let changed = audited(store, action, &email, |tx| {
+                Ok(manage::users::set_admin(tx, &email, admin)?.map(|changed| (changed, String::new())))
             })?;
             Ok(match (admin, changed) {
                 (true, true) => format!("{email} is now an admin: they can sign in at /admin.\n"),
@@ -53,43 +57,44 @@ pub fn run(conn: &Connection, command: UserCommand, password: Option<String>) ->
             })
         }
         UserCommand::List { json } => {
-            let users = manage::users::list(conn)?;
+            let users = store.read_now(|tx| manage::users::list(tx))?;
             Ok(Table::of(&["id", "email", "name", "createdAt", "disabledAt", "admin"], &users).render(json))
         }
         UserCommand::Passwd { email, .. } => {
             let hash = users::hash_new_password(&mut HashMemory::default(), &password).map_err(invalid)?;
-            audited(conn, "user.set-password", &email, |conn| {
-                manage::users::set_password(conn, &email, &hash)?;
-                Ok((format!("New password set for {email}; they are signed out of every browser.\n"), String::new()))
+            audited(store, "user.set-password", &email, |tx| {
+                or_refused!(manage::users::set_password(tx, &email, &hash));
+                let said = format!("New password set for {email}; they are signed out of every browser.\n");
+                Ok(Ok((said, String::new())))
             })
         }
-        UserCommand::Disable { email } => audited(conn, "user.disable", &email, |conn| {
-            let said = match manage::users::disable(conn, &email)? {
+        UserCommand::Disable { email } => audited(store, "user.disable", &email, |tx| {
+            let said = match or_refused!(manage::users::disable(tx, &email, now)) {
                 true => format!("Disabled {email}: sign-in is refused and their tokens stop working now.\n"),
                 false => format!("{email} was already disabled.\n"),
             };
-            Ok((said, String::new()))
+            Ok(Ok((said, String::new())))
         }),
-        UserCommand::Enable { email } => audited(conn, "user.enable", &email, |conn| {
-            let said = match manage::users::enable(conn, &email)? {
+        UserCommand::Enable { email } => audited(store, "user.enable", &email, |tx| {
+            let said = match or_refused!(manage::users::enable(tx, &email)) {
                 true => format!("Enabled {email}: they can sign in again.\n"),
                 false => format!("{email} was not disabled.\n"),
             };
-            Ok((said, String::new()))
+            Ok(Ok((said, String::new())))
         }),
-        UserCommand::Remove { email } => audited(conn, "user.remove", &email, |conn| {
-            let removed = manage::users::remove(conn, &email)?;
+        UserCommand::Remove { email } => audited(store, "user.remove", &email, |tx| {
+            let removed = or_refused!(manage::users::remove(tx, &email));
             let todos = counted(removed.todos, "todo", "todos");
-            Ok((format!("Removed {email} with {todos}; the call log keeps its rows.\n"), todos))
+            Ok(Ok((format!("Removed {email} with {todos}; the call log keeps its rows.\n"), todos)))
         }),
         UserCommand::SetLimit { user, client, limit, per, yes } => {
-            set_user_limit(conn, &user, &client, LimitChange { limit: &limit, per, yes })
+            set_user_limit(store, &user, &client, LimitChange { limit: &limit, per, yes })
         }
-        UserCommand::Unlock { email } => audited(conn, "user.unlock", &email, |conn| {
-            manage::users::unlock(conn, &email)?;
+        UserCommand::Unlock { email } => audited(store, "user.unlock", &email, |tx| {
+            or_refused!(manage::users::unlock(tx, &email, now));
             let said =
                 format!("{email} can try to sign in again now (a running server sees it at the next attempt).\n");
-            Ok((said, String::new()))
+            Ok(Ok((said, String::new())))
         }),
     }
 }
@@ -127,7 +132,8 @@ pub fn read_password(command: &UserCommand) -> Result<Option<String>, AdminError
     Ok(Some(first))
 }
 
-pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
+/// Runs `command`; `now` is when it was given.
+pub fn token(store: &Store, command: TokenCommand, now: i64) -> AdminResult {
     match command {
         TokenCommand::Issue { user, client, ttl, resource } => {
             if ttl == 0 {
@@ -140,10 +146,10 @@ pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
             if let Some(resource) = resource {
                 detail.push_str(&format!(", for {resource}"));
             }
-            audited(conn, "user.issue-token", &user, |conn| {
-                let user_id = manage::users::id_of(conn, &user)?;
-                require(conn, &client)?;
-                let family_id = random_id();
+            let family_id = random_id();
+            audited(store, "user.issue-token", &user, |tx| {
+                let user_id = or_refused!(manage::users::id_of(tx, &user));
+                or_refused!(require(tx, &client));
                 let grant = Grant {
                     user_id: &user_id,
                     client_id: &ClientId::new(client.as_str()),
@@ -152,17 +158,17 @@ pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
                     code_hash: None,
                     resource,
                 };
-                let token = tokens::issue(conn, Kind::Access, &grant, Duration::from_secs(ttl))?;
-                Ok((format!("{token}\n"), detail))
+                let token = operator_tokens::issue_access(tx, &grant, Duration::from_secs(ttl))?;
+                Ok(Ok((format!("{token}\n"), detail.clone())))
             })
         }
-        TokenCommand::Revoke { user: None, client: Some(client) } => super::clients::revoke_tokens(conn, &client),
+        TokenCommand::Revoke { user: None, client: Some(client) } => super::clients::revoke_tokens(store, &client, now),
         TokenCommand::Revoke { user: Some(user), client } => {
             let detail = client.as_ref().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
-            audited(conn, "user.revoke-tokens", &user, |conn| {
-                let revoked = manage::users::revoke_tokens(conn, &user, client.as_deref())?;
+            audited(store, "user.revoke-tokens", &user, |tx| {
+                let revoked = or_refused!(manage::users::revoke_tokens(tx, &user, client.as_deref(), now));
                 let of = client.as_ref().map(|c| format!(" of client {c}")).unwrap_or_default();
-                Ok((format!("Revoked {} of {user}{of}.\n", counted(revoked, "token", "tokens")), detail))
+                Ok(Ok((format!("Revoked {} of {user}{of}.\n", counted(revoked, "token", "tokens")), detail.clone())))
             })
         }
         TokenCommand::Revoke { user: None, client: None } => {

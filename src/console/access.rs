@@ -6,7 +6,6 @@
 
 use std::net::IpAddr;
 
-use rusqlite::Connection;
 use warp::http::header::SET_COOKIE;
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -16,8 +15,9 @@ use super::frame;
 use super::{Ask, Gated};
 use crate::AppState;
 use crate::client_address::client_address;
-use crate::db::DbError;
+use crate::clock::unix_now;
 use crate::oauth::events::{AuthEvent, Event};
+use crate::store::{StoreError, Tx, accounts, sessions};
 use crate::web::html::{error_block, escape, see_other};
 use crate::web::params::{self, Params};
 use crate::web::session::{self, Browser, CONSOLE, SignedIn};
@@ -58,18 +58,8 @@ pub async fn admin(state: AppState, headers: &HeaderMap, params: Params, form: b
     if form && !browser.as_ref().is_some_and(|b| b.csrf_matches(params.get("csrf"))) {
         return Err(frame::expired_form());
     }
-    let lookup = browser.clone();
-    let (any_admin, signed_in) = state
-        .db
-        .read(move |conn| -> Result<_, DbError> {
-            let signed_in = match &lookup {
-                Some(browser) => session::signed_in(conn, browser)?,
-                None => None,
-            };
-            Ok((any_admin(conn)?, signed_in))
-        })
-        .await
-        .map_err(|e| frame::server_error(&e))?;
+    let (any_admin, signed_in) =
+        gate(&state, browser.as_ref().map(Browser::session_hash)).await.map_err(|e| frame::server_error(&e))?;
     if !any_admin {
         return Err(setup_page());
     }
@@ -81,10 +71,18 @@ pub async fn admin(state: AppState, headers: &HeaderMap, params: Params, form: b
     }
 }
 
-/// Whether anyone can sign in to the console at all.
-fn any_admin(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE is_admin AND disabled_at IS NULL)")?
-        .query_row([], |r| r.get(0))
+/// In one snapshot: whether anyone can sign in to the console at all, and who is signed in on the
+/// browser whose session has this hash.
+async fn gate(state: &AppState, session_hash: Option<String>) -> Result<(bool, Option<SignedIn>), StoreError> {
+    let now = unix_now();
+    state.store.read(move |tx| Ok((accounts::any_admin(tx)?, signed_in(tx, session_hash.as_deref(), now)?))).await
+}
+
+fn signed_in(tx: &Tx<'_>, session_hash: Option<&str>, now: i64) -> Result<Option<SignedIn>, StoreError> {
+    match session_hash {
+        Some(hash) => sessions::signed_in(tx, hash, now),
+        None => Ok(None),
+    }
 }
 
 /// With no admin account the console shows this and nothing else.
@@ -115,17 +113,7 @@ fn not_an_admin(user: &SignedIn) -> Response {
 
 async fn show_login(state: AppState, headers: HeaderMap) -> Response {
     let browser = Browser::from_headers_or_new(&CONSOLE, &headers);
-    let lookup = (!browser.is_new).then(|| browser.clone());
-    let checked = state
-        .db
-        .read(move |conn| -> Result<_, DbError> {
-            let signed_in = match &lookup {
-                Some(browser) => session::signed_in(conn, browser)?,
-                None => None,
-            };
-            Ok((any_admin(conn)?, signed_in))
-        })
-        .await;
+    let checked = gate(&state, (!browser.is_new).then(|| browser.session_hash())).await;
     match checked {
         Err(e) => frame::server_error(&e),
         Ok((false, _)) => setup_page(),
@@ -189,7 +177,7 @@ async fn login(address: IpAddr, state: AppState, headers: HeaderMap, form: Resul
         return login_page(StatusCode::FORBIDDEN, &browser, &email, Some(message));
     }
     let user_id = account.id;
-    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &CONSOLE, &user_id)?)).await {
+    match session::sign_in(&state.store, &CONSOLE, &user_id).await {
         Ok(signed_in) => {
             tracing::info!(email = %email, "console sign-in");
             with_new_cookie(&state, see_other("/admin"), &signed_in)
@@ -206,8 +194,7 @@ async fn logout(state: AppState, headers: HeaderMap, form: Result<Params, String
     let Some(browser) = Browser::from_headers(&CONSOLE, &headers).filter(|b| b.csrf_matches(params.get("csrf"))) else {
         return frame::expired_form();
     };
-    let leaving = browser.clone();
-    match state.db.write(move |conn| Ok::<_, DbError>(session::sign_out(conn, &leaving)?)).await {
+    match session::sign_out(&state.store, &browser).await {
         Ok(()) => {
             let mut response = see_other("/admin/login");
             if let Ok(value) = HeaderValue::from_str(&browser.clear_cookie(secure_cookies(&state))) {

@@ -1,15 +1,15 @@
 //! Every change an admin makes in the console: the operation and its `admin_audit` row
-//! (`manage::audit_log`, which the command line writes too) are one writer job, so a change is never
-//! without its row, nor a row without its change.
-
-use rusqlite::Connection;
+//! (`manage::audit_log`, which the command line writes too) are one store job, so a change is
+//! never without its row, nor a row without its change.
 
 use super::Ask;
 use crate::manage::audit_log::{self, Actor};
-use crate::manage::{ManageError, ManageResult};
+use crate::manage::{ManageResult, Outcome, or_refused, settle};
+use crate::store::{Commit, Tx};
 
-/// Runs `operation` on the writer and records it as `action` on `target` with `detail`;
-/// returns what the operation returned. When it fails, nothing is written.
+/// Runs `operation` in one write job and records it as `action` on `target` with `detail`;
+/// gives what the operation gave. When it is refused or fails, nothing is written (it runs in a
+/// savepoint, undone on a refusal).
 pub async fn change<T, F>(
     ask: &Ask,
     action: &'static str,
@@ -19,18 +19,21 @@ pub async fn change<T, F>(
 ) -> ManageResult<T>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> ManageResult<T> + Send + 'static,
+    F: Fn(&Tx<'_>) -> Outcome<T> + Send + Sync + 'static,
 {
     let (actor, target) = (Actor::console(ask.admin.user_id.as_str(), &ask.admin.email), target.to_owned());
     let done = ask
         .state
-        .db
-        .write(move |conn| {
-            let value = operation(conn)?;
-            audit_log::record(conn, &actor, action, &target, &detail)?;
-            Ok::<_, ManageError>(value)
+        .store
+        .write(Commit::OnOk, move |tx| {
+            tx.savepoint(|tx| {
+                let value = or_refused!(operation(tx));
+                audit_log::record(tx, &actor, action, &target, &detail)?;
+                Ok(Ok(value))
+            })
         })
         .await;
+    let done = settle(done);
     if done.is_ok() {
         tracing::info!(admin = %ask.admin.email, action, "console change");
     }

@@ -1,20 +1,18 @@
 //! The call log: filters (user, client, status, path, time range), newest first, paged by a
 //! cursor (the last id shown), and one call in full.
 //!
-//! The filters, and the SQL they become, are `manage::call_filters`'s, which `gpt-todo logs` shares.
-//! One page searches at most [`SEARCH_WINDOW`] ids: a filter that matches little (a status or a
+//! The filters are `manage::call_filters`'s, which `gpt-todo logs` shares; the search is
+//! `store::call_search`'s. One page searches at most [`SEARCH_WINDOW`] ids: a filter that matches little (a status or a
 //! path no index serves) would otherwise read the whole log before answering. When the window
 //! ends before the page is full, the page says so and links on to the older calls.
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::Ask;
 use super::frame::{self, Section};
-use crate::db::DbError;
 use crate::manage::call_filters::{CallFilters, Typed};
+use crate::store::call_search::{self, Cell, Found, Next};
 use crate::web::html::{error_block, escape};
 
 const PAGE: usize = 50;
@@ -64,31 +62,6 @@ impl Filters {
     }
 }
 
-/// One page of the log: its lines (at most `PAGE`), and where the next page starts, if anywhere.
-struct Found {
-    lines: Vec<Line>,
-    next: Option<Next>,
-}
-
-enum Next {
-    /// The page is full: older matches follow, below this id.
-    Matches(i64),
-    /// The search window ended first: calls below this id have not been searched yet.
-    Unsearched(i64),
-}
-
-struct Line {
-    id: i64,
-    at: String,
-    method: String,
-    path: String,
-    status: i64,
-    user: Option<String>,
-    client_id: Option<String>,
-    duration_ms: f64,
-    error: Option<String>,
-}
-
 pub async fn list(ask: Ask) -> Response {
     let filters = Filters::of(&ask);
     let before = ask.params.get("before").and_then(|b| b.parse::<i64>().ok());
@@ -107,54 +80,11 @@ pub async fn list(ask: Ask) -> Response {
             return render(&ask, &filters, &nothing, StatusCode::BAD_REQUEST, Some(&message));
         }
     };
-    let read = ask.state.db.read(move |conn| query(conn, &parsed, before)).await;
+    let read = ask.state.store.read(move |tx| call_search::page(tx, &parsed, before, PAGE, SEARCH_WINDOW)).await;
     match read {
         Ok(found) => render(&ask, &filters, &found, StatusCode::OK, None),
         Err(e) => frame::server_error(&e),
     }
-}
-
-fn query(conn: &Connection, filters: &CallFilters, before: Option<i64>) -> Result<Found, DbError> {
-    let Some((floor, upper)) = filters.id_range(conn, before)? else {
-        return Ok(Found { lines: Vec::new(), next: None });
-    };
-    let mut sql = String::from(
-        "SELECT c.id, c.at, c.method, c.path, c.status, coalesce(u.email, c.user_id), c.client_id, c.duration_ms, c.error
-           FROM api_calls c LEFT JOIN users u ON u.id = c.user_id WHERE 1",
-    );
-    let mut values: Vec<Value> = Vec::new();
-    filters.conditions(conn, &mut sql, &mut values)?;
-    // The ids this page searches: [lower, upper), at most SEARCH_WINDOW of them.
-    let lower = floor.max(upper - SEARCH_WINDOW);
-    values.extend([Value::Integer(lower), Value::Integer(upper)]);
-    sql.push_str(&format!(
-        " AND c.id >= ?{} AND c.id < ?{} ORDER BY c.id DESC LIMIT {}",
-        values.len() - 1,
-        values.len(),
-        PAGE + 1
-    ));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let lines = stmt.query_map(params_from_iter(values), |r| {
-        Ok(Line {
-            id: r.get(0)?,
-            at: r.get(1)?,
-            method: r.get(2)?,
-            path: r.get(3)?,
-            status: r.get(4)?,
-            user: r.get(5)?,
-            client_id: r.get(6)?,
-            duration_ms: r.get(7)?,
-            error: r.get(8)?,
-        })
-    })?;
-    let mut lines = lines.collect::<Result<Vec<_>, _>>()?;
-    let next = if lines.len() > PAGE {
-        lines.truncate(PAGE);
-        lines.last().map(|line| Next::Matches(line.id))
-    } else {
-        (lower > floor && upper > lower).then_some(Next::Unsearched(lower))
-    };
-    Ok(Found { lines, next })
 }
 
 fn render(ask: &Ask, f: &Filters, found: &Found, status: StatusCode, error: Option<&str>) -> Response {
@@ -218,20 +148,7 @@ fn render(ask: &Ask, f: &Filters, found: &Found, status: StatusCode, error: Opti
 }
 
 pub async fn detail(id: i64, ask: Ask) -> Response {
-    let read = ask
-        .state
-        .db
-        .read(move |conn| -> Result<_, DbError> {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT c.at, c.method, c.path, c.status, c.user_id, u.email, c.client_id, c.usage_count,
-                            c.duration_ms, c.request_id, c.user_agent, c.error
-                       FROM api_calls c LEFT JOIN users u ON u.id = c.user_id WHERE c.id = ?1",
-                )?
-                .query_row([id], |r| (0..12).map(|i| r.get::<_, Value>(i)).collect::<Result<Vec<_>, _>>())
-                .optional()?)
-        })
-        .await;
+    let read = ask.state.store.read(move |tx| call_search::call(tx, id)).await;
     let values = match read {
         Ok(Some(values)) => values,
         Ok(None) => return frame::not_found("such call in the log (older calls are pruned after --call-log-days)"),
@@ -254,11 +171,11 @@ pub async fn detail(id: i64, ask: Ask) -> Response {
     let mut html = format!(r#"<p><a href="/admin/calls">← Call log</a></p><h1>Call {id}</h1><dl>"#);
     for (name, value) in names.iter().zip(&values) {
         let text = match value {
-            Value::Null => "—".to_owned(),
-            Value::Integer(n) => n.to_string(),
-            Value::Real(x) => format!("{x:.2}"),
-            Value::Text(s) => s.clone(),
-            Value::Blob(b) => format!("<{} bytes>", b.len()),
+            Cell::Null => "—".to_owned(),
+            Cell::Integer(n) => n.to_string(),
+            Cell::Real(x) => format!("{x:.2}"),
+            Cell::Text(s) => s.clone(),
+            Cell::Blob(length) => format!("<{length} bytes>"),
         };
         html.push_str(&format!("<dt>{name}</dt><dd>{}</dd>", escape(&text)));
     }

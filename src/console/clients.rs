@@ -1,17 +1,18 @@
 //! Clients: the list with their usage, adding one (shown exactly as `client add` prints it, once),
 //! and one client's page: redirect URIs, limit, a new secret, revoking its tokens.
 
-use rusqlite::{Connection, params};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::Ask;
 use super::audit::change;
 use super::frame::{self, Section, button_form, csrf_field, query_value, segment};
-use super::{Ask, to_db};
 use crate::admin;
+use crate::clock::unix_now;
 use crate::manage::clients::{self as manage, ClientSummary};
 use crate::manage::{ManageError, ManageResult};
 use crate::quota::{Plan, Window};
+use crate::store::{StoreError, Tx, client_admin, reports};
 use crate::web::html::{error_block, escape, sentence};
 
 /// A client in the list: what `client list` shows, and its use.
@@ -23,25 +24,18 @@ struct Listed {
 
 pub async fn list(ask: Ask) -> Response {
     let since = crate::quota::Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
-    match ask.state.db.read(move |conn| listed(conn, &since).map_err(to_db)).await {
+    let now = unix_now();
+    match ask.state.store.read(move |tx| listed(tx, &since, now)).await {
         Ok(clients) => frame::page(&ask, Section::Clients, "Clients", &render_list(&ask, &clients, None)),
         Err(e) => frame::server_error(&e),
     }
 }
 
-fn listed(conn: &Connection, since: &str) -> ManageResult<Vec<Listed>> {
-    let mut calls =
-        conn.prepare_cached("SELECT coalesce(sum(calls), 0) FROM api_calls_daily WHERE client_id = ?1 AND day >= ?2")?;
-    let mut tokens = conn.prepare_cached(
-        "SELECT count(*) FROM oauth_tokens WHERE client_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-    )?;
-    let now = crate::clock::unix_now();
-    manage::list(conn)?
+fn listed(tx: &Tx<'_>, since: &str, now: i64) -> Result<Vec<Listed>, StoreError> {
+    client_admin::list(tx)?
         .into_iter()
         .map(|client| {
-            let calls_30_days =
-                calls.query_row(params![client.client_id, since], |r| r.get::<_, i64>(0))?.max(0) as u64;
-            let live_tokens = tokens.query_row(params![client.client_id, now], |r| r.get::<_, i64>(0))?.max(0) as u64;
+            let (calls_30_days, live_tokens) = reports::client_use(tx, &client.client_id, since, now)?;
             Ok(Listed { client, calls_30_days, live_tokens })
         })
         .collect()
@@ -148,7 +142,7 @@ pub async fn add(ask: Ask) -> Response {
         Ok(plan) => {
             let (n, u) = (name.clone(), uris.clone());
             let detail = format!("name {name:?}, {} redirect URIs{}", uris.len(), if public { ", public" } else { "" });
-            change(&ask, "client.add", &name, detail, move |conn| manage::add(conn, &n, &u, plan, public)).await
+            change(&ask, "client.add", &name, detail, move |tx| manage::add(tx, &n, &u, plan, public)).await
         }
     };
     match added {
@@ -168,7 +162,8 @@ pub async fn add(ask: Ask) -> Response {
 
 async fn refused_add(ask: Ask, message: &str) -> Response {
     let since = crate::quota::Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
-    let clients = match ask.state.db.read(move |conn| listed(conn, &since).map_err(to_db)).await {
+    let now = unix_now();
+    let clients = match ask.state.store.read(move |tx| listed(tx, &since, now)).await {
         Ok(clients) => clients,
         Err(e) => return frame::server_error(&e),
     };
@@ -189,17 +184,13 @@ async fn show(
     error: Option<String>,
 ) -> Response {
     let id = client_id.clone();
-    let client = match ask.state.db.read(move |conn| find(conn, &id).map_err(to_db)).await {
+    let client = match ask.state.store.read(move |tx| client_admin::summary_of(tx, &id)).await {
         Ok(Some(client)) => client,
         Ok(None) => return frame::not_found("such client"),
         Err(e) => return frame::server_error(&e),
     };
     let content = render_detail(&ask, &client, notice.as_deref(), error.as_deref());
     frame::page_with_status(&ask, status, Section::Clients, &client.name, &content)
-}
-
-fn find(conn: &Connection, client_id: &str) -> ManageResult<Option<ClientSummary>> {
-    Ok(manage::list(conn)?.into_iter().find(|c| c.client_id == client_id))
 }
 
 fn render_detail(ask: &Ask, client: &ClientSummary, notice: Option<&str>, error: Option<&str>) -> String {
@@ -279,15 +270,15 @@ pub async fn change_client(client_id: String, ask: Ask) -> Response {
     let done: ManageResult<Option<String>> = match ask.params.get("action") {
         Some("add-redirect") => {
             let detail = uri.clone();
-            change(&ask, "client.add-redirect-uri", &client_id, detail, move |conn| {
-                manage::add_redirect_uri(conn, &id, &uri).map(|_| Some("Redirect URI added.".to_owned()))
+            change(&ask, "client.add-redirect-uri", &client_id, detail, move |tx| {
+                Ok(manage::add_redirect_uri(tx, &id, &uri)?.map(|_| Some("Redirect URI added.".to_owned())))
             })
             .await
         }
         Some("remove-redirect") => {
             let detail = uri.clone();
-            change(&ask, "client.remove-redirect-uri", &client_id, detail, move |conn| {
-                manage::remove_redirect_uri(conn, &id, &uri).map(|_| Some("Redirect URI removed.".to_owned()))
+            change(&ask, "client.remove-redirect-uri", &client_id, detail, move |tx| {
+                Ok(manage::remove_redirect_uri(tx, &id, &uri)?.map(|_| Some("Redirect URI removed.".to_owned())))
             })
             .await
         }
@@ -296,22 +287,24 @@ pub async fn change_client(client_id: String, ask: Ask) -> Response {
             Ok(plan) => {
                 let detail = plan.map_or("server default".to_owned(), admin::describe);
                 let notice = format!("Limit set: {detail}.");
-                change(&ask, "client.set-limit", &client_id, detail, move |conn| {
-                    manage::set_limit(conn, &id, plan).map(|()| Some(notice))
+                change(&ask, "client.set-limit", &client_id, detail, move |tx| {
+                    Ok(manage::set_limit(tx, &id, plan)?.map(|()| Some(notice.clone())))
                 })
                 .await
             }
         },
         Some("rotate-secret") => {
-            change(&ask, "client.rotate-secret", &client_id, String::new(), move |conn| {
-                manage::rotate_secret(conn, &id).map(|secret| Some(admin::rotated(&id, &secret)))
+            let secret = manage::new_secret();
+            change(&ask, "client.rotate-secret", &client_id, String::new(), move |tx| {
+                Ok(manage::rotate_secret(tx, &id, &secret)?.map(|()| Some(admin::rotated(&id, &secret))))
             })
             .await
         }
         Some("revoke-tokens") => {
-            change(&ask, "client.revoke-tokens", &client_id, String::new(), move |conn| {
-                manage::revoke_tokens(conn, &id)
-                    .map(|n| Some(format!("Revoked {}.", admin::counted(n, "token", "tokens"))))
+            let now = unix_now();
+            change(&ask, "client.revoke-tokens", &client_id, String::new(), move |tx| {
+                Ok(manage::revoke_tokens(tx, &id, now)?
+                    .map(|n| Some(format!("Revoked {}.", admin::counted(n, "token", "tokens")))))
             })
             .await
         }

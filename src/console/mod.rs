@@ -2,8 +2,8 @@
 //! behind the same sign-in protections as the OAuth pages (`crate::web`), with a session cookie
 //! of its own scoped to `/admin`.
 //!
-//! Every page reads through the reader pool; every change is one writer job that also writes its
-//! `admin_audit` row (`audit::change`). Charts and totals read the rollups, never the raw log.
+//! Every page reads in one store read job; every change is one store write job that also writes
+//! its `admin_audit` row (`audit::change`). Charts and totals read the rollups, never the raw log.
 
 mod access;
 mod audit;
@@ -22,8 +22,6 @@ use warp::{Filter, Rejection};
 
 use crate::AppState;
 use crate::api::request::path_prefix;
-use crate::db::DbError;
-use crate::manage::ManageError;
 use crate::web::params::{self, Params};
 use crate::web::session::{Browser, SignedIn};
 
@@ -87,16 +85,6 @@ type Gated = Result<Ask, Response>;
 /// An id from a path segment, percent-decoded (the links encode it, `frame::segment`).
 fn decoded(segment: String) -> String {
     percent_encoding::percent_decode_str(&segment).decode_utf8_lossy().into_owned()
-}
-
-/// A manage operation's error where a read expects a database error (pages read with
-/// `Db::read`, and show any failure as a server error).
-fn to_db(e: ManageError) -> DbError {
-    match e {
-        ManageError::Db(e) => DbError::Sqlite(e),
-        ManageError::Writer(e) => e,
-        other => DbError::Task(other.to_string()),
-    }
 }
 
 /// A GET by a signed-in admin, with the query parameters; otherwise the page that says why not.

@@ -2,15 +2,15 @@
 //! and users of the last 30 days, users at or near their limit, and the latest admin changes.
 //! Everything here reads the rollups and the counters, never the raw call log.
 
-use rusqlite::{Connection, params};
 use warp::reply::Response;
 
 use super::chart::{self, Bar, OUTCOMES};
 use super::frame::{self, Section, segment};
-use super::{Ask, to_db, users};
+use super::{Ask, users};
 use crate::manage::audit_log::{self, Entry};
-use crate::manage::usage::{self, Counter};
+use crate::manage::usage::Counter;
 use crate::quota::{Period, Plan, Window};
+use crate::store::{StoreError, Tx, reports, usage_counters};
 use crate::web::html::escape;
 
 /// A counter at this share of its limit or more is "near".
@@ -30,7 +30,7 @@ struct Overview {
 pub async fn page(ask: Ask) -> Response {
     let now = ask.state.config.clock.now();
     let default = Plan { limit: ask.state.config.default_call_limit, window: ask.state.config.default_call_window };
-    let read = ask.state.db.read(move |conn| gather(conn, now, default).map_err(to_db)).await;
+    let read = ask.state.store.read(move |tx| gather(tx, now, default)).await;
     let overview = match read {
         Ok(overview) => overview,
         Err(e) => return frame::server_error(&e),
@@ -48,7 +48,7 @@ fn untrusted_proxy_hint(peer: std::net::IpAddr) -> String {
     )
 }
 
-fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate::manage::ManageError> {
+fn gather(tx: &Tx<'_>, now: i64, default: Plan) -> Result<Overview, StoreError> {
     let day = |offset: i64| Period::containing(Window::Day, now - offset * 86_400).key();
     let hour = |offset: i64| {
         let t = now - offset * 3600;
@@ -56,39 +56,17 @@ fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate:
     };
     let hours: Vec<String> = (0..48).rev().map(hour).collect();
     let days: Vec<String> = (0..90).rev().map(day).collect();
-    let hourly = buckets(conn, "SELECT hour, outcome, calls FROM api_calls_hourly WHERE hour >= ?1", &hours)?;
-    // The day chart and the totals read the hourly rollup: at most 96 rows a day, where the daily
-    // one has a row per user, client and outcome (about 1,200 a day in the bench's data).
-    let daily = buckets(
-        conn,
-        "SELECT substr(hour, 1, 10), outcome, sum(calls) FROM api_calls_hourly WHERE hour >= ?1 GROUP BY 1, 2",
-        &days,
-    )?;
+    let hourly = buckets(reports::calls_per_hour(tx, &hours[0])?, &hours);
+    let daily = buckets(reports::calls_per_day(tx, &days[0])?, &days);
     let since = |days: usize| daily[daily.len() - days..].iter().fold([0; 4], |sum, bar| add(sum, bar.calls));
     let mut ever = [0; 4];
-    let mut stmt = conn.prepare_cached("SELECT outcome, sum(calls) FROM api_calls_hourly GROUP BY outcome")?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-        let (outcome, calls) = row?;
+    for (outcome, calls) in reports::calls_per_outcome(tx)? {
         if let Some(i) = OUTCOMES.iter().position(|(name, _)| *name == outcome) {
             ever[i] = calls.max(0) as u64;
         }
     }
     let month_ago = day(29);
-    let top_clients = top(
-        conn,
-        "SELECT d.client_id, coalesce(c.name, ''), sum(d.calls) FROM api_calls_daily d
-           LEFT JOIN oauth_clients c ON c.client_id = d.client_id
-          WHERE d.day >= ?1 AND d.client_id <> '' GROUP BY d.client_id ORDER BY 3 DESC LIMIT 5",
-        &month_ago,
-    )?;
-    let top_users = top(
-        conn,
-        "SELECT d.user_id, coalesce(u.email, d.user_id), sum(d.calls) FROM api_calls_daily d
-           LEFT JOIN users u ON u.id = d.user_id
-          WHERE d.day >= ?1 AND d.user_id <> '' GROUP BY d.user_id ORDER BY 3 DESC LIMIT 5",
-        &month_ago,
-    )?;
-    let mut near_limit: Vec<Counter> = usage::counters(conn, None, None, default, now)?
+    let mut near_limit: Vec<Counter> = usage_counters::counters(tx, None, None, default, now)?
         .into_iter()
         .filter(|c| c.current == "yes" && c.count as f64 >= c.limit as f64 * NEAR_LIMIT)
         .collect();
@@ -98,10 +76,10 @@ fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate:
         totals: [("Today", since(1)), ("Last 7 days", since(7)), ("Last 30 days", since(30)), ("Ever", ever)],
         hourly,
         daily,
-        top_clients,
-        top_users,
+        top_clients: reports::top_clients(tx, &month_ago)?,
+        top_users: reports::top_users(tx, &month_ago)?,
         near_limit,
-        audit: audit_log::recent(conn, 10)?,
+        audit: audit_log::recent(tx, 10)?,
     })
 }
 
@@ -113,28 +91,17 @@ fn add(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
 }
 
-/// One bar per key in `keys` (oldest first), filled from `(key, outcome, calls)` rows of `sql`,
-/// which takes the first key as `?1`.
-fn buckets(conn: &Connection, sql: &str, keys: &[String]) -> rusqlite::Result<Vec<Bar>> {
+/// One bar per key in `keys` (oldest first), filled from `(key, outcome, calls)` rows.
+fn buckets(rows: Vec<(String, String, i64)>, keys: &[String]) -> Vec<Bar> {
     let mut bars: Vec<Bar> = keys.iter().map(|k| Bar { label: k.clone(), calls: [0; 4] }).collect();
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt
-        .query_map(params![keys[0]], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
-    for row in rows {
-        let (key, outcome, calls) = row?;
+    for (key, outcome, calls) in rows {
         let (Ok(bar), Some(i)) = (keys.binary_search(&key), OUTCOMES.iter().position(|(name, _)| *name == outcome))
         else {
             continue;
         };
         bars[bar].calls[i] += calls.max(0) as u64;
     }
-    Ok(bars)
-}
-
-fn top(conn: &Connection, sql: &str, since: &str) -> rusqlite::Result<Vec<(String, String, u64)>> {
-    conn.prepare_cached(sql)?
-        .query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64)))?
-        .collect()
+    bars
 }
 
 fn render(o: &Overview) -> String {

@@ -1,39 +1,33 @@
 //! Users: search, one user's counters per client, and what an admin does to them: reset a counter,
 //! disable (their tokens stop working at once) and enable, make admin or not.
 
-use std::collections::HashMap;
-
-use rusqlite::{Connection, OptionalExtension, params};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::Ask;
 use super::audit::change;
 use super::frame::{self, Section, button_form, query_value, segment};
-use super::{Ask, to_db};
-use crate::db::DbError;
-use crate::manage::usage::{self, Counter};
+use crate::clock::unix_now;
+use crate::ids::UserId;
+use crate::manage::usage::Counter;
 use crate::manage::{self, ManageError, ManageResult};
 use crate::quota::{Period, Plan, Window};
+use crate::store::accounts::{self, Profile as Row};
+use crate::store::{reports, usage_counters};
 use crate::web::html::{error_block, escape, sentence};
 
 /// How many users a search shows.
 const PAGE: i64 = 100;
 
-struct Row {
-    id: String,
-    email: String,
-    name: String,
-    created_at: String,
-    disabled: bool,
-    admin: bool,
-}
-
 pub async fn list(ask: Ask) -> Response {
     let q = ask.params.get("q").unwrap_or("").trim().to_owned();
     let since = Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
     let query = q.clone();
-    let read =
-        ask.state.db.read(move |conn| Ok::<_, DbError>((search(conn, &query)?, calls_by_user(conn, &since)?))).await;
+    let read = ask
+        .state
+        .store
+        .read(move |tx| Ok((accounts::search(tx, &query, PAGE)?, reports::calls_per_user(tx, &since)?)))
+        .await;
     let (rows, calls) = match read {
         Ok(found) => found,
         Err(e) => return frame::server_error(&e),
@@ -76,34 +70,6 @@ fn tags(row: &Row) -> String {
     if tags.is_empty() { "active".to_owned() } else { tags }
 }
 
-fn search(conn: &Connection, q: &str) -> rusqlite::Result<Vec<Row>> {
-    conn.prepare_cached(
-        "SELECT id, email, name, created_at, disabled_at IS NOT NULL, is_admin FROM users
-          WHERE ?1 = '' OR instr(lower(email), lower(?1)) > 0 OR instr(lower(name), lower(?1)) > 0
-          ORDER BY email LIMIT ?2",
-    )?
-    .query_map(params![q, PAGE], row)?
-    .collect()
-}
-
-fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
-    Ok(Row {
-        id: r.get(0)?,
-        email: r.get(1)?,
-        name: r.get(2)?,
-        created_at: r.get(3)?,
-        disabled: r.get(4)?,
-        admin: r.get(5)?,
-    })
-}
-
-/// Calls per user since `day`, from the daily rollups.
-fn calls_by_user(conn: &Connection, day: &str) -> rusqlite::Result<HashMap<String, u64>> {
-    conn.prepare_cached("SELECT user_id, sum(calls) FROM api_calls_daily WHERE day >= ?1 GROUP BY user_id")?
-        .query_map([day], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?
-        .collect()
-}
-
 pub async fn detail(user_id: String, ask: Ask) -> Response {
     show(user_id, ask, StatusCode::OK, None, None).await
 }
@@ -119,10 +85,10 @@ async fn show(
     let default = Plan { limit: ask.state.config.default_call_limit, window: ask.state.config.default_call_window };
     let read = ask
         .state
-        .db
-        .read(move |conn| -> Result<_, DbError> {
-            let Some(user) = find(conn, &user_id)? else { return Ok(None) };
-            let counters = usage::counters(conn, Some(&user.id), None, default, now).map_err(to_db)?;
+        .store
+        .read(move |tx| {
+            let Some(user) = accounts::find(tx, &user_id)? else { return Ok(None) };
+            let counters = usage_counters::counters(tx, Some(&UserId::new(user.id.as_str())), None, default, now)?;
             Ok(Some((user, counters)))
         })
         .await;
@@ -166,14 +132,6 @@ fn hidden_action(action: &str) -> String {
     format!(r#"<input type="hidden" name="action" value="{action}">"#)
 }
 
-fn find(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<Row>> {
-    conn.prepare_cached(
-        "SELECT id, email, name, created_at, disabled_at IS NOT NULL, is_admin FROM users WHERE id = ?1",
-    )?
-    .query_row([user_id], row)
-    .optional()
-}
-
 /// The counters as a table; with `reset` (the page and its form action) each current counter
 /// gets a reset button.
 pub fn counter_table(counters: &[Counter], reset: Option<(&Ask, &str)>) -> String {
@@ -215,7 +173,7 @@ pub fn counter_table(counters: &[Counter], reset: Option<(&Ask, &str)>) -> Strin
 /// A change on one user's page: one writer job with its audit row, then the page again.
 pub async fn change_user(user_id: String, ask: Ask) -> Response {
     let id = user_id.clone();
-    let email = match ask.state.db.read(move |conn| Ok::<_, DbError>(find(conn, &id)?)).await {
+    let email = match ask.state.store.read(move |tx| accounts::find(tx, &id)).await {
         Ok(Some(user)) => user.email,
         Ok(None) => return frame::not_found("such user"),
         Err(e) => return frame::server_error(&e),
@@ -225,9 +183,9 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
         Some("reset") => {
             let client = ask.params.get("client").map(str::to_owned);
             let detail = client.clone().map(|c| format!("client {c}")).unwrap_or_else(|| "every client".into());
-            change(&ask, "user.reset-usage", &email, detail, move |conn| {
-                manage::usage::reset(conn, &who, client.as_deref())
-                    .map(|n| format!("Reset {}.", crate::admin::counted(n, "counter", "counters")))
+            change(&ask, "user.reset-usage", &email, detail, move |tx| {
+                Ok(manage::usage::reset(tx, &who, client.as_deref())?
+                    .map(|n| format!("Reset {}.", crate::admin::counted(n, "counter", "counters"))))
             })
             .await
         }
@@ -235,15 +193,16 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
             Err(ManageError::Refused("you cannot disable your own account here; use the command line".into()))
         }
         Some("disable") => {
-            change(&ask, "user.disable", &email, String::new(), move |conn| {
-                manage::users::disable(conn, &who)
-                    .map(|_| "Disabled: sign-in is refused and their tokens stop working now.".into())
+            let now = unix_now();
+            change(&ask, "user.disable", &email, String::new(), move |tx| {
+                Ok(manage::users::disable(tx, &who, now)?
+                    .map(|_| "Disabled: sign-in is refused and their tokens stop working now.".into()))
             })
             .await
         }
         Some("enable") => {
-            change(&ask, "user.enable", &email, String::new(), move |conn| {
-                manage::users::enable(conn, &who).map(|_| "Enabled: they can sign in again.".into())
+            change(&ask, "user.enable", &email, String::new(), move |tx| {
+                Ok(manage::users::enable(tx, &who)?.map(|_| "Enabled: they can sign in again.".into()))
             })
             .await
         }
@@ -253,9 +212,9 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
                 Err(ManageError::Refused("you cannot remove your own admin role here; use the command line".into()))
             } else {
                 let action = if on { "user.make-admin" } else { "user.remove-admin" };
-                change(&ask, action, &email, String::new(), move |conn| {
-                    manage::users::set_admin(conn, &who, on)
-                        .map(|_| if on { "Now an admin." } else { "No longer an admin." }.into())
+                change(&ask, action, &email, String::new(), move |tx| {
+                    Ok(manage::users::set_admin(tx, &who, on)?
+                        .map(|_| if on { "Now an admin." } else { "No longer an admin." }.into()))
                 })
                 .await
             }

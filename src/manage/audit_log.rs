@@ -1,9 +1,12 @@
 //! The audit of what operators change: every change made in the console or with the command line
 //! has one `admin_audit` row (who, through which, what, on what, when), written in the change's
-//! own transaction, so a change is never without its row, nor a row without its change.
+//! own transaction (`store::audit`), so a change is never without its row, nor a row without its
+//! change.
 
-use rusqlite::{Connection, params};
-use serde::Serialize;
+use crate::store::audit::{self, Change};
+use crate::store::{StoreError, Tx};
+
+pub use crate::store::audit::{Entry, recent};
 
 /// Who made a change, and through what.
 #[derive(Debug, Clone)]
@@ -49,43 +52,10 @@ impl Actor {
 }
 
 /// Records `action` on `target` (a client id or a user's email) with `detail`.
-pub fn record(conn: &Connection, actor: &Actor, action: &str, target: &str, detail: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO admin_audit (admin_id, admin_email, action, target, detail, via) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![actor.id, actor.name, action, target, detail, actor.via.as_str()])?;
-    Ok(())
-}
-
-/// One audit row.
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    pub at: String,
-    /// The admin's email, or the system account for a `cli` row.
-    pub admin_email: String,
-    /// `console` or `cli`.
-    pub via: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-}
-
-/// The latest `limit` rows, newest first.
-pub fn recent(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Entry>> {
-    conn.prepare_cached(
-        "SELECT at, admin_email, via, action, target, detail FROM admin_audit ORDER BY id DESC LIMIT ?1",
-    )?
-    .query_map([limit], |r| {
-        Ok(Entry {
-            at: r.get(0)?,
-            admin_email: r.get(1)?,
-            via: r.get(2)?,
-            action: r.get(3)?,
-            target: r.get(4)?,
-            detail: r.get(5)?,
-        })
-    })?
-    .collect()
+pub fn record(tx: &Tx<'_>, actor: &Actor, action: &str, target: &str, detail: &str) -> Result<(), StoreError> {
+    let change =
+        Change { admin_id: &actor.id, admin_email: &actor.name, via: actor.via.as_str(), action, target, detail };
+    audit::record(tx, &change)
 }
 
 /// The name of the account this process runs as (its effective user).

@@ -2,17 +2,12 @@
 //! or id), a client id, a status (a code such as 429, or a class such as 4xx), a path prefix, and
 //! a time range (UTC).
 //!
-//! They become SQL conditions on `api_calls c` that let SQLite use the index that fits
-//! (`api_calls_by_user`, `api_calls_by_client`, or the id order). A time bound becomes an id bound
-//! by binary search over ids (ids and times grow together), so a range costs a few point reads.
-
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension};
+//! `store::call_search` turns them into the query.
 
 /// The filters that are set; `None` (or empty text when parsed) is no filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallFilters {
-    /// An email of a user here, or a user id (remote user-info mode).
+    /// An email of a user here, or a user id (remote user-info mode): `store::accounts::named`.
     pub user: Option<String>,
     pub client: Option<String>,
     /// Statuses in `[low, high)`.
@@ -49,49 +44,6 @@ impl CallFilters {
             to: time_bound(typed.to.trim(), "to")?,
         })
     }
-
-    /// Appends ` AND …` conditions on `c` (`api_calls`) for the user, client, status and path
-    /// filters, numbering their parameters after those already in `values`.
-    pub fn conditions(&self, conn: &Connection, sql: &mut String, values: &mut Vec<Value>) -> rusqlite::Result<()> {
-        let mut bind = |clause: &str, value: Value| {
-            values.push(value);
-            sql.push_str(&clause.replace('?', &format!("?{}", values.len())));
-        };
-        if let Some(user) = &self.user {
-            let id: Option<String> = conn
-                .prepare_cached("SELECT id FROM users WHERE email = ?1")?
-                .query_row([user], |r| r.get(0))
-                .optional()?;
-            bind(" AND c.user_id = ?", Value::Text(id.unwrap_or_else(|| user.clone())));
-        }
-        if let Some(client) = &self.client {
-            bind(" AND c.client_id = ?", Value::Text(client.clone()));
-        }
-        if let Some((low, high)) = self.status {
-            bind(" AND c.status >= ?", Value::Integer(low));
-            bind(" AND c.status < ?", Value::Integer(high));
-        }
-        if let Some(path) = &self.path {
-            bind(" AND substr(c.path, 1, ?)", Value::Integer(path.chars().count() as i64));
-            bind(" = ?", Value::Text(path.clone()));
-        }
-        Ok(())
-    }
-
-    /// The ids `[floor, upper)` the time range leaves, below `before` if given; `None` when the
-    /// log is empty.
-    pub fn id_range(&self, conn: &Connection, before: Option<i64>) -> rusqlite::Result<Option<(i64, i64)>> {
-        let Some((first, last)) = id_span(conn)? else { return Ok(None) };
-        let floor = match &self.from {
-            Some(from) => first_id_at_or_after(conn, (first, last), from)?,
-            None => first,
-        };
-        let mut upper = before.map_or(last + 1, |b| b.min(last + 1));
-        if let Some(to) = &self.to {
-            upper = upper.min(first_id_at_or_after(conn, (first, last), to)?);
-        }
-        Ok(Some((floor, upper)))
-    }
 }
 
 /// A status filter: one code, or a class such as `4xx`.
@@ -122,31 +74,6 @@ fn time_bound(text: &str, name: &str) -> Result<Option<String>, String> {
     } else {
         Err(format!("{name}: '{text}' is not a time; use a UTC date such as 2026-11-30 or 2026-11-30T14:00"))
     }
-}
-
-/// The first and last id in the log, or `None` when it is empty. Two subqueries, so each is one
-/// step down the rowid tree: `min(id), max(id)` in one select scans a whole index instead.
-fn id_span(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
-    let span: (Option<i64>, Option<i64>) = conn
-        .prepare_cached("SELECT (SELECT min(id) FROM api_calls), (SELECT max(id) FROM api_calls)")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(span.0.zip(span.1))
-}
-
-/// The first id logged at or after `at` (or one past the last id), between the log's first and
-/// last ids: a binary search over ids, since ids and times grow together.
-fn first_id_at_or_after(conn: &Connection, (mut low, high): (i64, i64), at: &str) -> rusqlite::Result<i64> {
-    let mut high = high + 1;
-    let mut at_or_after = conn.prepare_cached("SELECT id, at FROM api_calls WHERE id >= ?1 ORDER BY id LIMIT 1")?;
-    while low < high {
-        let mid = low + (high - low) / 2;
-        let row: Option<(i64, String)> = at_or_after.query_row([mid], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-        match row {
-            Some((id, logged)) if logged.as_str() < at => low = id + 1,
-            _ => high = mid,
-        }
-    }
-    Ok(low)
 }
 
 #[cfg(test)]

@@ -8,200 +8,133 @@
 //! clients count: a stranger who registered "My GPT" first must not keep the operator from
 //! naming theirs so (that client is marked unverified on its consent page).
 
-use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
-
-use super::{ManageError, ManageResult};
+use super::{ManageError, Outcome, or_refused};
 use crate::clients::{self, CLIENT_SECRET_PREFIX, Registered, check_redirect_uri};
 use crate::ids::UserId;
-use crate::quota::{self, Limits, Plan};
+use crate::quota::{Limits, Plan};
 use crate::secrets::{hash_secret, random_secret};
+use crate::store::{StoreError, Tx, client_admin, operator_tokens};
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClientSummary {
-    pub client_id: String,
-    pub name: String,
-    /// `confidential` (has a secret) or `public` (PKCE only).
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// `None`: the server's `--default-call-limit`.
-    pub call_limit: Option<i64>,
-    /// `total`, `day` or `month`; `None` with the server's default limit (`--default-call-window`).
-    pub call_window: Option<String>,
-    pub redirect_uris: Vec<String>,
-    /// How the client came to be known: `operator` (`client add`), `dynamic` (RFC 7591) or
-    /// `metadata-document` (its id is the URL of its Client ID Metadata Document).
-    pub registered_by: String,
-    pub created_at: String,
-}
+pub use crate::store::client_admin::ClientSummary;
 
 pub fn add(
-    conn: &Connection,
+    tx: &Tx<'_>,
     name: &str,
     redirect_uris: &[String],
     call_limit: Option<Plan>,
     public: bool,
-) -> ManageResult<Registered> {
-    refuse_taken_name(conn, name, None)?;
-    let registered = clients::register(conn, name, redirect_uris, call_limit.map(|plan| plan.limit), public)
-        .map_err(ManageError::Refused)?;
+) -> Outcome<Registered> {
+    or_refused!(refuse_taken_name(tx, name, None));
+    let registered = match client_admin::register(tx, name, redirect_uris, call_limit.map(|plan| plan.limit), public)? {
+        Ok(registered) => registered,
+        Err(refused) => return Ok(Err(ManageError::Refused(refused))),
+    };
     if call_limit.is_some() {
-        quota::set_client_limit(conn, &registered.client_id, call_limit)?;
+        client_admin::set_limit(tx, &registered.client_id, call_limit)?;
     }
-    Ok(registered)
+    Ok(Ok(registered))
 }
 
-pub fn list(conn: &Connection) -> ManageResult<Vec<ClientSummary>> {
-    let mut stmt = conn.prepare(
-        "SELECT client_id, name, secret_hash IS NULL, call_limit, redirect_uris, created_at, call_window,
-                registration
-           FROM oauth_clients ORDER BY created_at, name",
-    )?;
-    let clients = stmt.query_map([], |r| {
-        let uris: String = r.get(4)?;
-        Ok(ClientSummary {
-            client_id: r.get(0)?,
-            name: r.get(1)?,
-            kind: if r.get(2)? { "public" } else { "confidential" },
-            call_limit: r.get(3)?,
-            redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
-            created_at: r.get(5)?,
-            call_window: r.get(6)?,
-            registered_by: r.get(7)?,
-        })
-    })?;
-    Ok(clients.collect::<Result<_, _>>()?)
+pub fn list(tx: &Tx<'_>) -> Result<Vec<ClientSummary>, StoreError> {
+    client_admin::list(tx)
 }
 
 /// The client with this id, or `NoClient`.
-pub fn require(conn: &Connection, client_id: &str) -> ManageResult<clients::Client> {
-    clients::find(conn, client_id)?.ok_or_else(|| ManageError::NoClient(client_id.to_owned()))
+pub fn require(tx: &Tx<'_>, client_id: &str) -> Outcome<clients::Client> {
+    Ok(client_admin::find(tx, client_id)?.ok_or_else(|| ManageError::NoClient(client_id.to_owned())))
 }
 
-pub fn rename(conn: &Connection, client_id: &str, name: &str) -> ManageResult<()> {
-    require(conn, client_id)?;
+pub fn rename(tx: &Tx<'_>, client_id: &str, name: &str) -> Outcome<()> {
+    or_refused!(require(tx, client_id));
     let name = name.trim();
     if name.is_empty() {
-        return Err(ManageError::Refused("the client name must not be empty".into()));
+        return Ok(Err(ManageError::Refused("the client name must not be empty".into())));
     }
-    refuse_taken_name(conn, name, Some(client_id))?;
-    conn.execute("UPDATE oauth_clients SET name = ?1 WHERE client_id = ?2", params![name, client_id])?;
-    Ok(())
+    or_refused!(refuse_taken_name(tx, name, Some(client_id)));
+    client_admin::rename(tx, client_id, name)?;
+    Ok(Ok(()))
 }
 
 /// A number of calls per user in a window; `None` returns the client to the server's default.
-pub fn set_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) -> ManageResult<()> {
-    require(conn, client_id)?;
-    quota::set_client_limit(conn, client_id, plan)?;
-    Ok(())
+pub fn set_limit(tx: &Tx<'_>, client_id: &str, plan: Option<Plan>) -> Outcome<()> {
+    or_refused!(require(tx, client_id));
+    client_admin::set_limit(tx, client_id, plan)?;
+    Ok(Ok(()))
 }
 
 /// The client's own limit and, for `user`, that user's own limit for it: what a change of the
 /// number alone keeps the window of.
-pub fn limits(conn: &Connection, client_id: &str, user: Option<&UserId>) -> ManageResult<Limits> {
-    require(conn, client_id)?;
-    let (limit, window) =
-        conn.query_row("SELECT call_limit, call_window FROM oauth_clients WHERE client_id = ?1", [client_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let user = match user {
-        Some(user) => conn
-            .query_row(
-                "SELECT call_limit, call_window FROM api_limit_overrides WHERE user_id = ?1 AND client_id = ?2",
-                params![user, client_id],
-                |r| Ok(quota::plan(r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .flatten(),
-        None => None,
-    };
-    Ok(Limits { user, client: quota::plan(limit, window) })
+pub fn limits(tx: &Tx<'_>, client_id: &str, user: Option<&UserId>) -> Outcome<Limits> {
+    or_refused!(require(tx, client_id));
+    Ok(Ok(client_admin::limits(tx, client_id, user)?))
 }
 
-/// Registers one more exact redirect URI; returns the client's list.
-pub fn add_redirect_uri(conn: &Connection, client_id: &str, uri: &str) -> ManageResult<Vec<String>> {
-    let mut uris = require(conn, client_id)?.redirect_uris;
-    check_redirect_uri(uri).map_err(ManageError::Refused)?;
+/// Registers one more exact redirect URI; gives the client's list.
+pub fn add_redirect_uri(tx: &Tx<'_>, client_id: &str, uri: &str) -> Outcome<Vec<String>> {
+    let mut uris = or_refused!(require(tx, client_id)).redirect_uris;
+    if let Err(refused) = check_redirect_uri(uri) {
+        return Ok(Err(ManageError::Refused(refused)));
+    }
     if uris.iter().any(|known| known == uri) {
-        return Err(ManageError::Refused(format!("{uri} is already registered for {client_id}")));
+        return Ok(Err(ManageError::Refused(format!("{uri} is already registered for {client_id}"))));
     }
     uris.push(uri.to_owned());
-    store_redirect_uris(conn, client_id, &uris)?;
-    Ok(uris)
+    client_admin::set_redirect_uris(tx, client_id, &uris)?;
+    Ok(Ok(uris))
 }
 
-/// Unregisters a redirect URI (not the last one: remove the client instead); returns the list.
-pub fn remove_redirect_uri(conn: &Connection, client_id: &str, uri: &str) -> ManageResult<Vec<String>> {
-    let mut uris = require(conn, client_id)?.redirect_uris;
+/// Unregisters a redirect URI (not the last one: remove the client instead); gives the list.
+pub fn remove_redirect_uri(tx: &Tx<'_>, client_id: &str, uri: &str) -> Outcome<Vec<String>> {
+    let mut uris = or_refused!(require(tx, client_id)).redirect_uris;
     let before = uris.len();
     uris.retain(|known| known != uri);
     if uris.len() == before {
-        return Err(ManageError::Refused(format!("{uri} is not registered for {client_id}")));
+        return Ok(Err(ManageError::Refused(format!("{uri} is not registered for {client_id}"))));
     }
     if uris.is_empty() {
-        return Err(ManageError::Refused(format!(
+        return Ok(Err(ManageError::Refused(format!(
             "{uri} is the only redirect URI of {client_id}; add another first, or remove the client"
-        )));
+        ))));
     }
-    store_redirect_uris(conn, client_id, &uris)?;
-    Ok(uris)
+    client_admin::set_redirect_uris(tx, client_id, &uris)?;
+    Ok(Ok(uris))
 }
 
-/// Gives a confidential client a new secret and returns it (only its hash is stored). The old
-/// secret stops working at once; tokens already issued stay valid until they expire.
-pub fn rotate_secret(conn: &Connection, client_id: &str) -> ManageResult<String> {
-    if require(conn, client_id)?.is_public() {
-        return Err(ManageError::Refused(format!("{client_id} is a public client: it has no secret")));
-    }
-    let secret = random_secret(CLIENT_SECRET_PREFIX);
-    conn.execute(
-        "UPDATE oauth_clients SET secret_hash = ?1 WHERE client_id = ?2",
-        params![hash_secret(&secret), client_id],
-    )?;
-    Ok(secret)
+/// A new client secret, made before the job that stores it ([`rotate_secret`]).
+pub fn new_secret() -> String {
+    random_secret(CLIENT_SECRET_PREFIX)
 }
 
-/// Revokes every access and refresh token of the client, of every user; returns how many. Its
-/// users must sign in and allow it again.
-pub fn revoke_tokens(conn: &Connection, client_id: &str) -> ManageResult<usize> {
-    require(conn, client_id)?;
-    Ok(conn.execute(
-        "UPDATE oauth_tokens SET revoked_at = ?1 WHERE client_id = ?2 AND revoked_at IS NULL AND expires_at > ?1",
-        params![crate::clock::unix_now(), client_id],
-    )?)
+/// Gives a confidential client the new `secret` (only its hash is stored). The old secret stops
+/// working at once; tokens already issued stay valid until they expire.
+pub fn rotate_secret(tx: &Tx<'_>, client_id: &str, secret: &str) -> Outcome<()> {
+    if or_refused!(require(tx, client_id)).is_public() {
+        return Ok(Err(ManageError::Refused(format!("{client_id} is a public client: it has no secret"))));
+    }
+    client_admin::set_secret_hash(tx, client_id, &hash_secret(secret))?;
+    Ok(Ok(()))
+}
+
+/// Revokes every access and refresh token of the client, of every user, as of `now`; gives how
+/// many. Its users must sign in and allow it again.
+pub fn revoke_tokens(tx: &Tx<'_>, client_id: &str, now: i64) -> Outcome<usize> {
+    or_refused!(require(tx, client_id));
+    Ok(Ok(operator_tokens::revoke_of_client(tx, client_id, now)?))
 }
 
 /// Deletes the client with its tokens, codes and counters. The call log keeps its rows.
-pub fn remove(conn: &Connection, client_id: &str) -> ManageResult<()> {
-    require(conn, client_id)?;
-    conn.execute("DELETE FROM api_usage WHERE client_id = ?1", [client_id])?;
-    // Tokens and codes go with the client (ON DELETE CASCADE).
-    conn.execute("DELETE FROM oauth_clients WHERE client_id = ?1", [client_id])?;
-    Ok(())
+pub fn remove(tx: &Tx<'_>, client_id: &str) -> Outcome<()> {
+    or_refused!(require(tx, client_id));
+    client_admin::remove(tx, client_id)?;
+    Ok(Ok(()))
 }
 
-fn store_redirect_uris(conn: &Connection, client_id: &str, uris: &[String]) -> ManageResult<()> {
-    let json = serde_json::to_string(uris).map_err(|e| ManageError::Refused(e.to_string()))?;
-    conn.execute("UPDATE oauth_clients SET redirect_uris = ?1 WHERE client_id = ?2", params![json, client_id])?;
-    Ok(())
-}
-
-fn refuse_taken_name(conn: &Connection, name: &str, except: Option<&str>) -> ManageResult<()> {
-    let taken: Option<String> = conn
-        .query_row(
-            "SELECT client_id FROM oauth_clients
-              WHERE lower(trim(name)) = lower(trim(?1)) AND (?2 IS NULL OR client_id <> ?2)
-                AND registration = 'operator' LIMIT 1",
-            params![name, except],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match taken {
+fn refuse_taken_name(tx: &Tx<'_>, name: &str, except: Option<&str>) -> Outcome<()> {
+    Ok(match client_admin::operator_name_taken(tx, name, except)? {
         Some(other) => Err(ManageError::Refused(format!(
             "a client named \"{}\" already exists ({other}); choose another name",
             name.trim()
         ))),
         None => Ok(()),
-    }
+    })
 }

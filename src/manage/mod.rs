@@ -1,13 +1,19 @@
 //! What an operator does to what exists after day one: disable or remove a user, rotate a
-//! client's secret, revoke tokens, reset a counter. Each operation is a function on a connection
-//! that returns a typed result, so the command line (which runs it on its own connection) and the
-//! operator console (which runs it as one writer job) share it; printing is the caller's business.
+//! client's secret, revoke tokens, reset a counter. Each operation is a function on a store
+//! transaction that returns an [`Outcome`], so the command line (`Store::write_now` on its own
+//! connection) and the operator console (a `Store::write` job) share it; printing is the caller's
+//! business.
+//!
+//! An operation's refusal (no such user, a name taken) is its value; its `Err` is only ever the
+//! store's, so a job that failed in the database is never mistaken for a refusal.
 
 pub mod audit_log;
 pub mod call_filters;
 pub mod clients;
 pub mod usage;
 pub mod users;
+
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
@@ -18,11 +24,31 @@ pub enum ManageError {
     /// The operation makes no sense for this row (a sentence for a person).
     #[error("{0}")]
     Refused(String),
-    #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
-    /// The writer could not run or commit the operation (the console runs it there).
+    /// The store could not run or commit the operation; only ever made from a job's `Err`, once
+    /// the job is over ([`settle`]).
     #[error(transparent)]
-    Writer(#[from] crate::db::DbError),
+    Store(#[from] StoreError),
 }
 
 pub type ManageResult<T> = Result<T, ManageError>;
+
+/// What an operation in a store job gives: its value or its refusal, inside the store's result.
+pub type Outcome<T> = Result<Result<T, ManageError>, StoreError>;
+
+/// An operation's outcome once its job is over: the value, or why not (a refusal or the store's
+/// failure).
+pub fn settle<T>(outcome: Outcome<T>) -> ManageResult<T> {
+    outcome?
+}
+
+/// The value of an [`Outcome`], or the refusal returned from the enclosing operation at once
+/// (a store failure goes up with `?`).
+macro_rules! or_refused {
+    ($outcome:expr) => {
+        match $outcome? {
+            Ok(value) => value,
+            Err(refused) => return Ok(Err(refused)),
+        }
+    };
+}
+pub(crate) use or_refused;

@@ -1,84 +1,33 @@
 //! The per-user-per-client call counters: reading them with the limit in force, and resetting them.
 
-use rusqlite::{Connection, params};
-use serde::Serialize;
+use super::{Outcome, or_refused};
+use crate::quota::Plan;
+use crate::store::{StoreError, Tx, accounts, usage_counters};
 
-use super::ManageResult;
-use crate::quota::{self, Limits, Period, Plan};
+pub use crate::store::usage_counters::Counter;
 
-/// `user` takes an email (built-in users) or a raw user id (remote user-info mode).
-pub const USER_MATCHES: &str = "(?1 IS NULL OR user_id = ?1 OR user_id = (SELECT id FROM users WHERE email = ?1))";
-
-/// One counter: a (user, client) pair's count in one period, and the limit in force for the pair.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Counter {
-    pub user_id: String,
-    pub email: Option<String>,
-    pub client_id: String,
-    /// The window the period belongs to.
-    pub window: String,
-    pub period: String,
-    pub count: i64,
-    /// Whether this is the period the server checks now (against the limit in force).
-    pub current: &'static str,
-    pub limit: i64,
-    pub limit_window: String,
-    pub limit_set_by: &'static str,
-    /// Calls left, for the current period only.
-    pub remaining: Option<i64>,
-}
-
-/// The counters of `user` (email or id) and `client`, each `None` for all, newest period first.
-/// The limit in force and whether a row's period is the one checked now are worked out with the
-/// server's own rule (`quota::Limits::in_force`).
+/// The counters of `user` (an email or a user id, [`accounts::named`]) and `client`, each `None`
+/// for all, newest period first; none for an email no user has.
 pub fn counters(
-    conn: &Connection,
+    tx: &Tx<'_>,
     user: Option<&str>,
     client_id: Option<&str>,
     default: Plan,
     now: i64,
-) -> ManageResult<Vec<Counter>> {
-    let sql = format!(
-        "SELECT user_id, (SELECT email FROM users WHERE id = user_id), client_id, period, count,
-                (SELECT call_limit FROM api_limit_overrides o WHERE o.user_id = u.user_id AND o.client_id = u.client_id),
-                (SELECT call_window FROM api_limit_overrides o WHERE o.user_id = u.user_id AND o.client_id = u.client_id),
-                (SELECT call_limit FROM oauth_clients c WHERE c.client_id = u.client_id),
-                (SELECT call_window FROM oauth_clients c WHERE c.client_id = u.client_id)
-           FROM api_usage u
-          WHERE {USER_MATCHES} AND (?2 IS NULL OR client_id = ?2)
-          ORDER BY user_id, client_id, period DESC"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![user, client_id], |r| {
-        let limits = Limits { user: quota::plan(r.get(5)?, r.get(6)?), client: quota::plan(r.get(7)?, r.get(8)?) };
-        let (plan, set_by) = limits.in_force(default);
-        let period: String = r.get(3)?;
-        let count: i64 = r.get(4)?;
-        let current = Period::containing(plan.window, now).key() == period;
-        Ok(Counter {
-            user_id: r.get(0)?,
-            email: r.get(1)?,
-            client_id: r.get(2)?,
-            window: Period::window_of_key(&period).to_string(),
-            period,
-            count,
-            current: if current { "yes" } else { "no" },
-            limit: i64::try_from(plan.limit).unwrap_or(i64::MAX),
-            limit_window: plan.window.to_string(),
-            limit_set_by: set_by.as_str(),
-            remaining: current.then(|| plan.limit.saturating_sub(count.max(0) as u64) as i64),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+) -> Result<Vec<Counter>, StoreError> {
+    let user_id = match user {
+        Some(user) => match accounts::named(tx, user)? {
+            Some(id) => Some(id),
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
+    usage_counters::counters(tx, user_id.as_ref(), client_id, default, now)
 }
 
 /// Resets the counters of `user` (an email, or a user id of a remote user-info server), of one
-/// client or of all; returns how many counters there were. The call log is not touched.
-pub fn reset(conn: &Connection, user: &str, client_id: Option<&str>) -> ManageResult<usize> {
-    let user_id = super::users::named(conn, user)?;
-    Ok(conn.execute(
-        "DELETE FROM api_usage WHERE user_id = ?1 AND (?2 IS NULL OR client_id = ?2)",
-        params![user_id, client_id],
-    )?)
+/// client or of all; gives how many counters there were. The call log is not touched.
+pub fn reset(tx: &Tx<'_>, user: &str, client_id: Option<&str>) -> Outcome<usize> {
+    let user_id = or_refused!(super::users::named(tx, user));
+    Ok(Ok(usage_counters::reset(tx, &user_id, client_id)?))
 }

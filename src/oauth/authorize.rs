@@ -126,8 +126,7 @@ async fn signed_in(state: &AppState, browser: &Browser) -> Result<Option<SignedI
     if browser.is_new {
         return Ok(None);
     }
-    let lookup = browser.clone();
-    Ok(state.db.read(move |conn| Ok::<_, DbError>(session::signed_in(conn, &lookup)?)).await?)
+    Ok(session::signed_in(&state.store, browser).await?)
 }
 
 async fn login(
@@ -204,7 +203,7 @@ async fn signup(
         Err(Busy) => return Ok(refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY_MESSAGE)),
     };
     let signed_up = see_other(&format!("{}&{SIGNED_UP_PARAM}=1", request.page_url()));
-    match state.db.write(move |conn| users::insert(conn, &user)).await {
+    match users::add(&state.store, user).await {
         // The operator's log tells the two apart; the person at the page cannot.
         Ok(_) => Ok(AuthEvent::new(Event::Signup)
             .client(Some(&request.client.client_id), Some(&request.redirect_uri))
@@ -218,7 +217,7 @@ async fn signup(
 
 /// Signs the user in on a new cookie and sends the browser back to the request, now as consent.
 async fn start_session(state: &AppState, request: &AuthRequest, user_id: UserId) -> Page {
-    let browser = state.db.write(move |conn| Ok::<_, DbError>(session::sign_in(conn, &OAUTH, &user_id)?)).await?;
+    let browser = session::sign_in(&state.store, &OAUTH, &user_id).await?;
     Ok(with_new_cookie(state, see_other(&request.page_url()), &browser))
 }
 
@@ -264,8 +263,7 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
 }
 
 async fn logout(state: &AppState, request: &AuthRequest, browser: &Browser) -> Page {
-    let leaving = browser.clone();
-    state.db.write(move |conn| Ok::<_, DbError>(session::sign_out(conn, &leaving)?)).await?;
+    session::sign_out(&state.store, browser).await?;
     Ok(see_other(&request.page_url()))
 }
 

@@ -122,6 +122,15 @@ impl From<DbError> for OAuthError {
     }
 }
 
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> OAuthError {
+        match e {
+            crate::store::StoreError::Unavailable(reason) => DbError::Unavailable(reason).into(),
+            other => DbError::Task(other.to_string()).into(),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for OAuthError {
     fn from(e: rusqlite::Error) -> OAuthError {
         DbError::from(e).into()

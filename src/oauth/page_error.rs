@@ -30,6 +30,12 @@ impl From<DbError> for PageError {
     }
 }
 
+impl From<crate::store::StoreError> for PageError {
+    fn from(e: crate::store::StoreError) -> PageError {
+        PageError::server(e)
+    }
+}
+
 impl Reply for PageError {
     fn into_response(self) -> Response {
         match self {

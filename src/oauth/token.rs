@@ -30,7 +30,6 @@ use crate::db::tokens::{self, Grant, Kind};
 use crate::ids::UserId;
 use crate::rate_limit::ClientAtAddress;
 use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
-use crate::users;
 use crate::web::params::Params;
 
 /// The token response (RFC 6749 5.1).
@@ -261,7 +260,7 @@ fn refresh(
 
 /// An operator disabled the user: no new tokens (their old ones already stopped working).
 fn refuse_disabled(conn: &Connection, user_id: &UserId) -> Result<(), OAuthError> {
-    if users::is_disabled(conn, user_id)? {
+    if crate::store::accounts::is_disabled(&crate::store::Tx::Sqlite(conn), user_id)? {
         return Err(OAuthError::invalid_grant("The user's account is disabled"));
     }
     Ok(())

@@ -13,8 +13,16 @@
 //! thread (`db::writer`); an admin command's store is one connection of its own, used at once on
 //! the calling thread ([`Store::write_now`], [`Store::read_now`]).
 
+pub mod accounts;
+pub mod audit;
+pub mod call_search;
+pub mod client_admin;
 mod error;
+pub mod operator_tokens;
+pub mod reports;
+pub mod sessions;
 mod tx;
+pub mod usage_counters;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -9,13 +9,15 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use warp::http::HeaderMap;
 use warp::http::header::COOKIE;
 
 use crate::clock::unix_now;
 use crate::ids::UserId;
 use crate::secrets::{hash_secret, random_secret, secret_matches};
+use crate::store::{Commit, Store, StoreError, sessions};
+
+pub use crate::store::sessions::SignedIn;
 
 /// One set of pages with its own session cookie.
 #[derive(Debug)]
@@ -93,7 +95,7 @@ impl Browser {
     }
 
     /// What the session row stores: the hash, never the cookie.
-    fn session_hash(&self) -> String {
+    pub fn session_hash(&self) -> String {
         hash_secret(&format!("{}{}", self.realm.tag, self.cookie))
     }
 
@@ -122,39 +124,25 @@ fn is_well_formed(value: &str) -> bool {
     value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Who is signed in on this browser.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user_id: UserId,
-    pub email: String,
-    pub name: String,
-    pub is_admin: bool,
-}
-
-pub fn signed_in(conn: &Connection, browser: &Browser) -> rusqlite::Result<Option<SignedIn>> {
-    conn.prepare_cached(
-        "SELECT u.id, u.email, u.name, u.is_admin FROM oauth_sessions s JOIN users u ON u.id = s.user_id
-          WHERE s.session_hash = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL",
-    )?
-    .query_row(params![browser.session_hash(), unix_now()], |r| {
-        Ok(SignedIn { user_id: r.get(0)?, email: r.get(1)?, name: r.get(2)?, is_admin: r.get(3)? })
-    })
-    .optional()
+/// Who is signed in on this browser, if anyone.
+pub async fn signed_in(store: &Store, browser: &Browser) -> Result<Option<SignedIn>, StoreError> {
+    let (hash, now) = (browser.session_hash(), unix_now());
+    store.read(move |tx| sessions::signed_in(tx, &hash, now)).await
 }
 
 /// Signs `user_id` in on a new browser cookie of `realm`, which is returned. (Expired sessions are
 /// deleted by `db::housekeeping`.)
-pub fn sign_in(conn: &Connection, realm: &'static Realm, user_id: &UserId) -> rusqlite::Result<Browser> {
-    let now = unix_now();
+pub async fn sign_in(store: &Store, realm: &'static Realm, user_id: &UserId) -> Result<Browser, StoreError> {
     let browser = Browser::new(realm);
-    conn.prepare_cached("INSERT INTO oauth_sessions (session_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![browser.session_hash(), user_id, now + realm.ttl.as_secs() as i64])?;
+    let (hash, user_id, expires_at) =
+        (browser.session_hash(), user_id.clone(), unix_now() + realm.ttl.as_secs() as i64);
+    store.write(Commit::OnOk, move |tx| sessions::start(tx, &hash, &user_id, expires_at)).await?;
     Ok(browser)
 }
 
-pub fn sign_out(conn: &Connection, browser: &Browser) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM oauth_sessions WHERE session_hash = ?1")?.execute([browser.session_hash()])?;
-    Ok(())
+pub async fn sign_out(store: &Store, browser: &Browser) -> Result<(), StoreError> {
+    let hash = browser.session_hash();
+    store.write(Commit::OnOk, move |tx| sessions::end(tx, &hash)).await
 }
 
 #[cfg(test)]

@@ -19,10 +19,10 @@ use warp::reply::Response;
 use super::hashing::{Busy, PasswordHashing};
 use super::throttle::{Held, Throttle};
 use crate::AppState;
-use crate::db::DbError;
 use crate::rate_limit::{PublicLimits, retry_after_seconds};
 use crate::secrets::verify_password_in;
-use crate::users::{self, Account, MAX_EMAIL_BYTES};
+use crate::store::{StoreError, accounts};
+use crate::users::{Account, MAX_EMAIL_BYTES};
 
 /// What guards the password checks: the lockout and the bound on concurrent hashing. One for the
 /// whole server, so that the OAuth page and the console share a lockout and a memory bound.
@@ -45,7 +45,7 @@ pub enum Refused {
     WrongPassword,
     /// The password is right but the account is disabled.
     Disabled,
-    Failed(DbError),
+    Failed(StoreError),
 }
 
 pub const BUSY_MESSAGE: &str = "The server is busy. Please try again in a moment.";
@@ -132,7 +132,7 @@ pub async fn check_password(
         return Err(Refused::WrongPassword);
     }
     let lookup = email.to_owned();
-    let account = state.db.read(move |conn| Ok(users::find_account(conn, &lookup)?)).await.map_err(Refused::Failed)?;
+    let account = state.store.read(move |tx| accounts::find_account(tx, &lookup)).await.map_err(Refused::Failed)?;
     let unlocked_at = account.as_ref().and_then(|a| a.unlocked_at);
     let attempt = guards.throttle.begin_sign_in(email, address, unlocked_at)?;
     // The lockout map had no room for it: the address's budget pays up front, so attempts in

@@ -15,6 +15,7 @@ use crate::common::{TestServer, get, http, post_json, reply};
 use gpt_todo::db::tokens;
 use gpt_todo::ids::{ClientId, UserId};
 use gpt_todo::oauth::SCOPE;
+use gpt_todo::store::Tx;
 use gpt_todo::{clients, db, users};
 use rusqlite::Connection;
 
@@ -58,7 +59,7 @@ impl Drop for RealServer {
 
 /// A user with a token for `client` in the file: (user_id, token).
 fn add_caller(conn: &Connection, email: &str, client: &str) -> (String, String) {
-    let user = users::create(conn, email, "Fault Test", "password123").expect("add user");
+    let user = users::create(&Tx::Sqlite(conn), email, "Fault Test", "password123").expect("add user");
     let grant = tokens::Grant {
         user_id: &UserId::new(user.as_str()),
         client_id: &ClientId::new(client),

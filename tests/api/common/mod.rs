@@ -16,6 +16,7 @@ use gpt_todo::config::Config;
 use gpt_todo::db::tokens;
 use gpt_todo::ids::{ClientId, UserId};
 use gpt_todo::oauth::SCOPE;
+use gpt_todo::store::Tx;
 use gpt_todo::{AppState, clients, db, serve, users, with_public_url};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -116,7 +117,7 @@ impl TestServer {
 
     /// Adds a user with password `password123`; returns the user id.
     pub fn add_user(&self, email: &str) -> String {
-        users::create(&self.sql(), email, "Test User", "password123").expect("add user")
+        users::create(&Tx::Sqlite(&self.sql()), email, "Test User", "password123").expect("add user")
     }
 
     /// Adds a confidential client with an optional call limit; returns (client_id, client_secret).

@@ -1,0 +1,224 @@
+//! The `users` table: the accounts people sign in with. Creating one, finding one (by email for
+//! signing in, by id for the console), listing and searching them, and what an operator changes
+//! on one: its password hash, the disabled and admin flags, a lifted lockout, removal.
+//!
+//! [`named`] is the one reading of "an email or a user id" that every operator command and page
+//! shares.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{StoreError, Tx};
+use crate::ids::UserId;
+
+/// What signing in needs to know about an account.
+pub struct Account {
+    pub id: UserId,
+    pub password_hash: String,
+    pub disabled: bool,
+    /// When an operator last lifted a sign-in lockout (unix seconds).
+    pub unlocked_at: Option<i64>,
+    /// May open the operator console.
+    pub is_admin: bool,
+}
+
+/// An account as `user list` prints it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub created_at: String,
+    /// When the user was disabled (RFC 3339), or `None` while they may sign in.
+    pub disabled_at: Option<String>,
+    /// May open the operator console.
+    pub admin: bool,
+}
+
+/// An account as the console's pages show it.
+pub struct Profile {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub created_at: String,
+    pub disabled: bool,
+    pub admin: bool,
+}
+
+/// What [`remove`] deleted besides the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub todos: usize,
+}
+
+/// Stores a new account under `id`; `false` when its email is taken. One statement that cannot
+/// fail on the email (`ON CONFLICT DO NOTHING`), so there is no failed insert to undo on either
+/// backend. The id is random and new, so the one unique column that can clash is the email.
+pub fn insert(tx: &Tx<'_>, id: &str, email: &str, name: &str, password_hash: &str) -> Result<bool, StoreError> {
+    let inserted = tx
+        .sqlite()
+        .prepare_cached(
+            "INSERT INTO users (id, email, name, password_hash) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![id, email, name, password_hash])?;
+    Ok(inserted == 1)
+}
+
+/// The id of the user with this email (case-insensitive, trimmed).
+pub fn id_of(tx: &Tx<'_>, email: &str) -> Result<Option<UserId>, StoreError> {
+    Ok(tx
+        .sqlite()
+        .prepare_cached("SELECT id FROM users WHERE email = ?1")?
+        .query_row([email.trim()], |r| r.get(0))
+        .optional()?)
+}
+
+/// Whom an operator means by `user` (a command's `--user`, the console's user filter): text with
+/// an `@` is the email of a user here, and `None` when no user has it; any other text is a user
+/// id as it is, which in remote user-info mode (users live on the other server, and have no email
+/// here) is the other server's id.
+pub fn named(tx: &Tx<'_>, user: &str) -> Result<Option<UserId>, StoreError> {
+    let user = user.trim();
+    if user.contains('@') { id_of(tx, user) } else { Ok(Some(UserId::new(user))) }
+}
+
+/// The account with this email, for signing in.
+pub fn find_account(tx: &Tx<'_>, email: &str) -> Result<Option<Account>, StoreError> {
+    Ok(tx
+        .sqlite()
+        .prepare_cached(
+            "SELECT id, password_hash, disabled_at IS NOT NULL, unlocked_at, is_admin FROM users WHERE email = ?1",
+        )?
+        .query_row([email.trim()], |r| {
+            Ok(Account {
+                id: r.get(0)?,
+                password_hash: r.get(1)?,
+                disabled: r.get(2)?,
+                unlocked_at: r.get(3)?,
+                is_admin: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+/// A disabled user gets no new tokens (and the ones they have stop working).
+pub fn is_disabled(tx: &Tx<'_>, user_id: &UserId) -> Result<bool, StoreError> {
+    Ok(tx
+        .sqlite()
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)")?
+        .query_row([user_id], |r| r.get(0))?)
+}
+
+/// Whether anyone can sign in to the console at all.
+pub fn any_admin(tx: &Tx<'_>) -> Result<bool, StoreError> {
+    Ok(tx
+        .sqlite()
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE is_admin AND disabled_at IS NULL)")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Every account, oldest first.
+pub fn list(tx: &Tx<'_>) -> Result<Vec<UserSummary>, StoreError> {
+    let mut stmt = tx.sqlite().prepare_cached(
+        "SELECT id, email, name, created_at, strftime('%Y-%m-%dT%H:%M:%SZ', disabled_at, 'unixepoch'),
+                is_admin
+           FROM users ORDER BY created_at, email",
+    )?;
+    let users = stmt.query_map([], |r| {
+        Ok(UserSummary {
+            id: r.get(0)?,
+            email: r.get(1)?,
+            name: r.get(2)?,
+            created_at: r.get(3)?,
+            disabled_at: r.get(4)?,
+            admin: r.get(5)?,
+        })
+    })?;
+    Ok(users.collect::<Result<_, _>>()?)
+}
+
+/// At most `limit` accounts whose email or name contains `q` (without case), by email; all of
+/// them for an empty `q`.
+pub fn search(tx: &Tx<'_>, q: &str, limit: i64) -> Result<Vec<Profile>, StoreError> {
+    let mut stmt = tx.sqlite().prepare_cached(
+        "SELECT id, email, name, created_at, disabled_at IS NOT NULL, is_admin FROM users
+          WHERE ?1 = '' OR instr(lower(email), lower(?1)) > 0 OR instr(lower(name), lower(?1)) > 0
+          ORDER BY email LIMIT ?2",
+    )?;
+    let found = stmt.query_map(params![q, limit], profile)?;
+    Ok(found.collect::<Result<_, _>>()?)
+}
+
+/// The account with this id.
+pub fn find(tx: &Tx<'_>, user_id: &str) -> Result<Option<Profile>, StoreError> {
+    Ok(tx
+        .sqlite()
+        .prepare_cached(
+            "SELECT id, email, name, created_at, disabled_at IS NOT NULL, is_admin FROM users WHERE id = ?1",
+        )?
+        .query_row([user_id], profile)
+        .optional()?)
+}
+
+fn profile(r: &rusqlite::Row) -> rusqlite::Result<Profile> {
+    Ok(Profile {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        created_at: r.get(3)?,
+        disabled: r.get(4)?,
+        admin: r.get(5)?,
+    })
+}
+
+pub fn set_password_hash(tx: &Tx<'_>, user_id: &UserId, password_hash: &str) -> Result<(), StoreError> {
+    tx.sqlite()
+        .prepare_cached("UPDATE users SET password_hash = ?1 WHERE id = ?2")?
+        .execute(params![password_hash, user_id])?;
+    Ok(())
+}
+
+/// Marks the user disabled as of `now`; `false` when they already were.
+pub fn disable(tx: &Tx<'_>, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
+    let changed = tx
+        .sqlite()
+        .prepare_cached("UPDATE users SET disabled_at = ?1 WHERE id = ?2 AND disabled_at IS NULL")?
+        .execute(params![now, user_id])?;
+    Ok(changed == 1)
+}
+
+/// Clears the disabled mark; `false` when the user was not disabled.
+pub fn enable(tx: &Tx<'_>, user_id: &UserId) -> Result<bool, StoreError> {
+    let changed = tx
+        .sqlite()
+        .prepare_cached("UPDATE users SET disabled_at = NULL WHERE id = ?1 AND disabled_at IS NOT NULL")?
+        .execute([user_id])?;
+    Ok(changed == 1)
+}
+
+/// Sets the admin flag; `false` when it already was so.
+pub fn set_admin(tx: &Tx<'_>, user_id: &UserId, admin: bool) -> Result<bool, StoreError> {
+    let changed = tx
+        .sqlite()
+        .prepare_cached("UPDATE users SET is_admin = ?1 WHERE id = ?2 AND is_admin <> ?1")?
+        .execute(params![admin, user_id])?;
+    Ok(changed == 1)
+}
+
+/// Records that an operator lifted the user's sign-in lockout at `now`.
+pub fn unlock(tx: &Tx<'_>, user_id: &UserId, now: i64) -> Result<(), StoreError> {
+    tx.sqlite().prepare_cached("UPDATE users SET unlocked_at = ?1 WHERE id = ?2")?.execute(params![now, user_id])?;
+    Ok(())
+}
+
+/// Deletes the user, their todos, counters, tokens, codes and sessions. The call log keeps its
+/// rows: they record what happened, and name the user only by id.
+pub fn remove(tx: &Tx<'_>, user_id: &UserId) -> Result<Removed, StoreError> {
+    let conn = tx.sqlite();
+    let todos = conn.execute("DELETE FROM todos WHERE user_id = ?1", [user_id])?;
+    conn.execute("DELETE FROM api_usage WHERE user_id = ?1", [user_id])?;
+    // Tokens, codes and sessions go with the user (ON DELETE CASCADE).
+    conn.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+    Ok(Removed { todos })
+}
