@@ -169,7 +169,28 @@ fn backup_file(store: &Store, target: &Path) -> Result<(), AdminError> {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::*;
+    use crate::store::{accounts, audit};
+
+    #[test]
+    fn a_refused_change_writes_nothing_not_even_its_audit_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_direct(&dir.path().join("audited.db"), Missing::Create).unwrap();
+        let refused = audited(&store, "user.add", "ann@example.com", |tx| {
+            accounts::insert(tx, "u1", "ann@example.com", "Ann", "hash")?;
+            Ok(Err::<((), String), _>(ManageError::Refused("refused after a write".into())))
+        });
+        assert!(matches!(&refused, Err(AdminError::Invalid(m)) if m == "refused after a write"), "{refused:?}");
+        let count =
+            |store: &Store| store.read_now(|tx| Ok((accounts::list(tx)?.len(), audit::recent(tx, 10)?.len()))).unwrap();
+        assert_eq!(count(&store), (0, 0), "neither the user nor an audit row");
+        audited(&store, "user.add", "ben@example.com", |tx| {
+            accounts::insert(tx, "u2", "ben@example.com", "Ben", "hash")?;
+            Ok(Ok(((), String::new())))
+        })
+        .unwrap();
+        assert_eq!(count(&store), (1, 1), "the change and its row");
+    }
 
     #[test]
     fn control_characters_are_shown_not_sent() {

@@ -25,10 +25,11 @@ pub fn add(
     public: bool,
 ) -> Outcome<Registered> {
     or_refused!(refuse_taken_name(tx, name, None));
-    let registered = match client_admin::register(tx, name, redirect_uris, call_limit.map(|plan| plan.limit), public)? {
+    let registered = match client_admin::register(tx, name, redirect_uris, public)? {
         Ok(registered) => registered,
         Err(refused) => return Ok(Err(ManageError::Refused(refused))),
     };
+    // The limit has one writer, the quota's.
     if call_limit.is_some() {
         client_admin::set_limit(tx, &registered.client_id, call_limit)?;
     }

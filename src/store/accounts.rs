@@ -222,3 +222,43 @@ pub fn remove(tx: &Tx<'_>, user_id: &UserId) -> Result<Removed, StoreError> {
     conn.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
     Ok(Removed { todos })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::file::Missing;
+    use crate::store::{Commit, Store};
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        Store::open_direct(&dir.path().join("accounts.db"), Missing::Create).unwrap()
+    }
+
+    #[test]
+    fn a_taken_email_is_the_jobs_value_and_the_transaction_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let inserted = store
+            .write_now(Commit::OnOk, |tx| {
+                Ok([
+                    insert(tx, "u1", "ann@example.com", "Ann", "hash")?,
+                    insert(tx, "u2", "ANN@example.com", "Ann again", "hash")?,
+                    insert(tx, "u3", "ben@example.com", "Ben", "hash")?,
+                ])
+            })
+            .unwrap();
+        assert_eq!(inserted, [true, false, true], "the second has the first's email, without case");
+        let names = store.read_now(|tx| Ok(list(tx)?.into_iter().map(|u| u.name).collect::<Vec<_>>())).unwrap();
+        assert_eq!(names, ["Ann", "Ben"]);
+    }
+
+    #[test]
+    fn an_email_names_a_user_here_and_other_text_is_a_user_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        store.write_now(Commit::OnOk, |tx| insert(tx, "u1", "ann@example.com", "Ann", "hash")).unwrap();
+        let named = |user: &str| store.read_now(|tx| named(tx, user)).unwrap();
+        assert_eq!(named(" Ann@Example.com "), Some(UserId::new("u1")));
+        assert_eq!(named("nobody@example.com"), None, "an email nobody here has names no one");
+        assert_eq!(named("auth0|42"), Some(UserId::new("auth0|42")), "a remote user id is taken as it is");
+    }
+}

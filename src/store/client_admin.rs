@@ -69,15 +69,15 @@ pub fn find(tx: &Tx<'_>, client_id: &str) -> Result<Option<Client>, StoreError> 
     Ok(clients::find(tx.sqlite(), client_id)?)
 }
 
-/// Registers a client as the operator does (`client add`); `Err` is a sentence for the operator.
+/// Registers a client as the operator does (`client add`), with the server's default limit (its
+/// own is set after, by the limit's one writer, [`set_limit`]); `Err` is a sentence for the operator.
 pub fn register(
     tx: &Tx<'_>,
     name: &str,
     redirect_uris: &[String],
-    call_limit: Option<u64>,
     public: bool,
 ) -> Result<Result<Registered, String>, StoreError> {
-    Ok(clients::register(tx.sqlite(), name, redirect_uris, call_limit, public))
+    Ok(clients::register(tx.sqlite(), name, redirect_uris, None, public))
 }
 
 /// The id of another operator-registered client whose name is `name` (without case or outer
