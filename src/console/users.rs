@@ -12,7 +12,7 @@ use crate::ids::UserId;
 use crate::manage::usage::Counter;
 use crate::manage::{self, ManageError, ManageResult};
 use crate::quota::{Period, Plan, Window};
-use crate::store::accounts::{self, Profile as Row};
+use crate::store::accounts::{self, Profile};
 use crate::store::{reports, usage_counters};
 use crate::web::html::{error_block, escape, sentence};
 
@@ -59,7 +59,7 @@ pub async fn list(ask: Ask) -> Response {
     frame::page(&ask, Section::Users, "Users", &html)
 }
 
-fn tags(row: &Row) -> String {
+fn tags(row: &Profile) -> String {
     let mut tags = String::new();
     if row.disabled {
         tags.push_str(r#"<span class="tag warn">disabled</span> "#);
