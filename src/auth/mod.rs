@@ -3,7 +3,6 @@
 
 mod remote;
 
-use rusqlite::Connection;
 use warp::http::HeaderMap;
 use warp::http::header::AUTHORIZATION;
 
@@ -13,6 +12,7 @@ use crate::api::error::ApiError;
 use crate::db::tokens::{self, TokenOwner};
 use crate::ids::{ClientId, UserId};
 use crate::secrets::hash_secret;
+use crate::store::{StoreError, Tx};
 
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,12 +79,14 @@ impl Authenticator {
 }
 
 impl Claim {
-    pub fn resolve(self, conn: &Connection) -> Result<Caller, ApiError> {
+    /// The caller, or the 401 of a token that is unknown, expired or revoked; the outer `Err` is
+    /// the store's failure.
+    pub fn resolve(&self, tx: &Tx<'_>) -> Result<Result<Caller, ApiError>, StoreError> {
         match self {
-            Claim::Caller(caller) => Ok(caller),
-            Claim::TokenHash(hash) => tokens::find_access(conn, &hash)?
+            Claim::Caller(caller) => Ok(Ok(caller.clone())),
+            Claim::TokenHash(hash) => Ok(tokens::find_access(tx.sqlite(), hash)?
                 .map(Caller::from)
-                .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked")),
+                .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked"))),
         }
     }
 }

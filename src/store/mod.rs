@@ -14,7 +14,12 @@
 //! the calling thread ([`Store::write_now`], [`Store::read_now`]).
 
 mod error;
+mod extension;
 mod tx;
+
+pub mod call_log;
+pub mod quota;
+pub mod todos;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -24,6 +29,7 @@ use rusqlite::Connection;
 use crate::db::{self, Db, DbError, Retention};
 
 pub use error::StoreError;
+pub use extension::{Migration, Row, Value};
 pub use tx::{Commit, Tx};
 
 /// The database every part of gpt-todo reads and writes through; cheap to clone.
