@@ -46,6 +46,11 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 pub struct Row(Vec<Value>);
 
 impl Row {
+    /// A row of these values (for tests, and for a backend building its rows).
+    pub fn of(values: Vec<Value>) -> Row {
+        Row(values)
+    }
+
     /// The column at `index` (`Null` past the end).
     pub fn get(&self, index: usize) -> &Value {
         self.0.get(index).unwrap_or(&Value::Null)

@@ -101,3 +101,56 @@ pub fn set_user_limit(
 fn stored_limit(limit: u64) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::db::Retention;
+    use crate::quota::Period;
+    use crate::store::{Commit, Store};
+
+    fn caller() -> Caller {
+        Caller { user_id: UserId::new("u1"), client_id: ClientId::new("c1"), email: None, name: None, resource: None }
+    }
+
+    /// 2026-12-02T10:00:00Z and the next day.
+    const TODAY: i64 = 1_796_205_600;
+    const TOMORROW: i64 = TODAY + 86_400;
+
+    async fn claim_at(store: &Store, now: i64, limit: u64) -> Option<u64> {
+        let key = Period::containing(Window::Day, now).key();
+        store.write(Commit::OnOk, move |tx| claim(tx, &caller(), &key, limit)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_claim_stops_at_the_limit_and_a_new_period_starts_from_no_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_server(&dir.path().join("quota.db"), false, Retention::default()).unwrap();
+        assert_eq!(claim_at(&store, TODAY, 2).await, Some(1), "the first call of a day has no row yet");
+        assert_eq!(claim_at(&store, TODAY, 2).await, Some(2));
+        assert_eq!(claim_at(&store, TODAY, 2).await, None, "at the limit: refused, not counted");
+        let key = Period::containing(Window::Day, TODAY).key();
+        let counted = store.read(move |tx| count(tx, &caller(), &key)).await.unwrap();
+        assert_eq!(counted, 2);
+        assert_eq!(claim_at(&store, TOMORROW, 2).await, Some(1), "a new day starts again, from no row");
+    }
+
+    #[tokio::test]
+    async fn racing_claims_on_a_new_period_give_exactly_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_server(&dir.path().join("race.db"), false, Retention::default()).unwrap());
+        let claims: Vec<_> = (0..40)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { claim_at(&store, TOMORROW, 25).await })
+            })
+            .collect();
+        let mut granted = 0;
+        for claim in claims {
+            granted += usize::from(claim.await.unwrap().is_some());
+        }
+        assert_eq!(granted, 25);
+    }
+}
