@@ -6,16 +6,22 @@ use crate::auth::Caller;
 use crate::store::call_log::{self, CallRow};
 use crate::store::{Commit, Store, StoreError, Tx};
 
+/// One call's outcome as the log keeps it.
 pub struct CallRecord {
+    /// The request line (never the headers).
     pub line: RequestLine,
+    /// The status the call was answered with.
     pub status: u16,
+    /// Who called, once auth passed.
     pub caller: Option<Caller>,
     /// The caller's counter after the call, when the caller is known.
     pub usage_count: Option<u64>,
+    /// Why the call failed, for the log (never a secret).
     pub error: Option<String>,
 }
 
 impl CallRecord {
+    /// A record of these parts.
     pub fn new(
         line: RequestLine,
         status: u16,
