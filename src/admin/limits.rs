@@ -3,11 +3,12 @@
 //! "no limit") needs `--yes`.
 
 use super::{AdminError, AdminResult, audited, invalid};
+use crate::ids::ClientId;
 use crate::manage::clients::{self, require};
 use crate::manage::or_refused;
 use crate::manage::users::named;
-use crate::quota::{Limits, Plan, Window};
-use crate::store::{Store, client_admin};
+use crate::quota::{self, Limits, Plan, Window};
+use crate::store::Store;
 
 /// What a `set-limit` command asks for, as typed.
 pub struct LimitChange<'a> {
@@ -24,7 +25,7 @@ pub fn set_client_limit(store: &Store, client_id: &str, change: LimitChange<'_>)
     audited(store, "client.set-limit", client_id, |tx| {
         let kept = or_refused!(clients::limits(tx, client_id, None));
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        client_admin::set_limit(tx, client_id, plan)?;
+        quota::set_client_limit(tx, client_id, plan)?;
         let said = match plan {
             Some(plan) => format!(
                 "Client {client_id} may now make {} per user{}.\n",
@@ -45,7 +46,7 @@ pub fn set_user_limit(store: &Store, user: &str, client_id: &str, change: LimitC
         or_refused!(require(tx, client_id));
         let kept = or_refused!(clients::limits(tx, client_id, Some(&user_id)));
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        client_admin::set_user_limit(tx, &user_id, client_id, plan)?;
+        quota::set_user_limit(tx, &user_id, &ClientId::new(client_id), plan)?;
         let said = match plan {
             Some(plan) => format!(
                 "{user} may now make {} with client {client_id}{}.\n",

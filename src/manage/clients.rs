@@ -11,7 +11,7 @@
 use super::{ManageError, Outcome, or_refused};
 use crate::clients::{self, CLIENT_SECRET_PREFIX, Registered, check_redirect_uri};
 use crate::ids::UserId;
-use crate::quota::{Limits, Plan};
+use crate::quota::{self, Limits, Plan};
 use crate::secrets::{hash_secret, random_secret};
 use crate::store::{StoreError, Tx, client_admin, operator_tokens};
 
@@ -31,7 +31,7 @@ pub fn add(
     };
     // The limit has one writer, the quota's.
     if call_limit.is_some() {
-        client_admin::set_limit(tx, &registered.client_id, call_limit)?;
+        quota::set_client_limit(tx, &registered.client_id, call_limit)?;
     }
     Ok(Ok(registered))
 }
@@ -59,7 +59,7 @@ pub fn rename(tx: &Tx<'_>, client_id: &str, name: &str) -> Outcome<()> {
 /// A number of calls per user in a window; `None` returns the client to the server's default.
 pub fn set_limit(tx: &Tx<'_>, client_id: &str, plan: Option<Plan>) -> Outcome<()> {
     or_refused!(require(tx, client_id));
-    client_admin::set_limit(tx, client_id, plan)?;
+    quota::set_client_limit(tx, client_id, plan)?;
     Ok(Ok(()))
 }
 

@@ -252,14 +252,14 @@ async fn authenticate(state: &AppState, line: RequestLine, headers: &HeaderMap) 
     let public_url = state.config.public_url().to_owned();
     let checked = async {
         let claim = state.auth.claim(headers).await?;
-        let caller = state.db.read(move |conn| claim.resolve(conn)).await?;
+        let caller = state.store.read(move |tx| claim.resolve(tx)).await??;
         caller.check_audience(MCP_PATH, &public_url)?;
         Ok::<Caller, ApiError>(caller)
     }
     .await;
     if let Err(error) = &checked {
         let record = CallRecord::new(line, error.status().as_u16(), None, None, Some(error.log_message()));
-        calllog::log_in_own_job(&state.db, record).await;
+        calllog::log_in_own_job(&state.store, record).await;
     }
     checked.map_err(Refused::Token)
 }

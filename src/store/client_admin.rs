@@ -1,15 +1,15 @@
 //! What an operator reads and changes on the OAuth clients (`client …`, the console's client
 //! pages): the list, a unique operator name, the name, redirect URIs, limits and secret, removal.
 //! Registering and finding a client for the OAuth endpoints are `crate::clients`'s; a client's
-//! limit has one writer, `crate::quota::set_client_limit`.
+//! limit has one writer, `store::quota::set_client_limit`.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, Tx};
 use crate::clients::{self, Client, Registered};
-use crate::ids::{ClientId, UserId};
-use crate::quota::{self, Limits, Plan};
+use crate::ids::UserId;
+use crate::quota::{self, Limits};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,7 +70,8 @@ pub fn find(tx: &Tx<'_>, client_id: &str) -> Result<Option<Client>, StoreError> 
 }
 
 /// Registers a client as the operator does (`client add`), with the server's default limit (its
-/// own is set after, by the limit's one writer, [`set_limit`]); `Err` is a sentence for the operator.
+/// own is set after, by the limit's one writer, `store::quota::set_client_limit`); `Err` is a
+/// sentence for the operator.
 pub fn register(
     tx: &Tx<'_>,
     name: &str,
@@ -120,18 +121,6 @@ pub fn limits(tx: &Tx<'_>, client_id: &str, user: Option<&UserId>) -> Result<Lim
         None => None,
     };
     Ok(Limits { user, client })
-}
-
-/// Sets the client's limit (`None`: the server's default), through the quota's one writer of it.
-pub fn set_limit(tx: &Tx<'_>, client_id: &str, plan: Option<Plan>) -> Result<(), StoreError> {
-    quota::set_client_limit(tx.sqlite(), client_id, plan)?;
-    Ok(())
-}
-
-/// Gives one user of the client a limit of their own (`None` removes it), through the quota.
-pub fn set_user_limit(tx: &Tx<'_>, user_id: &UserId, client_id: &str, plan: Option<Plan>) -> Result<(), StoreError> {
-    quota::set_user_limit(tx.sqlite(), user_id, &ClientId::new(client_id), plan)?;
-    Ok(())
 }
 
 pub fn set_redirect_uris(tx: &Tx<'_>, client_id: &str, uris: &[String]) -> Result<(), StoreError> {
