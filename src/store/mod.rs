@@ -15,6 +15,7 @@
 
 mod error;
 mod extension;
+mod id_columns;
 mod tx;
 
 pub mod call_log;
