@@ -19,6 +19,7 @@ pub mod call_search;
 pub mod client_admin;
 mod error;
 mod extension;
+mod id_columns;
 pub mod operator_tokens;
 pub mod reports;
 pub mod sessions;
