@@ -47,8 +47,12 @@ pub fn add(
     let registered = clients::register(conn, name, redirect_uris, call_limit.map(|plan| plan.limit), public)
         .map_err(ManageError::Refused)?;
     if call_limit.is_some() {
-        quota::set_client_limit(&crate::store::Tx::Sqlite(conn), &registered.client_id, call_limit)
-            .map_err(crate::store::StoreError::into_rusqlite)?;
+        quota::set_client_limit(
+            &crate::store::Tx::sqlite_at(conn, &crate::clock::Clock::system()),
+            &registered.client_id,
+            call_limit,
+        )
+        .map_err(crate::store::StoreError::into_rusqlite)?;
     }
     Ok(registered)
 }
@@ -94,7 +98,7 @@ pub fn rename(conn: &Connection, client_id: &str, name: &str) -> ManageResult<()
 /// A number of calls per user in a window; `None` returns the client to the server's default.
 pub fn set_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) -> ManageResult<()> {
     require(conn, client_id)?;
-    quota::set_client_limit(&crate::store::Tx::Sqlite(conn), client_id, plan)
+    quota::set_client_limit(&crate::store::Tx::sqlite_at(conn, &crate::clock::Clock::system()), client_id, plan)
         .map_err(crate::store::StoreError::into_rusqlite)?;
     Ok(())
 }
