@@ -260,7 +260,8 @@ fn refresh(
 
 /// An operator disabled the user: no new tokens (their old ones already stopped working).
 fn refuse_disabled(conn: &Connection, user_id: &UserId) -> Result<(), OAuthError> {
-    if crate::store::accounts::is_disabled(&crate::store::Tx::Sqlite(conn), user_id)? {
+    if crate::store::accounts::is_disabled(&crate::store::Tx::sqlite_at(conn, &crate::clock::Clock::system()), user_id)?
+    {
         return Err(OAuthError::invalid_grant("The user's account is disabled"));
     }
     Ok(())

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::{TestServer, get, http, post_json, reply};
+use gpt_todo::clock::Clock;
 use gpt_todo::db::tokens;
 use gpt_todo::ids::{ClientId, UserId};
 use gpt_todo::oauth::SCOPE;
@@ -59,7 +60,8 @@ impl Drop for RealServer {
 
 /// A user with a token for `client` in the file: (user_id, token).
 fn add_caller(conn: &Connection, email: &str, client: &str) -> (String, String) {
-    let user = users::create(&Tx::Sqlite(conn), email, "Fault Test", "password123").expect("add user");
+    let user =
+        users::create(&Tx::sqlite_at(conn, &Clock::system()), email, "Fault Test", "password123").expect("add user");
     let grant = tokens::Grant {
         user_id: &UserId::new(user.as_str()),
         client_id: &ClientId::new(client),

@@ -12,6 +12,7 @@ use std::sync::Once;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use gpt_todo::clock::Clock;
 use gpt_todo::config::Config;
 use gpt_todo::db::tokens;
 use gpt_todo::ids::{ClientId, UserId};
@@ -117,7 +118,8 @@ impl TestServer {
 
     /// Adds a user with password `password123`; returns the user id.
     pub fn add_user(&self, email: &str) -> String {
-        users::create(&Tx::Sqlite(&self.sql()), email, "Test User", "password123").expect("add user")
+        users::create(&Tx::sqlite_at(&self.sql(), &Clock::system()), email, "Test User", "password123")
+            .expect("add user")
     }
 
     /// Adds a confidential client with an optional call limit; returns (client_id, client_secret).
