@@ -9,11 +9,13 @@ use super::limits::{LimitChange, set_user_limit};
 use super::table::Table;
 use super::{AdminError, AdminResult, audited, counted, invalid, printable};
 use crate::cli::{TokenCommand, UserCommand};
-use crate::db::tokens::{self, Grant, Kind};
+use crate::clock::unix_now;
 use crate::ids::ClientId;
 use crate::manage::{self, clients::require};
 use crate::oauth::SCOPE;
 use crate::secrets::{HashMemory, random_id};
+use crate::store::Tx;
+use crate::store::tokens::{self, Grant, Kind, NewToken};
 use crate::users;
 
 /// Runs `command`; `password` is the one [`read_password`] got before the database was opened.
@@ -152,8 +154,11 @@ pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
                     code_hash: None,
                     resource,
                 };
-                let token = tokens::issue(conn, Kind::Access, &grant, Duration::from_secs(ttl))?;
-                Ok((format!("{token}\n"), detail))
+                let token = NewToken::new(Kind::Access);
+                let expires_at = tokens::expires_at(unix_now(), Duration::from_secs(ttl));
+                tokens::issue(&Tx::Sqlite(conn), &token, &grant, expires_at)
+                    .map_err(|e| AdminError::from(manage::clients::store_failed(e)))?;
+                Ok((format!("{}\n", token.token), detail))
             })
         }
         TokenCommand::Revoke { user: None, client: Some(client) } => super::clients::revoke_tokens(conn, &client),

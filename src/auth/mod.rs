@@ -10,9 +10,10 @@ use warp::http::header::AUTHORIZATION;
 pub use remote::RemoteUserinfo;
 
 use crate::api::error::ApiError;
-use crate::db::tokens::{self, TokenOwner};
 use crate::ids::{ClientId, UserId};
 use crate::secrets::hash_secret;
+use crate::store::Tx;
+use crate::store::tokens::{self, TokenOwner};
 
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +83,8 @@ impl Claim {
     pub fn resolve(self, conn: &Connection) -> Result<Caller, ApiError> {
         match self {
             Claim::Caller(caller) => Ok(caller),
-            Claim::TokenHash(hash) => tokens::find_access(conn, &hash)?
+            Claim::TokenHash(hash) => tokens::find_access(&Tx::Sqlite(conn), &hash)
+                .map_err(|e| ApiError::internal("Database error", e))?
                 .map(Caller::from)
                 .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked")),
         }

@@ -2,8 +2,8 @@
 //!
 //! Reads (token look-ups, user info) use a small r2d2 pool on blocking threads ([`Db::read`]).
 //! Every write goes through the one writer thread ([`Db::write`]), which commits many requests'
-//! work in one transaction. Tables whose statements several features share have their own module
-//! here (`tokens`); this module knows nothing of HTTP, auth or OAuth.
+//! work in one transaction. The statements themselves live in `crate::store`; this module knows
+//! nothing of HTTP, auth or OAuth.
 
 pub mod backup;
 pub mod file;
@@ -12,7 +12,6 @@ pub mod housekeeping;
 pub mod lock;
 pub mod owner;
 pub mod retention;
-pub mod tokens;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

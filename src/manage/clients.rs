@@ -12,10 +12,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{ManageError, ManageResult};
-use crate::clients::{self, CLIENT_SECRET_PREFIX, Registered, check_redirect_uri};
+use crate::clients::{self, CLIENT_SECRET_PREFIX, NewClient, Registered, Registration, check_redirect_uri};
+use crate::clock::unix_now;
+use crate::db::DbError;
 use crate::ids::UserId;
 use crate::quota::{self, Limits, Plan};
 use crate::secrets::{hash_secret, random_secret};
+use crate::store::{self, StoreError, Tx};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,8 +47,12 @@ pub fn add(
     public: bool,
 ) -> ManageResult<Registered> {
     refuse_taken_name(conn, name, None)?;
-    let registered = clients::register(conn, name, redirect_uris, call_limit.map(|plan| plan.limit), public)
-        .map_err(ManageError::Refused)?;
+    let new =
+        NewClient::prepare(Registration::Operator, name, redirect_uris, call_limit.map(|plan| plan.limit), public)
+            .map_err(ManageError::Refused)?;
+    store::clients::insert(&Tx::Sqlite(conn), &new, unix_now())
+        .map_err(|e| ManageError::Refused(format!("cannot add the client: {e}")))?;
+    let registered = new.registered();
     if call_limit.is_some() {
         quota::set_client_limit(conn, &registered.client_id, call_limit)?;
     }
@@ -76,7 +83,17 @@ pub fn list(conn: &Connection) -> ManageResult<Vec<ClientSummary>> {
 
 /// The client with this id, or `NoClient`.
 pub fn require(conn: &Connection, client_id: &str) -> ManageResult<clients::Client> {
-    clients::find(conn, client_id)?.ok_or_else(|| ManageError::NoClient(client_id.to_owned()))
+    store::clients::find(&Tx::Sqlite(conn), client_id)
+        .map_err(store_failed)?
+        .ok_or_else(|| ManageError::NoClient(client_id.to_owned()))
+}
+
+/// A store failure where these operations still speak `DbError` (until they move to the store).
+pub(crate) fn store_failed(e: StoreError) -> ManageError {
+    ManageError::Writer(match e {
+        StoreError::Unavailable(reason) => DbError::Unavailable(reason),
+        other => DbError::Task(other.to_string()),
+    })
 }
 
 pub fn rename(conn: &Connection, client_id: &str, name: &str) -> ManageResult<()> {

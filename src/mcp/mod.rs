@@ -19,10 +19,11 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
 use crate::api::request::{RequestLine, json_body, request_line};
-use crate::auth::{Caller, MCP_PATH};
+use crate::auth::{Caller, Claim, MCP_PATH};
 use crate::calllog::{self, CallRecord};
 use crate::config::{Config, check_origin};
 use crate::oauth::{SCOPE, protected_resource_url};
+use crate::store::tokens;
 pub use tools::Tool;
 pub use transport::{LEGACY, MODERN, SUPPORTED};
 use transport::{Message, Revision, RpcError};
@@ -251,8 +252,16 @@ fn tool_call(mut params: Map<String, Value>) -> Result<(Tool, Map<String, Value>
 async fn authenticate(state: &AppState, line: RequestLine, headers: &HeaderMap) -> Result<Caller, Refused> {
     let public_url = state.config.public_url().to_owned();
     let checked = async {
-        let claim = state.auth.claim(headers).await?;
-        let caller = state.db.read(move |conn| claim.resolve(conn)).await?;
+        let caller = match state.auth.claim(headers).await? {
+            Claim::Caller(caller) => caller,
+            Claim::TokenHash(hash) => state
+                .store
+                .read(move |tx| tokens::find_access(tx, &hash))
+                .await
+                .map_err(crate::userinfo::api_error)?
+                .map(Caller::from)
+                .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked"))?,
+        };
         caller.check_audience(MCP_PATH, &public_url)?;
         Ok::<Caller, ApiError>(caller)
     }

@@ -13,7 +13,10 @@
 //! thread (`db::writer`); an admin command's store is one connection of its own, used at once on
 //! the calling thread ([`Store::write_now`], [`Store::read_now`]).
 
+pub mod clients;
+pub mod codes;
 mod error;
+pub mod tokens;
 mod tx;
 
 use std::path::Path;
