@@ -243,9 +243,9 @@ fn is_verifier(verifier: &str) -> bool {
         && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-/// Rotates a refresh token and issues the new pair, in one job. Presenting one that was already
-/// rotated means two parties hold it: the whole family is revoked, committed as the job's `Ok`
-/// outcome like a replayed code's revocation.
+/// Rotates a refresh token and issues the new pair, in one job (`tokens::rotate_refresh`).
+/// Presenting one that was already rotated means two parties hold it: the whole family is
+/// revoked, committed as the job's `Ok` outcome like a replayed code's revocation.
 async fn refresh(
     state: &AppState,
     client_id: String,
@@ -264,24 +264,7 @@ async fn refresh(
             requested_resource: requested.as_deref(),
             now,
         };
-        let spent = match tokens::spend_refresh(tx, &spend)? {
-            Ok(spent) => spent,
-            Err(RefreshRefusal::Replayed { family_id }) => {
-                tokens::revoke_family(tx, &family_id, now)?;
-                return Ok(Err(RefreshRefusal::Replayed { family_id }));
-            }
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        let grant = Grant {
-            user_id: &spent.user_id,
-            client_id: &spent.client_id,
-            scope: &spent.scope,
-            family_id: &spent.family_id,
-            code_hash: spent.code_hash.as_deref(),
-            resource: requested.as_deref().or(spent.resource.as_deref()),
-        };
-        tokens::issue_pair(tx, &pair, &grant)?;
-        Ok(Ok(spent.scope))
+        Ok(tokens::rotate_refresh(tx, &spend, &pair)?.map(|spent| spent.scope))
     };
     let refusal = match state.store.write(Commit::OnOk, job).await? {
         Ok(scope) => return Ok(scope),

@@ -181,3 +181,118 @@ impl Found {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::unix_now;
+    use crate::secrets::pkce_s256;
+    use crate::store::Commit;
+    use crate::store::oauth_fixture::{Fixture, REDIRECT_URI};
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CODE_HASH: &str = "hash-of-the-code";
+
+    /// Stores a code with the S256 challenge of [`VERIFIER`], valid until `expires_at`.
+    async fn issue_code(fixture: &Fixture, code_hash: &'static str, expires_at: i64) {
+        let (client_id, user_id, challenge) = (fixture.client_id.clone(), fixture.user_id.clone(), pkce_s256(VERIFIER));
+        let code = move |tx: &mut Tx<'_>| {
+            issue(
+                tx,
+                &IssuedCode {
+                    code_hash,
+                    client_id: &client_id,
+                    user_id: &user_id,
+                    redirect_uri: REDIRECT_URI,
+                    scope: "todos",
+                    code_challenge: Some(&challenge),
+                    expires_at,
+                    resource: None,
+                },
+            )
+        };
+        fixture.store.write(Commit::OnOk, code).await.expect("issue a code");
+    }
+
+    /// One token request's spend, in a write job of its own.
+    async fn spend_as(
+        fixture: &Fixture,
+        code_hash: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        verifier_s256: Option<String>,
+    ) -> Result<SpentCode, CodeRefusal> {
+        let (code_hash, client_id, redirect_uri, now) =
+            (code_hash.to_owned(), client_id.to_owned(), redirect_uri.to_owned(), unix_now());
+        let job = move |tx: &mut Tx<'_>| {
+            let request = CodeSpend {
+                code_hash: &code_hash,
+                client_id: &client_id,
+                redirect_uri: &redirect_uri,
+                verifier_s256: verifier_s256.as_deref(),
+                requested_resource: None,
+                now,
+            };
+            spend(tx, &request)
+        };
+        fixture.store.write(Commit::OnOk, job).await.expect("the spend job")
+    }
+
+    async fn unused(fixture: &Fixture) -> i64 {
+        fixture.count("SELECT count(*) FROM oauth_codes WHERE used_at IS NULL").await
+    }
+
+    #[tokio::test]
+    async fn a_wrong_client_redirect_or_verifier_cannot_burn_a_code_the_right_request_spends_it_once() {
+        let fixture = Fixture::new().await;
+        issue_code(&fixture, CODE_HASH, unix_now() + 300).await;
+        let right = Some(pkce_s256(VERIFIER));
+        let other = fixture.other_client_id.clone();
+
+        let wrong_client = spend_as(&fixture, CODE_HASH, &other, REDIRECT_URI, right.clone()).await;
+        assert_eq!(wrong_client, Err(CodeRefusal::Invalid), "another client's request");
+        let wrong_redirect =
+            spend_as(&fixture, CODE_HASH, &fixture.client_id, "https://evil.example/cb", right.clone());
+        assert_eq!(wrong_redirect.await, Err(CodeRefusal::OtherRedirectUri));
+        let another_verifier = Some(pkce_s256("another-verifier-of-the-right-length-0123456789"));
+        for verifier in [another_verifier, None, Some(String::new())] {
+            let wrong = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, verifier.clone()).await;
+            assert_eq!(wrong, Err(CodeRefusal::WrongVerifier), "verifier {verifier:?}");
+        }
+        assert_eq!(unused(&fixture).await, 1, "no refused request spent the code");
+
+        let spent = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()).await;
+        let expected = SpentCode {
+            user_id: fixture.user_id.clone(),
+            client_id: ClientId::new(fixture.client_id.as_str()),
+            scope: "todos".into(),
+            resource: None,
+        };
+        assert_eq!(spent, Ok(expected), "the right request spends it");
+        assert_eq!(unused(&fixture).await, 0);
+        let again = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()).await;
+        assert_eq!(again, Err(CodeRefusal::Replayed), "a second spend is a replay");
+        let other_again = spend_as(&fixture, CODE_HASH, &other, REDIRECT_URI, right).await;
+        assert_eq!(other_again, Err(CodeRefusal::Invalid), "another client learns nothing of the replay");
+    }
+
+    #[tokio::test]
+    async fn an_expired_or_unknown_code_is_invalid_and_two_racing_spends_of_one_code_spend_it_once() {
+        let fixture = Fixture::new().await;
+        let right = Some(pkce_s256(VERIFIER));
+        issue_code(&fixture, "expired", unix_now() - 1).await;
+        let expired = spend_as(&fixture, "expired", &fixture.client_id, REDIRECT_URI, right.clone()).await;
+        assert_eq!(expired, Err(CodeRefusal::Invalid));
+        let unknown = spend_as(&fixture, "unknown", &fixture.client_id, REDIRECT_URI, right.clone()).await;
+        assert_eq!(unknown, Err(CodeRefusal::Invalid));
+
+        issue_code(&fixture, CODE_HASH, unix_now() + 300).await;
+        let (first, second) = tokio::join!(
+            spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()),
+            spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()),
+        );
+        let outcomes = [first, second];
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "exactly one spends it: {outcomes:?}");
+        assert!(outcomes.contains(&Err(CodeRefusal::Replayed)), "the other is a replay: {outcomes:?}");
+    }
+}

@@ -16,6 +16,8 @@
 pub mod clients;
 pub mod codes;
 mod error;
+#[cfg(test)]
+mod oauth_fixture;
 pub mod tokens;
 mod tx;
 

@@ -240,6 +240,35 @@ pub fn spend_refresh(tx: &Tx<'_>, spend: &RefreshSpend) -> Result<Result<SpentRe
     Ok(Err(found.map_or(RefreshRefusal::Invalid, |found| found.refusal(spend.requested_resource))))
 }
 
+/// Rotates a refresh token: spends it ([`spend_refresh`]) and issues `pair` in its family, bound
+/// to the requested resource or else the grant's. Presenting one that was already rotated means
+/// two parties hold it: the whole family is revoked (at `spend.now`), and that revocation is part
+/// of the `Ok` outcome, so it commits under `Commit::OnOk` while the answer is a refusal.
+pub fn rotate_refresh(
+    tx: &Tx<'_>,
+    spend: &RefreshSpend,
+    pair: &NewPair,
+) -> Result<Result<SpentRefresh, RefreshRefusal>, StoreError> {
+    let spent = match spend_refresh(tx, spend)? {
+        Ok(spent) => spent,
+        Err(RefreshRefusal::Replayed { family_id }) => {
+            revoke_family(tx, &family_id, spend.now)?;
+            return Ok(Err(RefreshRefusal::Replayed { family_id }));
+        }
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let grant = Grant {
+        user_id: &spent.user_id,
+        client_id: &spent.client_id,
+        scope: &spent.scope,
+        family_id: &spent.family_id,
+        code_hash: spent.code_hash.as_deref(),
+        resource: spend.requested_resource.or(spent.resource.as_deref()),
+    };
+    issue_pair(tx, pair, &grant)?;
+    Ok(Ok(spent))
+}
+
 /// A refresh token that could not be spent, as the classifying `SELECT` finds it.
 struct Found {
     own: bool,
@@ -307,4 +336,147 @@ pub fn revoke_issued_by_code(tx: &Tx<'_>, code_hash: &str, now: i64) -> Result<(
         )?
         .execute(params![now, code_hash])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use super::*;
+    use crate::db::file::Missing;
+    use crate::store::oauth_fixture::Fixture;
+    use crate::store::{Commit, Store};
+
+    const FAMILY: &str = "family-1";
+    const MCP: &str = "https://t.example/mcp";
+
+    /// Issues a refresh token (bound to `resource`) and an access token in [`FAMILY`], valid for an
+    /// hour; returns the refresh token's hash.
+    async fn issue_family(fixture: &Fixture, resource: Option<&'static str>) -> String {
+        let (user_id, client_id) = (fixture.user_id.clone(), ClientId::new(fixture.client_id.as_str()));
+        let (refresh, access) = (NewToken::new(Kind::Refresh), NewToken::new(Kind::Access));
+        let refresh_hash = refresh.hash.clone();
+        let expires = unix_now() + 3600;
+        let job = move |tx: &mut Tx<'_>| {
+            let grant = Grant {
+                user_id: &user_id,
+                client_id: &client_id,
+                scope: "todos",
+                family_id: FAMILY,
+                code_hash: None,
+                resource,
+            };
+            issue(tx, &refresh, &grant, expires)?;
+            issue(tx, &access, &grant, expires)
+        };
+        fixture.store.write(Commit::OnOk, job).await.expect("issue a family");
+        refresh_hash
+    }
+
+    /// The rotation job the token endpoint runs, for `client_id`, with a new pair.
+    fn rotation(
+        token_hash: &str,
+        client_id: &str,
+        requested_resource: Option<&'static str>,
+    ) -> (
+        impl Fn(&mut Tx<'_>) -> Result<Result<SpentRefresh, RefreshRefusal>, StoreError> + Send + Sync + 'static,
+        String,
+    ) {
+        let (token_hash, client_id, now) = (token_hash.to_owned(), client_id.to_owned(), unix_now());
+        let pair = NewPair::new(now, Duration::from_secs(3600), Duration::from_secs(86_400));
+        let new_access = pair.access.hash.clone();
+        let job = move |tx: &mut Tx<'_>| {
+            let spend = RefreshSpend { token_hash: &token_hash, client_id: &client_id, requested_resource, now };
+            rotate_refresh(tx, &spend, &pair)
+        };
+        (job, new_access)
+    }
+
+    async fn live_access(fixture: &Fixture, access_hash: String) -> Option<TokenOwner> {
+        fixture.store.read(move |tx| find_access(tx, &access_hash)).await.expect("find_access")
+    }
+
+    async fn revoked_in_family(fixture: &Fixture) -> i64 {
+        fixture.count("SELECT count(*) FROM oauth_tokens WHERE family_id = 'family-1' AND revoked_at IS NOT NULL").await
+    }
+
+    #[tokio::test]
+    async fn a_wrong_client_or_resource_cannot_spend_a_refresh_token_the_right_one_rotates_it_once() {
+        let fixture = Fixture::new().await;
+        let refresh_hash = issue_family(&fixture, Some(MCP)).await;
+        let (wrong_client, _) = rotation(&refresh_hash, &fixture.other_client_id, None);
+        assert_eq!(fixture.store.write(Commit::OnOk, wrong_client).await.unwrap(), Err(RefreshRefusal::Invalid));
+        let (wrong_resource, _) = rotation(&refresh_hash, &fixture.client_id, Some("https://t.example"));
+        let refused = fixture.store.write(Commit::OnOk, wrong_resource).await.unwrap();
+        assert_eq!(refused, Err(RefreshRefusal::OtherResource { granted: MCP.into() }));
+        assert_eq!(fixture.count("SELECT count(*) FROM oauth_tokens WHERE rotated_at IS NOT NULL").await, 0);
+
+        let (right, new_access) = rotation(&refresh_hash, &fixture.client_id, None);
+        let spent = fixture.store.write(Commit::OnOk, right).await.unwrap().expect("the right client rotates it");
+        assert_eq!((spent.family_id.as_str(), spent.resource.as_deref()), (FAMILY, Some(MCP)));
+        let owner = live_access(&fixture, new_access).await.expect("the new access token works");
+        assert_eq!(owner.resource.as_deref(), Some(MCP), "the new pair keeps the grant's resource");
+        assert_eq!(fixture.count("SELECT count(*) FROM oauth_tokens WHERE family_id = 'family-1'").await, 4);
+    }
+
+    #[tokio::test]
+    async fn of_two_racing_rotations_on_the_servers_writer_one_wins_and_the_replay_revokes_the_family() {
+        let fixture = Fixture::new().await;
+        let refresh_hash = issue_family(&fixture, None).await;
+        let (first, first_access) = rotation(&refresh_hash, &fixture.client_id, None);
+        let (second, second_access) = rotation(&refresh_hash, &fixture.client_id, None);
+        let (first, second) =
+            tokio::join!(fixture.store.write(Commit::OnOk, first), fixture.store.write(Commit::OnOk, second));
+        let outcomes = [first.unwrap(), second.unwrap()];
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "exactly one rotates it: {outcomes:?}");
+        let replay = RefreshRefusal::Replayed { family_id: FAMILY.into() };
+        assert!(outcomes.contains(&Err(replay)), "the other is a replay: {outcomes:?}");
+        // The replay revoked the whole family, the winner's new pair too, and it was committed.
+        let total = fixture.count("SELECT count(*) FROM oauth_tokens WHERE family_id = 'family-1'").await;
+        assert_eq!((total, revoked_in_family(&fixture).await), (4, 4));
+        assert_eq!(live_access(&fixture, first_access).await, None);
+        assert_eq!(live_access(&fixture, second_access).await, None);
+    }
+
+    #[tokio::test]
+    async fn of_two_racing_rotations_on_two_connections_one_wins_and_the_replay_revokes_the_family() {
+        let fixture = Fixture::new().await;
+        let refresh_hash = issue_family(&fixture, None).await;
+        let start = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                // Two writers, as two instances would be: each its own connection and transaction.
+                let store = Store::open_direct(&fixture.path, Missing::Refuse).expect("a second writer");
+                let (job, _) = rotation(&refresh_hash, &fixture.client_id, None);
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    store.write_now(Commit::OnOk, job).expect("the rotation job")
+                })
+            })
+            .collect();
+        let outcomes: Vec<_> = racers.into_iter().map(|racer| racer.join().expect("a racer")).collect();
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "exactly one rotates it: {outcomes:?}");
+        assert!(outcomes.contains(&Err(RefreshRefusal::Replayed { family_id: FAMILY.into() })), "{outcomes:?}");
+        assert_eq!(revoked_in_family(&fixture).await, 4, "the family is revoked, the winner's pair too");
+    }
+
+    #[tokio::test]
+    async fn a_revoked_or_expired_refresh_token_is_invalid_and_revokes_nothing_more() {
+        let fixture = Fixture::new().await;
+        let refresh_hash = issue_family(&fixture, None).await;
+        let hash = refresh_hash.clone();
+        let expire = move |tx: &mut Tx<'_>| {
+            Ok(tx.sqlite().execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = ?1", [&hash])?)
+        };
+        fixture.store.write(Commit::OnOk, expire).await.unwrap();
+        let (expired, _) = rotation(&refresh_hash, &fixture.client_id, None);
+        assert_eq!(fixture.store.write(Commit::OnOk, expired).await.unwrap(), Err(RefreshRefusal::Invalid));
+        let (client_id, now) = (fixture.client_id.clone(), unix_now());
+        let hash = refresh_hash.clone();
+        fixture.store.write(Commit::OnOk, move |tx| revoke(tx, &hash, &client_id, now)).await.unwrap();
+        assert_eq!(revoked_in_family(&fixture).await, 2, "revoking a refresh token revokes its family");
+        let (revoked, _) = rotation(&refresh_hash, &fixture.client_id, None);
+        assert_eq!(fixture.store.write(Commit::OnOk, revoked).await.unwrap(), Err(RefreshRefusal::Invalid));
+    }
 }
