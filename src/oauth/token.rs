@@ -1,6 +1,8 @@
 //! `POST /api/oauth2/token`: the `authorization_code` and `refresh_token` grants (RFC 6749 4.1.3,
-//! 6; RFC 7636 4.6). Each grant runs as one writer job, so a code or refresh token is checked and
-//! spent atomically: of two racing requests, one wins and the other is a replay.
+//! 6; RFC 7636 4.6). Each grant runs as one store job, and the code or refresh token is spent by
+//! one conditional statement in it (`store::codes::spend`, `store::tokens::spend_refresh`): a
+//! request that gets anything wrong spends nothing, and of two racing right ones, on any number
+//! of writers, one wins and the other is a replay.
 //!
 //! A GPT's backend exchanges every user's code and refreshes every user's token from a few
 //! addresses, so nothing here counts requests: wrong client credentials count per address
