@@ -18,7 +18,6 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 use clap::Parser;
-use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use warp::http::StatusCode;
@@ -28,22 +27,36 @@ use warp::{Filter, Rejection, Reply};
 use gpt_todo::api::error::ApiError;
 use gpt_todo::api::outcome::Refusal;
 use gpt_todo::api::request::json_body;
-use gpt_todo::chain::{Begun, call};
+use gpt_todo::chain::{Begun, OpError, call};
 use gpt_todo::cli::ServeArgs;
 use gpt_todo::config::Config;
-use gpt_todo::db::DbError;
+use gpt_todo::store::{Commit, Migration, Row};
 use gpt_todo::{AppState, serve_with, with_public_url};
 
 // ---- The endpoint: the table, the JSON, the routes and their two handlers. ----
 
-/// The resource's own table, beside gpt-todo's. Every query is scoped by the owner.
-const NOTES_TABLE: &str = "CREATE TABLE IF NOT EXISTS notes (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_id    TEXT NOT NULL,
-    text       TEXT NOT NULL,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE INDEX IF NOT EXISTS notes_by_user ON notes(user_id, id);";
+/// The resource's own table, beside gpt-todo's, for each backend; recorded once applied, so
+/// gpt-todo knows it for an extension's. Portable SQL: the time is written by the application
+/// (no `strftime` default), and the id is the backend's own identity column. Every query is
+/// scoped by the owner.
+const MIGRATIONS: &[Migration] = &[Migration {
+    name: "notes",
+    version: 1,
+    sqlite: "CREATE TABLE IF NOT EXISTS notes (
+                 id         INTEGER PRIMARY KEY,
+                 user_id    TEXT NOT NULL,
+                 text       TEXT NOT NULL,
+                 created_at TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS notes_by_user ON notes(user_id, id);",
+    postgres: "CREATE TABLE IF NOT EXISTS notes (
+                   id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                   user_id    TEXT NOT NULL,
+                   text       TEXT NOT NULL,
+                   created_at TEXT NOT NULL
+               );
+               CREATE INDEX IF NOT EXISTS notes_by_user ON notes(user_id, id);",
+}];
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,20 +86,31 @@ impl NewNote {
 
 /// `POST /api/notes` → `201` with the note; `GET /api/notes` → the caller's notes, newest first.
 fn notes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
-    let call = call(state);
-    let create = warp::path!("api" / "notes").and(warp::post()).and(call.clone()).and(json_body()).then(create_note);
+    let call = call(state.clone());
+    let create = warp::path!("api" / "notes")
+        .and(warp::post())
+        .and(warp::any().map(move || state.clone()))
+        .and(call.clone())
+        .and(json_body())
+        .then(create_note);
     let list = warp::path!("api" / "notes").and(warp::get()).and(call).then(list_notes);
     create.or(list).unify().map(Reply::into_response)
 }
 
 /// Each handler reads begin (`call?`: a 401 is already logged) → parse (a bad body is refused,
 /// logged, not counted) → run on the writer inside the quota → render.
-async fn create_note(call: Begun, body: Result<Bytes, ApiError>) -> Result<Response, Refusal> {
+async fn create_note(state: AppState, call: Begun, body: Result<Bytes, ApiError>) -> Result<Response, Refusal> {
     let call = call?.parse(body.and_then(|body| NewNote::parse(&body)));
+    // The clock is read before the job: a job may run again, and must write the same.
+    let now = state.config.clock.timestamp();
     let note = call
-        .run(StatusCode::CREATED, |conn, caller, note| {
-            let insert = "INSERT INTO notes (user_id, text) VALUES (?1, ?2) RETURNING id, text, created_at";
-            Ok(conn.query_row(insert, params![caller.user_id, note.text.trim()], note_from_row)?)
+        .run(StatusCode::CREATED, move |tx, caller, note| {
+            let insert =
+                "INSERT INTO notes (user_id, text, created_at) VALUES ($1, $2, $3) RETURNING id, text, created_at";
+            let params = [caller.user_id.as_str().into(), note.text.trim().into(), now.as_str().into()];
+            let row =
+                tx.query_one(insert, &params)?.ok_or(ApiError::internal("Failed to create the note", "no row"))?;
+            Ok::<_, OpError>(note_from_row(&row))
         })
         .await?;
     Ok(note.json())
@@ -94,19 +118,19 @@ async fn create_note(call: Begun, body: Result<Bytes, ApiError>) -> Result<Respo
 
 async fn list_notes(call: Begun) -> Result<Response, Refusal> {
     let notes = call?
-        .run(StatusCode::OK, |conn, caller| {
-            let mut select = conn.prepare_cached(
-                "SELECT id, text, created_at FROM notes WHERE user_id = ?1 ORDER BY id DESC LIMIT 100",
-            )?;
-            let notes = select.query_map([&caller.user_id], note_from_row)?.collect::<Result<Vec<Note>, _>>()?;
-            Ok(serde_json::json!({ "notes": notes }))
+        .run(StatusCode::OK, |tx, caller| {
+            let select = "SELECT id, text, created_at FROM notes WHERE user_id = $1 ORDER BY id DESC LIMIT 100";
+            let notes: Vec<Note> =
+                tx.query(select, &[caller.user_id.as_str().into()])?.iter().map(note_from_row).collect();
+            Ok::<_, OpError>(serde_json::json!({ "notes": notes }))
         })
         .await?;
     Ok(notes.json())
 }
 
-fn note_from_row(row: &Row) -> rusqlite::Result<Note> {
-    Ok(Note { id: row.get(0)?, text: row.get(1)?, created_at: row.get(2)? })
+fn note_from_row(row: &Row) -> Note {
+    let text = |i| row.text(i).unwrap_or_default().to_owned();
+    Note { id: row.integer(0).unwrap_or_default(), text: text(1), created_at: text(2) }
 }
 
 // ---- Running it: gpt-todo's own server with the notes beside the todo API. ----
@@ -147,8 +171,8 @@ pub async fn run(
 ) -> Result<(), String> {
     let config = with_public_url(config, &listener).map_err(|e| e.to_string())?;
     let state = AppState::new(config).map_err(|e| e.to_string())?;
-    let created = state.db.write(|conn: &Connection| conn.execute_batch(NOTES_TABLE).map_err(DbError::from)).await;
-    created.map_err(|e| e.to_string())?;
+    let migrated = state.store.write(Commit::OnOk, |tx| tx.apply_migrations(MIGRATIONS)).await;
+    migrated.map_err(|e| e.to_string())?;
     println!("gpt-todo with notes listening on {}", state.config.public_url());
     serve_with(listener, state.clone(), notes(state), shutdown).await;
     Ok(())

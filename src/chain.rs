@@ -6,16 +6,19 @@
 //! claim, or the 401 already logged) and, if it has a body, [`json_body`]; its handler then reads
 //! top to bottom: begin (`call?`), parse the input (or fail), run the operation, render.
 //!
-//! The token look-up (built-in mode), the quota check, the operation, the counter increment and
-//! the log row all run and commit together on the writer, so however many calls race, exactly the
+//! The token look-up (built-in mode), the claim of the call's quota slot, the operation and the log
+//! row all run and commit together as one store job, so however many calls race, exactly the
 //! limit succeed, an acknowledged call is never missing from the counter or the log, and a call
-//! crosses to the database thread once. A refusal at any step is logged and comes back as a
-//! [`Refusal`], which renders itself.
+//! crosses to the database once. A refusal at any step is logged and comes back as a
+//! [`Refusal`], which renders itself. An operation answers with its value or an [`OpError`]: a
+//! refusal of its own (`ApiError`, such as a 404) or the store's failure, which the chain never
+//! mistakes for the other.
 //!
 //! ```no_run
 //! use gpt_todo::AppState;
 //! use gpt_todo::api::outcome::Refusal;
 //! use gpt_todo::chain::{Begun, call};
+//! use gpt_todo::store::Value;
 //! use warp::Filter;
 //! use warp::http::StatusCode;
 //! use warp::reply::Response;
@@ -24,9 +27,11 @@
 //! async fn todo_count(call: Begun) -> Result<Response, Refusal> {
 //!     let call = call?;
 //!     let count = call
-//!         .run(StatusCode::OK, |conn, caller| {
-//!             let count: i64 =
-//!                 conn.query_row("SELECT count(*) FROM todos WHERE user_id = ?1", [&caller.user_id], |r| r.get(0))?;
+//!         .run(StatusCode::OK, |tx, caller| {
+//!             let count = tx
+//!                 .query_one("SELECT count(*) FROM todos WHERE user_id = $1", &[Value::from(caller.user_id.as_str())])?
+//!                 .and_then(|row| row.integer(0))
+//!                 .unwrap_or(0);
 //!             Ok(serde_json::json!({ "count": count }))
 //!         })
 //!         .await?;
@@ -42,8 +47,8 @@
 #![warn(missing_docs)]
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
-use rusqlite::Connection;
 use warp::Filter;
 use warp::http::{HeaderMap, StatusCode};
 
@@ -53,8 +58,8 @@ use crate::api::outcome::{Done, Refusal};
 use crate::api::request::{RequestLine, request_line};
 use crate::auth::{Caller, Claim};
 use crate::calllog::{self, CallRecord};
-use crate::db::{DbError, in_savepoint};
 use crate::quota::{self, Usage};
+use crate::store::{Commit, StoreError, Tx};
 
 /// A call whose auth step has begun, or its refusal (already logged).
 pub type Begun = Result<Call, Refusal>;
@@ -65,8 +70,32 @@ type Outcome<T> = Result<Done<T>, Refusal>;
 /// What a step inside the job gives: the operation's value and the usage after it, or a refusal.
 type StepOutcome<T> = Result<(T, Usage), Refusal>;
 
+/// Why an operation did not give its value: it refused (a domain answer: the call is logged with
+/// that error and not counted), or the store failed (the whole job is undone, and the call is
+/// answered as the store's failure says: a `503` when the database is away). `?` turns either
+/// into it.
+#[derive(Debug)]
+pub enum OpError {
+    /// The operation's own answer, such as `ApiError::NotFound`.
+    Refused(ApiError),
+    /// The database's failure.
+    Store(StoreError),
+}
+
+impl From<ApiError> for OpError {
+    fn from(error: ApiError) -> OpError {
+        OpError::Refused(error)
+    }
+}
+
+impl From<StoreError> for OpError {
+    fn from(error: StoreError) -> OpError {
+        OpError::Store(error)
+    }
+}
+
 /// One API call on its way through the chain, after its bearer token was read; its caller is
-/// resolved inside its write job.
+/// resolved inside its job.
 pub struct Call {
     state: AppState,
     line: RequestLine,
@@ -92,14 +121,14 @@ pub fn call(state: AppState) -> impl Filter<Extract = (Begun,), Error = Infallib
 impl Call {
     /// The auth step, as far as it goes before the database: the bearer token is taken from the
     /// headers (and, in remote mode, resolved to a caller); the headers go no further. A built-in
-    /// token is looked up inside the call's write job. A refusal is logged before it is returned.
+    /// token is looked up inside the call's job. A refusal is logged before it is returned.
     pub async fn begin(state: &AppState, line: RequestLine, headers: &HeaderMap) -> Begun {
         match state.auth.claim(headers).await {
             Ok(claim) => Ok(Call { state: state.clone(), line, claim }),
             Err(error) => {
                 let request_id = line.request_id;
                 let record = CallRecord::new(line, error.status().as_u16(), None, None, Some(error.log_message()));
-                calllog::log_in_own_job(&state.db, record).await;
+                calllog::log_in_own_job(&state.store, record).await;
                 Err(Refusal::new(error, None).logged_as(request_id))
             }
         }
@@ -114,11 +143,13 @@ impl Call {
     /// Refuses a request that is bad before its operation (bad body, bad query): logged, not
     /// counted, with the caller's usage. An unknown token is still a 401, as auth comes first.
     pub async fn fail(self, error: ApiError) -> Refusal {
-        let (default, clock) = (self.state.config.default_plan(), self.state.config.clock.clone());
+        let default = self.state.config.default_plan();
+        let now = self.state.config.clock.now();
         // Nothing can succeed here, so no success status is ever logged.
         let outcome: Outcome<Infallible> = self
-            .run_logged(StatusCode::OK, move |conn, caller| {
-                Ok(Err(Refusal::new(error, Some(quota::usage(conn, caller, default, clock.now())?))))
+            .run_logged(StatusCode::OK, move |tx, caller| {
+                let usage = quota::usage(tx, caller, default, now)?;
+                Ok(Err(Refusal::new(error.clone(), Some(usage))))
             })
             .await;
         match outcome {
@@ -127,77 +158,90 @@ impl Call {
         }
     }
 
-    /// Runs `op` inside the quota ([`quota::check`]): refused with 429 once the limit is reached.
-    /// When `op` succeeds, its writes, the counter increment and the log row (with `success` as
-    /// status) commit together; when it fails, its writes are undone and only the failure is
-    /// logged (not counted).
+    /// Runs `op` inside the quota: its slot is claimed first ([`quota::claim`]), refused with 429
+    /// once the limit is reached. When `op` succeeds, its writes, the claim and the log row (with
+    /// `success` as status) commit together; when it refuses, its writes and the claim are undone
+    /// and only the refusal is logged (not counted).
     pub async fn run<T, Op>(self, success: StatusCode, op: Op) -> Result<Done<T>, Refusal>
     where
         T: Send + 'static,
-        Op: FnOnce(&Connection, &Caller) -> Result<T, ApiError> + Send + 'static,
+        Op: Fn(&mut Tx<'_>, &Caller) -> Result<T, OpError> + Send + Sync + 'static,
     {
-        let (default, clock) = (self.state.config.default_plan(), self.state.config.clock.clone());
-        self.run_logged(success, move |conn, caller| {
-            // One clock reading per call, taken on the writer: the check and the increment count
-            // in the same period, even for a call that runs across midnight.
-            let before = match quota::check(conn, caller, default, clock.now()) {
-                Ok(usage) => usage,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            // A failed operation leaves nothing behind, and is not counted.
-            let done = in_savepoint(conn, || {
-                let value = op(conn, caller)?;
-                Ok((value, quota::increment(conn, caller, &before)?))
-            })?;
-            Ok(match done {
-                Ok((value, count)) => Ok((value, Usage { count, ..before })),
-                Err(error) => Err(Refusal::new(error, Some(before))),
+        let default = self.state.config.default_plan();
+        // One clock reading per call, before its job (which may run again): the claim counts in
+        // the period the call arrived in, even for a call that runs across midnight.
+        let now = self.state.config.clock.now();
+        self.run_logged(success, move |tx, caller| {
+            // A refused operation leaves nothing behind, and is not counted.
+            tx.savepoint(|tx| {
+                let after = match quota::claim(tx, caller, default, now)? {
+                    Ok(usage) => usage,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                match op(tx, caller) {
+                    Ok(value) => Ok(Ok((value, after))),
+                    Err(OpError::Refused(error)) => {
+                        let before = Usage { count: after.count.saturating_sub(1), ..after };
+                        Ok(Err(Refusal::new(error, Some(before))))
+                    }
+                    // A statement the database refused for good (a constraint, an operator's
+                    // trigger) is the call's logged 500, its savepoint undone. A failure that may
+                    // pass (the database away, a lost race) undoes the whole job instead: it is
+                    // answered as such, and on PostgreSQL the job is run again.
+                    Err(OpError::Store(error)) if error.is_transient() => Err(error),
+                    Err(OpError::Store(error)) => {
+                        let before = Usage { count: after.count.saturating_sub(1), ..after };
+                        Ok(Err(Refusal::new(ApiError::from(error), Some(before))))
+                    }
+                }
             })
         })
         .await
     }
 
-    /// The call's one write job: resolve the claim to a caller (a failure is the outcome), run
-    /// `step` for that caller, write the log row (with `success` as status if `step` succeeds);
-    /// the outcome comes back once all of it is committed, with the row's request id. If the
+    /// The call's one job: resolve the claim to a caller (a failure is the outcome), run `step`
+    /// for that caller, write the log row (with `success` as status if `step` succeeds); the
+    /// outcome comes back once all of it is committed, with the row's request id. If the
     /// database itself fails mid-way (`step` or the log row returns `Err`), the whole job is
     /// undone, so nothing is counted or kept that the caller was refused.
     async fn run_logged<T: Send + 'static>(
         self,
         success: StatusCode,
-        step: impl FnOnce(&Connection, &Caller) -> Result<StepOutcome<T>, DbError> + Send + 'static,
+        step: impl Fn(&mut Tx<'_>, &Caller) -> Result<StepOutcome<T>, StoreError> + Send + Sync + 'static,
     ) -> Outcome<T> {
         let Call { state, line, claim } = self;
-        let request_id = line.request_id;
+        let line = Arc::new(line);
+        let logged = line.clone();
         let config = state.config.clone();
-        let job = move |conn: &Connection| -> Result<(CallRecord, StepOutcome<T>), DbError> {
-            let resolved = claim.resolve(conn).and_then(|caller| {
+        let job = move |tx: &mut Tx<'_>| -> Result<(Option<Caller>, StepOutcome<T>), StoreError> {
+            let resolved = claim.resolve(tx)?.and_then(|caller| {
                 caller.check_audience(&line.path, config.public_url())?;
                 Ok(caller)
             });
             let (caller, outcome) = match resolved {
                 Ok(caller) => {
-                    let outcome = step(conn, &caller)?;
+                    let outcome = step(tx, &caller)?;
                     (Some(caller), outcome)
                 }
                 Err(error) => (None, Err(Refusal::new(error, None))),
             };
-            let (status, usage_count, error) = match &outcome {
-                Ok((_, usage)) => (success.as_u16(), Some(usage.count), None),
-                Err(refusal) => {
-                    (refusal.error.status().as_u16(), refusal.usage.map(|u| u.count), Some(refusal.error.log_message()))
-                }
-            };
-            let record = CallRecord::new(line, status, caller, usage_count, error);
-            calllog::insert(conn, &record)?;
-            Ok((record, outcome))
+            let (status, usage_count, error) = summary(success, &outcome);
+            calllog::insert(tx, &line, status, caller.as_ref(), usage_count, error.as_deref())?;
+            Ok((caller, outcome))
         };
-        let outcome = match state.db.write(job).await {
-            Ok((record, outcome)) => {
-                calllog::trace(&record);
+        let written = state.store.write(Commit::OnOk, job).await;
+        let line = Arc::try_unwrap(logged).unwrap_or_else(|shared| RequestLine::clone(&shared));
+        let request_id = line.request_id;
+        let outcome = match written {
+            Ok((caller, outcome)) => {
+                let (status, usage_count, error) = summary(success, &outcome);
+                if matches!(&outcome, Err(refusal) if matches!(refusal.error, ApiError::QuotaExceeded)) {
+                    crate::metrics::quota_refused();
+                }
+                calllog::trace(&CallRecord::new(line, status, caller, usage_count, error));
                 outcome
             }
-            Err(db_error) => Err(Refusal::new(ApiError::from(db_error), None)),
+            Err(store_error) => Err(Refusal::new(ApiError::from(store_error), None)),
         };
         match outcome {
             Ok((value, usage)) => Ok(Done { value, status: success, usage, request_id }),
@@ -206,16 +250,26 @@ impl Call {
     }
 }
 
-impl<I: Send + 'static> Parsed<I> {
+/// What the log row says of an outcome: its status, the caller's count, the error's message.
+fn summary<T>(success: StatusCode, outcome: &StepOutcome<T>) -> (u16, Option<u64>, Option<String>) {
+    match outcome {
+        Ok((_, usage)) => (success.as_u16(), Some(usage.count), None),
+        Err(refusal) => {
+            (refusal.error.status().as_u16(), refusal.usage.map(|u| u.count), Some(refusal.error.log_message()))
+        }
+    }
+}
+
+impl<I: Send + Sync + 'static> Parsed<I> {
     /// Runs `op` on the input, as [`Call::run`] does; a bad input is refused with its 4xx
     /// ([`Call::fail`]) and `op` does not run.
     pub async fn run<T, Op>(self, success: StatusCode, op: Op) -> Result<Done<T>, Refusal>
     where
         T: Send + 'static,
-        Op: FnOnce(&Connection, &Caller, I) -> Result<T, ApiError> + Send + 'static,
+        Op: Fn(&mut Tx<'_>, &Caller, &I) -> Result<T, OpError> + Send + Sync + 'static,
     {
         match self.input {
-            Ok(input) => self.call.run(success, move |conn, caller| op(conn, caller, input)).await,
+            Ok(input) => self.call.run(success, move |tx, caller| op(tx, caller, &input)).await,
             Err(error) => Err(self.call.fail(error).await),
         }
     }

@@ -53,6 +53,40 @@ impl Clock {
             None => unix_now(),
         }
     }
+
+    /// Now as the database stores a moment: RFC 3339 in UTC with milliseconds
+    /// (`2026-12-02T08:03:12.345Z`), as SQLite's `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` wrote it.
+    /// Every timestamp gpt-todo writes comes from here, so a test that sets the clock sets them all.
+    pub fn timestamp(&self) -> String {
+        let millis = match &self.0 {
+            Some(manual) => manual.time.fetch_add(manual.tick, Ordering::SeqCst).saturating_mul(1000),
+            None => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0),
+        };
+        timestamp_of_millis(millis)
+    }
+}
+
+/// `unix_millis` as [`Clock::timestamp`] writes it.
+pub fn timestamp_of_millis(unix_millis: i64) -> String {
+    use crate::quota::window::{civil_from_days, push_digits};
+    let (seconds, millis) = (unix_millis.div_euclid(1000), unix_millis.rem_euclid(1000) as u32);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400) as u32);
+    let (year, month, day) = civil_from_days(days);
+    let mut out = String::with_capacity(24);
+    push_digits(&mut out, year.clamp(0, 9999) as u32, 4);
+    for (separator, value, digits) in [
+        ('-', month, 2),
+        ('-', day, 2),
+        ('T', second_of_day / 3600, 2),
+        (':', second_of_day / 60 % 60, 2),
+        (':', second_of_day % 60, 2),
+        ('.', millis, 3),
+    ] {
+        out.push(separator);
+        push_digits(&mut out, value, digits);
+    }
+    out.push('Z');
+    out
 }
 
 impl fmt::Debug for Clock {

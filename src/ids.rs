@@ -6,8 +6,6 @@
 
 use std::fmt;
 
-use rusqlite::ToSql;
-use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
 use serde::Serialize;
 
 macro_rules! text_id {
@@ -33,17 +31,6 @@ macro_rules! text_id {
             }
         }
 
-        impl ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                self.0.to_sql()
-            }
-        }
-
-        impl FromSql for $name {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<$name> {
-                String::column_result(value).map($name)
-            }
-        }
     };
 }
 

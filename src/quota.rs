@@ -4,24 +4,23 @@
 //! (`--default-call-limit`, `--default-call-window`), so an unknown client is never unlimited.
 //! Each has a window: the lifetime total, a UTC day or a UTC month.
 //!
-//! The check, the operation and the increment run in one transaction on the single writer, with
-//! one clock reading for the call, so however many requests race, exactly `limit` succeed in each
-//! period, also across midnight.
+//! The claim of a call's slot is one conditional upsert ([`crate::store::quota::claim`]) inside
+//! the operation's savepoint, with one clock reading for the call: however many requests race, on
+//! however many writers, exactly `limit` succeed in each period, also across midnight, and a failed
+//! operation gives its slot back.
 #![warn(missing_docs)]
 
-mod store;
 mod usage;
-mod window;
+pub(crate) mod window;
 
-use rusqlite::Connection;
-
-pub use store::{plan, set_client_limit, set_user_limit};
+pub use crate::store::quota::{plan, set_client_limit, set_user_limit};
 pub use usage::{HEADERS, Usage};
 pub use window::{Period, Window};
 
 use crate::api::error::ApiError;
 use crate::api::outcome::Refusal;
 use crate::auth::Caller;
+use crate::store::{self, StoreError, Tx};
 
 /// A limit and the window it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,26 +74,29 @@ impl Limits {
 }
 
 /// The quota rule: a call may go ahead while the caller's count in the current period is below
-/// the limit in force. Gives the usage before the call, or the 429 refusal that carries it (and so
-/// the `Retry-After` of a window). A database failure while reading is a refusal without usage.
-pub fn check(conn: &Connection, caller: &Caller, default: Plan, now: i64) -> Result<Usage, Refusal> {
-    let before = usage(conn, caller, default, now).map_err(|e| Refusal::new(ApiError::from(e), None))?;
-    if before.count >= before.limit {
-        crate::metrics::quota_refused();
-        return Err(Refusal::new(ApiError::QuotaExceeded, Some(before)));
-    }
-    Ok(before)
+/// the limit in force. Claims the call's slot and gives the usage after it, or the 429 refusal
+/// that carries the usage (and so the `Retry-After` of a window). A database failure is the outer
+/// `Err`, never a refusal.
+pub fn claim(tx: &Tx<'_>, caller: &Caller, default: Plan, now: i64) -> Result<Result<Usage, Refusal>, StoreError> {
+    let period = current_period(tx, caller, default, now)?;
+    let (limit, key) = (period.limit, period.period.key());
+    let claimed = if limit == 0 { None } else { store::quota::claim(tx, caller, &key, limit)? };
+    Ok(match claimed {
+        Some(count) => Ok(Usage { count, ..period }),
+        None => Err(Refusal::new(ApiError::QuotaExceeded, Some(Usage { count: limit, ..period }))),
+    })
 }
 
-/// The caller's usage at `now`, before the call is counted: one indexed read.
-pub fn usage(conn: &Connection, caller: &Caller, default: Plan, now: i64) -> rusqlite::Result<Usage> {
-    let (limits, counts) = store::limits_and_counts(conn, caller, now)?;
-    let (plan, _) = limits.in_force(default);
-    let period = Period::containing(plan.window, now);
-    Ok(Usage { limit: plan.limit, count: counts.of(&period), period, now })
+/// The caller's usage at `now`, without counting anything: for a call refused before its
+/// operation.
+pub fn usage(tx: &Tx<'_>, caller: &Caller, default: Plan, now: i64) -> Result<Usage, StoreError> {
+    let period = current_period(tx, caller, default, now)?;
+    let count = store::quota::count(tx, caller, &period.period.key())?;
+    Ok(Usage { count, ..period })
 }
 
-/// Counts one call in the period `usage` was taken in, and returns the new count.
-pub fn increment(conn: &Connection, caller: &Caller, usage: &Usage) -> rusqlite::Result<u64> {
-    store::increment(conn, caller, &usage.period)
+/// The limit in force and its current period, with a count of 0 still to be filled in.
+fn current_period(tx: &Tx<'_>, caller: &Caller, default: Plan, now: i64) -> Result<Usage, StoreError> {
+    let (plan, _) = store::quota::limits(tx, caller)?.in_force(default);
+    Ok(Usage { limit: plan.limit, count: 0, period: Period::containing(plan.window, now), now })
 }

@@ -68,7 +68,7 @@ pub fn routes_with(
 /// `ok`, or `degraded` with the reason while the database cannot be written (reads still work;
 /// 503 so that a monitor checking the status alone notices).
 fn healthz(state: &AppState) -> Response {
-    match state.db.write_failure() {
+    match state.store.write_failure() {
         // Monitors and load balancers poll this: the answer is made once, not serialized each time.
         None => {
             let mut response = Response::new(bytes::Bytes::from_static(br#"{"status":"ok"}"#).into());
@@ -194,7 +194,7 @@ async fn log_if_unmatched(state: AppState, line: RequestLine, mut response: Resp
         return response;
     }
     let record = CallRecord::new(line, response.status().as_u16(), None, None, Some(error));
-    calllog::log_in_own_job(&state.db, record).await;
+    calllog::log_in_own_job(&state.store, record).await;
     response
 }
 

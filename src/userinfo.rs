@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::api::error::{ApiError, json_response};
 use crate::auth::{Caller, bearer_token};
 use crate::secrets::hash_secret;
-use crate::store::{StoreError, tokens};
+use crate::store::tokens;
 
 const PATH: &str = "/api/oauth2/userinfo";
 
@@ -46,15 +46,6 @@ async fn userinfo(state: AppState, headers: warp::http::HeaderMap) -> Response {
             }),
         ),
         Ok(None) => ApiError::Unauthorized("The access token is invalid, expired or revoked").into_response(),
-        Err(e) => api_error(e).into_response(),
-    }
-}
-
-/// A store failure as the API answers it: 503 when the database cannot take work for now, else a
-/// 500 whose cause is logged once, as it becomes the response.
-pub(crate) fn api_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Unavailable(reason) => ApiError::Unavailable(reason),
-        other => ApiError::internal("Database error", other),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }

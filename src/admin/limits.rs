@@ -25,7 +25,8 @@ pub fn set_client_limit(conn: &Connection, client_id: &str, change: LimitChange<
     audited(conn, "client.set-limit", client_id, |conn| {
         let kept = clients::limits(conn, client_id, None)?;
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        quota::set_client_limit(conn, client_id, plan)?;
+        quota::set_client_limit(&crate::store::Tx::Sqlite(conn), client_id, plan)
+            .map_err(crate::store::StoreError::into_rusqlite)?;
         let said = match plan {
             Some(plan) => format!(
                 "Client {client_id} may now make {} per user{}.\n",
@@ -46,7 +47,8 @@ pub fn set_user_limit(conn: &Connection, user: &str, client_id: &str, change: Li
         require(conn, client_id)?;
         let kept = clients::limits(conn, client_id, Some(&user_id))?;
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        quota::set_user_limit(conn, &user_id, &ClientId::new(client_id), plan)?;
+        quota::set_user_limit(&crate::store::Tx::Sqlite(conn), &user_id, &ClientId::new(client_id), plan)
+            .map_err(crate::store::StoreError::into_rusqlite)?;
         let said = match plan {
             Some(plan) => format!(
                 "{user} may now make {} with client {client_id}{}.\n",

@@ -5,7 +5,7 @@
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::{Reply, Response};
 
-use crate::db::DbError;
+use crate::store::StoreError;
 
 /// The original demo's 429 message, word for word (docs/contract.md): GPTs built against it may
 /// look for it.
@@ -15,7 +15,7 @@ pub const QUOTA_MESSAGE: &str = "You have reached the maximum number of free API
 pub const RETRY_WRITES_AFTER_SECONDS: u32 = 5;
 
 /// Why an API call was not served; each becomes its status and `{"error": "<message>"}`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// 400: malformed JSON or a bad field; the message names the field.
     #[error("{0}")]
@@ -130,18 +130,28 @@ impl ApiError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> ApiError {
+/// The store's failure as the answer: a database that is away is a `503` (with `Retry-After`),
+/// anything else a `500` whose cause only the log gets.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
         match e {
-            DbError::Unavailable(reason) => ApiError::Unavailable(reason),
+            StoreError::Unavailable(reason) => ApiError::Unavailable(reason),
             other => ApiError::internal("Database error", other),
         }
     }
 }
 
+// While the OAuth and operator sides move onto the store (issue 19), their database errors still
+// arrive as `DbError` and `rusqlite::Error`; these two go once they have.
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> ApiError {
+        StoreError::from(e).into()
+    }
+}
+
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> ApiError {
-        ApiError::internal("Database error", e)
+        StoreError::from(e).into()
     }
 }
 

@@ -30,7 +30,7 @@ pub const CUT_MARK: &str = "…";
 /// What a call's log row records of its request. It holds no header but the user agent, so
 /// neither the `Authorization` header nor a cookie can reach the log: the headers stay with the
 /// auth step.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RequestLine {
     /// Given when the line is read; the response's `X-Request-Id` and the log row carry it.
     pub request_id: RequestId,

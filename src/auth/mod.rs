@@ -3,7 +3,6 @@
 
 mod remote;
 
-use rusqlite::Connection;
 use warp::http::HeaderMap;
 use warp::http::header::AUTHORIZATION;
 
@@ -12,13 +11,15 @@ pub use remote::RemoteUserinfo;
 use crate::api::error::ApiError;
 use crate::ids::{ClientId, UserId};
 use crate::secrets::hash_secret;
-use crate::store::Tx;
 use crate::store::tokens::{self, TokenOwner};
+use crate::store::{StoreError, Tx};
 
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    /// The user the token was issued to.
     pub user_id: UserId,
+    /// The OAuth client the token was issued to.
     pub client_id: ClientId,
     /// The user's email, when known.
     pub email: Option<String>,
@@ -55,9 +56,11 @@ impl Caller {
 /// The MCP endpoint's path.
 pub const MCP_PATH: &str = "/mcp";
 
+/// Where bearer tokens are checked: here, or at the `--userinfo-url` of another server.
 pub enum Authenticator {
     /// Tokens issued by this server, looked up by hash in `oauth_tokens`.
     Local,
+    /// Tokens of another authorization server, asked about (and cached) by their user-info URL.
     Remote(Box<RemoteUserinfo>),
 }
 
@@ -65,11 +68,14 @@ pub enum Authenticator {
 /// resolved (remote mode), or the hash of a built-in token. The hash is looked up inside the
 /// call's own write job ([`Claim::resolve`]), so a call costs one trip to the database, not two.
 pub enum Claim {
+    /// Already known (remote mode).
     Caller(Caller),
+    /// The SHA-256 of a built-in token, looked up in the call's job.
     TokenHash(String),
 }
 
 impl Authenticator {
+    /// Reads the bearer token and gets as far with it as can be done before the database.
     pub async fn claim(&self, headers: &HeaderMap) -> Result<Claim, ApiError> {
         let token = bearer_token(headers)?;
         match self {
@@ -80,13 +86,14 @@ impl Authenticator {
 }
 
 impl Claim {
-    pub fn resolve(self, conn: &Connection) -> Result<Caller, ApiError> {
+    /// The caller, or the 401 of a token that is unknown, expired or revoked; the outer `Err` is
+    /// the store's failure.
+    pub fn resolve(&self, tx: &Tx<'_>) -> Result<Result<Caller, ApiError>, StoreError> {
         match self {
-            Claim::Caller(caller) => Ok(caller),
-            Claim::TokenHash(hash) => tokens::find_access(&Tx::Sqlite(conn), &hash)
-                .map_err(|e| ApiError::internal("Database error", e))?
+            Claim::Caller(caller) => Ok(Ok(caller.clone())),
+            Claim::TokenHash(hash) => Ok(tokens::find_access(tx, hash)?
                 .map(Caller::from)
-                .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked")),
+                .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked"))),
         }
     }
 }

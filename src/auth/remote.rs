@@ -23,8 +23,10 @@ use crate::secrets::hash_secret;
 const CACHE_CAPACITY: usize = 10_000;
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 const REFUSAL_TTL: Duration = Duration::from_secs(5);
+/// How many user-info look-ups may be in flight at once; more wait.
 pub const MAX_LOOKUPS: usize = 64;
 
+/// The user-info endpoint of another authorization server, with a cache of its answers.
 pub struct RemoteUserinfo {
     url: String,
     default_client_id: Option<String>,
@@ -43,6 +45,7 @@ enum Answer {
 }
 
 impl RemoteUserinfo {
+    /// A client of the endpoint at `url`, with the timeout and cache life of `config`.
     pub fn new(url: String, config: &Config) -> RemoteUserinfo {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.userinfo_timeout))
@@ -60,6 +63,7 @@ impl RemoteUserinfo {
         }
     }
 
+    /// The caller a token belongs to, from the cache or the endpoint; a refusal is cached briefly.
     pub async fn resolve(&self, token: &str) -> Result<Caller, ApiError> {
         let key = hash_secret(token);
         let cached = self.cached(&key);

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_console.sql"),
     include_str!("../../migrations/0008_public_bounds.sql"),
     include_str!("../../migrations/0009_cli_audit.sql"),
+    include_str!("../../migrations/0010_extension_migrations.sql"),
 ];
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -14,7 +14,6 @@ use serde::Serialize;
 use super::{ManageError, ManageResult};
 use crate::clients::{self, CLIENT_SECRET_PREFIX, NewClient, Registered, Registration, check_redirect_uri};
 use crate::clock::unix_now;
-use crate::db::DbError;
 use crate::ids::UserId;
 use crate::quota::{self, Limits, Plan};
 use crate::secrets::{hash_secret, random_secret};
@@ -54,7 +53,8 @@ pub fn add(
         .map_err(|e| ManageError::Refused(format!("cannot add the client: {e}")))?;
     let registered = new.registered();
     if call_limit.is_some() {
-        quota::set_client_limit(conn, &registered.client_id, call_limit)?;
+        quota::set_client_limit(&crate::store::Tx::Sqlite(conn), &registered.client_id, call_limit)
+            .map_err(crate::store::StoreError::into_rusqlite)?;
     }
     Ok(registered)
 }
@@ -84,16 +84,8 @@ pub fn list(conn: &Connection) -> ManageResult<Vec<ClientSummary>> {
 /// The client with this id, or `NoClient`.
 pub fn require(conn: &Connection, client_id: &str) -> ManageResult<clients::Client> {
     store::clients::find(&Tx::Sqlite(conn), client_id)
-        .map_err(store_failed)?
+        .map_err(StoreError::into_rusqlite)?
         .ok_or_else(|| ManageError::NoClient(client_id.to_owned()))
-}
-
-/// A store failure where these operations still speak `DbError` (until they move to the store).
-pub(crate) fn store_failed(e: StoreError) -> ManageError {
-    ManageError::Writer(match e {
-        StoreError::Unavailable(reason) => DbError::Unavailable(reason),
-        other => DbError::Task(other.to_string()),
-    })
 }
 
 pub fn rename(conn: &Connection, client_id: &str, name: &str) -> ManageResult<()> {
@@ -110,7 +102,8 @@ pub fn rename(conn: &Connection, client_id: &str, name: &str) -> ManageResult<()
 /// A number of calls per user in a window; `None` returns the client to the server's default.
 pub fn set_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) -> ManageResult<()> {
     require(conn, client_id)?;
-    quota::set_client_limit(conn, client_id, plan)?;
+    quota::set_client_limit(&crate::store::Tx::Sqlite(conn), client_id, plan)
+        .map_err(crate::store::StoreError::into_rusqlite)?;
     Ok(())
 }
 

@@ -19,11 +19,10 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
 use crate::api::request::{RequestLine, json_body, request_line};
-use crate::auth::{Caller, Claim, MCP_PATH};
+use crate::auth::{Caller, MCP_PATH};
 use crate::calllog::{self, CallRecord};
 use crate::config::{Config, check_origin};
 use crate::oauth::{SCOPE, protected_resource_url};
-use crate::store::tokens;
 pub use tools::Tool;
 pub use transport::{LEGACY, MODERN, SUPPORTED};
 use transport::{Message, Revision, RpcError};
@@ -252,23 +251,15 @@ fn tool_call(mut params: Map<String, Value>) -> Result<(Tool, Map<String, Value>
 async fn authenticate(state: &AppState, line: RequestLine, headers: &HeaderMap) -> Result<Caller, Refused> {
     let public_url = state.config.public_url().to_owned();
     let checked = async {
-        let caller = match state.auth.claim(headers).await? {
-            Claim::Caller(caller) => caller,
-            Claim::TokenHash(hash) => state
-                .store
-                .read(move |tx| tokens::find_access(tx, &hash))
-                .await
-                .map_err(crate::userinfo::api_error)?
-                .map(Caller::from)
-                .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked"))?,
-        };
+        let claim = state.auth.claim(headers).await?;
+        let caller = state.store.read(move |tx| claim.resolve(tx)).await??;
         caller.check_audience(MCP_PATH, &public_url)?;
         Ok::<Caller, ApiError>(caller)
     }
     .await;
     if let Err(error) = &checked {
         let record = CallRecord::new(line, error.status().as_u16(), None, None, Some(error.log_message()));
-        calllog::log_in_own_job(&state.db, record).await;
+        calllog::log_in_own_job(&state.store, record).await;
     }
     checked.map_err(Refused::Token)
 }

@@ -4,7 +4,6 @@
 //! and the log row (path `/mcp`, the tool's name) commit together. The arguments are checked by the
 //! todo API's own parse functions, with its messages.
 
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use warp::http::{HeaderMap, StatusCode};
@@ -14,7 +13,8 @@ use crate::AppState;
 use crate::api::error::ApiError;
 use crate::api::request::RequestLine;
 use crate::auth::Caller;
-use crate::chain::Call;
+use crate::chain::{Call, OpError};
+use crate::store::Tx;
 use crate::todos::{
     DEFAULT_LIMIT, DESCRIPTION_MAX, ListQuery, MAX_LIMIT, NewTodo, STATUS_MAX, TITLE_MAX, TodoPatch, cursor, id_value,
     operations,
@@ -222,8 +222,8 @@ pub async fn call(
             run(call, input, operations::update).await
         }
         Tool::Delete => {
-            let delete = |conn: &Connection, caller: &Caller, id: i64| {
-                operations::delete(conn, caller, id).map(|()| json!({ "id": id, "deleted": true }))
+            let delete = |tx: &mut Tx<'_>, caller: &Caller, id: &i64| {
+                operations::delete(tx, caller, id).map(|()| json!({ "id": id, "deleted": true }))
             };
             run(call, id(), delete).await
         }
@@ -243,19 +243,15 @@ pub async fn call(
 async fn run<I, T>(
     call: Call,
     input: Result<I, ApiError>,
-    op: impl FnOnce(&Connection, &Caller, I) -> Result<T, ApiError> + Send + 'static,
+    op: impl Fn(&mut Tx<'_>, &Caller, &I) -> Result<T, OpError> + Send + Sync + 'static,
 ) -> Result<Value, ApiError>
 where
-    I: Send + 'static,
+    I: Send + Sync + 'static,
     T: Serialize + Send + 'static,
 {
-    let serialize =
-        |value: T| serde_json::to_value(value).map_err(|e| ApiError::internal("Response encoding failed", e));
-    call.parse(input)
-        .run(StatusCode::OK, move |conn, caller, input| op(conn, caller, input).and_then(serialize))
-        .await
-        .map(|done| done.value)
-        .map_err(|refusal| refusal.error)
+    let done = call.parse(input).run(StatusCode::OK, op).await.map_err(|refusal| refusal.error)?;
+    // Off the database's thread, once the call is committed.
+    serde_json::to_value(done.value).map_err(|e| ApiError::internal("Response encoding failed", e))
 }
 
 /// MCP tools, "Structured Content": the value, and the same as text for clients that show only text.

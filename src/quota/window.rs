@@ -120,17 +120,17 @@ impl Period {
     }
 }
 
-/// (year, month 1–12, day 1–31) of the day `days` after 1970-01-01, in the proleptic Gregorian
-/// calendar. Counts in 400-year eras, which repeat exactly (146,097 days), with years starting on
-/// 1 March so that the leap day is the era-year's last day.
 /// Appends the last `digits` decimal digits of `n`, zero-padded.
-fn push_digits(out: &mut String, n: u32, digits: u32) {
+pub(crate) fn push_digits(out: &mut String, n: u32, digits: u32) {
     for place in (0..digits).rev() {
         out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
     }
 }
 
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+/// (year, month 1–12, day 1–31) of the day `days` after 1970-01-01, in the proleptic Gregorian
+/// calendar. Counts in 400-year eras, which repeat exactly (146,097 days), with years starting on
+/// 1 March so that the leap day is the era-year's last day.
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);

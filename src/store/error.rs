@@ -27,6 +27,20 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::UniqueViolation(_))
     }
+
+    /// True when the same job may succeed later: the database was away, or the transaction lost
+    /// a race. Such an error undoes the whole job; any other is the statement's final answer.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Serialization(_))
+    }
+}
+
+impl StoreError {
+    /// TEMPORARY, while the operator side still speaks `rusqlite::Error` (issue 19): goes when it
+    /// has moved onto the store.
+    pub fn into_rusqlite(self) -> rusqlite::Error {
+        rusqlite::Error::ToSqlConversionFailure(Box::new(self))
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -16,10 +16,16 @@
 pub mod clients;
 pub mod codes;
 mod error;
+mod extension;
+mod id_columns;
 #[cfg(test)]
 mod oauth_fixture;
 pub mod tokens;
 mod tx;
+
+pub mod call_log;
+pub mod quota;
+pub mod todos;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -29,6 +35,7 @@ use rusqlite::Connection;
 use crate::db::{self, Db, DbError, Retention};
 
 pub use error::StoreError;
+pub use extension::{Migration, Row, Value};
 pub use tx::{Commit, Tx};
 
 /// The database every part of gpt-todo reads and writes through; cheap to clone.
@@ -76,8 +83,28 @@ impl Store {
     }
 
     /// Runs `job` in one write transaction and returns its value once that is committed. With
-    /// [`Commit::OnOk`], an `Err` undoes everything the job wrote.
+    /// [`Commit::OnOk`], an `Err` undoes everything the job wrote. A job that lost a race
+    /// ([`StoreError::Serialization`]) is undone and run again as a whole, a few times, after a
+    /// short random pause; then the error is the answer.
     pub async fn write<T, F>(&self, commit: Commit, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Tx<'_>) -> Result<T, StoreError> + Send + Sync + 'static,
+    {
+        let job = Arc::new(job);
+        let mut attempt = 1;
+        loop {
+            match self.write_once(commit, job.clone()).await {
+                Err(StoreError::Serialization(_)) if attempt < MAX_ATTEMPTS => {
+                    tokio::time::sleep(retry_pause(attempt)).await;
+                    attempt += 1;
+                }
+                written => return written,
+            }
+        }
+    }
+
+    async fn write_once<T, F>(&self, commit: Commit, job: Arc<F>) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Fn(&mut Tx<'_>) -> Result<T, StoreError> + Send + Sync + 'static,
@@ -92,7 +119,7 @@ impl Store {
             }
             Backend::Sqlite(Sqlite::Direct(conn)) => {
                 let conn = conn.clone();
-                blocking(move || write_direct(&conn, commit, &job)).await
+                blocking(move || write_direct(&conn, commit, &*job)).await
             }
         }
     }
@@ -159,6 +186,17 @@ impl Store {
     }
 }
 
+/// How many times a job that keeps losing races is run in all.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// A random pause before attempt `attempt + 1`, growing with each (up to ~2, 4, 8, 16 ms), so the
+/// jobs that collided do not collide again in step.
+fn retry_pause(attempt: u32) -> std::time::Duration {
+    let ceiling_micros = 1_000u64 << attempt.min(10);
+    let jitter = u64::from(rand::random::<u32>()) % ceiling_micros;
+    std::time::Duration::from_micros(ceiling_micros / 2 + jitter / 2)
+}
+
 fn not_direct() -> StoreError {
     StoreError::Other("the server's store runs jobs through its writer, not on the calling thread".into())
 }
@@ -206,4 +244,70 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .unwrap_or_else(|e| Err(StoreError::Other(format!("a database task failed: {e}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn server_store(dir: &tempfile::TempDir) -> Store {
+        Store::open_server(&dir.path().join("store.db"), false, Retention::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_job_that_lost_a_race_is_undone_and_run_again_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = server_store(&dir);
+        store.write(Commit::OnOk, |tx| tx.execute("CREATE TABLE t (x INTEGER)", &[]).map(drop)).await.unwrap();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let written = store
+            .write(Commit::OnOk, move |tx| {
+                tx.execute("INSERT INTO t VALUES ($1)", &[Value::Integer(7)])?;
+                match counted.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(StoreError::Serialization("injected: could not serialize access".into())),
+                    _ => Ok("second time"),
+                }
+            })
+            .await;
+        assert_eq!(written.unwrap(), "second time");
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        let rows = store.read(|tx| tx.query("SELECT x FROM t", &[])).await.unwrap();
+        assert_eq!(rows.len(), 1, "the first run's insert was undone: {rows:?}");
+    }
+
+    #[tokio::test]
+    async fn a_job_that_keeps_losing_gives_up_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = server_store(&dir);
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let written: Result<(), _> = store
+            .write(Commit::OnOk, move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Err(StoreError::Serialization("injected".into()))
+            })
+            .await;
+        assert!(matches!(written, Err(StoreError::Serialization(_))));
+        assert_eq!(runs.load(Ordering::SeqCst), MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn an_admin_store_commits_on_ok_and_undoes_on_err_unless_told_to_commit_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_direct(&dir.path().join("admin.db"), db::file::Missing::Create).unwrap();
+        store.write_now(Commit::OnOk, |tx| tx.execute("CREATE TABLE t (x INTEGER)", &[]).map(drop)).unwrap();
+        let insert_then_fail = |x: i64| {
+            move |tx: &mut Tx<'_>| -> Result<(), StoreError> {
+                tx.execute("INSERT INTO t VALUES ($1)", &[Value::Integer(x)])?;
+                Err(StoreError::Other("refused".into()))
+            }
+        };
+        assert!(store.write_now(Commit::OnOk, insert_then_fail(1)).is_err());
+        assert!(store.write_now(Commit::Always, insert_then_fail(2)).is_err());
+        let kept = store.read_now(|tx| tx.query("SELECT x FROM t", &[])).unwrap();
+        assert_eq!(kept, vec![Row::of(vec![Value::Integer(2)])]);
+    }
 }

@@ -1,11 +1,10 @@
-//! Todos: the model, its SQL, the list's query and cursor, and the HTTP routes that run them
+//! Todos: the model (its SQL is `store::todos`), the list's query and cursor, and the HTTP routes that run them
 //! through the filter chain.
 
 mod model;
 pub mod operations;
 mod query;
 mod routes;
-mod store;
 
 pub use model::{DESCRIPTION_MAX, NewTodo, STATUS_MAX, TITLE_MAX, Todo, TodoPatch, id_value, json_object};
 pub use operations::Page;

@@ -1,11 +1,11 @@
 //! The SQL of todos. Every query is scoped by the owner, so a row of another user is simply not
 //! found: there is no path by which one user reads or changes another's todo.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::model::{NewTodo, Todo, TodoPatch};
-use super::query::ListQuery;
+use super::{StoreError, Tx};
 use crate::ids::UserId;
+use crate::todos::{ListQuery, NewTodo, Todo, TodoPatch};
 
 const COLUMNS: &str = "id, title, description, status, user_id, created_at, updated_at";
 
@@ -21,23 +21,25 @@ fn from_row(row: &Row) -> rusqlite::Result<Todo> {
     })
 }
 
-pub fn insert(conn: &Connection, user_id: &UserId, new: &NewTodo) -> rusqlite::Result<Todo> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO todos (user_id, title, description, status) VALUES (?1, ?2, ?3, ?4) RETURNING {COLUMNS}"
-    ))?
-    .query_row(params![user_id, new.title, new.description, new.status], from_row)
+pub fn insert(tx: &Tx<'_>, user_id: &UserId, new: &NewTodo) -> Result<Todo, StoreError> {
+    Ok(tx
+        .sqlite()
+        .prepare_cached(&format!(
+            "INSERT INTO todos (user_id, title, description, status) VALUES (?1, ?2, ?3, ?4) RETURNING {COLUMNS}"
+        ))?
+        .query_row(params![user_id, new.title, new.description, new.status], from_row)?)
 }
 
 /// Up to `limit` todos, newest first, below the cursor. A range on the index (user_id, id) or
 /// (user_id, status, id), read in index order: no sort, no OFFSET, however many rows exist.
-pub fn list(conn: &Connection, user_id: &UserId, query: &ListQuery, limit: u32) -> rusqlite::Result<Vec<Todo>> {
+pub fn list(tx: &Tx<'_>, user_id: &UserId, query: &ListQuery, limit: u32) -> Result<Vec<Todo>, StoreError> {
     let before = query.before.unwrap_or(i64::MAX);
-    let mut statement = conn.prepare_cached(&list_sql(query.status.is_some()))?;
+    let mut statement = tx.sqlite().prepare_cached(&list_sql(query.status.is_some()))?;
     let rows = match &query.status {
         Some(status) => statement.query_map(params![user_id, before, limit, status], from_row)?,
         None => statement.query_map(params![user_id, before, limit], from_row)?,
     };
-    rows.collect()
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn list_sql(by_status: bool) -> String {
@@ -45,31 +47,37 @@ fn list_sql(by_status: bool) -> String {
     format!("SELECT {COLUMNS} FROM todos WHERE user_id = ?1 {status_filter} AND id < ?2 ORDER BY id DESC LIMIT ?3")
 }
 
-pub fn get(conn: &Connection, user_id: &UserId, id: i64) -> rusqlite::Result<Option<Todo>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM todos WHERE id = ?1 AND user_id = ?2"))?
+pub fn get(tx: &Tx<'_>, user_id: &UserId, id: i64) -> Result<Option<Todo>, StoreError> {
+    Ok(tx
+        .sqlite()
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM todos WHERE id = ?1 AND user_id = ?2"))?
         .query_row(params![id, user_id], from_row)
-        .optional()
+        .optional()?)
 }
 
 /// Changes the fields the patch has and refreshes `updated_at`; `None` when the caller has no such todo.
-pub fn update(conn: &Connection, user_id: &UserId, id: i64, patch: &TodoPatch) -> rusqlite::Result<Option<Todo>> {
-    conn.prepare_cached(&format!(
-        "UPDATE todos SET title = coalesce(?3, title), description = coalesce(?4, description),
+pub fn update(tx: &Tx<'_>, user_id: &UserId, id: i64, patch: &TodoPatch) -> Result<Option<Todo>, StoreError> {
+    Ok(tx
+        .sqlite()
+        .prepare_cached(&format!(
+            "UPDATE todos SET title = coalesce(?3, title), description = coalesce(?4, description),
                           status = coalesce(?5, status), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND user_id = ?2 RETURNING {COLUMNS}"
-    ))?
-    .query_row(params![id, user_id, patch.title, patch.description, patch.status], from_row)
-    .optional()
+        ))?
+        .query_row(params![id, user_id, patch.title, patch.description, patch.status], from_row)
+        .optional()?)
 }
 
 /// `false` when the caller has no such todo.
-pub fn delete(conn: &Connection, user_id: &UserId, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.prepare_cached("DELETE FROM todos WHERE id = ?1 AND user_id = ?2")?.execute(params![id, user_id])? == 1)
+pub fn delete(tx: &Tx<'_>, user_id: &UserId, id: i64) -> Result<bool, StoreError> {
+    Ok(tx.sqlite().prepare_cached("DELETE FROM todos WHERE id = ?1 AND user_id = ?2")?.execute(params![id, user_id])?
+        == 1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     /// With a million rows, a full scan or a sort would be slow: the plan must be an index range.
     #[test]
@@ -89,7 +97,27 @@ mod tests {
             assert!(plan.contains(&format!("USING INDEX {index} ")), "{plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{plan}");
             let query = ListQuery { status: by_status.then(|| "done".into()), limit: 20, before: Some(100) };
-            assert!(list(&conn, &UserId::new("u"), &query, 21).unwrap().is_empty());
+            assert!(list(&Tx::Sqlite(&conn), &UserId::new("u"), &query, 21).unwrap().is_empty());
         }
+    }
+}
+
+/// The application's clock writes the same text SQLite's column defaults did.
+#[cfg(test)]
+mod timestamp_tests {
+    use crate::clock::{Clock, timestamp_of_millis};
+
+    #[test]
+    fn timestamps_are_what_sqlite_strftime_wrote() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for millis in [0_i64, 1_764_633_792_345, 951_782_400_999, 4_102_444_799_000] {
+            let sqlite: String = conn
+                .query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1000.0, 'unixepoch')", [millis], |row| {
+                    row.get(0)
+                })
+                .unwrap();
+            assert_eq!(timestamp_of_millis(millis), sqlite, "{millis}");
+        }
+        assert_eq!(Clock::manual(86_400).timestamp(), "1970-01-02T00:00:00.000Z");
     }
 }
