@@ -31,7 +31,7 @@ pub async fn list(ask: Ask) -> Response {
 
 fn listed(conn: &Connection, since: &str) -> ManageResult<Vec<Listed>> {
     let mut calls =
-        conn.prepare_cached("SELECT coalesce(sum(calls), 0) FROM api_calls_daily WHERE client_id = ?1 AND day >= ?2")?;
+        conn.prepare_cached("SELECT coalesce(sum(calls), 0) FROM api_calls_by_day WHERE client_id = ?1 AND day >= ?2")?;
     let mut tokens = conn.prepare_cached(
         "SELECT count(*) FROM oauth_tokens WHERE client_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
     )?;

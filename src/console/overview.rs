@@ -56,17 +56,17 @@ fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate:
     };
     let hours: Vec<String> = (0..48).rev().map(hour).collect();
     let days: Vec<String> = (0..90).rev().map(day).collect();
-    let hourly = buckets(conn, "SELECT hour, outcome, calls FROM api_calls_hourly WHERE hour >= ?1", &hours)?;
+    let hourly = buckets(conn, "SELECT hour, outcome, calls FROM api_calls_by_hour WHERE hour >= ?1", &hours)?;
     // The day chart and the totals read the hourly rollup: at most 96 rows a day, where the daily
     // one has a row per user, client and outcome (about 1,200 a day in the bench's data).
     let daily = buckets(
         conn,
-        "SELECT substr(hour, 1, 10), outcome, sum(calls) FROM api_calls_hourly WHERE hour >= ?1 GROUP BY 1, 2",
+        "SELECT substr(hour, 1, 10), outcome, sum(calls) FROM api_calls_by_hour WHERE hour >= ?1 GROUP BY 1, 2",
         &days,
     )?;
     let since = |days: usize| daily[daily.len() - days..].iter().fold([0; 4], |sum, bar| add(sum, bar.calls));
     let mut ever = [0; 4];
-    let mut stmt = conn.prepare_cached("SELECT outcome, sum(calls) FROM api_calls_hourly GROUP BY outcome")?;
+    let mut stmt = conn.prepare_cached("SELECT outcome, sum(calls) FROM api_calls_by_hour GROUP BY outcome")?;
     for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
         let (outcome, calls) = row?;
         if let Some(i) = OUTCOMES.iter().position(|(name, _)| *name == outcome) {
@@ -76,14 +76,14 @@ fn gather(conn: &Connection, now: i64, default: Plan) -> Result<Overview, crate:
     let month_ago = day(29);
     let top_clients = top(
         conn,
-        "SELECT d.client_id, coalesce(c.name, ''), sum(d.calls) FROM api_calls_daily d
+        "SELECT d.client_id, coalesce(c.name, ''), sum(d.calls) FROM api_calls_by_day d
            LEFT JOIN oauth_clients c ON c.client_id = d.client_id
           WHERE d.day >= ?1 AND d.client_id <> '' GROUP BY d.client_id ORDER BY 3 DESC LIMIT 5",
         &month_ago,
     )?;
     let top_users = top(
         conn,
-        "SELECT d.user_id, coalesce(u.email, d.user_id), sum(d.calls) FROM api_calls_daily d
+        "SELECT d.user_id, coalesce(u.email, d.user_id), sum(d.calls) FROM api_calls_by_day d
            LEFT JOIN users u ON u.id = d.user_id
           WHERE d.day >= ?1 AND d.user_id <> '' GROUP BY d.user_id ORDER BY 3 DESC LIMIT 5",
         &month_ago,

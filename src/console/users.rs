@@ -99,7 +99,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
 
 /// Calls per user since `day`, from the daily rollups.
 fn calls_by_user(conn: &Connection, day: &str) -> rusqlite::Result<HashMap<String, u64>> {
-    conn.prepare_cached("SELECT user_id, sum(calls) FROM api_calls_daily WHERE day >= ?1 GROUP BY user_id")?
+    conn.prepare_cached("SELECT user_id, sum(calls) FROM api_calls_by_day WHERE day >= ?1 GROUP BY user_id")?
         .query_map([day], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?
         .collect()
 }

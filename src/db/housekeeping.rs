@@ -17,8 +17,9 @@
 //! - authorization codes once expired for [`KEEP_SPENT_CODES`]: until then a replayed code still
 //!   revokes the tokens it gave (RFC 6749 §4.1.2).
 //! - expired sign-in sessions.
-//! - call-log rows older than `--call-log-days` ([`Retention`]): the daily and hourly rollups
-//!   the console reads keep their counts (see `db::retention`).
+//! - call-log rows older than `--call-log-days` ([`Retention`]), once rolled up: the daily and
+//!   hourly rollups the console reads keep their counts (the first step rolls them up, see
+//!   `db::rollups`).
 //! - clients that registered themselves (RFC 7591, metadata documents) and never completed an
 //!   authorization: beyond the newest `--max-unused-clients` (the registration that goes past
 //!   it removes one too; this step catches up after the bound was lowered), and all of them
@@ -82,6 +83,8 @@ pub struct Step {
 }
 
 pub const STEPS: &[Step] = &[
+    // Before the call log's retention, which deletes only rows already rolled up.
+    Step { name: "call-log rollups", prune: roll_up_calls },
     Step { name: "expired tokens", prune: expired_tokens },
     Step { name: "revoked tokens", prune: revoked_tokens },
     Step { name: "spent codes", prune: spent_codes },
@@ -151,6 +154,10 @@ fn expired_sessions(conn: &Connection, now: i64, limit: i64, _: &Retention) -> r
            (SELECT rowid FROM oauth_sessions WHERE expires_at <= ?1 LIMIT ?2)",
     )?
     .execute(params![now, limit])
+}
+
+fn roll_up_calls(conn: &Connection, now: i64, limit: i64, _: &Retention) -> rusqlite::Result<usize> {
+    super::rollups::roll_up(conn, now, limit)
 }
 
 fn old_calls(conn: &Connection, now: i64, limit: i64, retention: &Retention) -> rusqlite::Result<usize> {

@@ -12,6 +12,7 @@ pub mod housekeeping;
 pub mod lock;
 pub mod owner;
 pub mod retention;
+pub mod rollups;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_public_bounds.sql"),
     include_str!("../../migrations/0009_cli_audit.sql"),
     include_str!("../../migrations/0010_extension_migrations.sql"),
+    include_str!("../../migrations/0011_rollups_by_housekeeping.sql"),
 ];
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

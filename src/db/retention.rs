@@ -1,7 +1,7 @@
 //! The call log's retention: rows older than `--call-log-days` are deleted, a small batch at a
-//! time. The daily and hourly rollups (`api_calls_daily`, `api_calls_hourly`, counted by a trigger
-//! as each row is logged, see migrations/0007_console.sql) are not touched, so the console's charts
-//! and totals outlive the raw rows; nor are the counters (`api_usage`), so no quota moves.
+//! time, and only once housekeeping has counted them in the daily and hourly rollups
+//! (`db::rollups`), so the console's charts and totals outlive the raw rows. The counters
+//! (`api_usage`) are not touched, so no quota moves.
 //!
 //! SQLite reuses the pages freed by the deletes, so once the window is full the file stops
 //! growing without a VACUUM.
@@ -19,8 +19,8 @@ pub fn prune_call_log(conn: &Connection, now: i64, days: u32, limit: i64) -> rus
     let cutoff = now - i64::from(days) * 24 * 3600;
     conn.prepare_cached(
         "DELETE FROM api_calls WHERE id IN (
-           SELECT id FROM (SELECT id, at FROM api_calls ORDER BY id LIMIT ?2)
-            WHERE at < strftime('%Y-%m-%dT%H:%M:%fZ', ?1, 'unixepoch'))",
+           SELECT id FROM (SELECT id, at, rolled_up FROM api_calls ORDER BY id LIMIT ?2)
+            WHERE at < strftime('%Y-%m-%dT%H:%M:%fZ', ?1, 'unixepoch') AND rolled_up = 1)",
     )?
     .execute(params![cutoff, limit])
 }
@@ -53,6 +53,8 @@ mod tests {
         }
         log_at(&conn, "2026-08-01T11:00:00.000Z", 429);
         log_at(&conn, "2026-11-29T10:00:00.000Z", 201);
+        assert_eq!(prune_call_log(&conn, now, 90, 4).unwrap(), 0, "no row goes before it is rolled up");
+        assert_eq!(crate::db::rollups::roll_up(&conn, now, 100).unwrap(), 7);
         assert_eq!(prune_call_log(&conn, now, 90, 4).unwrap(), 4, "at most a batch");
         assert_eq!(prune_call_log(&conn, now, 90, 4).unwrap(), 2);
         assert_eq!(prune_call_log(&conn, now, 90, 4).unwrap(), 0, "the recent row stays");
