@@ -1,6 +1,7 @@
 //! How a step of the authorization pages ends early, so the page handlers can use `?`: a page
-//! already made for the person (an error page, or the redirect back to the client), or a server
-//! fault, which is logged here, once, and shown as the same "Something went wrong" page.
+//! already made for the person (an error page, or the redirect back to the client), or a store
+//! failure, which is logged here, once: a 503 "try again shortly" page when the database cannot
+//! take work for now, else the same "Something went wrong" page.
 
 use std::fmt::Display;
 
