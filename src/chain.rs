@@ -144,11 +144,10 @@ impl Call {
     /// counted, with the caller's usage. An unknown token is still a 401, as auth comes first.
     pub async fn fail(self, error: ApiError) -> Refusal {
         let default = self.state.config.default_plan();
-        let now = self.state.config.clock.now();
         // Nothing can succeed here, so no success status is ever logged.
         let outcome: Outcome<Infallible> = self
             .run_logged(StatusCode::OK, move |tx, caller| {
-                let usage = quota::usage(tx, caller, default, now)?;
+                let usage = quota::usage(tx, caller, default, tx.now().unix())?;
                 Ok(Err(Refusal::new(error.clone(), Some(usage))))
             })
             .await;
@@ -168,11 +167,12 @@ impl Call {
         Op: Fn(&mut Tx<'_>, &Caller) -> Result<T, OpError> + Send + Sync + 'static,
     {
         let default = self.state.config.default_plan();
-        // One clock reading per call, before its job (which may run again): the claim counts in
-        // the period the call arrived in, even for a call that runs across midnight.
-        let now = self.state.config.clock.now();
         self.run_logged(success, move |tx, caller| {
             // A refused operation leaves nothing behind, and is not counted.
+            // The job's moment (one clock reading per call, taken before its job, which may run
+            // again): the claim counts in the period the call arrived in, even for a call that
+            // runs across midnight, and its log row and todo carry the same time.
+            let now = tx.now().unix();
             tx.savepoint(|tx| {
                 let after = match quota::claim(tx, caller, default, now)? {
                     Ok(usage) => usage,

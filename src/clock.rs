@@ -54,15 +54,19 @@ impl Clock {
         }
     }
 
+    /// Now, in unix milliseconds (a manual clock's seconds, times 1000).
+    pub fn now_millis(&self) -> i64 {
+        match &self.0 {
+            Some(manual) => manual.time.fetch_add(manual.tick, Ordering::SeqCst).saturating_mul(1000),
+            None => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0),
+        }
+    }
+
     /// Now as the database stores a moment: RFC 3339 in UTC with milliseconds
     /// (`2026-12-02T08:03:12.345Z`), as SQLite's `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` wrote it.
     /// Every timestamp gpt-todo writes comes from here, so a test that sets the clock sets them all.
     pub fn timestamp(&self) -> String {
-        let millis = match &self.0 {
-            Some(manual) => manual.time.fetch_add(manual.tick, Ordering::SeqCst).saturating_mul(1000),
-            None => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0),
-        };
-        timestamp_of_millis(millis)
+        timestamp_of_millis(self.now_millis())
     }
 }
 

@@ -103,7 +103,7 @@ impl AppState {
         let client_documents = ClientMetadataDocuments::new(&config);
         let (limits, sign_in) = (PublicLimits::new(config.public_rates), Guards::default());
         let forwarding = Arc::new(Forwarding::new(&config.trusted_proxies));
-        let store = crate::store::Store::from_server_db(db.clone());
+        let store = crate::store::Store::from_server_db(db.clone(), config.clock.clone());
         let shared =
             Shared { config: Arc::new(config), db, store, auth, client_documents, limits, forwarding, sign_in };
         Ok(AppState(Arc::new(shared)))

@@ -25,7 +25,7 @@ pub fn set_client_limit(conn: &Connection, client_id: &str, change: LimitChange<
     audited(conn, "client.set-limit", client_id, |conn| {
         let kept = clients::limits(conn, client_id, None)?;
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        quota::set_client_limit(&crate::store::Tx::Sqlite(conn), client_id, plan)
+        quota::set_client_limit(&crate::store::Tx::sqlite_at(conn, &crate::clock::Clock::system()), client_id, plan)
             .map_err(crate::store::StoreError::into_rusqlite)?;
         let said = match plan {
             Some(plan) => format!(
@@ -47,8 +47,13 @@ pub fn set_user_limit(conn: &Connection, user: &str, client_id: &str, change: Li
         require(conn, client_id)?;
         let kept = clients::limits(conn, client_id, Some(&user_id))?;
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        quota::set_user_limit(&crate::store::Tx::Sqlite(conn), &user_id, &ClientId::new(client_id), plan)
-            .map_err(crate::store::StoreError::into_rusqlite)?;
+        quota::set_user_limit(
+            &crate::store::Tx::sqlite_at(conn, &crate::clock::Clock::system()),
+            &user_id,
+            &ClientId::new(client_id),
+            plan,
+        )
+        .map_err(crate::store::StoreError::into_rusqlite)?;
         let said = match plan {
             Some(plan) => format!(
                 "{user} may now make {} with client {client_id}{}.\n",

@@ -156,7 +156,7 @@ pub fn token(conn: &Connection, command: TokenCommand) -> AdminResult {
                 };
                 let token = NewToken::new(Kind::Access);
                 let expires_at = tokens::expires_at(unix_now(), Duration::from_secs(ttl));
-                tokens::issue(&Tx::Sqlite(conn), &token, &grant, expires_at)
+                tokens::issue(&Tx::sqlite_at(conn, &crate::clock::Clock::system()), &token, &grant, expires_at)
                     .map_err(|e| crate::db::DbError::from(e.into_rusqlite()))?;
                 Ok((format!("{}\n", token.token), detail))
             })

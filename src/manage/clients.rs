@@ -49,12 +49,16 @@ pub fn add(
     let new =
         NewClient::prepare(Registration::Operator, name, redirect_uris, call_limit.map(|plan| plan.limit), public)
             .map_err(ManageError::Refused)?;
-    store::clients::insert(&Tx::Sqlite(conn), &new, unix_now())
+    store::clients::insert(&Tx::sqlite_at(conn, &crate::clock::Clock::system()), &new, unix_now())
         .map_err(|e| ManageError::Refused(format!("cannot add the client: {e}")))?;
     let registered = new.registered();
     if call_limit.is_some() {
-        quota::set_client_limit(&crate::store::Tx::Sqlite(conn), &registered.client_id, call_limit)
-            .map_err(crate::store::StoreError::into_rusqlite)?;
+        quota::set_client_limit(
+            &crate::store::Tx::sqlite_at(conn, &crate::clock::Clock::system()),
+            &registered.client_id,
+            call_limit,
+        )
+        .map_err(crate::store::StoreError::into_rusqlite)?;
     }
     Ok(registered)
 }
@@ -83,7 +87,7 @@ pub fn list(conn: &Connection) -> ManageResult<Vec<ClientSummary>> {
 
 /// The client with this id, or `NoClient`.
 pub fn require(conn: &Connection, client_id: &str) -> ManageResult<clients::Client> {
-    store::clients::find(&Tx::Sqlite(conn), client_id)
+    store::clients::find(&Tx::sqlite_at(conn, &crate::clock::Clock::system()), client_id)
         .map_err(StoreError::into_rusqlite)?
         .ok_or_else(|| ManageError::NoClient(client_id.to_owned()))
 }
@@ -102,7 +106,7 @@ pub fn rename(conn: &Connection, client_id: &str, name: &str) -> ManageResult<()
 /// A number of calls per user in a window; `None` returns the client to the server's default.
 pub fn set_limit(conn: &Connection, client_id: &str, plan: Option<Plan>) -> ManageResult<()> {
     require(conn, client_id)?;
-    quota::set_client_limit(&crate::store::Tx::Sqlite(conn), client_id, plan)
+    quota::set_client_limit(&crate::store::Tx::sqlite_at(conn, &crate::clock::Clock::system()), client_id, plan)
         .map_err(crate::store::StoreError::into_rusqlite)?;
     Ok(())
 }

@@ -26,9 +26,9 @@ pub struct CallRow<'a> {
 pub fn insert(tx: &Tx<'_>, row: &CallRow<'_>) -> Result<(), StoreError> {
     tx.sqlite()
         .prepare_cached(
-            "INSERT INTO api_calls (method, path, status, user_id, client_id, usage_count, duration_ms,
+            "INSERT INTO api_calls (at, method, path, status, user_id, client_id, usage_count, duration_ms,
                                     request_id, user_agent, error, tool)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             row.method,
@@ -42,6 +42,7 @@ pub fn insert(tx: &Tx<'_>, row: &CallRow<'_>) -> Result<(), StoreError> {
             row.user_agent,
             row.error,
             row.tool,
+            tx.now().timestamp(),
         ])?;
     Ok(())
 }

@@ -191,7 +191,7 @@ mod tests {
     fn an_extension_runs_its_own_sql_and_its_steps_once() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::db::migrate(&conn).unwrap();
-        let tx = Tx::Sqlite(&conn);
+        let tx = Tx::sqlite_at(&conn, &crate::clock::Clock::system());
         let steps = [Migration {
             name: "notes",
             version: 1,

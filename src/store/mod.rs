@@ -32,16 +32,19 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+use crate::clock::Clock;
 use crate::db::{self, Db, DbError, Retention};
 
 pub use error::StoreError;
 pub use extension::{Migration, Row, Value};
-pub use tx::{Commit, Tx};
+pub use tx::{Commit, Moment, Tx};
 
 /// The database every part of gpt-todo reads and writes through; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// Gives every job its moment ([`Tx::now`]).
+    clock: Clock,
 }
 
 /// Which database, picked at run time from `--db` (PostgreSQL joins here).
@@ -62,24 +65,25 @@ enum Sqlite {
 impl Store {
     /// The server's store on the SQLite file at `path` ([`Db::open`]).
     pub fn open_server(path: &Path, fsync_before_answer: bool, retention: Retention) -> Result<Store, DbError> {
-        Ok(Store::sqlite(Sqlite::Server(Db::open(path, fsync_before_answer, retention)?)))
+        let clock = retention.clock.clone();
+        Ok(Store::sqlite(Sqlite::Server(Db::open(path, fsync_before_answer, retention)?), clock))
     }
 
     /// An admin command's store on the SQLite file at `path`, beside a server that may be running
     /// (WAL and the busy timeout let both work); a missing file is created only with `missing`.
     pub fn open_direct(path: &Path, missing: db::file::Missing) -> Result<Store, DbError> {
         let conn = db::file::open(path, missing)?;
-        Ok(Store::sqlite(Sqlite::Direct(Arc::new(Mutex::new(conn)))))
+        Ok(Store::sqlite(Sqlite::Direct(Arc::new(Mutex::new(conn))), Clock::system()))
     }
 
     /// The server's store over an open [`Db`] (while the callers still holding the `Db` itself
     /// move to the store).
-    pub fn from_server_db(db: Db) -> Store {
-        Store::sqlite(Sqlite::Server(db))
+    pub fn from_server_db(db: Db, clock: Clock) -> Store {
+        Store::sqlite(Sqlite::Server(db), clock)
     }
 
-    fn sqlite(sqlite: Sqlite) -> Store {
-        Store { backend: Backend::Sqlite(sqlite) }
+    fn sqlite(sqlite: Sqlite, clock: Clock) -> Store {
+        Store { backend: Backend::Sqlite(sqlite), clock }
     }
 
     /// Runs `job` in one write transaction and returns its value once that is committed. With
@@ -92,9 +96,10 @@ impl Store {
         F: Fn(&mut Tx<'_>) -> Result<T, StoreError> + Send + Sync + 'static,
     {
         let job = Arc::new(job);
+        let now = Moment::of(&self.clock);
         let mut attempt = 1;
         loop {
-            match self.write_once(commit, job.clone()).await {
+            match self.write_once(commit, now, job.clone()).await {
                 Err(StoreError::Serialization(_)) if attempt < MAX_ATTEMPTS => {
                     tokio::time::sleep(retry_pause(attempt)).await;
                     attempt += 1;
@@ -104,14 +109,14 @@ impl Store {
         }
     }
 
-    async fn write_once<T, F>(&self, commit: Commit, job: Arc<F>) -> Result<T, StoreError>
+    async fn write_once<T, F>(&self, commit: Commit, now: Moment, job: Arc<F>) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Fn(&mut Tx<'_>) -> Result<T, StoreError> + Send + Sync + 'static,
     {
         match &self.backend {
             Backend::Sqlite(Sqlite::Server(db)) => {
-                let run = move |conn: &Connection| job(&mut Tx::Sqlite(conn));
+                let run = move |conn: &Connection| job(&mut Tx::Sqlite(conn, now));
                 match commit {
                     Commit::OnOk => db.write(run).await,
                     Commit::Always => db.write_commit_even_on_err(run).await,
@@ -119,7 +124,7 @@ impl Store {
             }
             Backend::Sqlite(Sqlite::Direct(conn)) => {
                 let conn = conn.clone();
-                blocking(move || write_direct(&conn, commit, &*job)).await
+                blocking(move || write_direct(&conn, commit, now, &*job)).await
             }
         }
     }
@@ -130,11 +135,12 @@ impl Store {
         T: Send + 'static,
         F: Fn(&mut Tx<'_>) -> Result<T, StoreError> + Send + Sync + 'static,
     {
+        let now = Moment::of(&self.clock);
         match &self.backend {
-            Backend::Sqlite(Sqlite::Server(db)) => db.read(move |conn: &Connection| snapshot(conn, &job)).await,
+            Backend::Sqlite(Sqlite::Server(db)) => db.read(move |conn: &Connection| snapshot(conn, now, &job)).await,
             Backend::Sqlite(Sqlite::Direct(conn)) => {
                 let conn = conn.clone();
-                blocking(move || read_direct(&conn, &job)).await
+                blocking(move || read_direct(&conn, now, &job)).await
             }
         }
     }
@@ -147,7 +153,7 @@ impl Store {
         job: impl Fn(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match &self.backend {
-            Backend::Sqlite(Sqlite::Direct(conn)) => write_direct(conn, commit, &job),
+            Backend::Sqlite(Sqlite::Direct(conn)) => write_direct(conn, commit, Moment::of(&self.clock), &job),
             Backend::Sqlite(Sqlite::Server(_)) => Err(not_direct()),
         }
     }
@@ -155,7 +161,7 @@ impl Store {
     /// [`Store::read`] on the calling thread, for the admin commands.
     pub fn read_now<T>(&self, job: impl Fn(&mut Tx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         match &self.backend {
-            Backend::Sqlite(Sqlite::Direct(conn)) => read_direct(conn, &job),
+            Backend::Sqlite(Sqlite::Direct(conn)) => read_direct(conn, Moment::of(&self.clock), &job),
             Backend::Sqlite(Sqlite::Server(_)) => Err(not_direct()),
         }
     }
@@ -209,11 +215,12 @@ fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
 fn write_direct<T>(
     conn: &Mutex<Connection>,
     commit: Commit,
+    now: Moment,
     job: &impl Fn(&mut Tx<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let conn = lock(conn);
     db::exec(&conn, "BEGIN IMMEDIATE")?;
-    let result = job(&mut Tx::Sqlite(&conn));
+    let result = job(&mut Tx::Sqlite(&conn, now));
     let end = if result.is_ok() || commit == Commit::Always { "COMMIT" } else { "ROLLBACK" };
     if let Err(e) = db::exec(&conn, end) {
         let _ = db::exec(&conn, "ROLLBACK");
@@ -224,15 +231,20 @@ fn write_direct<T>(
 
 fn read_direct<T>(
     conn: &Mutex<Connection>,
+    now: Moment,
     job: &impl Fn(&mut Tx<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    snapshot(&lock(conn), job)
+    snapshot(&lock(conn), now, job)
 }
 
 /// A read job in one transaction, so every statement of it sees the same commit.
-fn snapshot<T>(conn: &Connection, job: &impl Fn(&mut Tx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+fn snapshot<T>(
+    conn: &Connection,
+    now: Moment,
+    job: &impl Fn(&mut Tx<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     db::exec(conn, "BEGIN")?;
-    let result = job(&mut Tx::Sqlite(conn));
+    let result = job(&mut Tx::Sqlite(conn, now));
     let _ = db::exec(conn, "ROLLBACK");
     result
 }

@@ -61,10 +61,10 @@ pub fn update(tx: &Tx<'_>, user_id: &UserId, id: i64, patch: &TodoPatch) -> Resu
         .sqlite()
         .prepare_cached(&format!(
             "UPDATE todos SET title = coalesce(?3, title), description = coalesce(?4, description),
-                          status = coalesce(?5, status), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                          status = coalesce(?5, status), updated_at = ?6
          WHERE id = ?1 AND user_id = ?2 RETURNING {COLUMNS}"
         ))?
-        .query_row(params![id, user_id, patch.title, patch.description, patch.status], from_row)
+        .query_row(params![id, user_id, patch.title, patch.description, patch.status, tx.now().timestamp()], from_row)
         .optional()?)
 }
 
@@ -97,7 +97,11 @@ mod tests {
             assert!(plan.contains(&format!("USING INDEX {index} ")), "{plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{plan}");
             let query = ListQuery { status: by_status.then(|| "done".into()), limit: 20, before: Some(100) };
-            assert!(list(&Tx::Sqlite(&conn), &UserId::new("u"), &query, 21).unwrap().is_empty());
+            assert!(
+                list(&Tx::sqlite_at(&conn, &crate::clock::Clock::system()), &UserId::new("u"), &query, 21)
+                    .unwrap()
+                    .is_empty()
+            );
         }
     }
 }

@@ -5,12 +5,38 @@
 use rusqlite::Connection;
 
 use super::StoreError;
+use crate::clock::{Clock, timestamp_of_millis};
 
-/// One open transaction (or, in a read job, one consistent snapshot).
+/// One open transaction (or, in a read job, one consistent snapshot), and the job's moment.
 pub enum Tx<'a> {
     /// A connection inside `BEGIN` on the SQLite file: the writer's group transaction (each job
     /// in a savepoint of its own), a reader's, or an admin command's own.
-    Sqlite(&'a Connection),
+    Sqlite(&'a Connection, Moment),
+}
+
+/// When a job happens: read from the application's [`Clock`] once, when the job is handed to the
+/// store (so a job run again sees the same moment), like PostgreSQL's `now()` is the moment its
+/// transaction began. Every time a job writes or compares comes from here, never from SQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moment {
+    unix_millis: i64,
+}
+
+impl Moment {
+    /// Now, by `clock`.
+    pub fn of(clock: &Clock) -> Moment {
+        Moment { unix_millis: clock.now_millis() }
+    }
+
+    /// This moment in unix seconds, the form expiry times are stored in.
+    pub fn unix(self) -> i64 {
+        self.unix_millis.div_euclid(1000)
+    }
+
+    /// This moment as stored timestamps are written (`2026-12-02T08:03:12.345Z`).
+    pub fn timestamp(self) -> String {
+        timestamp_of_millis(self.unix_millis)
+    }
 }
 
 /// When a write job's changes are kept.
@@ -24,10 +50,23 @@ pub enum Commit {
 }
 
 impl<'a> Tx<'a> {
+    /// A transaction on `conn` at the moment `clock` reads now (for tests, and for code that holds
+    /// its own connection).
+    pub fn sqlite_at(conn: &'a Connection, clock: &Clock) -> Tx<'a> {
+        Tx::Sqlite(conn, Moment::of(clock))
+    }
+
+    /// The job's moment.
+    pub fn now(&self) -> Moment {
+        match self {
+            Tx::Sqlite(_, now) => *now,
+        }
+    }
+
     /// The SQLite connection, for the store's own modules.
     pub(crate) fn sqlite(&self) -> &'a Connection {
         match self {
-            Tx::Sqlite(conn) => conn,
+            Tx::Sqlite(conn, _) => conn,
         }
     }
 

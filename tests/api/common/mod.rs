@@ -297,7 +297,8 @@ pub fn register_client(
     public: bool,
 ) -> Result<Registered, String> {
     let new = NewClient::prepare(Registration::Operator, name, redirect_uris, call_limit, public)?;
-    store::clients::insert(&Tx::Sqlite(conn), &new, unix_now()).map_err(|e| e.to_string())?;
+    store::clients::insert(&Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()), &new, unix_now())
+        .map_err(|e| e.to_string())?;
     Ok(new.registered())
 }
 
@@ -308,12 +309,24 @@ pub fn remember_metadata_document(
     name: &str,
     redirect_uris: &[String],
 ) -> Result<(), store::StoreError> {
-    store::clients::remember_metadata_document(&Tx::Sqlite(conn), client_id, name, redirect_uris, unix_now())
+    store::clients::remember_metadata_document(
+        &Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()),
+        client_id,
+        name,
+        redirect_uris,
+        unix_now(),
+    )
 }
 
 /// Issues an access token for `grant`, valid for `ttl`, as `gpt-todo token issue` does; returns it.
 pub fn issue_token(conn: &rusqlite::Connection, grant: &tokens::Grant, ttl: Duration) -> String {
     let token = tokens::NewToken::new(tokens::Kind::Access);
-    tokens::issue(&Tx::Sqlite(conn), &token, grant, tokens::expires_at(unix_now(), ttl)).expect("issue token");
+    tokens::issue(
+        &Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()),
+        &token,
+        grant,
+        tokens::expires_at(unix_now(), ttl),
+    )
+    .expect("issue token");
     token.token
 }
