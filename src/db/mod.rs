@@ -202,7 +202,11 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     // WAL lets readers (ours, or an operator's sqlite3 shell) run beside the writer; FULL makes a
     // commit survive power loss (the admin commands' commits). The server's writer instead fsyncs
     // the log itself, once per group commit, off its own thread (see writer.rs).
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+    // temp_store = MEMORY: a savepoint's statement journal (every job runs in one) stays in memory
+    // instead of spilling to a temporary file.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    )
 }
 
 /// Runs one statement without parameters from the connection's statement cache: the writer's
