@@ -7,10 +7,11 @@
 -- next change is migrations/0012_*.sql beside migrations/postgres/0012_*.sql. Change this file
 -- only by adding a new one.
 --
--- Apply it in one transaction (psql -1, or start-up's own BEGIN … COMMIT): it creates
--- gpt_todo_schema last, so a half-applied schema never looks applied. Two instances starting
--- together on an empty database both try; the loser fails on a name already taken (SQLSTATE
--- 42P07 or 23505), and start-up then reads the winner's version instead of failing.
+-- Apply it in one transaction (psql -1, or start-up's own BEGIN … COMMIT; PostgreSQL's DDL is
+-- transactional), so a half-applied schema never exists. Two instances starting together on an
+-- empty database both try; the loser waits for the winner's commit, then fails on a name already
+-- taken (SQLSTATE 23505 on pg_type_typname_nsp_index, or 42P07), and start-up then reads the
+-- winner's version instead of failing.
 --
 -- Where this differs from SQLite, on purpose (scripts/pg-schema-check compares the two):
 -- * Integers are BIGINT: SQLite's INTEGER is 64-bit, and the drivers map it to i64 on both
@@ -29,8 +30,8 @@
 --   can commit out of order across connections: no code may treat "every id below N is visible"
 --   as true (hence rolled_up, not an id watermark).
 -- * users.email: SQLite's COLLATE NOCASE becomes a unique index on lower(email) (below), and the
---   store compares lower(email) = lower($1). NOCASE folds ASCII only; lower() folds by the
---   database's ctype, so it folds at least as much.
+--   store compares lower(email) = lower($1). NOCASE folds ASCII letters only, and so does lower()
+--   on a COLLATE "C" value ('É' stays 'É'): both backends agree on which addresses are one.
 -- * No WITHOUT ROWID (a SQLite storage choice; PostgreSQL tables are heaps with a primary-key
 --   index), no PRAGMA application_id (gpt_todo_schema is the mark), no triggers, no enum types,
 --   no sequences beyond the identities.
