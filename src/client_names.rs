@@ -8,7 +8,6 @@
 
 use std::collections::HashSet;
 
-use rusqlite::Connection;
 use unicode_properties::general_category::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Refuses characters a person cannot see or that reorder what they see: controls, format
@@ -47,33 +46,14 @@ pub fn look_alike_key(name: &str) -> String {
 }
 
 /// The operator-registered client's name or the metadata-document host that `name` passes for,
-/// if any. `own_host` is the host of the document naming itself `name`, which it may use.
-pub fn imitated(conn: &Connection, name: &str, own_host: Option<&str>) -> rusqlite::Result<Option<String>> {
+/// if any, among the `protected` names (`store::clients::protected_names`). `own_host` is the
+/// host of the document naming itself `name`, which it may use.
+pub fn imitated(mut protected: HashSet<String>, name: &str, own_host: Option<&str>) -> Option<String> {
     let key = look_alike_key(name);
-    let mut protected = protected_names(conn)?;
     if let Some(host) = own_host {
         protected.remove(host);
     }
-    Ok(protected.into_iter().find(|protected| look_alike_key(protected) == key))
-}
-
-/// The names a self-registered client may not pass for: every operator-registered client's, and
-/// the host of every client known by its metadata document.
-fn protected_names(conn: &Connection) -> rusqlite::Result<HashSet<String>> {
-    let mut names = HashSet::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT registration, CASE registration WHEN 'operator' THEN name ELSE client_id END
-           FROM oauth_clients WHERE registration IN ('operator', 'metadata-document')",
-    )?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (registration, value) = row?;
-        if registration == "operator" {
-            names.insert(value);
-        } else if let Some(host) = crate::clients::url_host(&value) {
-            names.insert(host.to_owned());
-        }
-    }
-    Ok(names)
+    protected.into_iter().find(|protected| look_alike_key(protected) == key)
 }
 
 #[cfg(test)]

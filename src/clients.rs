@@ -1,9 +1,6 @@
-//! OAuth clients (one per GPT): registering them, checking their redirect URIs, and keeping the
-//! clients strangers create (RFC 7591 registrations, metadata documents) bounded.
+//! OAuth clients (one per GPT): what a client is, checking its redirect URIs, and preparing a new
+//! one. Their statements are `crate::store::clients`'s.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use crate::clock::unix_now;
 use crate::secrets::{hash_secret, random_secret};
 
 pub const CLIENT_ID_PREFIX: &str = "gtc_";
@@ -70,7 +67,7 @@ pub enum Registration {
 }
 
 impl Registration {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Registration::Operator => "operator",
             Registration::Dynamic => "dynamic",
@@ -78,7 +75,7 @@ impl Registration {
         }
     }
 
-    fn from_stored(stored: &str) -> Registration {
+    pub fn from_stored(stored: &str) -> Registration {
         match stored {
             "dynamic" => Registration::Dynamic,
             "metadata-document" => Registration::MetadataDocument,
@@ -108,130 +105,53 @@ pub fn check_self_registered_redirect_uris(uris: &[String]) -> Result<(), String
     uris.iter().try_for_each(|uri| check_redirect_uri(uri))
 }
 
-/// Registers a client as the operator does (`client add`).
-pub fn register(
-    conn: &Connection,
-    name: &str,
-    redirect_uris: &[String],
-    call_limit: Option<u64>,
-    public: bool,
-) -> Result<Registered, String> {
-    register_as(conn, Registration::Operator, name, redirect_uris, call_limit, public, unix_now())
+/// A client about to be registered: checked, its id and secret drawn, before the job that stores
+/// it (`store::clients::insert`).
+pub struct NewClient {
+    pub client_id: String,
+    /// Shown once, never stored; `None` for a public client.
+    pub client_secret: Option<String>,
+    pub secret_hash: Option<String>,
+    pub registration: Registration,
+    pub name: String,
+    pub redirect_uris_json: String,
+    pub call_limit: Option<i64>,
 }
 
-/// Registers a client, as of `now` (unix seconds, the server's clock).
-pub fn register_as(
-    conn: &Connection,
-    registration: Registration,
-    name: &str,
-    redirect_uris: &[String],
-    call_limit: Option<u64>,
-    public: bool,
-    now: i64,
-) -> Result<Registered, String> {
-    if name.trim().is_empty() {
-        return Err("the client name must not be empty".into());
-    }
-    for uri in redirect_uris {
-        check_redirect_uri(uri)?;
-    }
-    let client_id = random_secret(CLIENT_ID_PREFIX);
-    let client_secret = (!public).then(|| random_secret(CLIENT_SECRET_PREFIX));
-    let uris = serde_json::to_string(redirect_uris).map_err(|e| e.to_string())?;
-    let call_limit =
-        call_limit.map(i64::try_from).transpose().map_err(|_| "the call limit is too large".to_string())?;
-    conn.execute(
-        "INSERT INTO oauth_clients
-           (client_id, secret_hash, name, redirect_uris, call_limit, call_window, registration, registered_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NOT NULL THEN 'total' END, ?6, ?7)",
-        params![
-            client_id,
-            client_secret.as_deref().map(hash_secret),
-            name.trim(),
-            uris,
+impl NewClient {
+    /// Checks the name and the redirect URIs, and draws the id and (unless `public`) the secret.
+    pub fn prepare(
+        registration: Registration,
+        name: &str,
+        redirect_uris: &[String],
+        call_limit: Option<u64>,
+        public: bool,
+    ) -> Result<NewClient, String> {
+        if name.trim().is_empty() {
+            return Err("the client name must not be empty".into());
+        }
+        for uri in redirect_uris {
+            check_redirect_uri(uri)?;
+        }
+        let client_secret = (!public).then(|| random_secret(CLIENT_SECRET_PREFIX));
+        let redirect_uris_json = serde_json::to_string(redirect_uris).map_err(|e| e.to_string())?;
+        let call_limit =
+            call_limit.map(i64::try_from).transpose().map_err(|_| "the call limit is too large".to_string())?;
+        Ok(NewClient {
+            client_id: random_secret(CLIENT_ID_PREFIX),
+            secret_hash: client_secret.as_deref().map(hash_secret),
+            client_secret,
+            registration,
+            name: name.trim().to_owned(),
+            redirect_uris_json,
             call_limit,
-            registration.as_str(),
-            now
-        ],
-    )
-    .map_err(|e| format!("cannot add the client: {e}"))?;
-    Ok(Registered { client_id, client_secret })
-}
+        })
+    }
 
-/// Records a client known by the URL of its Client ID Metadata Document, as its document says
-/// now: a public client, with the server's default limit unless the operator set one. Codes and
-/// tokens refer to clients, so such a client needs its row too; it also shows in `client list`.
-/// The authorization pages store it only when they issue it a code, so asking for pages stores
-/// nothing.
-pub fn remember_metadata_document(
-    conn: &Connection,
-    client_id: &str,
-    name: &str,
-    redirect_uris: &[String],
-) -> rusqlite::Result<()> {
-    remember_metadata_document_at(conn, client_id, name, redirect_uris, unix_now())
-}
-
-/// [`remember_metadata_document`] as of `now` (unix seconds, the server's clock).
-pub fn remember_metadata_document_at(
-    conn: &Connection,
-    client_id: &str,
-    name: &str,
-    redirect_uris: &[String],
-    now: i64,
-) -> rusqlite::Result<()> {
-    let uris = serde_json::to_string(redirect_uris).unwrap_or_else(|_| "[]".into());
-    conn.prepare_cached(
-        "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, registration, registered_at)
-         VALUES (?1, NULL, ?2, ?3, 'metadata-document', ?4)
-         ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris
-         WHERE registration = 'metadata-document'",
-    )?
-    .execute(params![client_id, name, uris, now])?;
-    Ok(())
-}
-
-/// Notes that the client completed an authorization (its first tokens were issued): from then on
-/// the bound below never removes it.
-pub fn mark_authorized(conn: &Connection, client_id: &str, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE oauth_clients SET authorized_at = ?2 WHERE client_id = ?1 AND authorized_at IS NULL")?
-        .execute(params![client_id, now])?;
-    Ok(())
-}
-
-/// A client that registered itself is kept at least this long, so a person who is still signing
-/// in when a flood of registrations passes loses nothing.
-pub const UNUSED_CLIENT_GRACE: i64 = 15 * 60;
-
-/// The clients strangers can create and nobody has used: self-registered, never authorized,
-/// holding no token (an operator's `token issue` can give one to any client) and no live code.
-/// Everything is counted here, in SQL, so instances that share a database share the bound.
-const UNUSED_CLIENTS: &str = "registration <> 'operator' AND authorized_at IS NULL
-    AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.client_id = oauth_clients.client_id)
-    AND NOT EXISTS (SELECT 1 FROM oauth_codes c WHERE c.client_id = oauth_clients.client_id AND c.expires_at > ?1)";
-
-/// Removes the oldest unused clients beyond the newest `keep`, but none registered within
-/// [`UNUSED_CLIENT_GRACE`] of `now`; at most `limit` of them. Returns how many went.
-pub fn evict_unused(conn: &Connection, now: i64, keep: u32, limit: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached(&format!(
-        "DELETE FROM oauth_clients WHERE client_id IN (
-           SELECT client_id FROM (
-             SELECT client_id, registered_at FROM oauth_clients WHERE {UNUSED_CLIENTS}
-              ORDER BY registered_at DESC, client_id DESC LIMIT -1 OFFSET ?2)
-            WHERE registered_at <= ?1 - {UNUSED_CLIENT_GRACE}
-            LIMIT ?3)"
-    ))?
-    .execute(params![now, keep, limit])
-}
-
-/// Removes unused clients registered `older_than` seconds before `now` or earlier; at most
-/// `limit` of them. Returns how many went.
-pub fn prune_unused(conn: &Connection, now: i64, older_than: i64, limit: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached(&format!(
-        "DELETE FROM oauth_clients WHERE client_id IN (
-           SELECT client_id FROM oauth_clients WHERE {UNUSED_CLIENTS} AND registered_at <= ?1 - ?2 LIMIT ?3)"
-    ))?
-    .execute(params![now, older_than, limit])
+    /// What registering it gives back, once it is stored.
+    pub fn registered(&self) -> Registered {
+        Registered { client_id: self.client_id.clone(), client_secret: self.client_secret.clone() }
+    }
 }
 
 /// An absolute `https` URI (or `http` for a loopback host), without a fragment (RFC 6749 3.1.2).
@@ -260,23 +180,6 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
         "http" if loopback => Ok(()),
         _ => refuse(),
     }
-}
-
-pub fn find(conn: &Connection, client_id: &str) -> rusqlite::Result<Option<Client>> {
-    conn.prepare_cached(
-        "SELECT client_id, name, secret_hash, redirect_uris, registration FROM oauth_clients WHERE client_id = ?1",
-    )?
-    .query_row([client_id], |r| {
-        let uris: String = r.get(3)?;
-        Ok(Client {
-            client_id: r.get(0)?,
-            name: r.get(1)?,
-            secret_hash: r.get(2)?,
-            redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
-            registration: Registration::from_stored(&r.get::<_, String>(4)?),
-        })
-    })
-    .optional()
 }
 
 #[cfg(test)]

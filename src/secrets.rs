@@ -140,10 +140,14 @@ pub fn to_hex(bytes: &[u8]) -> String {
     hex
 }
 
+/// PKCE S256: BASE64URL(SHA256(verifier)), the challenge a verifier answers (RFC 7636 4.2).
+pub fn pkce_s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
 /// PKCE S256: BASE64URL(SHA256(verifier)) == challenge, compared in constant time.
 pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    computed.as_bytes().ct_eq(challenge.as_bytes()).into()
+    pkce_s256(verifier).as_bytes().ct_eq(challenge.as_bytes()).into()
 }
 
 #[cfg(test)]

@@ -9,9 +9,8 @@ use warp::{Filter, Rejection, Reply};
 use crate::AppState;
 use crate::api::error::{ApiError, json_response};
 use crate::auth::{Caller, bearer_token};
-use crate::db::DbError;
-use crate::db::tokens;
 use crate::secrets::hash_secret;
+use crate::store::tokens;
 
 const PATH: &str = "/api/oauth2/userinfo";
 
@@ -27,7 +26,7 @@ async fn userinfo(state: AppState, headers: warp::http::HeaderMap) -> Response {
         Ok(token) => hash_secret(token),
         Err(error) => return error.into_response(),
     };
-    let found = state.db.read(move |conn| Ok::<_, DbError>(tokens::find_access(conn, &token_hash)?)).await;
+    let found = state.store.read(move |tx| tokens::find_access(tx, &token_hash)).await;
     // RFC 8707: a token bound to `/mcp` is for the MCP endpoint only; user info is the todo API's.
     let found = found.map(|owner| owner.map(Caller::from));
     if let Ok(Some(caller)) = &found

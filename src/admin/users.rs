@@ -7,12 +7,12 @@ use super::limits::{LimitChange, set_user_limit};
 use super::table::Table;
 use super::{AdminError, AdminResult, audited, counted, invalid, printable};
 use crate::cli::{TokenCommand, UserCommand};
-use crate::db::tokens::Grant;
 use crate::ids::ClientId;
 use crate::manage::{self, ManageError, clients::require, or_refused};
 use crate::oauth::SCOPE;
 use crate::secrets::{HashMemory, random_id};
-use crate::store::{Store, operator_tokens};
+use crate::store::Store;
+use crate::store::tokens::{self, Grant, Kind, NewToken};
 use crate::users;
 
 /// Runs `command`; `password` is the one [`read_password`] got before the database was opened,
@@ -146,7 +146,7 @@ pub fn token(store: &Store, command: TokenCommand, now: i64) -> AdminResult {
             if let Some(resource) = resource {
                 detail.push_str(&format!(", for {resource}"));
             }
-            let family_id = random_id();
+            let (family_id, token) = (random_id(), NewToken::new(Kind::Access));
             audited(store, "user.issue-token", &user, |tx| {
                 let user_id = or_refused!(manage::users::id_of(tx, &user));
                 or_refused!(require(tx, &client));
@@ -158,8 +158,8 @@ pub fn token(store: &Store, command: TokenCommand, now: i64) -> AdminResult {
                     code_hash: None,
                     resource,
                 };
-                let token = operator_tokens::issue_access(tx, &grant, Duration::from_secs(ttl))?;
-                Ok(Ok((format!("{token}\n"), detail.clone())))
+                tokens::issue(tx, &token, &grant, tokens::expires_at(now, Duration::from_secs(ttl)))?;
+                Ok(Ok((format!("{}\n", token.token), detail.clone())))
             })
         }
         TokenCommand::Revoke { user: None, client: Some(client) } => super::clients::revoke_tokens(store, &client, now),

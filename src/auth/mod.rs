@@ -9,9 +9,9 @@ use warp::http::header::AUTHORIZATION;
 pub use remote::RemoteUserinfo;
 
 use crate::api::error::ApiError;
-use crate::db::tokens::{self, TokenOwner};
 use crate::ids::{ClientId, UserId};
 use crate::secrets::hash_secret;
+use crate::store::tokens::{self, TokenOwner};
 use crate::store::{StoreError, Tx};
 
 /// Who is calling: the user, and the OAuth client (the GPT) acting for them.
@@ -91,7 +91,7 @@ impl Claim {
     pub fn resolve(&self, tx: &Tx<'_>) -> Result<Result<Caller, ApiError>, StoreError> {
         match self {
             Claim::Caller(caller) => Ok(Ok(caller.clone())),
-            Claim::TokenHash(hash) => Ok(tokens::find_access(tx.sqlite(), hash)?
+            Claim::TokenHash(hash) => Ok(tokens::find_access(tx, hash)?
                 .map(Caller::from)
                 .ok_or(ApiError::Unauthorized("The access token is invalid, expired or revoked"))),
         }

@@ -33,8 +33,8 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 
 use super::exec;
-use crate::clients;
 use crate::clock::Clock;
+use crate::store::clients;
 
 /// At most this many rows per step and transaction.
 pub const BATCH_ROWS: i64 = 500;
@@ -170,11 +170,11 @@ fn unused_clients_beyond_the_bound(
     limit: i64,
     retention: &Retention,
 ) -> rusqlite::Result<usize> {
-    clients::evict_unused(conn, now, retention.max_unused_clients, limit)
+    clients::evict_unused_on(conn, now, retention.max_unused_clients, limit)
 }
 
 fn day_old_unused_clients(conn: &Connection, now: i64, limit: i64, _: &Retention) -> rusqlite::Result<usize> {
-    clients::prune_unused(conn, now, UNUSED_CLIENT_DAYS * 86_400, limit)
+    clients::prune_unused_on(conn, now, UNUSED_CLIENT_DAYS * 86_400, limit)
 }
 
 #[cfg(test)]

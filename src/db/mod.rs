@@ -2,8 +2,8 @@
 //!
 //! Reads (token look-ups, user info) use a small r2d2 pool on blocking threads ([`Db::read`]).
 //! Every write goes through the one writer thread ([`Db::write`]), which commits many requests'
-//! work in one transaction. Tables whose statements several features share have their own module
-//! here (`tokens`); this module knows nothing of HTTP, auth or OAuth.
+//! work in one transaction. The statements themselves live in `crate::store`; this module knows
+//! nothing of HTTP, auth or OAuth.
 
 pub mod backup;
 pub mod file;
@@ -13,7 +13,6 @@ pub mod lock;
 pub mod owner;
 pub mod retention;
 pub mod rollups;
-pub mod tokens;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

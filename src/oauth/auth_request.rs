@@ -8,9 +8,9 @@ use super::endpoints;
 use super::events::{AuthEvent, Event};
 use crate::AppState;
 use crate::client_names::imitated;
-use crate::clients::{self, Client, Registration};
+use crate::clients::{Client, Registration};
 use crate::config::Config;
-use crate::db::DbError;
+use crate::store::clients;
 use crate::web::params::Params;
 
 #[derive(Debug, Clone)]
@@ -134,8 +134,8 @@ async fn find_client(state: &AppState, client_id: &str, redirect_uri: Option<&st
             registration: Registration::MetadataDocument,
         };
         let (name, host) = (client.name.clone(), client.metadata_document_host().map(str::to_owned));
-        let imitated = state.db.read(move |conn| Ok::<_, DbError>(imitated(conn, &name, host.as_deref())?)).await;
-        return match imitated {
+        let protected = state.store.read(|tx| clients::protected_names(tx)).await;
+        return match protected.map(|protected| imitated(protected, &name, host.as_deref())) {
             Ok(None) => Ok(client),
             Ok(Some(protected)) => {
                 Err(cannot_use(&format!("its client_name looks like \"{protected}\", which it is not")))
@@ -148,8 +148,8 @@ async fn find_client(state: &AppState, client_id: &str, redirect_uri: Option<&st
     }
     let lookup = client_id.to_owned();
     state
-        .db
-        .read(move |conn| Ok::<_, DbError>(clients::find(conn, &lookup)?))
+        .store
+        .read(move |tx| clients::find(tx, &lookup))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "authorize: client look-up failed");

@@ -10,16 +10,18 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::auth_request::{AuthRequest, Refusal, redirect_to};
-use super::codes;
+use super::codes::{CODE_TTL, NewCode};
 use super::endpoints::SCOPE;
 use super::events::{AuthEvent, Event};
 use super::page_error::PageError;
 use super::pages::{self, LoginForm};
 use crate::AppState;
 use crate::client_address::client_address;
-use crate::clients::{self, Registration};
-use crate::db::DbError;
+use crate::clients::Registration;
+use crate::clock::unix_now;
 use crate::ids::UserId;
+use crate::store::codes::{self, IssuedCode};
+use crate::store::{Commit, Tx, clients};
 use crate::users::{self, CreateUserError, NewUser};
 use crate::web::hashing::Busy;
 use crate::web::html::{see_other, sentence};
@@ -231,22 +233,37 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
     let code;
     match decision {
         Some("allow") => {
+            let new_code = NewCode::new();
             let (issuing, user_id, now) = (request.clone(), user.user_id.clone(), state.config.clock.now());
-            let issue = move |conn: &_| {
+            let (code_hash, expires_at) = (new_code.hash.clone(), unix_now() + CODE_TTL.as_secs() as i64);
+            let issue = move |tx: &mut Tx<'_>| {
                 let client = &issuing.client;
                 // A metadata-document client gets its row now, with the code that refers to it.
                 if client.registration == Registration::MetadataDocument {
-                    clients::remember_metadata_document_at(
-                        conn,
+                    clients::remember_metadata_document(
+                        tx,
                         &client.client_id,
                         &client.name,
                         &client.redirect_uris,
                         now,
                     )?;
                 }
-                Ok::<_, DbError>(codes::issue(conn, &issuing, &user_id, SCOPE)?)
+                codes::issue(
+                    tx,
+                    &IssuedCode {
+                        code_hash: &code_hash,
+                        client_id: &client.client_id,
+                        user_id: &user_id,
+                        redirect_uri: &issuing.redirect_uri,
+                        scope: SCOPE,
+                        code_challenge: issuing.code_challenge.as_deref(),
+                        expires_at,
+                        resource: issuing.resource.as_deref(),
+                    },
+                )
             };
-            code = state.db.write(issue).await?;
+            state.store.write(Commit::OnOk, issue).await?;
+            code = new_code.code;
             params.push(("code", &code));
             tracing::info!(client_id = %request.client.client_id, user_id = %user.user_id, "authorization granted");
         }

@@ -13,9 +13,9 @@ use warp::http::header::AUTHORIZATION;
 use super::error::OAuthError;
 use super::events::{AuthEvent, Event};
 use crate::AppState;
-use crate::clients::{self, Client};
-use crate::db::DbError;
+use crate::clients::Client;
 use crate::secrets::secret_matches;
+use crate::store::clients;
 use crate::web::params::Params;
 
 /// What the client presented, before it is checked.
@@ -46,7 +46,7 @@ pub async fn authenticate(
 async fn check_credentials(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
     let presented = presented(headers, params)?;
     let client_id = presented.client_id.clone();
-    let client = state.db.read(move |conn| Ok::<_, DbError>(clients::find(conn, &client_id)?)).await?;
+    let client = state.store.read(move |tx| clients::find(tx, &client_id)).await?;
     verify(client, &presented).map_err(|refused| {
         let event =
             AuthEvent::new(Event::BadClientSecret).client(Some(&presented.client_id), params.get("redirect_uri"));

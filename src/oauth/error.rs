@@ -8,8 +8,8 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::events::AuthEvent;
-use crate::api::error::json_response;
-use crate::db::DbError;
+use crate::api::error::{RETRY_WRITES_AFTER_SECONDS, json_response};
+use crate::store::StoreError;
 
 #[derive(Debug)]
 pub struct OAuthError {
@@ -107,33 +107,23 @@ impl OAuthError {
     }
 }
 
-impl From<DbError> for OAuthError {
-    fn from(e: DbError) -> OAuthError {
+/// A store failure, logged here, once: `503 temporarily_unavailable` with `Retry-After` when the
+/// database cannot take work for now, else `500 server_error`.
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> OAuthError {
         tracing::error!(error = %e, "OAuth endpoint database error");
         match e {
             // RFC 6749 §4.1.2.1 names this code for a server that cannot answer for now.
-            DbError::Unavailable(reason) => OAuthError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                format!("The database cannot be written right now ({reason}); try again shortly"),
-            ),
+            StoreError::Unavailable(reason) => OAuthError {
+                retry_after: Some(u64::from(RETRY_WRITES_AFTER_SECONDS)),
+                ..OAuthError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    format!("The database cannot be written right now ({reason}); try again shortly"),
+                )
+            },
             _ => OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Database error"),
         }
-    }
-}
-
-impl From<crate::store::StoreError> for OAuthError {
-    fn from(e: crate::store::StoreError) -> OAuthError {
-        match e {
-            crate::store::StoreError::Unavailable(reason) => DbError::Unavailable(reason).into(),
-            other => DbError::Task(other.to_string()).into(),
-        }
-    }
-}
-
-impl From<rusqlite::Error> for OAuthError {
-    fn from(e: rusqlite::Error) -> OAuthError {
-        DbError::from(e).into()
     }
 }
 

@@ -8,7 +8,7 @@
 //! - each address has a budget of registrations (`--registration-rate`, 120 at once);
 //! - nothing refuses registrations globally (an attacker who filled such a cap would block every
 //!   assistant): instead each registration removes the oldest unused self-registered clients
-//!   beyond `--max-unused-clients` (`clients::evict_unused`; never one younger than 15 minutes,
+//!   beyond `--max-unused-clients` (`store::clients::evict_unused`; never one younger than 15 minutes,
 //!   never one that holds tokens), and housekeeping removes them after a day;
 //! - a row is small: a name of at most 100 characters, at most 10 redirect URIs of 1,000 bytes.
 //!
@@ -32,8 +32,8 @@ use crate::api::error::{ApiError, json_response};
 use crate::api::request::json_body;
 use crate::client_address::client_address;
 use crate::client_names::{check_unambiguous_name, imitated};
-use crate::clients::{self, Registration};
-use crate::db::DbError;
+use crate::clients::{self, NewClient, Registration};
+use crate::store::{self, Commit};
 
 const MAX_NAME_CHARS: usize = 100;
 /// Unused clients each registration may remove: more than the one it adds, so the table shrinks
@@ -62,8 +62,8 @@ async fn register(state: AppState, address: IpAddr, body: Result<Bytes, ApiError
         other => OAuthError::invalid_client_metadata(other.to_string()),
     })?;
     let request = RegistrationRequest::parse(&body)?;
-    let name = request.client_name.clone();
-    if let Some(protected) = state.db.read(move |conn| Ok::<_, DbError>(imitated(conn, &name, None)?)).await? {
+    let protected = state.store.read(|tx| store::clients::protected_names(tx)).await?;
+    if let Some(protected) = imitated(protected, &request.client_name, None) {
         return Err(OAuthError::invalid_client_metadata(format!(
             "client_name looks like \"{protected}\", an app registered by this server's operator; choose another name"
         )));
@@ -71,25 +71,22 @@ async fn register(state: AppState, address: IpAddr, body: Result<Bytes, ApiError
     // The per-address limit (crate::rate_limit) counts registrations, i.e. new rows: a request
     // refused for its metadata stores nothing, so it does not use up the address's allowance.
     state.limits.registration.check(address).map_err(OAuthError::too_many_requests)?;
-    let registering = request.clone();
+    let new = NewClient::prepare(
+        Registration::Dynamic,
+        &request.client_name,
+        &request.redirect_uris,
+        None,
+        request.is_public(),
+    )
+    .map_err(OAuthError::invalid_client_metadata)?;
+    let registered = new.registered();
     let (now, keep) = (state.config.clock.now(), state.config.max_unused_clients);
-    let registered = state
-        .db
-        .write(move |conn| {
-            let registered = clients::register_as(
-                conn,
-                Registration::Dynamic,
-                &registering.client_name,
-                &registering.redirect_uris,
-                None,
-                registering.is_public(),
-                now,
-            )
-            .map_err(OAuthError::invalid_client_metadata)?;
-            clients::evict_unused(conn, now, keep, EVICT_PER_REGISTRATION)?;
-            Ok::<_, OAuthError>(registered)
-        })
-        .await?;
+    let register = move |tx: &mut store::Tx<'_>| {
+        store::clients::insert(tx, &new, now)?;
+        store::clients::evict_unused(tx, now, keep, EVICT_PER_REGISTRATION)?;
+        Ok(())
+    };
+    state.store.write(Commit::OnOk, register).await?;
     tracing::info!(client_id = %registered.client_id, auth_method = request.auth_method, "client registered (RFC 7591)");
     let issued_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     // RFC 7591 §3.2.1: the client information, with every metadata value as registered.

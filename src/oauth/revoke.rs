@@ -8,8 +8,9 @@ use warp::reply::Response;
 use super::client_auth;
 use super::error::{OAuthError, no_store};
 use crate::AppState;
-use crate::db::tokens;
+use crate::clock::unix_now;
 use crate::secrets::hash_secret;
+use crate::store::{Commit, tokens};
 use crate::web::params::Params;
 
 /// Answers 200 whether or not the token existed (RFC 7009 2.2): a client learns nothing by probing.
@@ -22,8 +23,8 @@ pub async fn revoke(
     let params = form.map_err(OAuthError::invalid_request)?;
     let client = client_auth::authenticate(&state, address, &headers, &params).await?;
     let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let token_hash = hash_secret(token);
+    let (token_hash, now) = (hash_secret(token), unix_now());
     // token_type_hint is only a hint (RFC 7009 2.1): the hash finds the token whatever its kind.
-    state.db.write(move |conn| Ok::<_, OAuthError>(tokens::revoke(conn, &token_hash, &client.client_id)?)).await?;
+    state.store.write(Commit::OnOk, move |tx| tokens::revoke(tx, &token_hash, &client.client_id, now)).await?;
     Ok(no_store(Response::new(Default::default())))
 }

@@ -1,6 +1,8 @@
 //! `POST /api/oauth2/token`: the `authorization_code` and `refresh_token` grants (RFC 6749 4.1.3,
-//! 6; RFC 7636 4.6). Each grant runs as one writer job, so a code or refresh token is checked and
-//! spent atomically: of two racing requests, one wins and the other is a replay.
+//! 6; RFC 7636 4.6). Each grant runs as one store job, and the code or refresh token is spent by
+//! one conditional statement in it (`store::codes::spend`, `store::tokens::spend_refresh`): a
+//! request that gets anything wrong spends nothing, and of two racing right ones, on any number
+//! of writers, one wins and the other is a replay.
 //!
 //! A GPT's backend exchanges every user's code and refreshes every user's token from a few
 //! addresses, so nothing here counts requests: wrong client credentials count per address
@@ -8,28 +10,26 @@
 //! address (`--bad-grant-rate`). A successful exchange or refresh costs nothing.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::Connection;
 use serde::Serialize;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use super::auth_request::{our_resource, unknown_resource};
 use super::client_auth;
-use super::codes;
 use super::endpoints::{SCOPE, asks_only_our_scope};
 use super::error::{OAuthError, no_store};
 use crate::AppState;
 use crate::api::error::json_response;
-use crate::clients::{self, Client};
+use crate::clients::Client;
 use crate::clock::unix_now;
-use crate::config::Config;
-use crate::db::in_savepoint;
-use crate::db::tokens::{self, Grant, Kind};
-use crate::ids::UserId;
 use crate::rate_limit::ClientAtAddress;
-use crate::secrets::{hash_secret, pkce_s256_matches, random_id};
+use crate::secrets::{hash_secret, pkce_s256, random_id};
+use crate::store::codes::{self, CodeRefusal, CodeSpend};
+use crate::store::tokens::{self, Grant, NewPair, RefreshRefusal, RefreshSpend};
+use crate::store::{Commit, Tx};
 use crate::web::params::Params;
 
 /// The token response (RFC 6749 5.1).
@@ -71,21 +71,27 @@ async fn grant(state: &AppState, client: Client, params: &Params) -> Result<(Iss
         ),
         None => None,
     };
-    let client_id = client.client_id.clone();
-    let config = state.config.clone();
-    let issued = match TokenRequest::read(params)? {
+    let request = TokenRequest::read(params)?;
+    let config = &state.config;
+    // Jobs may run twice: the clock, the new tokens and every hash are taken here, once.
+    let now = unix_now();
+    let pair = Arc::new(NewPair::new(now, config.access_token_ttl, config.refresh_token_ttl));
+    let scope = match request {
         TokenRequest::Code(exchange) => {
-            // A replayed code's answer is an error, and the revocation it causes must stick.
-            let exchange_code = move |conn: &Connection| exchange_code(conn, &config, &client, &exchange, resource);
-            state.db.write_commit_even_on_err(exchange_code).await?
+            exchange_code(state, client.client_id.clone(), exchange, resource, now, pair.clone()).await?
         }
         TokenRequest::Refresh { refresh_token } => {
-            // The same for a replayed refresh token.
-            let refresh = move |conn: &Connection| refresh(conn, &config, &client, &refresh_token, resource);
-            state.db.write_commit_even_on_err(refresh).await?
+            refresh(state, client.client_id.clone(), &refresh_token, resource, now, pair.clone()).await?
         }
     };
-    Ok((issued, client_id))
+    let issued = Issued {
+        access_token: pair.access.token.clone(),
+        token_type: "bearer",
+        expires_in: config.access_token_ttl.as_secs(),
+        refresh_token: pair.refresh.token.clone(),
+        scope,
+    };
+    Ok((issued, client.client_id))
 }
 
 /// A token request's grant, as read from its parameters before anything is looked up.
@@ -148,7 +154,8 @@ impl CodeExchange {
 
 /// The resource the new tokens are bound to. RFC 8707 §2.2: a token request may name the
 /// resource again, and must not name another than the grant was for; a grant made for no
-/// resource may be narrowed to one of ours.
+/// resource may be narrowed to one of ours. (The spending statements apply the same rule, so a
+/// request that breaks it spends nothing.)
 fn bound_resource(granted: Option<&str>, requested: Option<String>) -> Result<Option<String>, OAuthError> {
     match (granted, requested) {
         (Some(granted), Some(requested)) if granted != requested => Err(OAuthError::invalid_target(format!(
@@ -158,59 +165,78 @@ fn bound_resource(granted: Option<&str>, requested: Option<String>) -> Result<Op
     }
 }
 
-/// Spends a code. A code that was already spent is a replay: the tokens it gave are revoked
-/// (this job's writes commit even though the answer is an error).
-fn exchange_code(
-    conn: &Connection,
-    config: &Config,
-    client: &Client,
-    exchange: &CodeExchange,
+/// Spends a code and issues its tokens, in one job. A code that was already spent is a replay:
+/// the tokens it gave are revoked. That revocation is part of the job's `Ok` outcome (a refusal
+/// travels in the value), so it commits under [`Commit::OnOk`] while the answer is an error; a
+/// `StoreError` undoes the whole job, spend included.
+async fn exchange_code(
+    state: &AppState,
+    client_id: String,
+    exchange: CodeExchange,
     requested_resource: Option<String>,
-) -> Result<Issued, OAuthError> {
-    let invalid = || OAuthError::invalid_grant("The authorization code is invalid, expired or already used");
-    let code = codes::find(conn, &exchange.code)?.ok_or_else(invalid)?;
-    if code.client_id.as_str() != client.client_id {
-        return Err(invalid());
-    }
-    if code.used {
-        tracing::warn!(client_id = %client.client_id, "authorization code replayed; revoking its tokens");
-        tokens::revoke_issued_by_code(conn, &code.code_hash)?;
-        return Err(invalid());
-    }
-    if code.expires_at <= unix_now() {
-        return Err(invalid());
-    }
-    refuse_disabled(conn, &code.user_id)?;
-    if code.redirect_uri != exchange.redirect_uri {
-        return Err(OAuthError::invalid_grant("redirect_uri differs from the one in the authorization request"));
-    }
-    match (&code.code_challenge, &exchange.code_verifier) {
-        (Some(challenge), Some(verifier)) if is_verifier(verifier) && pkce_s256_matches(verifier, challenge) => {}
-        (Some(_), _) => return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge")),
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier sent, but the authorization request had no challenge",
-            ));
-        }
-        // Authorization requests of public clients always carry a challenge; this is a confidential one.
-        (None, None) => {}
-    }
-    let resource = bound_resource(code.resource.as_deref(), requested_resource)?;
-    let grant = Grant {
-        user_id: &code.user_id,
-        client_id: &code.client_id,
-        scope: &code.scope,
-        family_id: &random_id(),
-        code_hash: Some(&code.code_hash),
-        resource: resource.as_deref(),
+    now: i64,
+    pair: Arc<NewPair>,
+) -> Result<String, OAuthError> {
+    let code_hash = hash_secret(&exchange.code);
+    // RFC 7636 4.6: the S256 of the verifier; one that is not a verifier (4.1) matches no challenge.
+    let verifier_s256 =
+        exchange.code_verifier.as_deref().map(|v| if is_verifier(v) { pkce_s256(v) } else { String::new() });
+    let (family_id, authorized_at) = (random_id(), state.config.clock.now());
+    let requested = requested_resource.clone();
+    let exchanging_for = client_id.clone();
+    let job = move |tx: &mut Tx<'_>| {
+        let spend = CodeSpend {
+            code_hash: &code_hash,
+            client_id: &exchanging_for,
+            redirect_uri: &exchange.redirect_uri,
+            verifier_s256: verifier_s256.as_deref(),
+            requested_resource: requested.as_deref(),
+            now,
+        };
+        let code = match codes::spend(tx, &spend)? {
+            Ok(code) => code,
+            Err(CodeRefusal::Replayed) => {
+                tokens::revoke_issued_by_code(tx, &code_hash, now)?;
+                return Ok(Err(CodeRefusal::Replayed));
+            }
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let grant = Grant {
+            user_id: &code.user_id,
+            client_id: &code.client_id,
+            scope: &code.scope,
+            family_id: &family_id,
+            code_hash: Some(&code_hash),
+            resource: requested.as_deref().or(code.resource.as_deref()),
+        };
+        // From now on the client completed an authorization, and no bound on unused clients removes it.
+        crate::store::clients::mark_authorized(tx, &exchanging_for, authorized_at)?;
+        tokens::issue_pair(tx, &pair, &grant)?;
+        Ok(Ok(code.scope))
     };
-    // Spending the code and issuing its tokens happen together or not at all; from now on the
-    // client completed an authorization, and no bound on unused clients removes it.
-    Ok(in_savepoint(conn, || {
-        codes::mark_used(conn, &code.code_hash)?;
-        clients::mark_authorized(conn, &client.client_id, config.clock.now())?;
-        issue_pair(conn, config, &grant)
-    })??)
+    let refusal = match state.store.write(Commit::OnOk, job).await? {
+        Ok(scope) => return Ok(scope),
+        Err(refusal) => refusal,
+    };
+    let invalid = || OAuthError::invalid_grant("The authorization code is invalid, expired or already used");
+    Err(match refusal {
+        CodeRefusal::Invalid => invalid(),
+        CodeRefusal::Replayed => {
+            tracing::warn!(%client_id, "authorization code replayed; revoked its tokens");
+            invalid()
+        }
+        CodeRefusal::UserDisabled => user_disabled(),
+        CodeRefusal::OtherRedirectUri => {
+            OAuthError::invalid_grant("redirect_uri differs from the one in the authorization request")
+        }
+        CodeRefusal::WrongVerifier => OAuthError::invalid_grant("code_verifier does not match the code_challenge"),
+        CodeRefusal::UnexpectedVerifier => {
+            OAuthError::invalid_grant("code_verifier sent, but the authorization request had no challenge")
+        }
+        CodeRefusal::OtherResource { granted } => {
+            bound_resource(Some(&granted), requested_resource).err().unwrap_or_else(invalid)
+        }
+    })
 }
 
 /// RFC 7636 4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
@@ -219,62 +245,50 @@ fn is_verifier(verifier: &str) -> bool {
         && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-/// Rotates a refresh token. Presenting one that was already rotated means two parties hold it:
-/// the whole family is revoked.
-fn refresh(
-    conn: &Connection,
-    config: &Config,
-    client: &Client,
+/// Rotates a refresh token and issues the new pair, in one job (`tokens::rotate_refresh`).
+/// Presenting one that was already rotated means two parties hold it: the whole family is
+/// revoked, committed as the job's `Ok` outcome like a replayed code's revocation.
+async fn refresh(
+    state: &AppState,
+    client_id: String,
     refresh_token: &str,
     requested_resource: Option<String>,
-) -> Result<Issued, OAuthError> {
-    let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked");
+    now: i64,
+    pair: Arc<NewPair>,
+) -> Result<String, OAuthError> {
     let token_hash = hash_secret(refresh_token);
-    let stored = tokens::find_refresh(conn, &token_hash)?.ok_or_else(invalid)?;
-    if stored.client_id.as_str() != client.client_id || stored.revoked {
-        return Err(invalid());
-    }
-    if stored.rotated {
-        tracing::warn!(client_id = %client.client_id, "rotated refresh token reused; revoking its family");
-        tokens::revoke_family(conn, &stored.family_id)?;
-        return Err(invalid());
-    }
-    if stored.expires_at <= unix_now() {
-        return Err(invalid());
-    }
-    refuse_disabled(conn, &stored.user_id)?;
-    let resource = bound_resource(stored.resource.as_deref(), requested_resource)?;
-    let grant = Grant {
-        user_id: &stored.user_id,
-        client_id: &stored.client_id,
-        scope: &stored.scope,
-        family_id: &stored.family_id,
-        code_hash: stored.code_hash.as_deref(),
-        resource: resource.as_deref(),
+    let requested = requested_resource.clone();
+    let rotating_for = client_id.clone();
+    let job = move |tx: &mut Tx<'_>| {
+        let spend = RefreshSpend {
+            token_hash: &token_hash,
+            client_id: &rotating_for,
+            requested_resource: requested.as_deref(),
+            now,
+        };
+        Ok(tokens::rotate_refresh(tx, &spend, &pair)?.map(|spent| spent.scope))
     };
-    Ok(in_savepoint(conn, || {
-        tokens::mark_rotated(conn, &token_hash)?;
-        issue_pair(conn, config, &grant)
-    })??)
+    let refusal = match state.store.write(Commit::OnOk, job).await? {
+        Ok(scope) => return Ok(scope),
+        Err(refusal) => refusal,
+    };
+    let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked");
+    Err(match refusal {
+        RefreshRefusal::Invalid => invalid(),
+        RefreshRefusal::Replayed { .. } => {
+            tracing::warn!(%client_id, "rotated refresh token reused; revoked its family");
+            invalid()
+        }
+        RefreshRefusal::UserDisabled => user_disabled(),
+        RefreshRefusal::OtherResource { granted } => {
+            bound_resource(Some(&granted), requested_resource).err().unwrap_or_else(invalid)
+        }
+    })
 }
 
 /// An operator disabled the user: no new tokens (their old ones already stopped working).
-fn refuse_disabled(conn: &Connection, user_id: &UserId) -> Result<(), OAuthError> {
-    if crate::store::accounts::is_disabled(&crate::store::Tx::sqlite_at(conn, &crate::clock::Clock::system()), user_id)?
-    {
-        return Err(OAuthError::invalid_grant("The user's account is disabled"));
-    }
-    Ok(())
-}
-
-fn issue_pair(conn: &Connection, config: &Config, grant: &Grant) -> rusqlite::Result<Issued> {
-    Ok(Issued {
-        access_token: tokens::issue(conn, Kind::Access, grant, config.access_token_ttl)?,
-        token_type: "bearer",
-        expires_in: config.access_token_ttl.as_secs(),
-        refresh_token: tokens::issue(conn, Kind::Refresh, grant, config.refresh_token_ttl)?,
-        scope: grant.scope.to_owned(),
-    })
+fn user_disabled() -> OAuthError {
+    OAuthError::invalid_grant("The user's account is disabled")
 }
 
 #[cfg(test)]

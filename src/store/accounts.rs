@@ -102,14 +102,6 @@ pub fn find_account(tx: &Tx<'_>, email: &str) -> Result<Option<Account>, StoreEr
         .optional()?)
 }
 
-/// A disabled user gets no new tokens (and the ones they have stop working).
-pub fn is_disabled(tx: &Tx<'_>, user_id: &UserId) -> Result<bool, StoreError> {
-    Ok(tx
-        .sqlite()
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)")?
-        .query_row([user_id], |r| r.get(0))?)
-}
-
 /// Whether anyone can sign in to the console at all.
 pub fn any_admin(tx: &Tx<'_>) -> Result<bool, StoreError> {
     Ok(tx

@@ -1,13 +1,12 @@
 //! What an operator reads and changes on the OAuth clients (`client …`, the console's client
 //! pages): the list, a unique operator name, the name, redirect URIs, limits and secret, removal.
-//! Registering and finding a client for the OAuth endpoints are `crate::clients`'s; a client's
-//! limit has one writer, `store::quota::set_client_limit`.
+//! Registering and finding a client are `store::clients`'s; a client's limit has one writer,
+//! `store::quota::set_client_limit`.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, Tx};
-use crate::clients::{self, Client, Registered};
 use crate::ids::UserId;
 use crate::quota::{self, Limits};
 
@@ -62,23 +61,6 @@ fn summary(r: &rusqlite::Row) -> rusqlite::Result<ClientSummary> {
         call_window: r.get(6)?,
         registered_by: r.get(7)?,
     })
-}
-
-/// The client with this id, as the OAuth endpoints know it.
-pub fn find(tx: &Tx<'_>, client_id: &str) -> Result<Option<Client>, StoreError> {
-    Ok(clients::find(tx.sqlite(), client_id)?)
-}
-
-/// Registers a client as the operator does (`client add`), with the server's default limit (its
-/// own is set after, by the limit's one writer, `store::quota::set_client_limit`); `Err` is a
-/// sentence for the operator.
-pub fn register(
-    tx: &Tx<'_>,
-    name: &str,
-    redirect_uris: &[String],
-    public: bool,
-) -> Result<Result<Registered, String>, StoreError> {
-    Ok(clients::register(tx.sqlite(), name, redirect_uris, None, public))
 }
 
 /// The id of another operator-registered client whose name is `name` (without case or outer

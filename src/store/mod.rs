@@ -17,12 +17,17 @@ pub mod accounts;
 pub mod audit;
 pub mod call_search;
 pub mod client_admin;
+pub mod clients;
+pub mod codes;
 mod error;
 mod extension;
 mod id_columns;
+#[cfg(test)]
+mod oauth_fixture;
 pub mod operator_tokens;
 pub mod reports;
 pub mod sessions;
+pub mod tokens;
 mod tx;
 pub mod usage_counters;
 

@@ -1,18 +1,10 @@
-//! The tokens an operator issues and revokes by hand (`token issue`, `token revoke`, a client's
-//! "Revoke all its tokens"). Issuing goes through the OAuth token store's own `issue`.
-
-use std::time::Duration;
+//! The tokens an operator revokes by hand (`token revoke`, a client's "Revoke all its tokens").
+//! (`token issue` is `store::tokens::issue`.)
 
 use rusqlite::params;
 
 use super::{StoreError, Tx};
-use crate::db::tokens::{self, Grant, Kind};
 use crate::ids::UserId;
-
-/// Stores a new access token for `grant`, valid for `ttl`, and returns it.
-pub fn issue_access(tx: &Tx<'_>, grant: &Grant<'_>, ttl: Duration) -> Result<String, StoreError> {
-    Ok(tokens::issue(tx.sqlite(), Kind::Access, grant, ttl)?)
-}
 
 /// Revokes, as of `now`, the user's live access and refresh tokens, of one client or of all;
 /// returns how many.

@@ -321,7 +321,7 @@ fn clients_that_registered_themselves_are_marked_as_such() {
     // that document; the fetch itself is covered by tests/mcp.rs.
     let document_id = "https://app.example/client.json";
     let uris = vec!["https://app.example/cb".to_owned()];
-    gpt_todo::clients::remember_metadata_document(&server.sql(), document_id, "Document client", &uris).unwrap();
+    common::remember_metadata_document(&server.sql(), document_id, "Document client", &uris).unwrap();
 
     let list = console.get("/admin/clients");
     assert_eq!(list.status, 200, "{}", list.body);
@@ -343,7 +343,7 @@ fn a_client_whose_id_is_a_url_opens_from_its_encoded_link() {
     let (server, mut console) = with_admin();
     let document_id = "https://app.example/oauth/client.json?v=1";
     let uris = vec!["https://app.example/cb".to_owned()];
-    gpt_todo::clients::remember_metadata_document(&server.sql(), document_id, "Document client", &uris).unwrap();
+    common::remember_metadata_document(&server.sql(), document_id, "Document client", &uris).unwrap();
     let list = console.get("/admin/clients");
     let encoded = "/admin/clients/https%3A%2F%2Fapp.example%2Foauth%2Fclient.json%3Fv%3D1";
     assert!(list.body.contains(&format!(r#"href="{encoded}""#)), "{}", list.body);

@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 use crate::common::{TestServer, get, http, post_json, reply};
 use gpt_todo::clock::Clock;
-use gpt_todo::db::tokens;
 use gpt_todo::ids::{ClientId, UserId};
 use gpt_todo::oauth::SCOPE;
-use gpt_todo::store::Tx;
-use gpt_todo::{clients, db, users};
+use gpt_todo::store::{Tx, tokens};
+use gpt_todo::{db, users};
 use rusqlite::Connection;
 
 /// The real binary serving `db_path` on a free port; killed with SIGKILL when dropped.
@@ -70,7 +69,7 @@ fn add_caller(conn: &Connection, email: &str, client: &str) -> (String, String) 
         code_hash: None,
         resource: None,
     };
-    let token = tokens::issue(conn, tokens::Kind::Access, &grant, Duration::from_secs(3600)).expect("issue token");
+    let token = common::issue_token(conn, &grant, Duration::from_secs(3600));
     (user, token)
 }
 
@@ -116,8 +115,8 @@ fn kill_9_during_a_create_load_loses_nothing_acknowledged() {
     let conn = db::open_connection(&db_path).unwrap();
     db::migrate(&conn).unwrap();
     let redirect = ["https://chatgpt.com/aip/g-test/oauth/callback".to_string()];
-    let first = clients::register(&conn, "GPT one", &redirect, Some(1_000_000), false).unwrap().client_id;
-    let second = clients::register(&conn, "GPT two", &redirect, Some(1_000_000), false).unwrap().client_id;
+    let first = common::register_client(&conn, "GPT one", &redirect, Some(1_000_000), false).unwrap().client_id;
+    let second = common::register_client(&conn, "GPT two", &redirect, Some(1_000_000), false).unwrap().client_id;
     // Three (user, client) counters; two workers share each token.
     let callers: Vec<(String, String, String)> =
         [("ann@example.com", &first), ("ben@example.com", &first), ("cat@example.com", &second)]
@@ -836,7 +835,7 @@ fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_by_itself() {
     let conn = db::open_connection(&db_path).unwrap();
     db::migrate(&conn).unwrap();
     let redirect = ["https://chatgpt.com/aip/g-test/oauth/callback".to_string()];
-    let client = clients::register(&conn, "GPT", &redirect, Some(1_000_000), false).unwrap().client_id;
+    let client = common::register_client(&conn, "GPT", &redirect, Some(1_000_000), false).unwrap().client_id;
     let callers: Vec<(String, String)> =
         ["ann@example.com", "ben@example.com"].iter().map(|email| add_caller(&conn, email, &client)).collect();
     drop(conn);
@@ -937,7 +936,7 @@ fn a_userinfo_database_failure_is_a_500_and_is_logged() {
     let conn = db::open_connection(&db_path).unwrap();
     db::migrate(&conn).unwrap();
     let redirect = ["https://chatgpt.com/aip/g-test/oauth/callback".to_string()];
-    let client = clients::register(&conn, "GPT", &redirect, None, false).unwrap().client_id;
+    let client = common::register_client(&conn, "GPT", &redirect, None, false).unwrap().client_id;
     let (_, token) = add_caller(&conn, "ann@example.com", &client);
     let log_path = dir.path().join("server.log");
     let server = RealServer::start_logging_to(&db_path, &log_path);

@@ -64,7 +64,7 @@ struct LoginPage {
 /// Registers a client and opens its login page once, as a browser would.
 fn login_page(server: &ServerProcess) -> LoginPage {
     let conn = gpt_todo::db::open_connection(&server.db_path).unwrap();
-    let client = gpt_todo::clients::register(&conn, "Load", &[CALLBACK.to_owned()], None, false).unwrap();
+    let client = common::register_client(&conn, "Load", &[CALLBACK.to_owned()], None, false).unwrap();
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", &client.client_id)

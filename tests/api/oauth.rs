@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use crate::common::{Reply, TestServer, get, post_json, reply};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use gpt_todo::clients;
 use sha2::{Digest, Sha256};
 
 mod browser;
@@ -115,7 +114,7 @@ fn signed_in_tokens(server: &TestServer, client: &(String, String)) -> Reply {
 
 fn register(server: &TestServer, uris: &[&str], public: bool) -> (String, Option<String>) {
     let uris: Vec<String> = uris.iter().map(|u| u.to_string()).collect();
-    let registered = clients::register(&server.sql(), "Other App", &uris, None, public).expect("register");
+    let registered = common::register_client(&server.sql(), "Other App", &uris, None, public).expect("register");
     (registered.client_id, registered.client_secret)
 }
 

@@ -12,13 +12,13 @@ use std::sync::Once;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use gpt_todo::clock::Clock;
+use gpt_todo::clients::{NewClient, Registered, Registration};
+use gpt_todo::clock::{Clock, unix_now};
 use gpt_todo::config::Config;
-use gpt_todo::db::tokens;
 use gpt_todo::ids::{ClientId, UserId};
 use gpt_todo::oauth::SCOPE;
-use gpt_todo::store::Tx;
-use gpt_todo::{AppState, clients, db, serve, users, with_public_url};
+use gpt_todo::store::{self, Tx, tokens};
+use gpt_todo::{AppState, db, serve, users, with_public_url};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -124,7 +124,7 @@ impl TestServer {
 
     /// Adds a confidential client with an optional call limit; returns (client_id, client_secret).
     pub fn add_client(&self, call_limit: Option<u64>) -> (String, String) {
-        let registered = clients::register(
+        let registered = register_client(
             &self.sql(),
             "Test GPT",
             &["https://chatgpt.com/aip/g-test/oauth/callback".to_string()],
@@ -155,7 +155,7 @@ impl TestServer {
             code_hash: None,
             resource,
         };
-        tokens::issue(&self.sql(), tokens::Kind::Access, &grant, ttl).expect("issue token")
+        issue_token(&self.sql(), &grant, ttl)
     }
 
     /// A one-hour token for the MCP endpoint.
@@ -287,4 +287,47 @@ fn init_test_log() {
             tracing_subscriber::fmt().with_env_filter("info").with_test_writer().init();
         }
     });
+}
+
+/// Registers a client as `gpt-todo client add` does, on a connection of its own.
+pub fn register_client(
+    conn: &rusqlite::Connection,
+    name: &str,
+    redirect_uris: &[String],
+    call_limit: Option<u64>,
+    public: bool,
+) -> Result<Registered, String> {
+    let new = NewClient::prepare(Registration::Operator, name, redirect_uris, call_limit, public)?;
+    store::clients::insert(&Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()), &new, unix_now())
+        .map_err(|e| e.to_string())?;
+    Ok(new.registered())
+}
+
+/// Records a client known by its metadata document, as the authorization pages do when they issue it a code.
+pub fn remember_metadata_document(
+    conn: &rusqlite::Connection,
+    client_id: &str,
+    name: &str,
+    redirect_uris: &[String],
+) -> Result<(), store::StoreError> {
+    store::clients::remember_metadata_document(
+        &Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()),
+        client_id,
+        name,
+        redirect_uris,
+        unix_now(),
+    )
+}
+
+/// Issues an access token for `grant`, valid for `ttl`, as `gpt-todo token issue` does; returns it.
+pub fn issue_token(conn: &rusqlite::Connection, grant: &tokens::Grant, ttl: Duration) -> String {
+    let token = tokens::NewToken::new(tokens::Kind::Access);
+    tokens::issue(
+        &Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()),
+        &token,
+        grant,
+        tokens::expires_at(unix_now(), ttl),
+    )
+    .expect("issue token");
+    token.token
 }

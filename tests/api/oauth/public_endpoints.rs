@@ -392,7 +392,7 @@ fn registrations_are_bounded_by_evicting_the_oldest_unused_clients_never_one_wit
 #[test]
 fn look_alikes_of_the_operators_client_are_refused_and_self_registered_ones_are_marked() {
     let (server, _) = setup();
-    let operator = clients::register(&server.sql(), "My GPT", &[CALLBACK.to_owned()], None, false).unwrap();
+    let operator = common::register_client(&server.sql(), "My GPT", &[CALLBACK.to_owned()], None, false).unwrap();
     let register = |name: &str, redirect: &str| {
         register_client(&server, serde_json::json!({ "client_name": name, "redirect_uris": [redirect] }))
     };
@@ -429,7 +429,7 @@ fn look_alikes_of_the_operators_client_are_refused_and_self_registered_ones_are_
     // A metadata document may not take the name either.
     let (url, _) = serve_document(|url| client_document(url, "My GPT"));
     let (lenient, _) = setup_with(|config| config.allow_private_client_metadata = true);
-    clients::register(&lenient.sql(), "My GPT", &[CALLBACK.to_owned()], None, false).unwrap();
+    common::register_client(&lenient.sql(), "My GPT", &[CALLBACK.to_owned()], None, false).unwrap();
     let (_, challenge) = pkce();
     let page = Browser::new(&lenient).get(&authorize_path(
         &url,
