@@ -1,6 +1,6 @@
 //! The OAuth failure lines of the real binary: one per event, with the client's address first and
 //! no password or secret, in a form Debian's fail2ban matches with the filter in deploy/ (the
-//! one the README shows). `fail2ban-regex` is installed by scripts/test when missing.
+//! one docs/operations.md shows). `fail2ban-regex` is installed by scripts/test when missing.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -212,12 +212,12 @@ fn failed_console_sign_ins_are_oauth_failure_lines_that_fail2ban_matches() {
 }
 
 #[test]
-fn the_readme_shows_the_filter_that_is_tested() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+fn the_operations_guide_shows_the_filter_that_is_tested() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md")).unwrap();
     let filter = std::fs::read_to_string(FILTER).unwrap();
     let failregex = filter.lines().skip_while(|l| !l.starts_with("[Definition]")).collect::<Vec<_>>().join("\n");
     assert!(
-        readme.contains(&failregex),
-        "README.md must show deploy/fail2ban/filter.d/gpt-todo.conf's rules:\n{failregex}"
+        guide.contains(&failregex),
+        "docs/operations.md must show deploy/fail2ban/filter.d/gpt-todo.conf's rules:\n{failregex}"
     );
 }

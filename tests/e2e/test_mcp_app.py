@@ -8,7 +8,7 @@ one, deletes one (after saying yes), and runs into the quota; each action must b
 in the database, and the view must never list again on its own nor load anything.
 
 The view is screenshotted at 360 and 720 px wide (artifacts/mcp-view-*.png; docs/ has copies for
-the README) and checked with axe-core, light and dark, for serious or critical problems."""
+docs/mcp.md) and checked with axe-core, light and dark, for serious or critical problems."""
 
 import http.server
 import sqlite3
