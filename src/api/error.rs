@@ -141,20 +141,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-// While the OAuth and operator sides move onto the store (issue 19), their database errors still
-// arrive as `DbError` and `rusqlite::Error`; these two go once they have.
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> ApiError {
-        StoreError::from(e).into()
-    }
-}
-
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> ApiError {
-        StoreError::from(e).into()
-    }
-}
-
 /// A JSON response; serialising our own types cannot fail, so this never panics in practice.
 pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| br#"{"error":"Response encoding failed"}"#.to_vec());

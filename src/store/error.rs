@@ -35,14 +35,6 @@ impl StoreError {
     }
 }
 
-impl StoreError {
-    /// TEMPORARY, while the operator side still speaks `rusqlite::Error` (issue 19): goes when it
-    /// has moved onto the store.
-    pub fn into_rusqlite(self) -> rusqlite::Error {
-        rusqlite::Error::ToSqlConversionFailure(Box::new(self))
-    }
-}
-
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         use rusqlite::ErrorCode;
