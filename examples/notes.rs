@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo run --example notes -- --db notes.db --listen 127.0.0.1:8080
-//! curl -X POST http://127.0.0.1:8080/api/notes -H "Authorization: Bearer $TOKEN" -d '{"text":"hi"}'
+//! curl -X POST http://127.0.0.1:8080/api/notes -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"text":"hi"}'
 //! curl http://127.0.0.1:8080/api/notes -H "Authorization: Bearer $TOKEN"
 //! ```
 //!
