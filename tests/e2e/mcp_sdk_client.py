@@ -111,9 +111,12 @@ async def main(mcp_url: str, email: str, password: str, registration: str, probe
             await page.fill("#password", password)
             await page.click("button:text-is('Sign in')")
             await page.wait_for_selector("button[value=allow]")
+            # The publisher's box (metadata-document clients only), not the redirect host that every
+            # consent page shows (class "host redirect").
+            publisher = page.locator(".host:not(.redirect)")
             seen["consent"] = {
                 "heading": await page.locator("h1").inner_text(),
-                "host": await page.locator(".host").inner_text() if await page.locator(".host").count() else None,
+                "host": await publisher.inner_text() if await publisher.count() else None,
             }
             await page.click("button[value=allow]")
             await page.wait_for_url(callback + "?**")
