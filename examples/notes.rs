@@ -24,12 +24,12 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use gpt_todo::api::error::ApiError;
-use gpt_todo::api::outcome::Refusal;
-use gpt_todo::api::request::json_body;
+use gpt_todo::chain::api_error::ApiError;
+use gpt_todo::chain::outcome::Refusal;
 use gpt_todo::chain::{Begun, OpError, call};
-use gpt_todo::cli::ServeArgs;
-use gpt_todo::config::Config;
+use gpt_todo::cli::args::ServeArgs;
+use gpt_todo::cli::config::Config;
+use gpt_todo::http::request::json_body;
 use gpt_todo::store::{Commit, Migration, Row};
 use gpt_todo::{AppState, serve_with, with_public_url};
 

@@ -4,36 +4,17 @@
 //! `routes(state)` is the whole HTTP surface and `serve(listener, state, shutdown)` runs it; the
 //! binary and the tests share both.
 
-pub mod admin;
-pub mod api;
-pub mod auth;
-pub mod cache;
-pub mod calllog;
 pub mod chain;
 pub mod cli;
-pub mod client_address;
-pub mod client_names;
-pub mod clients;
-pub mod clock;
-pub mod config;
 pub mod console;
-pub mod db;
-pub mod ids;
-pub mod manage;
+pub mod http;
 pub mod mcp;
-pub mod metrics;
 pub mod oauth;
-pub mod openapi;
-pub mod public_address;
+pub mod operator;
 pub mod quota;
-pub mod rate_limit;
-mod routes;
-pub mod secrets;
-pub mod server;
 pub mod store;
+pub mod support;
 pub mod todos;
-pub mod userinfo;
-pub mod users;
 pub mod web;
 
 /// Re-exported so tests and tools use the same SQLite build as the server.
@@ -44,15 +25,15 @@ use tokio::net::TcpListener;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-pub use routes::{ROUTE_TABLE, allowed_methods, routes, routes_with};
+pub use http::routes::{ROUTE_TABLE, allowed_methods, routes, routes_with};
 
-use crate::auth::{Authenticator, RemoteUserinfo};
-use crate::cli::Synchronous;
-use crate::client_address::Forwarding;
-use crate::config::Config;
-use crate::db::{Db, DbError};
+use crate::chain::auth_step::{Authenticator, RemoteUserinfo};
+use crate::cli::args::Synchronous;
+use crate::cli::config::Config;
+use crate::http::client_address::Forwarding;
+use crate::http::rate_limit::PublicLimits;
 use crate::oauth::ClientMetadataDocuments;
-use crate::rate_limit::PublicLimits;
+use crate::store::sqlite::{Db, DbError};
 use crate::web::Guards;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
@@ -90,7 +71,7 @@ impl AppState {
         let db = Db::open(
             &config.db_path,
             config.synchronous == Synchronous::Full,
-            db::Retention {
+            store::housekeeping::Retention {
                 call_log_days: config.call_log_days,
                 max_unused_clients: config.max_unused_clients,
                 clock: config.clock.clone(),
@@ -113,7 +94,7 @@ impl AppState {
 /// Serves until `shutdown` resolves, lets in-flight requests finish, then checkpoints the WAL so
 /// the database is one self-contained file again.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
-    serve_with(listener, state, routes::no_routes(), shutdown).await
+    serve_with(listener, state, http::routes::no_routes(), shutdown).await
 }
 
 /// [`serve`] with your own API routes beside the todo API (see [`routes_with`] and
@@ -126,7 +107,7 @@ pub async fn serve_with(
 ) {
     let db = state.db.clone();
     let limits = state.config.limits;
-    server::run(listener, routes_with(state, extra), limits, shutdown).await;
+    http::server::run(listener, routes_with(state, extra), limits, shutdown).await;
     if let Err(e) = db.checkpoint().await {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
     }

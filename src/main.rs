@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use gpt_todo::cli::{self, Command, LogFormat, ServeArgs};
-use gpt_todo::config::{self, Config};
-use gpt_todo::db::DbError;
+use gpt_todo::cli::args::{self as cli, Command, LogFormat, ServeArgs};
+use gpt_todo::cli::config::{self, Config};
 use gpt_todo::oauth::endpoints::EndpointUrls;
-use gpt_todo::{AppState, admin, metrics, serve, with_public_url};
+use gpt_todo::store::sqlite::DbError;
+use gpt_todo::{AppState, cli::commands as admin, http::metrics, serve, with_public_url};
 
 fn main() -> ExitCode {
     let cli = cli::parse();

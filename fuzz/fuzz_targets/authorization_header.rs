@@ -3,7 +3,7 @@
 //! bearer token is one non-empty word.
 #![no_main]
 
-use gpt_todo::auth::bearer_token;
+use gpt_todo::chain::auth_step::bearer_token;
 use gpt_todo::oauth::input::{Params, presented};
 use libfuzzer_sys::fuzz_target;
 use warp::http::header::AUTHORIZATION;

@@ -14,13 +14,13 @@ use warp::{Filter, Rejection};
 use super::frame;
 use super::{Ask, Gated};
 use crate::AppState;
-use crate::client_address::client_address;
-use crate::clock::unix_now;
+use crate::http::client_address::client_address;
 use crate::oauth::events::{AuthEvent, Event};
 use crate::store::{StoreError, Tx, accounts, sessions};
+use crate::support::clock::unix_now;
+use crate::web::browser_session::{self as session, Browser, CONSOLE, SignedIn};
 use crate::web::html::{error_block, escape, see_other};
 use crate::web::params::{self, Params};
-use crate::web::session::{self, Browser, CONSOLE, SignedIn};
 use crate::web::signin::{self, Refused, too_many_from_network, with_retry_after};
 use crate::web::{secure_cookies, with_new_cookie};
 

@@ -3,16 +3,16 @@
 //! of its own scoped to `/admin`.
 //!
 //! Every page reads in one store read job; every change is one store write job that also writes
-//! its `admin_audit` row (`audit::change`). Charts and totals read the rollups, never the raw log.
+//! its `admin_audit` row (`audit_page::change`). Charts and totals read the rollups, never the raw log.
 
 mod access;
-mod audit;
-mod calls;
+mod audit_page;
+mod calls_page;
 mod chart;
-mod clients;
+mod clients_page;
 mod frame;
 mod overview;
-mod users;
+mod users_page;
 
 use std::future::Future;
 
@@ -21,9 +21,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::AppState;
-use crate::api::request::path_prefix;
+use crate::http::request::path_prefix;
+use crate::web::browser_session::{Browser, SignedIn};
 use crate::web::params::{self, Params};
-use crate::web::session::{Browser, SignedIn};
 
 /// A request an admin made: who, on which browser (for the CSRF token of the next forms), and
 /// the query or form parameters.
@@ -37,24 +37,25 @@ pub struct Ask {
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let s = &state;
     let overview = warp::path!("admin").and(read(s)).then(|g| answer(g, overview::page));
-    let clients = warp::path!("admin" / "clients").and(read(s)).then(|g| answer(g, clients::list));
-    let add_client = warp::path!("admin" / "clients").and(write(s)).then(|g| answer(g, clients::add));
+    let clients = warp::path!("admin" / "clients").and(read(s)).then(|g| answer(g, clients_page::list));
+    let add_client = warp::path!("admin" / "clients").and(write(s)).then(|g| answer(g, clients_page::add));
     let client = warp::path!("admin" / "clients" / String)
         .and(read(s))
-        .then(|id, g| answer(g, move |ask| clients::detail(decoded(id), ask)));
+        .then(|id, g| answer(g, move |ask| clients_page::detail(decoded(id), ask)));
     let change_client = warp::path!("admin" / "clients" / String)
         .and(write(s))
-        .then(|id, g| answer(g, move |ask| clients::change_client(decoded(id), ask)));
-    let users = warp::path!("admin" / "users").and(read(s)).then(|g| answer(g, users::list));
+        .then(|id, g| answer(g, move |ask| clients_page::change_client(decoded(id), ask)));
+    let users = warp::path!("admin" / "users").and(read(s)).then(|g| answer(g, users_page::list));
     let user = warp::path!("admin" / "users" / String)
         .and(read(s))
-        .then(|id, g| answer(g, move |ask| users::detail(decoded(id), ask)));
+        .then(|id, g| answer(g, move |ask| users_page::detail(decoded(id), ask)));
     let change_user = warp::path!("admin" / "users" / String)
         .and(write(s))
-        .then(|id, g| answer(g, move |ask| users::change_user(decoded(id), ask)));
-    let calls = warp::path!("admin" / "calls").and(read(s)).then(|g| answer(g, calls::list));
-    let call =
-        warp::path!("admin" / "calls" / i64).and(read(s)).then(|id, g| answer(g, move |ask| calls::detail(id, ask)));
+        .then(|id, g| answer(g, move |ask| users_page::change_user(decoded(id), ask)));
+    let calls = warp::path!("admin" / "calls").and(read(s)).then(|g| answer(g, calls_page::list));
+    let call = warp::path!("admin" / "calls" / i64)
+        .and(read(s))
+        .then(|id, g| answer(g, move |ask| calls_page::detail(id, ask)));
     // One prefix check first: every other request passes the console by it alone.
     let pages = overview
         .or(clients)

@@ -6,9 +6,9 @@ use warp::reply::Response;
 
 use super::chart::{self, Bar, OUTCOMES};
 use super::frame::{self, Section, segment};
-use super::{Ask, users};
-use crate::manage::audit_log::{self, Entry};
-use crate::manage::usage::Counter;
+use super::{Ask, users_page};
+use crate::operator::audit_log::{self, Entry};
+use crate::operator::counters::Counter;
 use crate::quota::{Period, Plan, Window};
 use crate::store::{StoreError, Tx, reports, usage_counters};
 use crate::web::html::escape;
@@ -134,7 +134,7 @@ fn render(o: &Overview) -> String {
     if o.near_limit.is_empty() {
         html.push_str("<p>Nobody has used 80% of their limit in the current period.</p>");
     } else {
-        html.push_str(&users::counter_table(&o.near_limit, None));
+        html.push_str(&users_page::counter_table(&o.near_limit, None));
     }
     html.push_str("<h2>Latest changes</h2><p>Made in the console or with the command line (CLI).</p>");
     if o.audit.is_empty() {

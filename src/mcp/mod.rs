@@ -17,11 +17,11 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
-use crate::api::error::{ApiError, json_response};
-use crate::api::request::{RequestLine, json_body, request_line};
-use crate::auth::{Caller, MCP_PATH};
-use crate::calllog::{self, CallRecord};
-use crate::config::{Config, check_origin};
+use crate::chain::api_error::{ApiError, json_response};
+use crate::chain::auth_step::{Caller, MCP_PATH};
+use crate::chain::log_step::{self as calllog, CallRecord};
+use crate::cli::config::{Config, check_origin};
+use crate::http::request::{RequestLine, json_body, request_line};
 use crate::oauth::{SCOPE, protected_resource_url};
 pub use tools::Tool;
 pub use transport::{LEGACY, MODERN, SUPPORTED};
@@ -55,7 +55,7 @@ pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
 fn method_not_allowed() -> Response {
     let mut response =
         json_response(StatusCode::METHOD_NOT_ALLOWED, &json!({ "error": ApiError::MethodNotAllowed.to_string() }));
-    if let Some(allow) = crate::routes::allowed_methods(MCP_PATH) {
+    if let Some(allow) = crate::http::routes::allowed_methods(MCP_PATH) {
         response.headers_mut().insert(warp::http::header::ALLOW, warp::http::HeaderValue::from_static(allow));
     }
     response

@@ -10,10 +10,10 @@ use warp::http::{HeaderMap, StatusCode};
 
 use super::view;
 use crate::AppState;
-use crate::api::error::ApiError;
-use crate::api::request::RequestLine;
-use crate::auth::Caller;
+use crate::chain::api_error::ApiError;
+use crate::chain::auth_step::Caller;
 use crate::chain::{Call, OpError};
+use crate::http::request::RequestLine;
 use crate::store::Tx;
 use crate::todos::{
     DEFAULT_LIMIT, DESCRIPTION_MAX, ListQuery, MAX_LIMIT, NewTodo, STATUS_MAX, TITLE_MAX, TodoPatch, cursor, id_value,

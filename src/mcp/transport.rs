@@ -18,7 +18,7 @@ use warp::reply::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::api::error::{ApiError, json_response};
+use crate::chain::api_error::{ApiError, json_response};
 
 pub const MODERN: &str = "2026-07-28";
 /// Handshake-era revisions, newest first: `initialize` answers with the first when the client

@@ -7,9 +7,9 @@
 use super::endpoints;
 use super::events::{AuthEvent, Event};
 use crate::AppState;
-use crate::client_names::imitated;
-use crate::clients::{Client, Registration};
-use crate::config::Config;
+use crate::cli::config::Config;
+use crate::oauth::client_names::imitated;
+use crate::oauth::client_rules::{Client, Registration};
 use crate::store::clients;
 use crate::web::params::Params;
 

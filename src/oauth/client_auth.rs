@@ -10,12 +10,12 @@ use base64::engine::general_purpose::STANDARD;
 use warp::http::HeaderMap;
 use warp::http::header::AUTHORIZATION;
 
-use super::error::OAuthError;
 use super::events::{AuthEvent, Event};
+use super::oauth_error::OAuthError;
 use crate::AppState;
-use crate::clients::Client;
-use crate::secrets::secret_matches;
+use crate::oauth::client_rules::Client;
 use crate::store::clients;
+use crate::support::secrets::secret_matches;
 use crate::web::params::Params;
 
 /// What the client presented, before it is checked.

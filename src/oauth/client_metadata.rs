@@ -2,7 +2,7 @@
 //! and 2026-07-28, authorization / client registration): an MCP client may use the https URL of a
 //! JSON document describing it as its `client_id`. The document is fetched here with ureq on a
 //! blocking thread: https only, no redirects, no proxy, a timeout and a size cap, and only from a
-//! public address (`crate::public_address`; else a client id could make this server probe its own
+//! public address (`crate::http::public_address`; else a client id could make this server probe its own
 //! network). The test-only flag `--test-allow-private-client-metadata` allows http and loopback
 //! addresses, where tests serve their documents; every other special-purpose range stays refused. The host is resolved once, by the agent's own resolver, which hands the
 //! connection only the addresses it checked: a name that answers differently the second time
@@ -23,11 +23,11 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use warp::http::Uri;
 
-use crate::cache::TtlCache;
-use crate::client_names::check_unambiguous_name;
-use crate::clients::check_self_registered_redirect_uris;
-use crate::config::Config;
-use crate::public_address::is_public;
+use crate::cli::config::Config;
+use crate::http::public_address::is_public;
+use crate::oauth::client_names::check_unambiguous_name;
+use crate::oauth::client_rules::check_self_registered_redirect_uris;
+use crate::support::cache::TtlCache;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The draft (§4) suggests documents stay under 5 KB; a little more is tolerated.

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use warp::reply::Response;
 
-use crate::api::request::RequestId;
+use crate::http::request::RequestId;
 use crate::web::signin::Refused;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

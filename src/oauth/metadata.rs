@@ -11,8 +11,8 @@ use warp::{Filter, Rejection};
 
 use super::endpoints::{EndpointUrls, SCOPE};
 use crate::AppState;
-use crate::api::error::json_response;
-use crate::config::Config;
+use crate::chain::api_error::json_response;
+use crate::cli::config::Config;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let oauth = warp::path!(".well-known" / "oauth-authorization-server");

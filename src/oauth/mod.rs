@@ -1,21 +1,24 @@
 //! The built-in OAuth 2.0 authorization server: the pages where a person signs in and allows a
 //! client (`authorize`), and the endpoints clients call (`token`, `revoke`, metadata).
-//! User info lives in `crate::userinfo`, beside the API it serves.
+//! User info lives in `crate::oauth::userinfo`, beside the API it serves.
 
+mod auth_codes;
 mod auth_request;
 mod authorize;
 mod client_auth;
 mod client_metadata;
-mod codes;
+pub mod client_names;
+pub mod client_rules;
 pub mod endpoints;
-mod error;
 pub mod events;
 mod metadata;
+pub mod oauth_error;
 mod page_error;
 mod pages;
 mod register;
 mod revoke;
 mod token;
+pub mod userinfo;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -25,25 +28,25 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::AppState;
-use crate::api::request::path_prefix;
-use crate::client_address::client_address;
+use crate::http::client_address::client_address;
+use crate::http::request::path_prefix;
 use crate::web::params::{self, Params};
-use error::OAuthError;
+use oauth_error::OAuthError;
 
 pub use crate::web::throttle::MAX_FAILURES;
+pub use auth_codes::CODE_TTL;
 pub use client_metadata::ClientMetadataDocuments;
-pub use codes::CODE_TTL;
 pub use endpoints::SCOPE;
 pub use metadata::protected_resource_url;
 /// The authorization pages' session cookie.
-pub const COOKIE_NAME: &str = crate::web::session::OAUTH.cookie_name;
+pub const COOKIE_NAME: &str = crate::web::browser_session::OAUTH.cookie_name;
 
 /// How the OAuth endpoints read what a client sends (form or query parameters, client
 /// credentials, the token request), before anything is looked up. Public so that the fuzz targets
 /// in `fuzz/` drive the very code the endpoints run; a server needs none of it directly.
 pub mod input {
     pub use super::client_auth::{Presented, presented};
-    pub use super::error::OAuthError;
+    pub use super::oauth_error::OAuthError;
     pub use super::token::{CodeExchange, TokenRequest};
     pub use crate::web::params::Params;
 }

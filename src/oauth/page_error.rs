@@ -10,7 +10,7 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
 use super::pages;
-use crate::api::error::RETRY_WRITES_AFTER_SECONDS;
+use crate::chain::api_error::RETRY_WRITES_AFTER_SECONDS;
 use crate::store::StoreError;
 
 pub enum PageError {
@@ -40,8 +40,8 @@ impl From<StoreError> for PageError {
 }
 
 /// For the steps still on the `Db` (sessions and sign-in, until they move to the store).
-impl From<crate::db::DbError> for PageError {
-    fn from(e: crate::db::DbError) -> PageError {
+impl From<crate::store::sqlite::DbError> for PageError {
+    fn from(e: crate::store::sqlite::DbError) -> PageError {
         StoreError::from(e).into()
     }
 }

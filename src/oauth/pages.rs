@@ -5,10 +5,10 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::auth_request::AuthRequest;
-use crate::clients::url_host;
-use crate::users::MIN_PASSWORD_CHARS;
+use crate::oauth::client_rules::url_host;
+use crate::web::accounts::MIN_PASSWORD_CHARS;
+use crate::web::browser_session::SignedIn;
 use crate::web::html::{self, Style, error_block, escape, fill, notice_block};
-use crate::web::session::SignedIn;
 
 static STYLE: Style = Style::new(include_str!("templates/style.css"));
 const ERROR: &str = include_str!("templates/error.html");

@@ -13,7 +13,7 @@
 //! - a row is small: a name of at most 100 characters, at most 10 redirect URIs of 1,000 bytes.
 //!
 //! The name is shown on the consent page, marked as unverified, so it may not pass for the
-//! operator's clients (`crate::client_names`); self-registered clients may share one.
+//! operator's clients (`crate::oauth::client_names`); self-registered clients may share one.
 //! `--no-dynamic-registration` switches the endpoint off.
 
 use std::net::IpAddr;
@@ -26,13 +26,13 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::endpoints::{SCOPE, asks_only_our_scope};
-use super::error::{OAuthError, no_store};
+use super::oauth_error::{OAuthError, no_store};
 use crate::AppState;
-use crate::api::error::{ApiError, json_response};
-use crate::api::request::json_body;
-use crate::client_address::client_address;
-use crate::client_names::{check_unambiguous_name, imitated};
-use crate::clients::{self, NewClient, Registration};
+use crate::chain::api_error::{ApiError, json_response};
+use crate::http::client_address::client_address;
+use crate::http::request::json_body;
+use crate::oauth::client_names::{check_unambiguous_name, imitated};
+use crate::oauth::client_rules::{self as clients, NewClient, Registration};
 use crate::store::{self, Commit};
 
 const MAX_NAME_CHARS: usize = 100;
@@ -68,7 +68,7 @@ async fn register(state: AppState, address: IpAddr, body: Result<Bytes, ApiError
             "client_name looks like \"{protected}\", an app registered by this server's operator; choose another name"
         )));
     }
-    // The per-address limit (crate::rate_limit) counts registrations, i.e. new rows: a request
+    // The per-address limit (crate::http::rate_limit) counts registrations, i.e. new rows: a request
     // refused for its metadata stores nothing, so it does not use up the address's allowance.
     state.limits.registration.check(address).map_err(OAuthError::too_many_requests)?;
     let new = NewClient::prepare(

@@ -6,11 +6,11 @@ use warp::http::HeaderMap;
 use warp::reply::Response;
 
 use super::client_auth;
-use super::error::{OAuthError, no_store};
+use super::oauth_error::{OAuthError, no_store};
 use crate::AppState;
-use crate::clock::unix_now;
-use crate::secrets::hash_secret;
 use crate::store::{Commit, tokens};
+use crate::support::clock::unix_now;
+use crate::support::secrets::hash_secret;
 use crate::web::params::Params;
 
 /// Answers 200 whether or not the token existed (RFC 7009 2.2): a client learns nothing by probing.

@@ -20,16 +20,16 @@ use warp::reply::Response;
 use super::auth_request::{our_resource, unknown_resource};
 use super::client_auth;
 use super::endpoints::{SCOPE, asks_only_our_scope};
-use super::error::{OAuthError, no_store};
+use super::oauth_error::{OAuthError, no_store};
 use crate::AppState;
-use crate::api::error::json_response;
-use crate::clients::Client;
-use crate::clock::unix_now;
-use crate::rate_limit::ClientAtAddress;
-use crate::secrets::{hash_secret, pkce_s256, random_id};
+use crate::chain::api_error::json_response;
+use crate::http::rate_limit::ClientAtAddress;
+use crate::oauth::client_rules::Client;
 use crate::store::codes::{self, CodeRefusal, CodeSpend};
 use crate::store::tokens::{self, Grant, NewPair, RefreshRefusal, RefreshSpend};
 use crate::store::{Commit, Tx};
+use crate::support::clock::unix_now;
+use crate::support::secrets::{hash_secret, pkce_s256, random_id};
 use crate::web::params::Params;
 
 /// The token response (RFC 6749 5.1).

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, Tx};
-use crate::ids::UserId;
+use crate::support::ids::UserId;
 
 /// What signing in needs to know about an account.
 pub struct Account {
@@ -218,7 +218,7 @@ pub fn remove(tx: &Tx<'_>, user_id: &UserId) -> Result<Removed, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::file::Missing;
+    use crate::store::sqlite::file::Missing;
     use crate::store::{Commit, Store};
 
     fn store(dir: &tempfile::TempDir) -> Store {

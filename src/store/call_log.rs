@@ -3,7 +3,7 @@
 use rusqlite::params;
 
 use super::{StoreError, Tx};
-use crate::ids::{ClientId, UserId};
+use crate::support::ids::{ClientId, UserId};
 
 /// One call as its row holds it: the request line, never the headers, so a token or a cookie
 /// cannot reach the log.

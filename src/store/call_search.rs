@@ -9,7 +9,7 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params_from_iter};
 
 use super::{StoreError, Tx, accounts};
-use crate::manage::call_filters::CallFilters;
+use crate::operator::call_filters::CallFilters;
 
 /// A stored value, as a report shows it.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,8 +7,8 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, Tx};
-use crate::ids::UserId;
 use crate::quota::{self, Limits};
+use crate::support::ids::UserId;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

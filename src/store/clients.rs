@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, Tx};
-use crate::clients::{Client, NewClient, Registration, url_host};
+use crate::oauth::client_rules::{Client, NewClient, Registration, url_host};
 
 /// Stores a client checked and drawn by [`NewClient::prepare`], registered at `now` (unix
 /// seconds, the server's clock).
@@ -123,7 +123,7 @@ pub(crate) fn prune_unused_on(conn: &Connection, now: i64, older_than: i64, limi
 }
 
 /// The names a self-registered client may not pass for: every operator-registered client's, and
-/// the host of every client known by its metadata document (`crate::client_names`).
+/// the host of every client known by its metadata document (`crate::oauth::client_names`).
 pub fn protected_names(tx: &Tx<'_>) -> Result<HashSet<String>, StoreError> {
     let mut names = HashSet::new();
     let mut stmt = tx.sqlite().prepare_cached(

@@ -7,7 +7,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Tx};
-use crate::ids::{ClientId, UserId};
+use crate::support::ids::{ClientId, UserId};
 
 /// A code to store: its hash, and what it was issued for.
 pub struct IssuedCode<'a> {
@@ -185,10 +185,10 @@ impl Found {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::unix_now;
-    use crate::secrets::pkce_s256;
     use crate::store::Commit;
     use crate::store::oauth_fixture::{Fixture, REDIRECT_URI};
+    use crate::support::clock::unix_now;
+    use crate::support::secrets::pkce_s256;
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CODE_HASH: &str = "hash-of-the-code";

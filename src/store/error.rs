@@ -2,7 +2,7 @@
 //! errors here: they travel inside the job's value, so a `StoreError` always reaches the code that
 //! turns it into a response (and, on PostgreSQL, a serialization failure reaches the retry loop).
 
-use crate::db::DbError;
+use crate::store::sqlite::DbError;
 
 /// Why a store job could not be done.
 #[derive(Debug, thiserror::Error)]

@@ -190,8 +190,8 @@ mod tests {
     #[test]
     fn an_extension_runs_its_own_sql_and_its_steps_once() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        crate::db::migrate(&conn).unwrap();
-        let tx = Tx::sqlite_at(&conn, &crate::clock::Clock::system());
+        crate::store::sqlite::migrate(&conn).unwrap();
+        let tx = Tx::sqlite_at(&conn, &crate::support::clock::Clock::system());
         let steps = [Migration {
             name: "notes",
             version: 1,

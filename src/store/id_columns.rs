@@ -4,7 +4,7 @@
 use rusqlite::ToSql;
 use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
 
-use crate::ids::{ClientId, UserId};
+use crate::support::ids::{ClientId, UserId};
 
 macro_rules! text_column {
     ($name:ident) => {

@@ -32,7 +32,11 @@ mod tx;
 pub mod usage_counters;
 
 pub mod call_log;
+pub mod housekeeping;
 pub mod quota;
+pub mod retention;
+pub mod rollups;
+pub mod sqlite;
 pub mod todos;
 
 use std::path::Path;
@@ -40,8 +44,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
-use crate::clock::Clock;
-use crate::db::{self, Db, DbError, Retention};
+use crate::store::sqlite::{self as db, Db, DbError, Retention};
+use crate::support::clock::Clock;
 
 pub use error::StoreError;
 pub use extension::{Migration, Row, Value};

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use tempfile::TempDir;
 
 use super::{Commit, Store, clients};
-use crate::clients::{NewClient, Registration};
-use crate::clock::unix_now;
-use crate::db::Retention;
-use crate::ids::UserId;
+use crate::oauth::client_rules::{NewClient, Registration};
+use crate::store::sqlite::Retention;
+use crate::support::clock::unix_now;
+use crate::support::ids::UserId;
 
 pub const REDIRECT_URI: &str = "https://chatgpt.com/aip/g-test/oauth/callback";
 

@@ -4,7 +4,7 @@
 use rusqlite::params;
 
 use super::{StoreError, Tx};
-use crate::ids::UserId;
+use crate::support::ids::UserId;
 
 /// Revokes, as of `now`, the user's live access and refresh tokens, of one client or of all;
 /// returns how many.

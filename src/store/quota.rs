@@ -4,9 +4,9 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Tx};
-use crate::auth::Caller;
-use crate::ids::{ClientId, UserId};
+use crate::chain::auth_step::Caller;
 use crate::quota::{Limits, Plan, Window};
+use crate::support::ids::{ClientId, UserId};
 
 /// The caller's own limit and their client's: primary-key look-ups in one statement. Which one is
 /// in force is decided by [`Limits::in_force`], the rule the `usage` report applies too.
@@ -107,8 +107,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::db::Retention;
     use crate::quota::Period;
+    use crate::store::sqlite::Retention;
     use crate::store::{Commit, Store};
 
     fn caller() -> Caller {

@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Tx};
-use crate::ids::UserId;
+use crate::support::ids::UserId;
 
 /// Who is signed in on a browser.
 #[derive(Debug, Clone)]

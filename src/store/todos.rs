@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{StoreError, Tx};
-use crate::ids::UserId;
+use crate::support::ids::UserId;
 use crate::todos::{ListQuery, NewTodo, Todo, TodoPatch};
 
 const COLUMNS: &str = "id, title, description, status, user_id, created_at, updated_at";
@@ -83,7 +83,7 @@ mod tests {
     #[test]
     fn listing_walks_an_index_without_sorting() {
         let conn = Connection::open_in_memory().unwrap();
-        crate::db::migrate(&conn).unwrap();
+        crate::store::sqlite::migrate(&conn).unwrap();
         for by_status in [false, true] {
             let plan: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {}", list_sql(by_status)))
@@ -98,7 +98,7 @@ mod tests {
             assert!(!plan.contains("TEMP B-TREE"), "{plan}");
             let query = ListQuery { status: by_status.then(|| "done".into()), limit: 20, before: Some(100) };
             assert!(
-                list(&Tx::sqlite_at(&conn, &crate::clock::Clock::system()), &UserId::new("u"), &query, 21)
+                list(&Tx::sqlite_at(&conn, &crate::support::clock::Clock::system()), &UserId::new("u"), &query, 21)
                     .unwrap()
                     .is_empty()
             );
@@ -109,7 +109,7 @@ mod tests {
 /// The application's clock writes the same text SQLite's column defaults did.
 #[cfg(test)]
 mod timestamp_tests {
-    use crate::clock::{Clock, timestamp_of_millis};
+    use crate::support::clock::{Clock, timestamp_of_millis};
 
     #[test]
     fn timestamps_are_what_sqlite_strftime_wrote() {

@@ -11,9 +11,9 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Tx};
-use crate::clock::unix_now;
-use crate::ids::{ClientId, UserId};
-use crate::secrets::{hash_secret, random_secret};
+use crate::support::clock::unix_now;
+use crate::support::ids::{ClientId, UserId};
+use crate::support::secrets::{hash_secret, random_secret};
 
 pub const ACCESS_PREFIX: &str = "gta_";
 pub const REFRESH_PREFIX: &str = "gtr_";
@@ -343,8 +343,8 @@ mod tests {
     use std::sync::{Arc, Barrier};
 
     use super::*;
-    use crate::db::file::Missing;
     use crate::store::oauth_fixture::Fixture;
+    use crate::store::sqlite::file::Missing;
     use crate::store::{Commit, Store};
 
     const FAMILY: &str = "family-1";

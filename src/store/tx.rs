@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 use super::StoreError;
-use crate::clock::{Clock, timestamp_of_millis};
+use crate::support::clock::{Clock, timestamp_of_millis};
 
 /// One open transaction (or, in a read job, one consistent snapshot), and the job's moment.
 pub enum Tx<'a> {
@@ -79,12 +79,12 @@ impl<'a> Tx<'a> {
         step: impl FnOnce(&mut Tx<'a>) -> Result<Result<T, D>, StoreError>,
     ) -> Result<Result<T, D>, StoreError> {
         let conn = self.sqlite();
-        crate::db::exec(conn, "SAVEPOINT step")?;
+        crate::store::sqlite::exec(conn, "SAVEPOINT step")?;
         let result = step(self);
         if !matches!(result, Ok(Ok(_))) {
-            crate::db::exec(conn, "ROLLBACK TO step")?;
+            crate::store::sqlite::exec(conn, "ROLLBACK TO step")?;
         }
-        crate::db::exec(conn, "RELEASE step")?;
+        crate::store::sqlite::exec(conn, "RELEASE step")?;
         result
     }
 }

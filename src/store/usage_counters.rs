@@ -5,8 +5,8 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{StoreError, Tx};
-use crate::ids::UserId;
 use crate::quota::{self, Limits, Period, Plan};
+use crate::support::ids::UserId;
 
 /// One counter: a (user, client) pair's count in one period, and the limit in force for the pair.
 #[derive(Debug, Clone, Serialize)]

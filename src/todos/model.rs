@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::api::error::ApiError;
+use crate::chain::api_error::ApiError;
 
 pub const TITLE_MAX: usize = 500;
 pub const DESCRIPTION_MAX: usize = 10_000;

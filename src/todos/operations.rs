@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use super::model::{NewTodo, Todo, TodoPatch};
 use super::query::{ListQuery, cursor};
-use crate::api::error::ApiError;
-use crate::auth::Caller;
 use crate::chain::OpError;
+use crate::chain::api_error::ApiError;
+use crate::chain::auth_step::Caller;
 use crate::store::{Tx, todos};
 
 /// `{"todos": [...], "nextCursor": ...}`: newest first; `nextCursor` is null on the last page.

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::model::{STATUS_MAX, text_field, text_value};
-use crate::api::error::ApiError;
+use crate::chain::api_error::ApiError;
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;

@@ -11,10 +11,10 @@ use super::model::{NewTodo, TodoPatch, parse_id};
 use super::operations;
 use super::query::ListQuery;
 use crate::AppState;
-use crate::api::error::ApiError;
-use crate::api::outcome::Refusal;
-use crate::api::request::json_body;
+use crate::chain::api_error::ApiError;
+use crate::chain::outcome::Refusal;
 use crate::chain::{Begun, call};
+use crate::http::request::json_body;
 
 /// A handler's answer: its response, or the refusal (already logged) that renders itself.
 type Answer = Result<Response, Refusal>;

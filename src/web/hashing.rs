@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::secrets::HashMemory;
+use crate::support::secrets::HashMemory;
 
 /// How long a sign-in waits for a free slot before the page says the server is busy.
 const WAIT_FOR_SLOT: Duration = Duration::from_secs(10);

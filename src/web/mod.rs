@@ -2,10 +2,11 @@
 //! console): the HTML layout and its headers, session cookies with CSRF tokens, and the password
 //! check with its lockout.
 
+pub mod accounts;
+pub mod browser_session;
 pub mod hashing;
 pub mod html;
 pub mod params;
-pub mod session;
 pub mod signin;
 pub mod throttle;
 
@@ -16,7 +17,7 @@ use warp::http::header::SET_COOKIE;
 use warp::reply::Response;
 
 use crate::AppState;
-use session::Browser;
+use browser_session::Browser;
 
 /// `Set-Cookie` values are marked Secure when the server is reached over https.
 pub fn secure_cookies(state: &AppState) -> bool {

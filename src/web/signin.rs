@@ -3,7 +3,7 @@
 //! same cost for unknown addresses, and a disabled account refused only to someone who knows its
 //! password.
 //!
-//! Two budgets per address (`crate::rate_limit`): wrong passwords ([`PublicLimits::sign_in`])
+//! Two budgets per address (`crate::http::rate_limit`): wrong passwords ([`PublicLimits::sign_in`])
 //! and every password hash a sign-in or sign-up asks for ([`PublicLimits::sign_in_work`], far
 //! more generous). Both are looked at before a form is read ([`admit`]); a wrong password costs
 //! from the first, a right one from the second. So the people behind one tunnel or office
@@ -19,10 +19,10 @@ use warp::reply::Response;
 use super::hashing::{Busy, PasswordHashing};
 use super::throttle::{Held, Throttle};
 use crate::AppState;
-use crate::rate_limit::{PublicLimits, retry_after_seconds};
-use crate::secrets::verify_password_in;
+use crate::http::rate_limit::{PublicLimits, retry_after_seconds};
 use crate::store::{StoreError, accounts};
-use crate::users::{Account, MAX_EMAIL_BYTES};
+use crate::support::secrets::verify_password_in;
+use crate::web::accounts::{Account, MAX_EMAIL_BYTES};
 
 /// What guards the password checks: the lockout and the bound on concurrent hashing. One for the
 /// whole server, so that the OAuth page and the console share a lockout and a memory bound.

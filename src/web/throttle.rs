@@ -6,7 +6,7 @@
 //! it. The owner, signing in from their usual network, gets in with the right password while
 //! someone else guesses from theirs; each such try that fails marks its address too, so a guesser
 //! gets one more attempt per address they control, and the per-address budgets
-//! (`crate::rate_limit`) bound how fast they can use even that.
+//! (`crate::http::rate_limit`) bound how fast they can use even that.
 //!
 //! An attempt counts as failed from the moment it starts, so parallel guesses cannot slip past
 //! the limit while their passwords are being checked; a successful sign-in forgets the email's
@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::clock::unix_now;
-use crate::rate_limit::AddressKey;
+use crate::http::rate_limit::AddressKey;
+use crate::support::clock::unix_now;
 
 pub const MAX_FAILURES: u32 = 5;
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);

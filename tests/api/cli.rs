@@ -163,7 +163,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_checkpoints() {
     for leftover in ["serve.db-wal", "serve.db-shm"] {
         assert!(!dir.path().join(leftover).exists(), "{leftover} is gone after a clean stop");
     }
-    let conn = gpt_todo::db::open_connection(&db).unwrap();
+    let conn = gpt_todo::store::sqlite::open_connection(&db).unwrap();
     let titles: i64 =
         conn.query_row("SELECT count(*) FROM todos WHERE title = 'finished after SIGTERM'", [], |r| r.get(0)).unwrap();
     assert_eq!(titles, 1);
@@ -225,7 +225,7 @@ fn configuration_flags_have_a_variable_and_every_argument_a_help_line() {
                 problems.push(format!("`{path} {name}` has no help line"));
             }
             if let Some(long) = arg.get_long() {
-                let expected = gpt_todo::cli::env_var_name(long);
+                let expected = gpt_todo::cli::args::env_var_name(long);
                 let got = arg.get_env().and_then(|e| e.to_str());
                 match settings.iter().any(|s| s == long) {
                     true if got != Some(expected.as_str()) => {
@@ -242,10 +242,10 @@ fn configuration_flags_have_a_variable_and_every_argument_a_help_line() {
             walk(sub, &path, settings, problems);
         }
     }
-    let settings = gpt_todo::cli::setting_flags();
+    let settings = gpt_todo::cli::args::setting_flags();
     assert!(settings.iter().any(|s| s == "db") && settings.iter().any(|s| s == "public-url"), "{settings:?}");
     assert!(!settings.iter().any(|s| s == "create" || s == "user" || s == "limit"), "{settings:?}");
-    let mut command = gpt_todo::cli::command();
+    let mut command = gpt_todo::cli::args::command();
     command.build();
     let mut problems = Vec::new();
     walk(&command, "", &settings, &mut problems);
@@ -534,7 +534,7 @@ fn an_older_binary_refuses_a_database_a_newer_one_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("newer.db");
     ok(&cli_on(&db, &["--create", "user", "list"], None));
-    let conn = gpt_todo::db::open_connection(&db).unwrap();
+    let conn = gpt_todo::store::sqlite::open_connection(&db).unwrap();
     conn.execute_batch("PRAGMA user_version = 999").unwrap();
     drop(conn);
     fails(&cli_on(&db, &["user", "list"], None), "downgrades are not supported");
@@ -860,7 +860,7 @@ fn control_characters_never_reach_the_operators_terminal() {
 
     // Rows written before control characters were refused (or by hand) are shown escaped.
     ok(&add("old@example.com", "Old"));
-    let conn = gpt_todo::db::open_connection(&db).unwrap();
+    let conn = gpt_todo::store::sqlite::open_connection(&db).unwrap();
     conn.execute("UPDATE users SET email = 'old\u{1b}[2J@example.com', name = 'Old\u{1b}]0;owned\u{7}\u{9b}31m'", [])
         .unwrap();
     conn.execute(

@@ -488,7 +488,7 @@ fn a_call_log_page_searches_a_bounded_window_and_links_on_to_older_calls() {
 /// in the rollups, as it does for calls the server logs). Their ids are below every id the server
 /// gave (negative, below `first_id`), as older calls' ids are.
 fn log_old_calls(db: &std::path::Path, user: &str, client: &str, n: usize, days_ago: i64, first_id: i64) {
-    let mut conn = gpt_todo::db::open_connection(db).unwrap();
+    let mut conn = gpt_todo::store::sqlite::open_connection(db).unwrap();
     let tx = conn.transaction().unwrap();
     {
         let mut insert = tx
@@ -529,8 +529,10 @@ fn old_call_log_rows_are_pruned_the_rollups_and_counters_stay_and_the_file_stops
     server.stop();
     let old_day = "SELECT coalesce(sum(calls), 0) FROM api_calls_daily WHERE day = date('now', '-10 days')";
     log_old_calls(&db, &user, &client, 3000, 10, 0);
-    let pages_full =
-        gpt_todo::db::open_connection(&db).unwrap().query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0)).unwrap();
+    let pages_full = gpt_todo::store::sqlite::open_connection(&db)
+        .unwrap()
+        .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
+        .unwrap();
     let mut server = start_and_prune(&db);
     assert_eq!(server.count("SELECT count(*) FROM api_calls"), 3, "the calls inside the window stay");
     assert_eq!(server.count(old_day), 3000, "the rollups keep every pruned call");
@@ -553,7 +555,7 @@ fn the_metrics_text_counts_requests_refusals_and_writer_batches() {
     let (_, _, token) = server.caller("ann@example.com", Some(1));
     assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 201);
     assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 429);
-    let text = gpt_todo::metrics::render(&server.db_path);
+    let text = gpt_todo::http::metrics::render(&server.db_path);
     let value = |series: &str| -> f64 {
         let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()

@@ -24,14 +24,14 @@ fn example_values() -> BTreeMap<String, String> {
 
 #[test]
 fn the_environment_file_lists_every_serve_option() {
-    let mut command = gpt_todo::cli::command();
+    let mut command = gpt_todo::cli::args::command();
     command.build();
     let serve = command.find_subcommand("serve").unwrap();
     let values = example_values();
     let missing: Vec<String> = serve
         .get_arguments()
         .filter_map(|arg| arg.get_long().filter(|l| *l != "help"))
-        .map(gpt_todo::cli::env_var_name)
+        .map(gpt_todo::cli::args::env_var_name)
         .filter(|name| !values.contains_key(name))
         .collect();
     assert!(missing.is_empty(), "deploy/gpt-todo.env.example must list {missing:?}");

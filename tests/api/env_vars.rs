@@ -58,7 +58,7 @@ fn leaves(command: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>
 fn parse_with(variable: &str, value: &str, argv: &[String]) -> Result<clap::ArgMatches, clap::Error> {
     // SAFETY: this process runs this one test (see ALONE), so nothing else reads the environment.
     unsafe { std::env::set_var(variable, value) };
-    let parsed = gpt_todo::cli::command().try_get_matches_from(argv);
+    let parsed = gpt_todo::cli::args::command().try_get_matches_from(argv);
     unsafe { std::env::remove_var(variable) };
     parsed
 }
@@ -78,8 +78,8 @@ fn configuration_flags_and_only_they_are_read_from_their_variables() {
         assert!(printed.contains("1 passed"), "the child ran the check:\n{printed}");
         return;
     }
-    let settings = gpt_todo::cli::setting_flags();
-    let mut root = gpt_todo::cli::command();
+    let settings = gpt_todo::cli::args::setting_flags();
+    let mut root = gpt_todo::cli::args::command();
     root.build();
     let mut paths = Vec::new();
     leaves(&root, Vec::new(), &mut paths);
@@ -88,7 +88,7 @@ fn configuration_flags_and_only_they_are_read_from_their_variables() {
         let command = path.iter().fold(&root, |c, name| c.find_subcommand(name).unwrap());
         for arg in command.get_arguments().filter(|a| a.get_long().is_some_and(|l| l != "help" && l != "version")) {
             let long = arg.get_long().unwrap();
-            let variable = gpt_todo::cli::env_var_name(long);
+            let variable = gpt_todo::cli::args::env_var_name(long);
             let flag = matches!(arg.get_action(), clap::ArgAction::SetTrue);
             let value = if flag { "yes" } else { sample(long) };
             let setting = settings.iter().any(|s| s == long);

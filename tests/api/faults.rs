@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::{TestServer, get, http, post_json, reply};
-use gpt_todo::clock::Clock;
-use gpt_todo::ids::{ClientId, UserId};
 use gpt_todo::oauth::SCOPE;
 use gpt_todo::store::{Tx, tokens};
-use gpt_todo::{db, users};
+use gpt_todo::support::clock::Clock;
+use gpt_todo::support::ids::{ClientId, UserId};
+use gpt_todo::{store::sqlite as db, web::accounts as users};
 use rusqlite::Connection;
 
 /// The real binary serving `db_path` on a free port; killed with SIGKILL when dropped.

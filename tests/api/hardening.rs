@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::common::process::ServerProcess;
-use gpt_todo::api::request::{CUT_MARK, MAX_LOGGED_BYTES};
+use gpt_todo::http::request::{CUT_MARK, MAX_LOGGED_BYTES};
 
 /// Sends `request` as it is and reads the answer until the server closes or 10 s pass.
 fn raw_exchange(address: SocketAddr, request: &[u8]) -> String {
@@ -31,7 +31,7 @@ fn the_call_log_keeps_at_most_512_bytes_of_a_path_and_user_agent() {
     let answer = raw_exchange(server.address, request.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 404"), "expected a 404, got {:?}", &answer[..answer.len().min(200)]);
 
-    let conn = gpt_todo::db::open_connection(&server.db_path).unwrap();
+    let conn = gpt_todo::store::sqlite::open_connection(&server.db_path).unwrap();
     let (logged_path, logged_agent): (String, String) =
         conn.query_row("SELECT path, user_agent FROM api_calls", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     for (what, logged, sent) in [("path", &logged_path, &path), ("user agent", &logged_agent, &agent)] {
@@ -63,7 +63,7 @@ struct LoginPage {
 
 /// Registers a client and opens its login page once, as a browser would.
 fn login_page(server: &ServerProcess) -> LoginPage {
-    let conn = gpt_todo::db::open_connection(&server.db_path).unwrap();
+    let conn = gpt_todo::store::sqlite::open_connection(&server.db_path).unwrap();
     let client = common::register_client(&conn, "Load", &[CALLBACK.to_owned()], None, false).unwrap();
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")

@@ -6,7 +6,7 @@
 mod notes;
 
 use crate::common::{TestServer, get, post_json};
-use gpt_todo::api::error::QUOTA_MESSAGE;
+use gpt_todo::chain::api_error::QUOTA_MESSAGE;
 
 fn start() -> (tempfile::TempDir, TestServer) {
     let dir = tempfile::tempdir().unwrap();

@@ -97,7 +97,7 @@ fn setup() -> (TestServer, (String, String)) {
     setup_with(|_| {})
 }
 
-fn setup_with(configure: impl FnOnce(&mut gpt_todo::config::Config)) -> (TestServer, (String, String)) {
+fn setup_with(configure: impl FnOnce(&mut gpt_todo::cli::config::Config)) -> (TestServer, (String, String)) {
     let server = TestServer::start_with(configure);
     server.add_user("ann@example.com");
     let client = server.add_client(None);
@@ -419,12 +419,12 @@ fn housekeeping_prunes_dead_tokens_but_a_replayed_rotated_refresh_token_still_re
     );
     assert_eq!(gone.status, 200);
     // The first access token has expired.
-    let first_access = gpt_todo::secrets::hash_secret(field(&first, "access_token"));
+    let first_access = gpt_todo::support::secrets::hash_secret(field(&first, "access_token"));
     server.sql().execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = ?1", [first_access]).unwrap();
     let before = server.count("SELECT count(*) FROM oauth_tokens");
 
     // What the writer runs on its timer.
-    while gpt_todo::db::housekeeping::run_steps(&server.sql(), Default::default()) {}
+    while gpt_todo::store::housekeeping::run_steps(&server.sql(), Default::default()) {}
     let after = server.count("SELECT count(*) FROM oauth_tokens");
     assert!(after < before, "nothing was pruned: {before} rows before, {after} after");
     assert_eq!(
@@ -1100,7 +1100,7 @@ fn sign_in_posts_are_limited_per_address_with_retry_after() {
     let (server, (client_id, _)) = setup();
     let mut browser = Browser::new(&server);
     let login = browser.get(&authorize_path(&client_id, CALLBACK, &[]));
-    let burst = gpt_todo::rate_limit::Rate::SIGN_IN.burst;
+    let burst = gpt_todo::http::rate_limit::Rate::SIGN_IN.burst;
     for n in 0..burst {
         // A different email each time: the per-account lockout is not what refuses here.
         let email = format!("guess{n}@example.com");
@@ -1133,7 +1133,7 @@ fn the_token_endpoint_limits_each_address_with_an_rfc_6749_error() {
         ]))
     };
     // The bucket refills while the loop runs, so a few more than the burst may pass.
-    let burst = gpt_todo::rate_limit::Rate::TOKEN.burst as usize;
+    let burst = gpt_todo::http::rate_limit::Rate::TOKEN.burst as usize;
     let mut answered = 0;
     let limited = loop {
         let reply = attempt("203.0.113.9");

@@ -3,8 +3,8 @@
 //! sets; limits are set with the real `gpt-todo` commands, as an operator would.
 
 use crate::common::{Reply, TestServer, post_json};
-use gpt_todo::api::error::QUOTA_MESSAGE;
-use gpt_todo::clock::Clock;
+use gpt_todo::chain::api_error::QUOTA_MESSAGE;
+use gpt_todo::support::clock::Clock;
 use serde_json::Value;
 
 /// 2026-11-30T10:00:00Z, 14 hours before midnight UTC.
@@ -254,7 +254,7 @@ fn lifetime_counts_from_before_windows_are_kept() {
     let db_path = dir.path().join("v1.db");
     // A database as the first release left it: migration 1 only, with a counter of 5.
     {
-        let conn = gpt_todo::db::open_connection(&db_path).unwrap();
+        let conn = gpt_todo::store::sqlite::open_connection(&db_path).unwrap();
         conn.execute_batch(include_str!("../../schema.sql")).unwrap();
         conn.execute_batch(
             "PRAGMA user_version = 1;

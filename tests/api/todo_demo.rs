@@ -83,7 +83,7 @@ fn unauthorized_for_missing_malformed_unknown_expired_and_revoked_tokens() {
         .sql()
         .execute(
             "UPDATE oauth_tokens SET revoked_at = 1 WHERE token_hash = ?1",
-            [gpt_todo::secrets::hash_secret(&revoked)],
+            [gpt_todo::support::secrets::hash_secret(&revoked)],
         )
         .unwrap();
     std::thread::sleep(Duration::from_millis(2100));

@@ -12,13 +12,13 @@ use std::sync::Once;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use gpt_todo::clients::{NewClient, Registered, Registration};
-use gpt_todo::clock::{Clock, unix_now};
-use gpt_todo::config::Config;
-use gpt_todo::ids::{ClientId, UserId};
+use gpt_todo::cli::config::Config;
 use gpt_todo::oauth::SCOPE;
+use gpt_todo::oauth::client_rules::{NewClient, Registered, Registration};
 use gpt_todo::store::{self, Tx, tokens};
-use gpt_todo::{AppState, db, serve, users, with_public_url};
+use gpt_todo::support::clock::{Clock, unix_now};
+use gpt_todo::support::ids::{ClientId, UserId};
+use gpt_todo::{AppState, serve, store::sqlite as db, web::accounts as users, with_public_url};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -298,7 +298,7 @@ pub fn register_client(
     public: bool,
 ) -> Result<Registered, String> {
     let new = NewClient::prepare(Registration::Operator, name, redirect_uris, call_limit, public)?;
-    store::clients::insert(&Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()), &new, unix_now())
+    store::clients::insert(&Tx::sqlite_at(conn, &gpt_todo::support::clock::Clock::system()), &new, unix_now())
         .map_err(|e| e.to_string())?;
     Ok(new.registered())
 }
@@ -311,7 +311,7 @@ pub fn remember_metadata_document(
     redirect_uris: &[String],
 ) -> Result<(), store::StoreError> {
     store::clients::remember_metadata_document(
-        &Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()),
+        &Tx::sqlite_at(conn, &gpt_todo::support::clock::Clock::system()),
         client_id,
         name,
         redirect_uris,
@@ -323,7 +323,7 @@ pub fn remember_metadata_document(
 pub fn issue_token(conn: &rusqlite::Connection, grant: &tokens::Grant, ttl: Duration) -> String {
     let token = tokens::NewToken::new(tokens::Kind::Access);
     tokens::issue(
-        &Tx::sqlite_at(conn, &gpt_todo::clock::Clock::system()),
+        &Tx::sqlite_at(conn, &gpt_todo::support::clock::Clock::system()),
         &token,
         grant,
         tokens::expires_at(unix_now(), ttl),

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::*;
 use crate::common::process::ServerProcess;
 use crate::common::source_address::nth_address;
-use gpt_todo::clock::Clock;
+use gpt_todo::support::clock::Clock;
 
 /// Runs `work(i)` for `0..n` on `threads` threads; the results in order.
 fn in_parallel<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
@@ -118,7 +118,7 @@ fn wrong_client_secrets_from_one_address_meet_a_429_with_retry_after() {
     };
     assert_oauth_error(&limited, 429, "temporarily_unavailable");
     assert!((1..=60).contains(&retry_after(&limited)), "{limited:?}");
-    let burst = gpt_todo::rate_limit::Rate::CLIENT_AUTH.burst as usize;
+    let burst = gpt_todo::http::rate_limit::Rate::CLIENT_AUTH.burst as usize;
     assert!((burst..400).contains(&answered), "{answered} wrong secrets were answered before the 429");
     eprintln!("wrong client secrets from one address: {answered} answered 401, then 429");
     // Another address is not held back, and the right secret from it works.

@@ -1,0 +1,11 @@
+//! The command line: its arguments, the server's configuration made from them, and the admin
+//! commands (which print what they did).
+
+pub mod args;
+mod client_commands;
+pub mod commands;
+pub mod config;
+mod limit_commands;
+mod report_commands;
+mod table;
+mod user_commands;

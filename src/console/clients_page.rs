@@ -1,0 +1,321 @@
+//! Clients: the list with their usage, adding one (shown exactly as `client add` prints it, once),
+//! and one client's page: redirect URIs, limit, a new secret, revoking its tokens.
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::Ask;
+use super::audit_page::change;
+use super::frame::{self, Section, button_form, csrf_field, query_value, segment};
+use crate::cli::commands as admin;
+use crate::operator::manage_clients::{self as manage, ClientSummary};
+use crate::operator::{ManageError, ManageResult};
+use crate::quota::{Plan, Window};
+use crate::store::{StoreError, Tx, client_admin, reports};
+use crate::support::clock::unix_now;
+use crate::web::html::{error_block, escape, sentence};
+
+/// A client in the list: what `client list` shows, and its use.
+struct Listed {
+    client: ClientSummary,
+    calls_30_days: u64,
+    live_tokens: u64,
+}
+
+pub async fn list(ask: Ask) -> Response {
+    let since = crate::quota::Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
+    let now = unix_now();
+    match ask.state.store.read(move |tx| listed(tx, &since, now)).await {
+        Ok(clients) => frame::page(&ask, Section::Clients, "Clients", &render_list(&ask, &clients, None)),
+        Err(e) => frame::server_error(&e),
+    }
+}
+
+fn listed(tx: &Tx<'_>, since: &str, now: i64) -> Result<Vec<Listed>, StoreError> {
+    client_admin::list(tx)?
+        .into_iter()
+        .map(|client| {
+            let (calls_30_days, live_tokens) = reports::client_use(tx, &client.client_id, since, now)?;
+            Ok(Listed { client, calls_30_days, live_tokens })
+        })
+        .collect()
+}
+
+fn render_list(ask: &Ask, clients: &[Listed], error: Option<&str>) -> String {
+    let mut html = String::from("<h1>Clients</h1>");
+    if clients.is_empty() {
+        html.push_str("<p>No clients yet. Add one below for each GPT or app that signs its users in here.</p>");
+    } else {
+        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Type</th><th scope="col">Registered</th><th scope="col">Limit</th><th scope="col" class="num">Calls, 30 days</th><th scope="col" class="num">Live tokens</th></tr></thead><tbody>"#);
+        for Listed { client, calls_30_days, live_tokens } in clients {
+            html.push_str(&format!(
+                r#"<tr><td><a href="/admin/clients/{href}">{name}</a></td><td><code>{id}</code></td><td>{kind}</td><td>{registered}</td><td>{limit}</td><td class="num">{calls_30_days}</td><td class="num">{live_tokens}</td></tr>"#,
+                id = escape(&client.client_id),
+                href = escape(&segment(&client.client_id)),
+                name = escape(&client.name),
+                kind = client.kind,
+                registered = registration_text(&client.registered_by),
+                limit = escape(&limit_text(client)),
+            ));
+        }
+        html.push_str("</tbody></table></div>");
+    }
+    html.push_str(&format!(
+        r#"<h2 id="add">Add a client</h2>{error}
+<form method="post" action="/admin/clients">{csrf}
+<label for="name">Name (shown on the consent page)</label>
+<input id="name" type="text" name="name" required>
+<label for="redirect_uris">Redirect URIs, one per line (exact match)</label>
+<textarea id="redirect_uris" name="redirect_uris" required placeholder="https://chat.openai.com/aip/g-…/oauth/callback"></textarea>
+<div class="inline"><div><label for="call_limit">Calls per user (empty: the server's default)</label>
+<input id="call_limit" type="number" name="call_limit" min="0" inputmode="numeric"></div>
+<div><label for="per">Per</label>{per}</div></div>
+<div class="inline"><input id="public" type="checkbox" name="public" value="yes"><label for="public">Public client (no secret; PKCE S256)</label></div>
+<p><button type="submit">Add client</button></p>
+</form>"#,
+        error = error_block(error),
+        csrf = csrf_field(ask),
+        per = window_select("per", Window::Total),
+    ));
+    html
+}
+
+/// How the client came to be known, for the operator: only `client add` and this console's form
+/// are the operator's own; the others added themselves (MCP clients, issue 8).
+fn registration_text(registered_by: &str) -> &'static str {
+    match registered_by {
+        "operator" => "by the operator",
+        "dynamic" => "dynamic (RFC 7591)",
+        "metadata-document" => "metadata document",
+        _ => "unknown",
+    }
+}
+
+fn limit_text(client: &ClientSummary) -> String {
+    let window = client.call_window.as_deref().and_then(Window::from_stored).unwrap_or(Window::Total);
+    match client.call_limit {
+        Some(limit) => admin::describe(Plan { limit: limit.max(0) as u64, window }),
+        None => "server default".to_owned(),
+    }
+}
+
+fn window_select(name: &str, selected: Window) -> String {
+    let options: String = [Window::Total, Window::Day, Window::Month]
+        .iter()
+        .map(|w| {
+            let chosen = if *w == selected { " selected" } else { "" };
+            let text = match w {
+                Window::Total => "in total",
+                Window::Day => "per UTC day",
+                Window::Month => "per UTC month",
+            };
+            format!(r#"<option value="{w}"{chosen}>{text}</option>"#, w = w.as_str())
+        })
+        .collect();
+    format!(r#"<select id="{name}" name="{name}">{options}</select>"#)
+}
+
+/// A limit from the form's `call_limit` and `per`; an empty number is the server's default.
+fn plan_from(ask: &Ask) -> ManageResult<Option<Plan>> {
+    let window = Window::from_stored(ask.params.get("per").unwrap_or("total"))
+        .ok_or_else(|| ManageError::Refused("choose a window: in total, per day or per month".into()))?;
+    match ask.params.get("call_limit").map(str::trim).filter(|n| !n.is_empty()) {
+        None => Ok(None),
+        Some(n) => admin::parse_limit(n, window).map_err(|e| ManageError::Refused(e.to_string())),
+    }
+}
+
+pub async fn add(ask: Ask) -> Response {
+    let name = ask.params.get("name").unwrap_or("").trim().to_owned();
+    let uris: Vec<String> = ask
+        .params
+        .get("redirect_uris")
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let public = ask.params.get("public") == Some("yes");
+    let added = match plan_from(&ask) {
+        Err(e) => Err(e),
+        Ok(plan) => {
+            let (n, u) = (name.clone(), uris.clone());
+            let detail = format!("name {name:?}, {} redirect URIs{}", uris.len(), if public { ", public" } else { "" });
+            change(&ask, "client.add", &name, detail, move |tx| manage::add(tx, &n, &u, plan, public)).await
+        }
+    };
+    match added {
+        Ok(registered) => {
+            let printed = admin::added(&name, &registered, ask.state.config.public_url());
+            let content = format!(
+                r#"<h1>Client added</h1><p class="notice" role="status">Copy these now: the secret is shown only this once (only its hash is stored).</p><pre>{}</pre><p><a href="/admin/clients/{}">Go to the client</a> · <a href="/admin/clients">All clients</a></p>"#,
+                escape(&printed),
+                escape(&segment(&registered.client_id))
+            );
+            frame::page(&ask, Section::Clients, "Client added", &content)
+        }
+        Err(ManageError::Refused(message)) => refused_add(ask, &message).await,
+        Err(e) => frame::server_error(&e),
+    }
+}
+
+async fn refused_add(ask: Ask, message: &str) -> Response {
+    let since = crate::quota::Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
+    let now = unix_now();
+    let clients = match ask.state.store.read(move |tx| listed(tx, &since, now)).await {
+        Ok(clients) => clients,
+        Err(e) => return frame::server_error(&e),
+    };
+    let html = render_list(&ask, &clients, Some(&sentence(message)));
+    frame::page_with_status(&ask, StatusCode::BAD_REQUEST, Section::Clients, "Clients", &html)
+}
+
+/// One client's page.
+pub async fn detail(client_id: String, ask: Ask) -> Response {
+    show(client_id, ask, StatusCode::OK, None, None).await
+}
+
+async fn show(
+    client_id: String,
+    ask: Ask,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let id = client_id.clone();
+    let client = match ask.state.store.read(move |tx| client_admin::summary_of(tx, &id)).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return frame::not_found("such client"),
+        Err(e) => return frame::server_error(&e),
+    };
+    let content = render_detail(&ask, &client, notice.as_deref(), error.as_deref());
+    frame::page_with_status(&ask, status, Section::Clients, &client.name, &content)
+}
+
+fn render_detail(ask: &Ask, client: &ClientSummary, notice: Option<&str>, error: Option<&str>) -> String {
+    let action = format!("/admin/clients/{}", segment(&client.client_id));
+    let mut html = format!(
+        r#"<p><a href="/admin/clients">← All clients</a></p><h1>{name}</h1>{notice}{error}
+<dl><dt>Client id</dt><dd><code>{id}</code></dd><dt>Type</dt><dd>{kind}</dd><dt>Registered</dt><dd>{registered}</dd><dt>Limit</dt><dd>{limit}</dd><dt>Added</dt><dd>{created}</dd></dl>
+<p><a href="/admin/calls?client={query}">Its calls in the log</a></p>
+<h2>Redirect URIs</h2><ul>"#,
+        name = escape(&client.name),
+        notice =
+            notice.map(|n| format!(r#"<pre class="notice" role="status">{}</pre>"#, escape(n))).unwrap_or_default(),
+        error = error_block(error),
+        id = escape(&client.client_id),
+        query = escape(&query_value(&client.client_id)),
+        kind = client.kind,
+        registered = registration_text(&client.registered_by),
+        limit = escape(&limit_text(client)),
+        created = escape(&client.created_at),
+    );
+    for uri in &client.redirect_uris {
+        let fields = format!(
+            r#"<input type="hidden" name="action" value="remove-redirect"><input type="hidden" name="uri" value="{}">"#,
+            escape(uri)
+        );
+        html.push_str(&format!(
+            "<li><code>{}</code> {}</li>",
+            escape(uri),
+            button_form(ask, &action, &fields, "Remove", "secondary")
+        ));
+    }
+    html.push_str("</ul>");
+    html.push_str(&button_form(
+        ask,
+        &action,
+        r#"<input type="hidden" name="action" value="add-redirect"><div><label for="uri">Add a redirect URI</label><input id="uri" type="text" name="uri" required></div>"#,
+        "Add",
+        "",
+    ));
+    let current = client.call_window.as_deref().and_then(Window::from_stored).unwrap_or(Window::Total);
+    html.push_str("<h2>Limit</h2><p>Calls each user may make. Empty: the server's default.</p>");
+    html.push_str(&button_form(
+        ask,
+        &action,
+        &format!(
+            r#"<input type="hidden" name="action" value="set-limit"><div><label for="call_limit">Calls per user</label><input id="call_limit" type="number" name="call_limit" min="0" value="{}"></div><div><label for="per">Per</label>{}</div>"#,
+            client.call_limit.map(|n| n.to_string()).unwrap_or_default(),
+            window_select("per", current)
+        ),
+        "Set limit",
+        "",
+    ));
+    html.push_str("<h2>Secret and tokens</h2>");
+    if client.kind == "confidential" {
+        html.push_str(&button_form(
+            ask,
+            &action,
+            r#"<input type="hidden" name="action" value="rotate-secret">"#,
+            "Rotate the secret",
+            "secondary",
+        ));
+    }
+    html.push_str(&button_form(
+        ask,
+        &action,
+        r#"<input type="hidden" name="action" value="revoke-tokens">"#,
+        "Revoke all its tokens",
+        "danger",
+    ));
+    html
+}
+
+/// A change on one client's page: one writer job with its audit row, then the page again.
+pub async fn change_client(client_id: String, ask: Ask) -> Response {
+    let id = client_id.clone();
+    let uri = ask.params.get("uri").unwrap_or("").trim().to_owned();
+    let done: ManageResult<Option<String>> = match ask.params.get("action") {
+        Some("add-redirect") => {
+            let detail = uri.clone();
+            change(&ask, "client.add-redirect-uri", &client_id, detail, move |tx| {
+                Ok(manage::add_redirect_uri(tx, &id, &uri)?.map(|_| Some("Redirect URI added.".to_owned())))
+            })
+            .await
+        }
+        Some("remove-redirect") => {
+            let detail = uri.clone();
+            change(&ask, "client.remove-redirect-uri", &client_id, detail, move |tx| {
+                Ok(manage::remove_redirect_uri(tx, &id, &uri)?.map(|_| Some("Redirect URI removed.".to_owned())))
+            })
+            .await
+        }
+        Some("set-limit") => match plan_from(&ask) {
+            Err(e) => Err(e),
+            Ok(plan) => {
+                let detail = plan.map_or("server default".to_owned(), admin::describe);
+                let notice = format!("Limit set: {detail}.");
+                change(&ask, "client.set-limit", &client_id, detail, move |tx| {
+                    Ok(manage::set_limit(tx, &id, plan)?.map(|()| Some(notice.clone())))
+                })
+                .await
+            }
+        },
+        Some("rotate-secret") => {
+            let secret = manage::new_secret();
+            change(&ask, "client.rotate-secret", &client_id, String::new(), move |tx| {
+                Ok(manage::rotate_secret(tx, &id, &secret)?.map(|()| Some(admin::rotated(&id, &secret))))
+            })
+            .await
+        }
+        Some("revoke-tokens") => {
+            let now = unix_now();
+            change(&ask, "client.revoke-tokens", &client_id, String::new(), move |tx| {
+                Ok(manage::revoke_tokens(tx, &id, now)?
+                    .map(|n| Some(format!("Revoked {}.", admin::counted(n, "token", "tokens")))))
+            })
+            .await
+        }
+        _ => Err(ManageError::Refused("this form action is not available".into())),
+    };
+    match done {
+        Ok(notice) => show(client_id, ask, StatusCode::OK, notice, None).await,
+        Err(ManageError::NoClient(_)) => frame::not_found("such client"),
+        Err(ManageError::Refused(message)) => {
+            show(client_id, ask, StatusCode::BAD_REQUEST, None, Some(sentence(&message))).await
+        }
+        Err(e) => frame::server_error(&e),
+    }
+}
