@@ -1,6 +1,6 @@
 //! The call log's retention: rows older than `--call-log-days` are deleted, a small batch at a
 //! time, and only once housekeeping has counted them in the daily and hourly rollups
-//! (`db::rollups`), so the console's charts and totals outlive the raw rows. The counters
+//! (`rollups`), so the console's charts and totals outlive the raw rows. The counters
 //! (`api_usage`) are not touched, so no quota moves.
 //!
 //! SQLite reuses the pages freed by the deletes, so once the window is full the file stops
