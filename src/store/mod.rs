@@ -32,10 +32,7 @@ mod tx;
 pub mod usage_counters;
 
 pub mod call_log;
-pub mod housekeeping;
 pub mod quota;
-pub mod retention;
-pub mod rollups;
 pub mod sqlite;
 pub mod todos;
 
