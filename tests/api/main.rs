@@ -20,6 +20,7 @@ mod operator_commands;
 mod quickstart;
 mod quota;
 mod quota_properties;
+mod readme;
 mod remote_mode;
 mod restore;
 mod todo_demo;
