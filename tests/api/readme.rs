@@ -126,7 +126,7 @@ fn broken_links(path: &Path, text: &str, read: &dyn Fn(&Path) -> Option<String>)
         let here = format!("{}:{number}: ({target})", path.display());
         match (linked_text, anchor) {
             (None, _) => problems.push(format!("{here}: no file {}", linked.display())),
-            (Some(_), Some(anchor)) if !linked.extension().is_some_and(|e| e == "md") => {
+            (Some(_), Some(anchor)) if linked.extension().is_none_or(|e| e != "md") => {
                 problems.push(format!("{here}: #{anchor} in a file that has no headings"))
             }
             (Some(linked_text), Some(anchor)) if !anchors(&linked_text).iter().any(|a| a == anchor) => {
