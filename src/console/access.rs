@@ -18,7 +18,6 @@ use crate::AppState;
 use crate::http::client_address::client_address;
 use crate::oauth::events::{AuthEvent, Event};
 use crate::store::{StoreError, Tx, accounts, sessions};
-use crate::support::clock::unix_now;
 use crate::web::browser_session::{self as session, Browser, CONSOLE, SignedIn};
 use crate::web::html::see_other;
 use crate::web::markup::error_block;
@@ -76,7 +75,7 @@ pub async fn admin(state: AppState, headers: &HeaderMap, params: Params, form: b
 /// In one snapshot: whether anyone can sign in to the console at all, and who is signed in on the
 /// browser whose session has this hash.
 async fn gate(state: &AppState, session_hash: Option<String>) -> Result<(bool, Option<SignedIn>), StoreError> {
-    let now = unix_now();
+    let now = state.config.clock.now();
     state.store.read(move |tx| Ok((accounts::any_admin(tx)?, signed_in(tx, session_hash.as_deref(), now)?))).await
 }
 

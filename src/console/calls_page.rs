@@ -1,7 +1,7 @@
 //! The call log: filters (user, client, status, path, time range), newest first, paged by a
 //! cursor (the last id shown), and one call in full.
 //!
-//! The filters are `manage::call_filters`'s, which `gpt-todo logs` shares; the search is
+//! The filters are `operator::call_filters`'s, which `gpt-todo logs` shares; the search is
 //! `store::call_search`'s. One page searches at most [`SEARCH_WINDOW`] ids: a filter that matches little (a status or a
 //! path no index serves) would otherwise read the whole log before answering. When the window
 //! ends before the page is full, the page says so and links on to the older calls.

@@ -13,7 +13,6 @@ use crate::operator::manage_clients::{self as manage, ClientSummary};
 use crate::operator::{ManageError, ManageResult};
 use crate::quota::{Plan, Window};
 use crate::store::{StoreError, Tx, client_admin, reports};
-use crate::support::clock::unix_now;
 use crate::web::html::sentence;
 use crate::web::markup::error_block;
 
@@ -26,7 +25,7 @@ struct Listed {
 
 pub async fn list(ask: Ask) -> Response {
     let since = crate::quota::Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
-    let now = unix_now();
+    let now = ask.state.config.clock.now();
     match ask.state.store.read(move |tx| listed(tx, &since, now)).await {
         Ok(clients) => frame::page(&ask, Section::Clients, "Clients", render_list(&ask, &clients, None)),
         Err(e) => frame::server_error(&e),
@@ -192,7 +191,7 @@ pub async fn add(ask: Ask) -> Response {
 
 async fn refused_add(ask: Ask, message: &str) -> Response {
     let since = crate::quota::Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
-    let now = unix_now();
+    let now = ask.state.config.clock.now();
     let clients = match ask.state.store.read(move |tx| listed(tx, &since, now)).await {
         Ok(clients) => clients,
         Err(e) => return frame::server_error(&e),
@@ -308,7 +307,7 @@ pub async fn change_client(client_id: String, ask: Ask) -> Response {
             .await
         }
         Some("revoke-tokens") => {
-            let now = unix_now();
+            let now = ask.state.config.clock.now();
             change(&ask, "client.revoke-tokens", &client_id, String::new(), move |tx| {
                 Ok(manage::revoke_tokens(tx, &id, now)?
                     .map(|n| Some(format!("Revoked {}.", admin::counted(n, "token", "tokens")))))

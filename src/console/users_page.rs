@@ -14,7 +14,6 @@ use crate::operator::{self as manage, ManageError, ManageResult};
 use crate::quota::{Period, Plan, Window};
 use crate::store::accounts::{self, Profile};
 use crate::store::{reports, usage_counters};
-use crate::support::clock::unix_now;
 use crate::support::ids::UserId;
 use crate::web::html::sentence;
 use crate::web::markup::error_block;
@@ -199,7 +198,7 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
             Err(ManageError::Refused("you cannot disable your own account here; use the command line".into()))
         }
         Some("disable") => {
-            let now = unix_now();
+            let now = ask.state.config.clock.now();
             change(&ask, "user.disable", &email, String::new(), move |tx| {
                 Ok(manage::manage_users::disable(tx, &who, now)?
                     .map(|_| "Disabled: sign-in is refused and their tokens stop working now.".into()))

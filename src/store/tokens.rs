@@ -11,7 +11,6 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Tx};
-use crate::support::clock::unix_now;
 use crate::support::ids::{ClientId, UserId};
 use crate::support::secrets::{hash_secret, random_secret};
 
@@ -143,7 +142,7 @@ pub fn find_access(tx: &Tx<'_>, token_hash: &str) -> Result<Option<TokenOwner>, 
               WHERE t.token_hash = ?1 AND t.kind = 'access'
                 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND u.disabled_at IS NULL",
         )?
-        .query_row(params![token_hash, unix_now()], |row| {
+        .query_row(params![token_hash, tx.now().unix()], |row| {
             Ok(TokenOwner {
                 user_id: row.get(0)?,
                 client_id: row.get(1)?,
@@ -346,6 +345,7 @@ mod tests {
     use crate::store::oauth_fixture::Fixture;
     use crate::store::sqlite::file::Missing;
     use crate::store::{Commit, Store};
+    use crate::support::clock::unix_now;
 
     const FAMILY: &str = "family-1";
     const MCP: &str = "https://t.example/mcp";
