@@ -150,7 +150,8 @@ fn render(
 fn call_table(lines: &[Line], names: &ClientNames) -> Markup {
     html! {
         div class="scroll" tabindex="0" {
-            table {
+            // A phone shows each call as a card, its status first (console.css).
+            table class="calls" {
                 thead { tr {
                     th scope="col" { "When (UTC)" } th scope="col" { "Call" } th scope="col" class="num" { "Status" }
                     th scope="col" { "User" } th scope="col" { "Client" } th scope="col" class="num" { "ms" }

@@ -183,11 +183,13 @@ fn top_table(rows: &[(String, String, u64)], what: &str, link: impl Fn(&str, &st
         @if rows.is_empty() {
             p { "No calls yet." }
         } @else {
-            table {
-                thead { tr { th scope="col" { (what) } th scope="col" class="num" { "Calls" } } }
-                tbody {
-                    @for (id, name, calls) in rows {
-                        tr { td { (link(id, name)) } td class="num" { (calls) } }
+            div class="scroll" tabindex="0" {
+                table {
+                    thead { tr { th scope="col" { (what) } th scope="col" class="num" { "Calls" } } }
+                    tbody {
+                        @for (id, name, calls) in rows {
+                            tr { td { (link(id, name)) } td class="num" { (calls) } }
+                        }
                     }
                 }
             }

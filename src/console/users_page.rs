@@ -144,7 +144,8 @@ async fn show(
 pub fn counter_table(counters: &[Counter], names: &ClientNames, reset: Option<(&Ask, &str)>) -> Markup {
     html! {
         div class="scroll" tabindex="0" {
-            table {
+            // On one user's page (the one with reset buttons) a phone leaves out the user column.
+            table class=[reset.is_some().then_some("per-user")] {
                 thead { tr {
                     th scope="col" { "User" } th scope="col" { "Client" } th scope="col" { "Period" }
                     th scope="col" class="num" { "Count" } th scope="col" class="num" { "Limit" }
