@@ -84,7 +84,8 @@ impl OAuthError {
     /// `Retry-After` say when (RFC 6585 4).
     pub fn too_many_requests(wait: Duration) -> OAuthError {
         let seconds = crate::http::rate_limit::retry_after_seconds(wait);
-        let description = format!("Too many requests from this address; try again in {seconds} seconds");
+        let unit = if seconds == 1 { "second" } else { "seconds" };
+        let description = format!("Too many requests from this address; try again in {seconds} {unit}");
         OAuthError {
             retry_after: Some(seconds),
             ..OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", description)
@@ -133,4 +134,15 @@ pub fn no_store(mut response: Response) -> Response {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_is_told_in_the_number_it_takes() {
+        assert!(OAuthError::too_many_requests(Duration::from_secs(1)).description.ends_with("in 1 second"));
+        assert!(OAuthError::too_many_requests(Duration::from_secs(28)).description.ends_with("in 28 seconds"));
+    }
 }
