@@ -99,10 +99,26 @@ pub fn parse_limit(limit: &str, per: Window) -> Result<Option<Plan>, AdminError>
     }
 }
 
-/// "100 calls per day", "1000 calls in total".
+/// "100 calls per day", "1000 calls in total", "1 call per month".
 pub fn describe(plan: Plan) -> String {
+    let calls = if plan.limit == 1 { "call" } else { "calls" };
     match plan.window {
-        Window::Total => format!("{} calls in total", plan.limit),
-        window => format!("{} calls per {window}", plan.limit),
+        Window::Total => format!("{} {calls} in total", plan.limit),
+        window => format!("{} {calls} per {window}", plan.limit),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_of_one_is_one_call() {
+        let plan = |limit, window| describe(Plan { limit, window });
+        assert_eq!(plan(1, Window::Day), "1 call per day");
+        assert_eq!(plan(1, Window::Total), "1 call in total");
+        assert_eq!(plan(0, Window::Month), "0 calls per month");
+        assert_eq!(plan(100, Window::Day), "100 calls per day");
+        assert_eq!(plan(1000, Window::Total), "1000 calls in total");
     }
 }
