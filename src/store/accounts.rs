@@ -57,7 +57,7 @@ pub struct Removed {
 /// backend. The id is random and new, so the one unique column that can clash is the email.
 pub fn insert(tx: &Tx<'_>, id: &str, email: &str, name: &str, password_hash: &str) -> Result<bool, StoreError> {
     let inserted = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "INSERT INTO users (id, email, name, password_hash) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         )?
@@ -68,7 +68,7 @@ pub fn insert(tx: &Tx<'_>, id: &str, email: &str, name: &str, password_hash: &st
 /// The id of the user with this email (case-insensitive, trimmed).
 pub fn id_of(tx: &Tx<'_>, email: &str) -> Result<Option<UserId>, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("SELECT id FROM users WHERE email = ?1")?
         .query_row([email.trim()], |r| r.get(0))
         .optional()?)
@@ -86,7 +86,7 @@ pub fn named(tx: &Tx<'_>, user: &str) -> Result<Option<UserId>, StoreError> {
 /// The account with this email, for signing in.
 pub fn find_account(tx: &Tx<'_>, email: &str) -> Result<Option<Account>, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "SELECT id, password_hash, disabled_at IS NOT NULL, unlocked_at, is_admin FROM users WHERE email = ?1",
         )?
@@ -105,14 +105,14 @@ pub fn find_account(tx: &Tx<'_>, email: &str) -> Result<Option<Account>, StoreEr
 /// Whether anyone can sign in to the console at all.
 pub fn any_admin(tx: &Tx<'_>) -> Result<bool, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE is_admin AND disabled_at IS NULL)")?
         .query_row([], |r| r.get(0))?)
 }
 
 /// Every account, oldest first.
 pub fn list(tx: &Tx<'_>) -> Result<Vec<UserSummary>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached(
+    let mut stmt = tx.sqlite()?.prepare_cached(
         "SELECT id, email, name, created_at, strftime('%Y-%m-%dT%H:%M:%SZ', disabled_at, 'unixepoch'),
                 is_admin
            FROM users ORDER BY created_at, email",
@@ -133,7 +133,7 @@ pub fn list(tx: &Tx<'_>) -> Result<Vec<UserSummary>, StoreError> {
 /// At most `limit` accounts whose email or name contains `q` (without case), by email; all of
 /// them for an empty `q`.
 pub fn search(tx: &Tx<'_>, q: &str, limit: i64) -> Result<Vec<Profile>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached(
+    let mut stmt = tx.sqlite()?.prepare_cached(
         "SELECT id, email, name, created_at, disabled_at IS NOT NULL, is_admin FROM users
           WHERE ?1 = '' OR instr(lower(email), lower(?1)) > 0 OR instr(lower(name), lower(?1)) > 0
           ORDER BY email LIMIT ?2",
@@ -145,7 +145,7 @@ pub fn search(tx: &Tx<'_>, q: &str, limit: i64) -> Result<Vec<Profile>, StoreErr
 /// The account with this id.
 pub fn find(tx: &Tx<'_>, user_id: &str) -> Result<Option<Profile>, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "SELECT id, email, name, created_at, disabled_at IS NOT NULL, is_admin FROM users WHERE id = ?1",
         )?
@@ -165,7 +165,7 @@ fn profile(r: &rusqlite::Row) -> rusqlite::Result<Profile> {
 }
 
 pub fn set_password_hash(tx: &Tx<'_>, user_id: &UserId, password_hash: &str) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached("UPDATE users SET password_hash = ?1 WHERE id = ?2")?
         .execute(params![password_hash, user_id])?;
     Ok(())
@@ -174,7 +174,7 @@ pub fn set_password_hash(tx: &Tx<'_>, user_id: &UserId, password_hash: &str) -> 
 /// Marks the user disabled as of `now`; `false` when they already were.
 pub fn disable(tx: &Tx<'_>, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
     let changed = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("UPDATE users SET disabled_at = ?1 WHERE id = ?2 AND disabled_at IS NULL")?
         .execute(params![now, user_id])?;
     Ok(changed == 1)
@@ -183,7 +183,7 @@ pub fn disable(tx: &Tx<'_>, user_id: &UserId, now: i64) -> Result<bool, StoreErr
 /// Clears the disabled mark; `false` when the user was not disabled.
 pub fn enable(tx: &Tx<'_>, user_id: &UserId) -> Result<bool, StoreError> {
     let changed = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("UPDATE users SET disabled_at = NULL WHERE id = ?1 AND disabled_at IS NOT NULL")?
         .execute([user_id])?;
     Ok(changed == 1)
@@ -192,7 +192,7 @@ pub fn enable(tx: &Tx<'_>, user_id: &UserId) -> Result<bool, StoreError> {
 /// Sets the admin flag; `false` when it already was so.
 pub fn set_admin(tx: &Tx<'_>, user_id: &UserId, admin: bool) -> Result<bool, StoreError> {
     let changed = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("UPDATE users SET is_admin = ?1 WHERE id = ?2 AND is_admin <> ?1")?
         .execute(params![admin, user_id])?;
     Ok(changed == 1)
@@ -200,14 +200,14 @@ pub fn set_admin(tx: &Tx<'_>, user_id: &UserId, admin: bool) -> Result<bool, Sto
 
 /// Records that an operator lifted the user's sign-in lockout at `now`.
 pub fn unlock(tx: &Tx<'_>, user_id: &UserId, now: i64) -> Result<(), StoreError> {
-    tx.sqlite().prepare_cached("UPDATE users SET unlocked_at = ?1 WHERE id = ?2")?.execute(params![now, user_id])?;
+    tx.sqlite()?.prepare_cached("UPDATE users SET unlocked_at = ?1 WHERE id = ?2")?.execute(params![now, user_id])?;
     Ok(())
 }
 
 /// Deletes the user, their todos, counters, tokens, codes and sessions. The call log keeps its
 /// rows: they record what happened, and name the user only by id.
 pub fn remove(tx: &Tx<'_>, user_id: &UserId) -> Result<Removed, StoreError> {
-    let conn = tx.sqlite();
+    let conn = tx.sqlite()?;
     let todos = conn.execute("DELETE FROM todos WHERE user_id = ?1", [user_id])?;
     conn.execute("DELETE FROM api_usage WHERE user_id = ?1", [user_id])?;
     // Tokens, codes and sessions go with the user (ON DELETE CASCADE).

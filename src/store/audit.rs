@@ -21,7 +21,7 @@ pub struct Change<'a> {
 }
 
 pub fn record(tx: &Tx<'_>, change: &Change<'_>) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached(
             "INSERT INTO admin_audit (admin_id, admin_email, action, target, detail, via)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -52,7 +52,7 @@ pub struct Entry {
 
 /// The latest `limit` rows, newest first.
 pub fn recent(tx: &Tx<'_>, limit: i64) -> Result<Vec<Entry>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached(
+    let mut stmt = tx.sqlite()?.prepare_cached(
         "SELECT at, admin_email, via, action, target, detail FROM admin_audit ORDER BY id DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit], |r| {

@@ -24,7 +24,7 @@ pub struct CallRow<'a> {
 }
 
 pub fn insert(tx: &Tx<'_>, row: &CallRow<'_>) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached(
             "INSERT INTO api_calls (at, method, path, status, user_id, client_id, usage_count, duration_ms,
                                     request_id, user_agent, error, tool)

@@ -12,7 +12,7 @@ use crate::oauth::client_rules::{Client, NewClient, Registration, url_host};
 /// Stores a client checked and drawn by [`NewClient::prepare`], registered at `now` (unix
 /// seconds, the server's clock).
 pub fn insert(tx: &Tx<'_>, client: &NewClient, now: i64) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached(
             "INSERT INTO oauth_clients
                (client_id, secret_hash, name, redirect_uris, call_limit, call_window, registration, registered_at)
@@ -32,7 +32,7 @@ pub fn insert(tx: &Tx<'_>, client: &NewClient, now: i64) -> Result<(), StoreErro
 
 pub fn find(tx: &Tx<'_>, client_id: &str) -> Result<Option<Client>, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "SELECT client_id, name, secret_hash, redirect_uris, registration FROM oauth_clients WHERE client_id = ?1",
         )?
@@ -62,7 +62,7 @@ pub fn remember_metadata_document(
     now: i64,
 ) -> Result<(), StoreError> {
     let uris = serde_json::to_string(redirect_uris).unwrap_or_else(|_| "[]".into());
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached(
             "INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, registration, registered_at)
              VALUES (?1, NULL, ?2, ?3, 'metadata-document', ?4)
@@ -76,7 +76,7 @@ pub fn remember_metadata_document(
 /// Notes that the client completed an authorization (its first tokens were issued): from then on
 /// the bound below never removes it.
 pub fn mark_authorized(tx: &Tx<'_>, client_id: &str, now: i64) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached("UPDATE oauth_clients SET authorized_at = ?2 WHERE client_id = ?1 AND authorized_at IS NULL")?
         .execute(params![client_id, now])?;
     Ok(())
@@ -96,7 +96,7 @@ const UNUSED_CLIENTS: &str = "registration <> 'operator' AND authorized_at IS NU
 /// Removes the oldest unused clients beyond the newest `keep`, but none registered within
 /// [`UNUSED_CLIENT_GRACE`] of `now`; at most `limit` of them. Returns how many went.
 pub fn evict_unused(tx: &Tx<'_>, now: i64, keep: u32, limit: i64) -> Result<usize, StoreError> {
-    Ok(evict_unused_on(tx.sqlite(), now, keep, limit)?)
+    Ok(evict_unused_on(tx.sqlite()?, now, keep, limit)?)
 }
 
 /// [`evict_unused`] on the writer's connection, for housekeeping.
@@ -126,7 +126,7 @@ pub(crate) fn prune_unused_on(conn: &Connection, now: i64, older_than: i64, limi
 /// the host of every client known by its metadata document (`crate::oauth::client_names`).
 pub fn protected_names(tx: &Tx<'_>) -> Result<HashSet<String>, StoreError> {
     let mut names = HashSet::new();
-    let mut stmt = tx.sqlite().prepare_cached(
+    let mut stmt = tx.sqlite()?.prepare_cached(
         "SELECT registration, CASE registration WHEN 'operator' THEN name ELSE client_id END
            FROM oauth_clients WHERE registration IN ('operator', 'metadata-document')",
     )?;

@@ -24,7 +24,7 @@ pub struct IssuedCode<'a> {
 }
 
 pub fn issue(tx: &Tx<'_>, code: &IssuedCode) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached(
             "INSERT INTO oauth_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, resource)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -92,7 +92,7 @@ pub enum CodeRefusal {
 /// time: it is no secret (it travelled in the authorization request's URL), the verifier is, and
 /// only its hash reaches the statement.
 pub fn spend(tx: &Tx<'_>, spend: &CodeSpend) -> Result<Result<SpentCode, CodeRefusal>, StoreError> {
-    let conn = tx.sqlite();
+    let conn = tx.sqlite()?;
     let spent = conn
         .prepare_cached(
             "UPDATE oauth_codes SET used_at = ?6

@@ -22,6 +22,7 @@ pub mod codes;
 mod error;
 mod extension;
 mod id_columns;
+pub mod location;
 #[cfg(test)]
 mod oauth_fixture;
 pub mod operator_tokens;
@@ -33,9 +34,11 @@ pub mod usage_counters;
 
 pub mod call_log;
 pub mod housekeeping;
+pub mod postgres;
 pub mod quota;
 pub mod retention;
 pub mod rollups;
+pub mod sql;
 pub mod sqlite;
 pub mod todos;
 
@@ -44,11 +47,13 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+use crate::store::postgres::Pg;
 use crate::store::sqlite::{self as db, Db, DbError, Retention};
 use crate::support::clock::Clock;
 
 pub use error::StoreError;
 pub use extension::{Migration, Row, Value};
+pub use location::Location;
 pub use tx::{Commit, Moment, Tx};
 
 /// The database every part of gpt-todo reads and writes through; cheap to clone.
@@ -59,10 +64,12 @@ pub struct Store {
     clock: Clock,
 }
 
-/// Which database, picked at run time from `--db` (PostgreSQL joins here).
+/// Which database, picked at run time from `--db`.
 #[derive(Clone)]
 enum Backend {
     Sqlite(Sqlite),
+    /// A pool of connections; the server's store and an admin command's are the same.
+    Postgres(Pg),
 }
 
 /// The two ways gpt-todo holds an SQLite file.
@@ -92,6 +99,12 @@ impl Store {
     /// move to the store).
     pub fn from_server_db(db: Db, clock: Clock) -> Store {
         Store::sqlite(Sqlite::Server(db), clock)
+    }
+
+    /// A store on the PostgreSQL database `config` names, migrated, with up to `pool_size`
+    /// connections (for the server and the admin commands alike).
+    pub fn open_postgres(config: &postgres::PgConfig, pool_size: u32, clock: Clock) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Postgres(Pg::open(config, pool_size)?), clock })
     }
 
     fn sqlite(sqlite: Sqlite, clock: Clock) -> Store {
@@ -138,6 +151,10 @@ impl Store {
                 let conn = conn.clone();
                 blocking(move || write_direct(&conn, commit, now, &*job)).await
             }
+            Backend::Postgres(pg) => {
+                let pg = pg.clone();
+                blocking(move || pg.write(commit, now, &*job)).await
+            }
         }
     }
 
@@ -154,6 +171,10 @@ impl Store {
                 let conn = conn.clone();
                 blocking(move || read_direct(&conn, now, &job)).await
             }
+            Backend::Postgres(pg) => {
+                let pg = pg.clone();
+                blocking(move || pg.read(now, &job)).await
+            }
         }
     }
 
@@ -167,6 +188,7 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(Sqlite::Direct(conn)) => write_direct(conn, commit, Moment::of(&self.clock), &job),
             Backend::Sqlite(Sqlite::Server(_)) => Err(not_direct()),
+            Backend::Postgres(pg) => with_retries(|| pg.write(commit, Moment::of(&self.clock), &job)),
         }
     }
 
@@ -175,6 +197,7 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(Sqlite::Direct(conn)) => read_direct(conn, Moment::of(&self.clock), &job),
             Backend::Sqlite(Sqlite::Server(_)) => Err(not_direct()),
+            Backend::Postgres(pg) => pg.read(Moment::of(&self.clock), &job),
         }
     }
 
@@ -183,6 +206,7 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(Sqlite::Server(db)) => db.write_failure(),
             Backend::Sqlite(Sqlite::Direct(_)) => None,
+            Backend::Postgres(pg) => pg.failure(),
         }
     }
 
@@ -190,7 +214,7 @@ impl Store {
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(Sqlite::Server(db)) => Ok(db.checkpoint().await?),
-            Backend::Sqlite(Sqlite::Direct(_)) => Ok(()),
+            Backend::Sqlite(Sqlite::Direct(_)) | Backend::Postgres(_) => Ok(()),
         }
     }
 
@@ -199,7 +223,7 @@ impl Store {
     pub fn with_sqlite_file<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
         match &self.backend {
             Backend::Sqlite(Sqlite::Direct(conn)) => Some(f(&lock(conn))),
-            Backend::Sqlite(Sqlite::Server(_)) => None,
+            Backend::Sqlite(Sqlite::Server(_)) | Backend::Postgres(_) => None,
         }
     }
 }
@@ -213,6 +237,20 @@ fn retry_pause(attempt: u32) -> std::time::Duration {
     let ceiling_micros = 1_000u64 << attempt.min(10);
     let jitter = u64::from(rand::random::<u32>()) % ceiling_micros;
     std::time::Duration::from_micros(ceiling_micros / 2 + jitter / 2)
+}
+
+/// [`Store::write`]'s retries, on the calling thread.
+fn with_retries<T>(mut once: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match once() {
+            Err(StoreError::Serialization(_)) if attempt < MAX_ATTEMPTS => {
+                std::thread::sleep(retry_pause(attempt));
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
 }
 
 fn not_direct() -> StoreError {

@@ -37,7 +37,7 @@ impl Fixture {
         let now = unix_now();
         store
             .write(Commit::OnOk, move |tx| {
-                tx.sqlite().execute(
+                tx.sqlite()?.execute(
                     "INSERT INTO users (id, email, name, password_hash) VALUES ('u1', 'ann@example.com', 'Ann', 'x')",
                     [],
                 )?;
@@ -51,6 +51,6 @@ impl Fixture {
 
     /// One number the database holds, read in a job of its own.
     pub async fn count(&self, sql: &'static str) -> i64 {
-        self.store.read(move |tx| Ok(tx.sqlite().query_row(sql, [], |r| r.get(0))?)).await.expect(sql)
+        self.store.read(move |tx| Ok(tx.sqlite()?.query_row(sql, [], |r| r.get(0))?)).await.expect(sql)
     }
 }

@@ -10,7 +10,7 @@ use crate::support::ids::UserId;
 /// returns how many.
 pub fn revoke_of_user(tx: &Tx<'_>, user_id: &UserId, client_id: Option<&str>, now: i64) -> Result<usize, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "UPDATE oauth_tokens SET revoked_at = ?1
               WHERE user_id = ?2 AND (?3 IS NULL OR client_id = ?3) AND revoked_at IS NULL AND expires_at > ?1",
@@ -21,7 +21,7 @@ pub fn revoke_of_user(tx: &Tx<'_>, user_id: &UserId, client_id: Option<&str>, no
 /// Revokes, as of `now`, every live token of the client, of every user; returns how many.
 pub fn revoke_of_client(tx: &Tx<'_>, client_id: &str, now: i64) -> Result<usize, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "UPDATE oauth_tokens SET revoked_at = ?1 WHERE client_id = ?2 AND revoked_at IS NULL AND expires_at > ?1",
         )?

@@ -12,7 +12,7 @@ use crate::support::ids::{ClientId, UserId};
 /// in force is decided by [`Limits::in_force`], the rule the `usage` report applies too.
 pub fn limits(tx: &Tx<'_>, caller: &Caller) -> Result<Limits, StoreError> {
     let row = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "SELECT o.call_limit, o.call_window, c.call_limit, c.call_window
                FROM (SELECT 1)
@@ -34,7 +34,7 @@ pub fn limits(tx: &Tx<'_>, caller: &Caller) -> Result<Limits, StoreError> {
 pub fn claim(tx: &Tx<'_>, caller: &Caller, period: &str, limit: u64) -> Result<Option<u64>, StoreError> {
     debug_assert!(limit > 0, "a limit of 0 is refused before the claim");
     let count: Option<i64> = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "INSERT INTO api_usage (user_id, client_id, period, count) VALUES (?1, ?2, ?3, 1)
              ON CONFLICT (user_id, client_id, period) DO UPDATE SET count = api_usage.count + 1
@@ -50,7 +50,7 @@ pub fn claim(tx: &Tx<'_>, caller: &Caller, period: &str, limit: u64) -> Result<O
 /// operation, which reports its usage but is not counted).
 pub fn count(tx: &Tx<'_>, caller: &Caller, period: &str) -> Result<u64, StoreError> {
     let count: Option<i64> = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("SELECT count FROM api_usage WHERE user_id = ?1 AND client_id = ?2 AND period = ?3")?
         .query_row(params![caller.user_id, caller.client_id, period], |row| row.get(0))
         .optional()?;
@@ -67,7 +67,7 @@ pub fn plan(limit: Option<i64>, window: Option<String>) -> Option<Plan> {
 /// Sets a client's limit, or with `None` returns it to the server default. `false` when there is
 /// no such client. The only statement that writes a client's limit.
 pub fn set_client_limit(tx: &Tx<'_>, client_id: &str, plan: Option<Plan>) -> Result<bool, StoreError> {
-    let changed = tx.sqlite().execute(
+    let changed = tx.sqlite()?.execute(
         "UPDATE oauth_clients SET call_limit = ?1, call_window = ?2 WHERE client_id = ?3",
         params![plan.map(|p| stored_limit(p.limit)), plan.map(|p| p.window.as_str()), client_id],
     )?;
@@ -82,7 +82,7 @@ pub fn set_user_limit(
     client_id: &ClientId,
     plan: Option<Plan>,
 ) -> Result<(), StoreError> {
-    let conn = tx.sqlite();
+    let conn = tx.sqlite()?;
     match plan {
         Some(plan) => conn.execute(
             "INSERT INTO api_limit_overrides (user_id, client_id, call_limit, call_window) VALUES (?1, ?2, ?3, ?4)

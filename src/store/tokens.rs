@@ -95,7 +95,7 @@ pub struct Grant<'a> {
 
 /// Stores `token` for `grant`, valid until `expires_at` (unix seconds).
 pub fn issue(tx: &Tx<'_>, token: &NewToken, grant: &Grant, expires_at: i64) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached(
             "INSERT INTO oauth_tokens (token_hash, kind, client_id, user_id, scope, family_id, code_hash, expires_at, resource)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -136,7 +136,7 @@ pub struct TokenOwner {
 /// system clock itself, as it always did: a read job run again only sees a later time.
 pub fn find_access(tx: &Tx<'_>, token_hash: &str) -> Result<Option<TokenOwner>, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "SELECT t.user_id, t.client_id, u.email, u.name, t.resource
                FROM oauth_tokens t JOIN users u ON u.id = t.user_id
@@ -194,7 +194,7 @@ pub enum RefreshRefusal {
 /// revoked nor rotated, not expired, its user not disabled and the requested resource fits. When
 /// no row was changed, one `SELECT` says why, in the order the checks always had.
 pub fn spend_refresh(tx: &Tx<'_>, spend: &RefreshSpend) -> Result<Result<SpentRefresh, RefreshRefusal>, StoreError> {
-    let conn = tx.sqlite();
+    let conn = tx.sqlite()?;
     let spent = conn
         .prepare_cached(
             "UPDATE oauth_tokens SET rotated_at = ?4
@@ -305,7 +305,7 @@ impl Found {
 /// family (the access tokens it produced go too; RFC 7009 2.1). A token of another client, or
 /// none, is left alone. One statement.
 pub fn revoke(tx: &Tx<'_>, token_hash: &str, client_id: &str, now: i64) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached(
             "UPDATE oauth_tokens SET revoked_at = ?3
               WHERE revoked_at IS NULL
@@ -319,7 +319,7 @@ pub fn revoke(tx: &Tx<'_>, token_hash: &str, client_id: &str, now: i64) -> Resul
 
 /// Revokes every token descending from the same grant, at `now`.
 pub fn revoke_family(tx: &Tx<'_>, family_id: &str, now: i64) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached("UPDATE oauth_tokens SET revoked_at = ?1 WHERE family_id = ?2 AND revoked_at IS NULL")?
         .execute(params![now, family_id])?;
     Ok(())
@@ -328,7 +328,7 @@ pub fn revoke_family(tx: &Tx<'_>, family_id: &str, now: i64) -> Result<(), Store
 /// Revokes everything that was issued from an authorization code, at `now` (RFC 6749 4.1.2: a
 /// replayed code).
 pub fn revoke_issued_by_code(tx: &Tx<'_>, code_hash: &str, now: i64) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached(
             "UPDATE oauth_tokens SET revoked_at = ?1
               WHERE revoked_at IS NULL
@@ -468,7 +468,7 @@ mod tests {
         let refresh_hash = issue_family(&fixture, None).await;
         let hash = refresh_hash.clone();
         let expire = move |tx: &mut Tx<'_>| {
-            Ok(tx.sqlite().execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = ?1", [&hash])?)
+            Ok(tx.sqlite()?.execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = ?1", [&hash])?)
         };
         fixture.store.write(Commit::OnOk, expire).await.unwrap();
         let (expired, _) = rotation(&refresh_hash, &fixture.client_id, None);
