@@ -1,8 +1,10 @@
-//! gpt-todo: a todo API for ChatGPT Actions behind OAuth 2.0 bearer tokens, with a per-user-per-
-//! client call quota and a log of every call, all in one SQLite file.
+//! gpt-todo: a todo API for ChatGPT Actions and MCP clients behind OAuth 2.0 bearer tokens, with
+//! a per-user-per-client call quota and a log of every call, all in one SQLite file.
 //!
 //! `routes(state)` is the whole HTTP surface and `serve(listener, state, shutdown)` runs it; the
-//! binary and the tests share both.
+//! binary and the tests share both. The layers, top to bottom (docs/architecture.md has the map):
+//! `cli` → `http` → the features (`todos`, `mcp`, `oauth`, `web`, `console`, `operator`) →
+//! `chain` → `quota` → `store` → `support`. [`AppState`] here is the one thing all of them share.
 
 pub mod chain;
 pub mod cli;
@@ -17,7 +19,6 @@ pub mod support;
 pub mod todos;
 pub mod web;
 
-/// Re-exported so tests and tools use the same SQLite build as the server.
 use std::future::Future;
 use std::sync::Arc;
 
@@ -25,7 +26,8 @@ use tokio::net::TcpListener;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-pub use http::routes::{ROUTE_TABLE, allowed_methods, routes, routes_with};
+pub use http::route_table::{ROUTE_TABLE, allowed_methods};
+pub use http::routes::{routes, routes_with};
 
 use crate::chain::auth_step::{Authenticator, RemoteUserinfo};
 use crate::cli::args::Synchronous;
@@ -71,7 +73,7 @@ impl AppState {
             Location::Sqlite(path) => Store::open_server(
                 path,
                 config.synchronous == Synchronous::Full,
-                store::housekeeping::Retention {
+                store::sqlite::Retention {
                     call_log_days: config.call_log_days,
                     max_unused_clients: config.max_unused_clients,
                     clock: config.clock.clone(),

@@ -48,8 +48,10 @@
 
 pub mod api_error;
 pub mod auth_step;
+pub mod caller;
 pub mod log_step;
 pub mod outcome;
+pub mod quota_step;
 pub mod remote_auth;
 
 use std::convert::Infallible;
@@ -64,7 +66,8 @@ use crate::chain::auth_step::{Caller, Claim};
 use crate::chain::log_step::{self as calllog, CallRecord};
 use crate::chain::outcome::{Done, Refusal};
 use crate::http::request::{RequestLine, request_line};
-use crate::quota::{self, Usage};
+use crate::quota::Usage;
+
 use crate::store::{Commit, StoreError, Tx};
 
 /// A call whose auth step has begun, or its refusal (already logged).
@@ -153,7 +156,7 @@ impl Call {
         // Nothing can succeed here, so no success status is ever logged.
         let outcome: Outcome<Infallible> = self
             .run_logged(StatusCode::OK, move |tx, caller| {
-                let usage = quota::usage(tx, caller, default, tx.now().unix())?;
+                let usage = quota_step::usage(tx, caller, default, tx.now().unix())?;
                 Ok(Err(Refusal::new(error.clone(), Some(usage))))
             })
             .await;
@@ -163,7 +166,7 @@ impl Call {
         }
     }
 
-    /// Runs `op` inside the quota: its slot is claimed first ([`quota::claim`]), refused with 429
+    /// Runs `op` inside the quota: its slot is claimed first ([`quota_step::claim`]), refused with 429
     /// once the limit is reached. When `op` succeeds, its writes, the claim and the log row (with
     /// `success` as status) commit together; when it refuses, its writes and the claim are undone
     /// and only the refusal is logged (not counted).
@@ -180,7 +183,7 @@ impl Call {
             // runs across midnight, and its log row and todo carry the same time.
             let now = tx.now().unix();
             tx.savepoint(|tx| {
-                let after = match quota::claim(tx, caller, default, now)? {
+                let after = match quota_step::claim(tx, caller, default, now)? {
                     Ok(usage) => usage,
                     Err(refusal) => return Ok(Err(refusal)),
                 };

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::auth_step::Caller;
+use super::caller::Caller;
 use crate::chain::api_error::ApiError;
 use crate::cli::config::Config;
 use crate::support::cache::TtlCache;

@@ -1,6 +1,6 @@
 //! `client …`: the operations of `crate::operator::manage_clients`, with what to print.
 
-use super::commands::{AdminResult, audited, counted, printable};
+use super::command_result::{AdminResult, audited, counted, printable};
 use super::limit_commands::{LimitChange, set_client_limit};
 use super::table::Table;
 use crate::cli::args::ClientCommand;

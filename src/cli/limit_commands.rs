@@ -2,11 +2,11 @@
 //! the number alone keeps the window in force; a limit of 0 (every call refused, likely meant as
 //! "no limit") needs `--yes`.
 
-use super::commands::{AdminError, AdminResult, audited, invalid};
+use super::command_result::{AdminError, AdminResult, audited, invalid};
 use crate::operator::manage_clients::{self as clients, require};
 use crate::operator::manage_users::named;
 use crate::operator::or_refused;
-use crate::quota::{self, Limits, Plan, Window};
+use crate::quota::{Limits, Plan, Window};
 use crate::store::Store;
 use crate::support::ids::ClientId;
 
@@ -25,7 +25,7 @@ pub fn set_client_limit(store: &Store, client_id: &str, change: LimitChange<'_>)
     audited(store, "client.set-limit", client_id, |tx| {
         let kept = or_refused!(clients::limits(tx, client_id, None));
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        quota::set_client_limit(tx, client_id, plan)?;
+        crate::store::quota::set_client_limit(tx, client_id, plan)?;
         let said = match plan {
             Some(plan) => format!(
                 "Client {client_id} may now make {} per user{}.\n",
@@ -46,7 +46,7 @@ pub fn set_user_limit(store: &Store, user: &str, client_id: &str, change: LimitC
         or_refused!(require(tx, client_id));
         let kept = or_refused!(clients::limits(tx, client_id, Some(&user_id)));
         let plan = limit.map(|limit| plan_keeping(limit, change.per, kept));
-        quota::set_user_limit(tx, &user_id, &ClientId::new(client_id), plan)?;
+        crate::store::quota::set_user_limit(tx, &user_id, &ClientId::new(client_id), plan)?;
         let said = match plan {
             Some(plan) => format!(
                 "{user} may now make {} with client {client_id}{}.\n",

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod client_commands;
+mod command_result;
 pub mod commands;
 pub mod config;
 mod limit_commands;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::commands::{AdminError, AdminResult, invalid};
+use super::command_result::{AdminError, AdminResult, invalid};
 use super::table::Table;
 use crate::cli::args::{LogsArgs, UsageArgs};
 use crate::operator as manage;

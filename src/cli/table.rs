@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::commands::printable;
+use super::command_result::printable;
 
 pub struct Table {
     /// camelCase JSON keys; the table header spells them as words (`clientId` → `CLIENT ID`).

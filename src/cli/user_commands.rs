@@ -3,7 +3,7 @@
 use std::io::BufRead;
 use std::time::Duration;
 
-use super::commands::{AdminError, AdminResult, audited, counted, invalid, printable};
+use super::command_result::{AdminError, AdminResult, audited, counted, invalid, printable};
 use super::limit_commands::{LimitChange, set_user_limit};
 use super::table::Table;
 use crate::cli::args::{TokenCommand, UserCommand};

@@ -16,6 +16,15 @@ use warp::http::{HeaderMap, HeaderValue};
 
 use crate::http::public_address::is_public;
 
+/// The connection's peer address, put on every request by the server loop (`server::run`) (warp's own is private to it).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The address of the connection a request came on.
+pub fn peer_addr() -> impl warp::Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone {
+    warp::ext::optional::<PeerAddr>().map(|addr: Option<PeerAddr>| addr.map(|a| a.0))
+}
+
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// Which peers are believed about the client's address, and the first peer seen sending
@@ -64,16 +73,14 @@ pub fn client_address(
 ) -> impl Filter<Extract = (IpAddr,), Error = Infallible> + Clone + use<> {
     let forwarding = forwarding.clone();
     let forwarded_for = warp::header::optional::<String>(X_FORWARDED_FOR).or(warp::any().map(|| None)).unify();
-    crate::http::server::client_addr().and(forwarded_for).map(
-        move |peer: Option<SocketAddr>, forwarded_for: Option<String>| {
-            // Every connection of `server::run` has a peer; anything else shares one bucket.
-            let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.ip().to_canonical());
-            if forwarded_for.is_some() && !forwarding.trusted.contains(&peer) {
-                forwarding.note_forwarding_peer(peer);
-            }
-            client_ip(peer, forwarded_for.as_deref(), &forwarding.trusted)
-        },
-    )
+    peer_addr().and(forwarded_for).map(move |peer: Option<SocketAddr>, forwarded_for: Option<String>| {
+        // Every connection of `server::run` has a peer; anything else shares one bucket.
+        let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.ip().to_canonical());
+        if forwarded_for.is_some() && !forwarding.trusted.contains(&peer) {
+            forwarding.note_forwarding_peer(peer);
+        }
+        client_ip(peer, forwarded_for.as_deref(), &forwarding.trusted)
+    })
 }
 
 /// Joins every `X-Forwarded-For` line of a request into one, as RFC 9110 §5.3 allows for a list

@@ -19,6 +19,7 @@ use warp::Filter;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
+use crate::http::route_table::{ROUTE_TABLE, route_index};
 use crate::support::metrics::{SECONDS, register};
 
 pub struct Metrics {
@@ -54,7 +55,7 @@ impl Metrics {
         Metrics {
             requests,
             latency,
-            routes: (0..=crate::ROUTE_TABLE.len()).map(|_| RouteSeries::default()).collect(),
+            routes: (0..=ROUTE_TABLE.len()).map(|_| RouteSeries::default()).collect(),
             db_bytes: gauge("database_bytes", "Size of the database file."),
             wal_bytes: gauge("wal_bytes", "Size of the write-ahead log file."),
         }
@@ -70,7 +71,7 @@ struct RouteSeries {
 
 /// One answered request.
 pub fn request(path: &str, status: u16, elapsed: Duration) {
-    let route = crate::http::routes::route_index(path).unwrap_or(crate::ROUTE_TABLE.len());
+    let route = route_index(path).unwrap_or(ROUTE_TABLE.len());
     let label = || route_label(route);
     let series = &METRICS.routes[route];
     let status = status_index(status);
@@ -79,13 +80,13 @@ pub fn request(path: &str, status: u16, elapsed: Duration) {
 }
 
 fn route_label(index: usize) -> &'static str {
-    crate::ROUTE_TABLE.get(index).map_or("other", |(pattern, _)| *pattern)
+    ROUTE_TABLE.get(index).map_or("other", |(pattern, _)| *pattern)
 }
 
 /// The label of the route `path` matches.
 #[cfg(test)]
 fn route(path: &str) -> &'static str {
-    route_label(crate::http::routes::route_index(path).unwrap_or(crate::ROUTE_TABLE.len()))
+    route_label(route_index(path).unwrap_or(ROUTE_TABLE.len()))
 }
 
 /// The codes this server answers with by themselves, each its own label; any other status is

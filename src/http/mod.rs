@@ -7,5 +7,6 @@ pub mod openapi;
 pub mod public_address;
 pub mod rate_limit;
 pub mod request;
+pub mod route_table;
 pub mod routes;
 pub mod server;

@@ -55,7 +55,7 @@ pub fn route(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
 fn method_not_allowed() -> Response {
     let mut response =
         json_response(StatusCode::METHOD_NOT_ALLOWED, &json!({ "error": ApiError::MethodNotAllowed.to_string() }));
-    if let Some(allow) = crate::http::routes::allowed_methods(MCP_PATH) {
+    if let Some(allow) = crate::http::route_table::allowed_methods(MCP_PATH) {
         response.headers_mut().insert(warp::http::header::ALLOW, warp::http::HeaderValue::from_static(allow));
     }
     response

@@ -12,7 +12,7 @@ use super::{ManageError, Outcome, or_refused};
 use crate::oauth::client_rules::{
     self as clients, CLIENT_SECRET_PREFIX, NewClient, Registered, Registration, check_redirect_uri,
 };
-use crate::quota::{self, Limits, Plan};
+use crate::quota::{Limits, Plan};
 use crate::store::{self, StoreError, Tx, client_admin, operator_tokens};
 use crate::support::ids::UserId;
 use crate::support::secrets::{hash_secret, random_secret};
@@ -34,7 +34,7 @@ pub fn add(
     };
     store::clients::insert(tx, &new, tx.now().unix())?;
     if call_limit.is_some() {
-        quota::set_client_limit(tx, &new.client_id, call_limit)?;
+        crate::store::quota::set_client_limit(tx, &new.client_id, call_limit)?;
     }
     Ok(Ok(new.registered()))
 }
@@ -62,7 +62,7 @@ pub fn rename(tx: &Tx<'_>, client_id: &str, name: &str) -> Outcome<()> {
 /// A number of calls per user in a window; `None` returns the client to the server's default.
 pub fn set_limit(tx: &Tx<'_>, client_id: &str, plan: Option<Plan>) -> Outcome<()> {
     or_refused!(require(tx, client_id));
-    quota::set_client_limit(tx, client_id, plan)?;
+    crate::store::quota::set_client_limit(tx, client_id, plan)?;
     Ok(Ok(()))
 }
 

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, Tx};
-use crate::quota::{self, Limits};
+use crate::quota::Limits;
 use crate::support::ids::UserId;
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +89,7 @@ pub fn limits(tx: &Tx<'_>, client_id: &str, user: Option<&UserId>) -> Result<Lim
     let conn = tx.sqlite()?;
     let client = conn
         .prepare_cached("SELECT call_limit, call_window FROM oauth_clients WHERE client_id = ?1")?
-        .query_row([client_id], |r| Ok(quota::plan(r.get(0)?, r.get(1)?)))
+        .query_row([client_id], |r| Ok(super::quota::plan(r.get(0)?, r.get(1)?)))
         .optional()?
         .flatten();
     let user = match user {
@@ -97,7 +97,7 @@ pub fn limits(tx: &Tx<'_>, client_id: &str, user: Option<&UserId>) -> Result<Lim
             .prepare_cached(
                 "SELECT call_limit, call_window FROM api_limit_overrides WHERE user_id = ?1 AND client_id = ?2",
             )?
-            .query_row(params![user, client_id], |r| Ok(quota::plan(r.get(0)?, r.get(1)?)))
+            .query_row(params![user, client_id], |r| Ok(super::quota::plan(r.get(0)?, r.get(1)?)))
             .optional()?
             .flatten(),
         None => None,

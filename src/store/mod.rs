@@ -33,11 +33,8 @@ mod tx;
 pub mod usage_counters;
 
 pub mod call_log;
-pub mod housekeeping;
 pub mod postgres;
 pub mod quota;
-pub mod retention;
-pub mod rollups;
 pub mod sql;
 pub mod sqlite;
 pub mod todos;

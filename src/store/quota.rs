@@ -4,13 +4,12 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Tx};
-use crate::chain::auth_step::Caller;
 use crate::quota::{Limits, Plan, Window};
 use crate::support::ids::{ClientId, UserId};
 
 /// The caller's own limit and their client's: primary-key look-ups in one statement. Which one is
 /// in force is decided by [`Limits::in_force`], the rule the `usage` report applies too.
-pub fn limits(tx: &Tx<'_>, caller: &Caller) -> Result<Limits, StoreError> {
+pub fn limits(tx: &Tx<'_>, user_id: &UserId, client_id: &ClientId) -> Result<Limits, StoreError> {
     let row = tx
         .sqlite()?
         .prepare_cached(
@@ -19,7 +18,7 @@ pub fn limits(tx: &Tx<'_>, caller: &Caller) -> Result<Limits, StoreError> {
                LEFT JOIN api_limit_overrides o ON o.user_id = ?1 AND o.client_id = ?2
                LEFT JOIN oauth_clients c ON c.client_id = ?2",
         )?
-        .query_row(params![caller.user_id, caller.client_id], |row| {
+        .query_row(params![user_id, client_id], |row| {
             Ok(Limits { user: plan(row.get(0)?, row.get(1)?), client: plan(row.get(2)?, row.get(3)?) })
         })?;
     Ok(row)
@@ -31,7 +30,13 @@ pub fn limits(tx: &Tx<'_>, caller: &Caller) -> Result<Limits, StoreError> {
 /// new day or month has none (a `SELECT … FOR UPDATE` would lock nothing). SQLite (≥ 3.35, for
 /// `RETURNING`) and PostgreSQL run the same statement. A limit of 0 is refused before this runs:
 /// the insert of a new period's row would otherwise count one call.
-pub fn claim(tx: &Tx<'_>, caller: &Caller, period: &str, limit: u64) -> Result<Option<u64>, StoreError> {
+pub fn claim(
+    tx: &Tx<'_>,
+    user_id: &UserId,
+    client_id: &ClientId,
+    period: &str,
+    limit: u64,
+) -> Result<Option<u64>, StoreError> {
     debug_assert!(limit > 0, "a limit of 0 is refused before the claim");
     let count: Option<i64> = tx
         .sqlite()?
@@ -41,18 +46,18 @@ pub fn claim(tx: &Tx<'_>, caller: &Caller, period: &str, limit: u64) -> Result<O
                WHERE api_usage.count < ?4
              RETURNING count",
         )?
-        .query_row(params![caller.user_id, caller.client_id, period, stored_limit(limit)], |row| row.get(0))
+        .query_row(params![user_id, client_id, period, stored_limit(limit)], |row| row.get(0))
         .optional()?;
     Ok(count.map(|count| count.max(0) as u64))
 }
 
 /// The caller's count in `period`, without claiming anything (for a call refused before its
 /// operation, which reports its usage but is not counted).
-pub fn count(tx: &Tx<'_>, caller: &Caller, period: &str) -> Result<u64, StoreError> {
+pub fn count(tx: &Tx<'_>, user_id: &UserId, client_id: &ClientId, period: &str) -> Result<u64, StoreError> {
     let count: Option<i64> = tx
         .sqlite()?
         .prepare_cached("SELECT count FROM api_usage WHERE user_id = ?1 AND client_id = ?2 AND period = ?3")?
-        .query_row(params![caller.user_id, caller.client_id, period], |row| row.get(0))
+        .query_row(params![user_id, client_id, period], |row| row.get(0))
         .optional()?;
     Ok(count.map_or(0, |count| count.max(0) as u64))
 }
@@ -111,8 +116,8 @@ mod tests {
     use crate::store::sqlite::Retention;
     use crate::store::{Commit, Store};
 
-    fn caller() -> Caller {
-        Caller { user_id: UserId::new("u1"), client_id: ClientId::new("c1"), email: None, name: None, resource: None }
+    fn caller() -> (UserId, ClientId) {
+        (UserId::new("u1"), ClientId::new("c1"))
     }
 
     /// 2026-12-02T10:00:00Z and the next day.
@@ -121,7 +126,7 @@ mod tests {
 
     async fn claim_at(store: &Store, now: i64, limit: u64) -> Option<u64> {
         let key = Period::containing(Window::Day, now).key();
-        store.write(Commit::OnOk, move |tx| claim(tx, &caller(), &key, limit)).await.unwrap()
+        store.write(Commit::OnOk, move |tx| claim(tx, &caller().0, &caller().1, &key, limit)).await.unwrap()
     }
 
     #[tokio::test]
@@ -132,7 +137,7 @@ mod tests {
         assert_eq!(claim_at(&store, TODAY, 2).await, Some(2));
         assert_eq!(claim_at(&store, TODAY, 2).await, None, "at the limit: refused, not counted");
         let key = Period::containing(Window::Day, TODAY).key();
-        let counted = store.read(move |tx| count(tx, &caller(), &key)).await.unwrap();
+        let counted = store.read(move |tx| count(tx, &caller().0, &caller().1, &key)).await.unwrap();
         assert_eq!(counted, 2);
         assert_eq!(claim_at(&store, TOMORROW, 2).await, Some(1), "a new day starts again, from no row");
     }

@@ -5,7 +5,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{StoreError, Tx};
-use crate::quota::{self, Limits, Period, Plan};
+use crate::quota::{Limits, Period, Plan};
 use crate::support::ids::UserId;
 
 /// One counter: a (user, client) pair's count in one period, and the limit in force for the pair.
@@ -49,7 +49,8 @@ pub fn counters(
           ORDER BY user_id, client_id, period DESC",
     )?;
     let rows = stmt.query_map(params![user_id, client_id], |r| {
-        let limits = Limits { user: quota::plan(r.get(5)?, r.get(6)?), client: quota::plan(r.get(7)?, r.get(8)?) };
+        let limits =
+            Limits { user: super::quota::plan(r.get(5)?, r.get(6)?), client: super::quota::plan(r.get(7)?, r.get(8)?) };
         let (plan, set_by) = limits.in_force(default);
         let period: String = r.get(3)?;
         let count: i64 = r.get(4)?;

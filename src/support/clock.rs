@@ -72,7 +72,7 @@ impl Clock {
 
 /// `unix_millis` as [`Clock::timestamp`] writes it.
 pub fn timestamp_of_millis(unix_millis: i64) -> String {
-    use crate::quota::window::{civil_from_days, push_digits};
+    use super::calendar::{civil_from_days, push_digits};
     let (seconds, millis) = (unix_millis.div_euclid(1000), unix_millis.rem_euclid(1000) as u32);
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400) as u32);
     let (year, month, day) = civil_from_days(days);

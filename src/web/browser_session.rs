@@ -131,7 +131,7 @@ pub async fn signed_in(store: &Store, browser: &Browser) -> Result<Option<Signed
 }
 
 /// Signs `user_id` in on a new browser cookie of `realm`, which is returned. (Expired sessions are
-/// deleted by `crate::store::housekeeping`.)
+/// deleted by `crate::store::sqlite::housekeeping`.)
 pub async fn sign_in(store: &Store, realm: &'static Realm, user_id: &UserId) -> Result<Browser, StoreError> {
     let browser = Browser::new(realm);
     let (hash, user_id, expires_at) =

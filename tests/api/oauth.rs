@@ -424,7 +424,7 @@ fn housekeeping_prunes_dead_tokens_but_a_replayed_rotated_refresh_token_still_re
     let before = server.count("SELECT count(*) FROM oauth_tokens");
 
     // What the writer runs on its timer.
-    while gpt_todo::store::housekeeping::run_steps(&server.sql(), Default::default()) {}
+    while gpt_todo::store::sqlite::housekeeping::run_steps(&server.sql(), Default::default()) {}
     let after = server.count("SELECT count(*) FROM oauth_tokens");
     assert!(after < before, "nothing was pruned: {before} rows before, {after} after");
     assert_eq!(

@@ -11,7 +11,6 @@ mod deadlines;
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::chain::api_error::{ApiError, json_response};
+use crate::http::client_address::{PeerAddr, join_forwarded_for};
 pub use body::BodyStalled;
 use connections::Connections;
 pub use connections::raise_open_file_limit;
@@ -42,15 +42,6 @@ pub struct Limits {
     /// At most this many connections are open; beyond it, the oldest idle one is closed to
     /// make room, or the newcomer waits.
     pub max_connections: usize,
-}
-
-/// The connection's peer address, put on every request by [`run`] (warp's own is private to it).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
-
-/// The address of the connection a request came on.
-pub fn client_addr() -> impl warp::Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone {
-    warp::ext::optional::<ClientAddr>().map(|addr: Option<ClientAddr>| addr.map(|a| a.0))
 }
 
 /// Accepts connections until `shutdown` resolves, then stops accepting and waits for the
@@ -94,8 +85,8 @@ pub async fn run(
                 clock.request_started();
                 stalled.clear();
                 let mut request = request.map(body::StallLimit::wrap(limits.body_stall, stalled.clone()));
-                request.extensions_mut().insert(ClientAddr(remote));
-                crate::http::client_address::join_forwarded_for(request.headers_mut());
+                request.extensions_mut().insert(PeerAddr(remote));
+                join_forwarded_for(request.headers_mut());
                 // Boxed once, so that hyper moves a pointer, not the route tree's future
                 // (kilobytes), as it stores and polls the answer. Written into the box it is
                 // allocated in, so that the future is not built on the stack and copied.

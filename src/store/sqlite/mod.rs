@@ -8,8 +8,11 @@
 pub mod backup;
 pub mod file;
 pub mod health;
+pub mod housekeeping;
 pub mod lock;
 pub mod owner;
+pub mod retention;
+pub mod rollups;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -19,9 +22,9 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
-pub use crate::store::housekeeping::Retention;
 use file::Missing;
 use health::Health;
+pub use housekeeping::Retention;
 use lock::ServerLock;
 use writer::Writer;
 

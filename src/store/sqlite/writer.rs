@@ -34,9 +34,9 @@ use tokio::sync::oneshot;
 
 use super::file::APPLICATION_ID;
 use super::health::Health;
+use super::housekeeping;
+use super::housekeeping::Retention;
 use super::{DbError, checkpoint, exec, savepoint};
-use crate::store::housekeeping;
-use crate::store::housekeeping::Retention;
 
 /// How many jobs one transaction takes at most; bounds the latency a big batch adds.
 const MAX_BATCH: usize = 256;

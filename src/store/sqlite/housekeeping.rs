@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::sqlite::exec;
+use super::exec;
 use crate::store::clients;
 use crate::support::clock::Clock;
 

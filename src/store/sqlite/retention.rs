@@ -54,7 +54,7 @@ mod tests {
         log_at(&conn, "2026-08-01T11:00:00.000Z", 429);
         log_at(&conn, "2026-11-29T10:00:00.000Z", 201);
         assert_eq!(prune_call_log(&conn, now, 90, 4).unwrap(), 0, "no row goes before it is rolled up");
-        assert_eq!(crate::store::rollups::roll_up(&conn, now, 100).unwrap(), 7);
+        assert_eq!(super::super::rollups::roll_up(&conn, now, 100).unwrap(), 7);
         assert_eq!(prune_call_log(&conn, now, 90, 4).unwrap(), 4, "at most a batch");
         assert_eq!(prune_call_log(&conn, now, 90, 4).unwrap(), 2);
         assert_eq!(prune_call_log(&conn, now, 90, 4).unwrap(), 0, "the recent row stays");
