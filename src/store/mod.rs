@@ -28,6 +28,8 @@ mod oauth_fixture;
 pub mod operator_tokens;
 pub mod reports;
 pub mod sessions;
+#[cfg(test)]
+pub(crate) mod test_stores;
 pub mod tokens;
 mod tx;
 pub mod usage_counters;

@@ -119,6 +119,49 @@ mod tests {
     }
 }
 
+/// The todo statements, on both backends.
+#[cfg(test)]
+mod both_backends {
+    use super::*;
+    use crate::store::Commit;
+    use crate::store::test_stores::{TestStore, on_both_backends};
+
+    on_both_backends!(a_todo_is_created_listed_changed_and_deleted_only_by_its_owner, |backend| async move {
+        let test_store = TestStore::open(backend);
+        let store = &test_store.store;
+        let new = |title: &str| NewTodo { title: title.into(), description: String::new(), status: "pending".into() };
+        let (first, second) = (new("first"), new("second"));
+        let created = store
+            .write(Commit::OnOk, move |tx| {
+                let ann = UserId::new("ann");
+                Ok((insert(tx, &ann, &first)?, insert(tx, &ann, &second)?, insert(tx, &UserId::new("bob"), &first)?))
+            })
+            .await
+            .unwrap();
+        assert!(created.0.id < created.1.id, "ids grow: {created:?}");
+        assert_eq!(created.0.created_at, created.0.updated_at);
+        let query = ListQuery { status: None, limit: 20, before: None };
+        let listed = store.read(move |tx| list(tx, &UserId::new("ann"), &query, 21)).await.unwrap();
+        let titles: Vec<_> = listed.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(titles, ["second", "first"], "newest first, Ann's only");
+        let (id, bobs) = (created.0.id, created.2.id);
+        let patch = TodoPatch { title: None, description: None, status: Some("done".into()) };
+        let changed = store.write(Commit::OnOk, move |tx| update(tx, &UserId::new("ann"), id, &patch)).await.unwrap();
+        assert_eq!(changed.map(|t| (t.title, t.status)), Some(("first".into(), "done".into())));
+        let query = ListQuery { status: Some("done".into()), limit: 20, before: None };
+        let done = store.read(move |tx| list(tx, &UserId::new("ann"), &query, 21)).await.unwrap();
+        assert_eq!(done.len(), 1);
+        let deleted = store
+            .write(Commit::OnOk, move |tx| {
+                Ok((delete(tx, &UserId::new("ann"), bobs)?, delete(tx, &UserId::new("ann"), id)?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(deleted, (false, true), "another user's todo is not found");
+        assert!(store.read(move |tx| get(tx, &UserId::new("ann"), id)).await.unwrap().is_none());
+    });
+}
+
 /// The application's clock writes the same text SQLite's column defaults did.
 #[cfg(test)]
 mod timestamp_tests {

@@ -62,7 +62,12 @@ impl PgConfig {
                 _ => passed.push(pair),
             }
         }
-        let rebuilt = if passed.is_empty() { base.to_owned() } else { format!("{base}?{}", passed.join("&")) };
+        // libpq reads the scheme case-insensitively; rust-postgres only in lower case.
+        let base = match base.split_once("://") {
+            Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+            None => base.to_owned(),
+        };
+        let rebuilt = if passed.is_empty() { base } else { format!("{base}?{}", passed.join("&")) };
         let mut driver: postgres::Config =
             rebuilt.parse().map_err(|e| format!("--db is not a PostgreSQL URL libpq would accept: {e}"))?;
         if driver.get_hosts().is_empty() {

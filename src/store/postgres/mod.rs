@@ -41,6 +41,21 @@ pub struct Pg {
     /// Why the last job could not reach the database, until one does again: `/healthz` reads it
     /// without a query of its own (it runs on the async runtime, where a blocking client must not).
     failure: Arc<Mutex<Option<String>>>,
+    /// Last, so that it holds the last handle of the pool: see [`Closer`].
+    _closer: Arc<Closer>,
+}
+
+/// Closes the pool's connections on a thread of its own. A rust-postgres `Client` runs a small
+/// runtime of its own and blocks on it, also when dropped, which would panic on one of the
+/// server's async threads (where the last `Store` may well go).
+struct Closer(Option<r2d2::Pool<Manager>>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 /// One pooled connection and the statements prepared on it (PostgreSQL keeps a prepared
@@ -59,7 +74,13 @@ impl Pg {
     /// Connects, checks and migrates the schema ([`migrate::run`]), and keeps up to `pool_size`
     /// connections. Refused in one line when the database is unreachable, or newer than this
     /// gpt-todo, or holds tables that are not gpt-todo's.
+    /// Blocks: it runs on a thread of its own, so it may be called from async code too.
     pub fn open(config: &PgConfig, pool_size: u32) -> Result<Pg, StoreError> {
+        std::thread::scope(|scope| scope.spawn(|| Pg::open_here(config, pool_size)).join())
+            .unwrap_or_else(|_| Err(StoreError::Other("opening the PostgreSQL pool panicked".into())))
+    }
+
+    fn open_here(config: &PgConfig, pool_size: u32) -> Result<Pg, StoreError> {
         let manager = Manager::new(config)?;
         // No check-out test (a round trip per job): a connection that broke is noticed by its
         // first statement, and a job whose BEGIN finds it closed takes another (`begin`).
@@ -69,7 +90,7 @@ impl Pg {
             .connection_timeout(STATEMENT_TIMEOUT)
             .test_on_check_out(false)
             .build_unchecked(manager);
-        let pg = Pg { pool, failure: Arc::default() };
+        let pg = Pg { pool: pool.clone(), failure: Arc::default(), _closer: Arc::new(Closer(Some(pool))) };
         migrate::run(&*pg.session()?)?;
         Ok(pg)
     }
