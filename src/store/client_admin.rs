@@ -6,6 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::quota::Limits;
 use crate::support::ids::UserId;
@@ -66,16 +67,14 @@ fn summary(r: &rusqlite::Row) -> rusqlite::Result<ClientSummary> {
 /// The id of another operator-registered client whose name is `name` (without case or outer
 /// spaces), leaving out `except`.
 pub fn operator_name_taken(tx: &Tx<'_>, name: &str, except: Option<&str>) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .sqlite()?
-        .prepare_cached(
-            "SELECT client_id FROM oauth_clients
-              WHERE lower(trim(name)) = lower(trim(?1)) AND (?2 IS NULL OR client_id <> ?2)
-                AND registration = 'operator' LIMIT 1",
-        )?
-        .query_row(params![name, except], |r| r.get(0))
-        .optional()?)
+    tx.row(&OPERATOR_NAME_TAKEN, &[&name, &except], |r| r.get(0))
 }
+
+static OPERATOR_NAME_TAKEN: Sql = Sql::new(
+    "SELECT client_id FROM oauth_clients
+      WHERE lower(trim(name)) = lower(trim($1)) AND (CAST($2 AS TEXT) IS NULL OR client_id <> $2)
+        AND registration = 'operator' LIMIT 1",
+);
 
 pub fn rename(tx: &Tx<'_>, client_id: &str, name: &str) -> Result<(), StoreError> {
     tx.sqlite()?

@@ -18,13 +18,22 @@ use super::{StoreError, Tx};
 /// One statement's text, with its SQLite form made on first use.
 pub struct Sql {
     text: &'static str,
+    /// The SQLite dialect's own text, where the two must differ ([`Sql::each`]).
+    sqlite_text: Option<&'static str>,
     sqlite: OnceLock<String>,
 }
 
 impl Sql {
     /// A statement with `$n` placeholders.
     pub const fn new(text: &'static str) -> Sql {
-        Sql { text, sqlite: OnceLock::new() }
+        Sql { text, sqlite_text: None, sqlite: OnceLock::new() }
+    }
+
+    /// A statement that needs its own text per backend (both with `$n`): a function only one
+    /// has (`strftime`, `instr`), or an index only one text can use (SQLite's `COLLATE NOCASE`
+    /// email against PostgreSQL's `lower(email)` index). Kept rare: one text is the rule.
+    pub const fn each(sqlite: &'static str, postgres: &'static str) -> Sql {
+        Sql { text: postgres, sqlite_text: Some(sqlite), sqlite: OnceLock::new() }
     }
 
     /// The text as PostgreSQL runs it.
@@ -34,7 +43,7 @@ impl Sql {
 
     /// The text as SQLite runs it (`?n` for `$n`).
     pub fn sqlite(&self) -> &str {
-        self.sqlite.get_or_init(|| sqlite_placeholders(self.text))
+        self.sqlite.get_or_init(|| sqlite_placeholders(self.sqlite_text.unwrap_or(self.text)))
     }
 }
 
