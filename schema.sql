@@ -1,4 +1,4 @@
--- gpt-todo schema. Embedded in the binary; db.rs applies each numbered migration once and records
+-- gpt-todo schema. Embedded in the binary; src/store/sqlite/mod.rs applies each numbered migration once and records
 -- the number in PRAGMA user_version. This file is migration 1: change it only by adding a new one.
 --
 -- Ids are TEXT because in remote user-info mode the user and client ids come from another server.

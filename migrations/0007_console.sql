@@ -15,7 +15,7 @@ CREATE TABLE api_calls_daily (
     PRIMARY KEY (day, user_id, client_id, outcome)
 ) WITHOUT ROWID;
 
--- Calls per hour by outcome only (a few rows a day), for the 48-hour chart.
+-- Calls per hour by outcome only (a few rows a day), for the overview's calls-per-hour chart.
 CREATE TABLE api_calls_hourly (
     hour    TEXT NOT NULL,                       -- UTC, '2026-11-30T14'
     outcome TEXT NOT NULL,
@@ -23,6 +23,7 @@ CREATE TABLE api_calls_hourly (
     PRIMARY KEY (hour, outcome)
 ) WITHOUT ROWID;
 
+-- (Replaced in 0011: housekeeping rolls settled rows up instead, without a trigger.)
 -- The rollups are counted as each row is logged, in the same transaction as the row: whatever
 -- writes the log (the server, a test, an import) cannot leave them behind. Deleting old log rows
 -- does not touch them.

@@ -47,7 +47,7 @@ pub fn usage(store: &Store, args: &UsageArgs, now: i64) -> AdminResult {
     Ok(out)
 }
 
-/// The call log, newest first, with the console's filters (`manage::call_filters`).
+/// The call log, newest first, with the console's filters (`operator::call_filters`).
 pub fn logs(store: &Store, args: &LogsArgs) -> AdminResult {
     let text = |value: &Option<String>| value.as_deref().unwrap_or("").to_owned();
     let (user, client, status, path, from, to) =

@@ -159,6 +159,9 @@ pub fn token(store: &Store, command: TokenCommand, now: i64) -> AdminResult {
                     resource,
                 };
                 tokens::issue(tx, &token, &grant, tokens::expires_at(now, Duration::from_secs(ttl)))?;
+                // A client the operator gave a token to is in use: the bound on self-registered
+                // clients and housekeeping keep it once the token has expired and gone.
+                crate::store::clients::mark_authorized(tx, &client, now)?;
                 Ok(Ok((format!("{}\n", token.token), detail.clone())))
             })
         }

@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 
+use maud::html;
 use warp::http::header::SET_COOKIE;
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -17,9 +18,9 @@ use crate::AppState;
 use crate::http::client_address::client_address;
 use crate::oauth::events::{AuthEvent, Event};
 use crate::store::{StoreError, Tx, accounts, sessions};
-use crate::support::clock::unix_now;
 use crate::web::browser_session::{self as session, Browser, CONSOLE, SignedIn};
-use crate::web::html::{error_block, escape, see_other};
+use crate::web::html::see_other;
+use crate::web::markup::error_block;
 use crate::web::params::{self, Params};
 use crate::web::signin::{self, Refused, too_many_from_network, with_retry_after};
 use crate::web::{secure_cookies, with_new_cookie};
@@ -74,7 +75,7 @@ pub async fn admin(state: AppState, headers: &HeaderMap, params: Params, form: b
 /// In one snapshot: whether anyone can sign in to the console at all, and who is signed in on the
 /// browser whose session has this hash.
 async fn gate(state: &AppState, session_hash: Option<String>) -> Result<(bool, Option<SignedIn>), StoreError> {
-    let now = unix_now();
+    let now = state.config.clock.now();
     state.store.read(move |tx| Ok((accounts::any_admin(tx)?, signed_in(tx, session_hash.as_deref(), now)?))).await
 }
 
@@ -87,28 +88,27 @@ fn signed_in(tx: &Tx<'_>, session_hash: Option<&str>, now: i64) -> Result<Option
 
 /// With no admin account the console shows this and nothing else.
 fn setup_page() -> Response {
-    frame::bare(
-        StatusCode::FORBIDDEN,
-        "No admin yet",
-        "<h1>The console has no admin yet</h1>\
-         <p>Only admins can open the console, and this server has none. On the machine that runs \
-         gpt-todo, create one (or make an existing user one), then come back:</p>\
-         <pre>gpt-todo user add you@example.com --admin\n\
-         gpt-todo user set-admin you@example.com on</pre>\
-         <p>Add <code>--db PATH</code> if the server runs with one.</p>",
-    )
+    let content = html! {
+        h1 { "The console has no admin yet" }
+        p {
+            "Only admins can open the console, and this server has none. On the machine that runs \
+             gpt-todo, create one (or make an existing user one), then come back:"
+        }
+        pre { "gpt-todo user add you@example.com --admin\ngpt-todo user set-admin you@example.com on" }
+        p { "Add " code { "--db PATH" } " if the server runs with one." }
+    };
+    frame::bare(StatusCode::FORBIDDEN, "No admin yet", content)
 }
 
 fn not_an_admin(user: &SignedIn) -> Response {
-    frame::bare(
-        StatusCode::FORBIDDEN,
-        "Not an admin",
-        &format!(
-            "<h1>Not an admin</h1><p class=\"error\" role=\"alert\">{} cannot open the console. \
-             An admin can make this account one (<code>gpt-todo user set-admin EMAIL on</code>).</p>",
-            escape(&user.email)
-        ),
-    )
+    let content = html! {
+        h1 { "Not an admin" }
+        p class="error" role="alert" {
+            (user.email) " cannot open the console. An admin can make this account one ("
+            code { "gpt-todo user set-admin EMAIL on" } ")."
+        }
+    };
+    frame::bare(StatusCode::FORBIDDEN, "Not an admin", content)
 }
 
 async fn show_login(state: AppState, headers: HeaderMap) -> Response {
@@ -123,22 +123,19 @@ async fn show_login(state: AppState, headers: HeaderMap) -> Response {
 }
 
 fn login_page(status: StatusCode, browser: &Browser, email: &str, error: Option<&str>) -> Response {
-    let content = format!(
-        r#"<h1>Sign in to the gpt-todo console</h1>
-{error}
-<form method="post" action="/admin/login">
-<input type="hidden" name="csrf" value="{csrf}">
-<label for="email">Email</label>
-<input id="email" type="email" name="email" value="{email}" autocomplete="username" required autofocus>
-<label for="password">Password</label>
-<input id="password" type="password" name="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
-</form>"#,
-        error = error_block(error),
-        csrf = escape(&browser.csrf_token()),
-        email = escape(email),
-    );
-    frame::bare(status, "Sign in", &content)
+    let content = html! {
+        h1 { "Sign in to the gpt-todo console" }
+        (error_block(error))
+        form method="post" action="/admin/login" {
+            input type="hidden" name="csrf" value=(browser.csrf_token());
+            label for="email" { "Email" }
+            input id="email" type="email" name="email" value=(email) autocomplete="username" required autofocus;
+            label for="password" { "Password" }
+            input id="password" type="password" name="password" autocomplete="current-password" required;
+            button type="submit" { "Sign in" }
+        }
+    };
+    frame::bare(status, "Sign in", content)
 }
 
 async fn login(address: IpAddr, state: AppState, headers: HeaderMap, form: Result<Params, String>) -> Response {

@@ -1,5 +1,5 @@
 //! Every change an admin makes in the console: the operation and its `admin_audit` row
-//! (`manage::audit_log`, which the command line writes too) are one store job, so a change is
+//! (`operator::audit_log`, which the command line writes too) are one store job, so a change is
 //! never without its row, nor a row without its change.
 
 use super::Ask;

@@ -2,9 +2,7 @@
 //! to allow. Colours are presentation attributes (the CSP refuses `style=`). The chart carries a
 //! text summary for screen readers, and the legend is HTML so it wraps on a phone.
 
-use std::fmt::Write;
-
-use crate::web::html::escape;
+use maud::{Markup, html};
 
 /// The outcomes a call is counted under in the rollups, in stacking order, with their colours.
 pub const OUTCOMES: [(&str, &str); 4] =
@@ -24,69 +22,71 @@ const TOP: f64 = 8.0;
 
 /// A `<figure>` with the chart; `label_every` bars get an x-axis label, and `short` turns a
 /// bar's label into the axis text.
-pub fn stacked_bars(id: &str, caption: &str, bars: &[Bar], label_every: usize, short: fn(&str) -> String) -> String {
+pub fn stacked_bars(id: &str, caption: &str, bars: &[Bar], label_every: usize, short: fn(&str) -> String) -> Markup {
     let max = bars.iter().map(|b| b.calls.iter().sum::<u64>()).max().unwrap_or(0);
     let top = nice_ceiling(max);
-    let plot_w = WIDTH - LEFT - 4.0;
     let plot_h = HEIGHT - TOP - BOTTOM;
-    let slot = plot_w / bars.len().max(1) as f64;
+    let slot = (WIDTH - LEFT - 4.0) / bars.len().max(1) as f64;
     let bar_w = (slot * 0.8).max(1.0);
-    let mut svg = String::new();
     let totals: Vec<u64> = (0..4).map(|i| bars.iter().map(|b| b.calls[i]).sum()).collect();
     let summary: Vec<String> = OUTCOMES.iter().zip(&totals).map(|((name, _), n)| format!("{n} {name}")).collect();
-    let _ = write!(
-        svg,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{id}-t {id}-d" xmlns="http://www.w3.org/2000/svg"><title id="{id}-t">{caption}</title><desc id="{id}-d">In total: {summary}.</desc>"#,
-        caption = escape(caption),
-        summary = summary.join(", "),
-    );
-    for step in 0..=4 {
-        let value = top * step / 4;
-        let y = TOP + plot_h - plot_h * step as f64 / 4.0;
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" x2="{x2}" y1="{y:.1}" y2="{y:.1}" stroke="#d9dce3" stroke-width="1"/><text x="{tx}" y="{ty:.1}" font-size="11" text-anchor="end" fill="#3b4252">{value}</text>"##,
-            x2 = WIDTH - 4.0,
-            tx = LEFT - 6.0,
-            ty = y + 4.0,
-        );
-    }
-    for (i, bar) in bars.iter().enumerate() {
-        let x = LEFT + slot * i as f64 + (slot - bar_w) / 2.0;
-        let mut y = TOP + plot_h;
-        for ((name, colour), calls) in OUTCOMES.iter().zip(bar.calls) {
-            if calls == 0 || top == 0 {
-                continue;
+    let (title_id, desc_id) = (format!("{id}-t"), format!("{id}-d"));
+    let one = |v: f64| format!("{v:.1}");
+    let svg = html! {
+        svg class="chart" viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) role="img"
+            aria-labelledby=(format!("{title_id} {desc_id}")) xmlns="http://www.w3.org/2000/svg" {
+            title id=(title_id) { (caption) }
+            desc id=(desc_id) { "In total: " (summary.join(", ")) "." }
+            @for step in 0..=4u64 {
+                @let y = TOP + plot_h - plot_h * step as f64 / 4.0;
+                line x1=(LEFT) x2=(WIDTH - 4.0) y1=(one(y)) y2=(one(y)) stroke="#d9dce3" stroke-width="1" {}
+                text x=(LEFT - 6.0) y=(one(y + 4.0)) font-size="11" text-anchor="end" fill="#3b4252" { (top * step / 4) }
             }
-            let h = plot_h * calls as f64 / top as f64;
-            y -= h;
-            let _ = write!(
-                svg,
-                r#"<rect x="{x:.1}" y="{y:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{colour}"><title>{label}: {calls} {name}</title></rect>"#,
-                label = escape(&bar.label),
-            );
+            @for (i, bar) in bars.iter().enumerate() {
+                @let x = LEFT + slot * i as f64 + (slot - bar_w) / 2.0;
+                @for (name, colour, y, h, calls) in segments(bar, top, plot_h) {
+                    rect x=(one(x)) y=(one(y)) width=(one(bar_w)) height=(one(h)) fill=(colour) {
+                        title { (bar.label) ": " (calls) " " (name) }
+                    }
+                }
+                @if i % label_every.max(1) == 0 {
+                    text x=(one(x + bar_w / 2.0)) y=(HEIGHT - 6.0) font-size="11" text-anchor="middle" fill="#3b4252" {
+                        (short(&bar.label))
+                    }
+                }
+            }
         }
-        if i % label_every.max(1) == 0 {
-            let _ = write!(
-                svg,
-                r##"<text x="{cx:.1}" y="{ly}" font-size="11" text-anchor="middle" fill="#3b4252">{text}</text>"##,
-                cx = x + bar_w / 2.0,
-                ly = HEIGHT - 6.0,
-                text = escape(&short(&bar.label)),
-            );
+    };
+    html! {
+        figure {
+            figcaption { (caption) }
+            (svg)
+            ul class="legend" {
+                @for ((name, colour), n) in OUTCOMES.iter().zip(&totals) {
+                    li {
+                        svg width="12" height="12" aria-hidden="true" { rect width="12" height="12" fill=(colour) {} }
+                        (name) ": " (n)
+                    }
+                }
+            }
         }
     }
-    svg.push_str("</svg>");
-    let legend: String = OUTCOMES
-        .iter()
-        .zip(&totals)
-        .map(|((name, colour), n)| {
-            format!(
-                r#"<li><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{colour}"/></svg>{name}: {n}</li>"#
-            )
-        })
-        .collect();
-    format!(r#"<figure><figcaption>{}</figcaption>{svg}<ul class="legend">{legend}</ul></figure>"#, escape(caption))
+}
+
+/// A bar's stacked parts, bottom up: outcome, colour, top edge, height and calls (none for an
+/// outcome without calls).
+fn segments(bar: &Bar, top: u64, plot_h: f64) -> Vec<(&'static str, &'static str, f64, f64, u64)> {
+    let mut y = TOP + plot_h;
+    let mut parts = Vec::new();
+    for ((name, colour), calls) in OUTCOMES.iter().zip(bar.calls) {
+        if calls == 0 || top == 0 {
+            continue;
+        }
+        let h = plot_h * calls as f64 / top as f64;
+        y -= h;
+        parts.push((*name, *colour, y, h, calls));
+    }
+    parts
 }
 
 /// The axis top: four grid steps of 1, 2 or 5 × 10^n calls, reaching at least `max`.
@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn bars_stack_by_outcome_and_values_are_escaped() {
         let bars = vec![Bar { label: "<d>".into(), calls: [3, 1, 0, 0] }, Bar { label: "e".into(), calls: [0; 4] }];
-        let svg = stacked_bars("c", "Calls & more", &bars, 1, |s| s.to_owned());
+        let svg = stacked_bars("c", "Calls & more", &bars, 1, |s| s.to_owned()).into_string();
         assert_eq!(svg.matches("<rect x=").count(), 2, "one rect per non-zero outcome: {svg}");
         assert!(svg.contains("&lt;d&gt;: 3 2xx") && svg.contains("Calls &amp; more"), "{svg}");
         assert!(svg.contains("In total: 3 2xx, 1 4xx, 0 429, 0 5xx."), "{svg}");

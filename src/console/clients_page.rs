@@ -1,19 +1,20 @@
 //! Clients: the list with their usage, adding one (shown exactly as `client add` prints it, once),
 //! and one client's page: redirect URIs, limit, a new secret, revoking its tokens.
 
+use maud::{Markup, html};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::Ask;
 use super::audit_page::change;
-use super::frame::{self, Section, button_form, csrf_field, query_value, segment};
+use super::frame::{self, Section, action_field, button_form, csrf_field, query_value, segment};
 use crate::cli::commands as admin;
 use crate::operator::manage_clients::{self as manage, ClientSummary};
 use crate::operator::{ManageError, ManageResult};
 use crate::quota::{Plan, Window};
 use crate::store::{StoreError, Tx, client_admin, reports};
-use crate::support::clock::unix_now;
-use crate::web::html::{error_block, escape, sentence};
+use crate::web::html::sentence;
+use crate::web::markup::error_block;
 
 /// A client in the list: what `client list` shows, and its use.
 struct Listed {
@@ -24,9 +25,9 @@ struct Listed {
 
 pub async fn list(ask: Ask) -> Response {
     let since = crate::quota::Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
-    let now = unix_now();
+    let now = ask.state.config.clock.now();
     match ask.state.store.read(move |tx| listed(tx, &since, now)).await {
-        Ok(clients) => frame::page(&ask, Section::Clients, "Clients", &render_list(&ask, &clients, None)),
+        Ok(clients) => frame::page(&ask, Section::Clients, "Clients", render_list(&ask, &clients, None)),
         Err(e) => frame::server_error(&e),
     }
 }
@@ -41,43 +42,65 @@ fn listed(tx: &Tx<'_>, since: &str, now: i64) -> Result<Vec<Listed>, StoreError>
         .collect()
 }
 
-fn render_list(ask: &Ask, clients: &[Listed], error: Option<&str>) -> String {
-    let mut html = String::from("<h1>Clients</h1>");
-    if clients.is_empty() {
-        html.push_str("<p>No clients yet. Add one below for each GPT or app that signs its users in here.</p>");
-    } else {
-        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Type</th><th scope="col">Registered</th><th scope="col">Limit</th><th scope="col" class="num">Calls, 30 days</th><th scope="col" class="num">Live tokens</th></tr></thead><tbody>"#);
-        for Listed { client, calls_30_days, live_tokens } in clients {
-            html.push_str(&format!(
-                r#"<tr><td><a href="/admin/clients/{href}">{name}</a></td><td><code>{id}</code></td><td>{kind}</td><td>{registered}</td><td>{limit}</td><td class="num">{calls_30_days}</td><td class="num">{live_tokens}</td></tr>"#,
-                id = escape(&client.client_id),
-                href = escape(&segment(&client.client_id)),
-                name = escape(&client.name),
-                kind = client.kind,
-                registered = registration_text(&client.registered_by),
-                limit = escape(&limit_text(client)),
-            ));
+fn render_list(ask: &Ask, clients: &[Listed], error: Option<&str>) -> Markup {
+    html! {
+        h1 { "Clients" }
+        @if clients.is_empty() {
+            p { "No clients yet. Add one below for each GPT or app that signs its users in here." }
+        } @else {
+            (client_table(clients))
         }
-        html.push_str("</tbody></table></div>");
+        h2 id="add" { "Add a client" }
+        (error_block(error))
+        form method="post" action="/admin/clients" {
+            (csrf_field(ask))
+            label for="name" { "Name (shown on the consent page)" }
+            input id="name" type="text" name="name" required;
+            label for="redirect_uris" { "Redirect URIs, one per line (exact match)" }
+            textarea id="redirect_uris" name="redirect_uris" required
+                placeholder="https://chat.openai.com/aip/g-…/oauth/callback" {}
+            div class="inline" {
+                div {
+                    label for="call_limit" { "Calls per user (empty: the server's default)" }
+                    input id="call_limit" type="number" name="call_limit" min="0" inputmode="numeric";
+                }
+                div { label for="per" { "Per" } (window_select("per", Window::Total)) }
+            }
+            div class="inline" {
+                input id="public" type="checkbox" name="public" value="yes";
+                label for="public" { "Public client (no secret; PKCE S256)" }
+            }
+            p { button type="submit" { "Add client" } }
+        }
     }
-    html.push_str(&format!(
-        r#"<h2 id="add">Add a client</h2>{error}
-<form method="post" action="/admin/clients">{csrf}
-<label for="name">Name (shown on the consent page)</label>
-<input id="name" type="text" name="name" required>
-<label for="redirect_uris">Redirect URIs, one per line (exact match)</label>
-<textarea id="redirect_uris" name="redirect_uris" required placeholder="https://chat.openai.com/aip/g-…/oauth/callback"></textarea>
-<div class="inline"><div><label for="call_limit">Calls per user (empty: the server's default)</label>
-<input id="call_limit" type="number" name="call_limit" min="0" inputmode="numeric"></div>
-<div><label for="per">Per</label>{per}</div></div>
-<div class="inline"><input id="public" type="checkbox" name="public" value="yes"><label for="public">Public client (no secret; PKCE S256)</label></div>
-<p><button type="submit">Add client</button></p>
-</form>"#,
-        error = error_block(error),
-        csrf = csrf_field(ask),
-        per = window_select("per", Window::Total),
-    ));
-    html
+}
+
+fn client_table(clients: &[Listed]) -> Markup {
+    html! {
+        div class="scroll" tabindex="0" {
+            // A phone leaves out the 43-character id, which the client's page shows (console.css).
+            table class="clients" {
+                thead { tr {
+                    th scope="col" { "Name" } th scope="col" { "Client id" } th scope="col" { "Type" }
+                    th scope="col" { "Registered" } th scope="col" { "Limit" }
+                    th scope="col" class="num" { "Calls, 30 days" } th scope="col" class="num" { "Live tokens" }
+                } }
+                tbody {
+                    @for Listed { client, calls_30_days, live_tokens } in clients {
+                        tr {
+                            td { a href={ "/admin/clients/" (segment(&client.client_id)) } { (client.name) } }
+                            td { code { (client.client_id) } }
+                            td { (client.kind) }
+                            td { (registration_text(&client.registered_by)) }
+                            td { (limit_text(client)) }
+                            td class="num" { (calls_30_days) }
+                            td class="num" { (live_tokens) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// How the client came to be known, for the operator: only `client add` and this console's form
@@ -99,20 +122,20 @@ fn limit_text(client: &ClientSummary) -> String {
     }
 }
 
-fn window_select(name: &str, selected: Window) -> String {
-    let options: String = [Window::Total, Window::Day, Window::Month]
-        .iter()
-        .map(|w| {
-            let chosen = if *w == selected { " selected" } else { "" };
-            let text = match w {
-                Window::Total => "in total",
-                Window::Day => "per UTC day",
-                Window::Month => "per UTC month",
-            };
-            format!(r#"<option value="{w}"{chosen}>{text}</option>"#, w = w.as_str())
-        })
-        .collect();
-    format!(r#"<select id="{name}" name="{name}">{options}</select>"#)
+fn window_select(name: &str, selected: Window) -> Markup {
+    html! {
+        select id=(name) name=(name) {
+            @for w in [Window::Total, Window::Day, Window::Month] {
+                option value=(w.as_str()) selected[w == selected] {
+                    @match w {
+                        Window::Total => "in total",
+                        Window::Day => "per UTC day",
+                        Window::Month => "per UTC month",
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A limit from the form's `call_limit` and `per`; an empty number is the server's default.
@@ -148,12 +171,18 @@ pub async fn add(ask: Ask) -> Response {
     match added {
         Ok(registered) => {
             let printed = admin::added(&name, &registered, ask.state.config.public_url());
-            let content = format!(
-                r#"<h1>Client added</h1><p class="notice" role="status">Copy these now: the secret is shown only this once (only its hash is stored).</p><pre>{}</pre><p><a href="/admin/clients/{}">Go to the client</a> · <a href="/admin/clients">All clients</a></p>"#,
-                escape(&printed),
-                escape(&segment(&registered.client_id))
-            );
-            frame::page(&ask, Section::Clients, "Client added", &content)
+            let content = html! {
+                h1 { "Client added" }
+                p class="notice" role="status" {
+                    "Copy these now: the secret is shown only this once (only its hash is stored)."
+                }
+                pre { (printed) }
+                p {
+                    a href={ "/admin/clients/" (segment(&registered.client_id)) } { "Go to the client" }
+                    " · " a href="/admin/clients" { "All clients" }
+                }
+            };
+            frame::page(&ask, Section::Clients, "Client added", content)
         }
         Err(ManageError::Refused(message)) => refused_add(ask, &message).await,
         Err(e) => frame::server_error(&e),
@@ -162,13 +191,13 @@ pub async fn add(ask: Ask) -> Response {
 
 async fn refused_add(ask: Ask, message: &str) -> Response {
     let since = crate::quota::Period::containing(Window::Day, ask.state.config.clock.now() - 29 * 86_400).key();
-    let now = unix_now();
+    let now = ask.state.config.clock.now();
     let clients = match ask.state.store.read(move |tx| listed(tx, &since, now)).await {
         Ok(clients) => clients,
         Err(e) => return frame::server_error(&e),
     };
     let html = render_list(&ask, &clients, Some(&sentence(message)));
-    frame::page_with_status(&ask, StatusCode::BAD_REQUEST, Section::Clients, "Clients", &html)
+    frame::page_with_status(&ask, StatusCode::BAD_REQUEST, Section::Clients, "Clients", html)
 }
 
 /// One client's page.
@@ -190,77 +219,54 @@ async fn show(
         Err(e) => return frame::server_error(&e),
     };
     let content = render_detail(&ask, &client, notice.as_deref(), error.as_deref());
-    frame::page_with_status(&ask, status, Section::Clients, &client.name, &content)
+    frame::page_with_status(&ask, status, Section::Clients, &client.name, content)
 }
 
-fn render_detail(ask: &Ask, client: &ClientSummary, notice: Option<&str>, error: Option<&str>) -> String {
+fn render_detail(ask: &Ask, client: &ClientSummary, notice: Option<&str>, error: Option<&str>) -> Markup {
     let action = format!("/admin/clients/{}", segment(&client.client_id));
-    let mut html = format!(
-        r#"<p><a href="/admin/clients">← All clients</a></p><h1>{name}</h1>{notice}{error}
-<dl><dt>Client id</dt><dd><code>{id}</code></dd><dt>Type</dt><dd>{kind}</dd><dt>Registered</dt><dd>{registered}</dd><dt>Limit</dt><dd>{limit}</dd><dt>Added</dt><dd>{created}</dd></dl>
-<p><a href="/admin/calls?client={query}">Its calls in the log</a></p>
-<h2>Redirect URIs</h2><ul>"#,
-        name = escape(&client.name),
-        notice =
-            notice.map(|n| format!(r#"<pre class="notice" role="status">{}</pre>"#, escape(n))).unwrap_or_default(),
-        error = error_block(error),
-        id = escape(&client.client_id),
-        query = escape(&query_value(&client.client_id)),
-        kind = client.kind,
-        registered = registration_text(&client.registered_by),
-        limit = escape(&limit_text(client)),
-        created = escape(&client.created_at),
-    );
-    for uri in &client.redirect_uris {
-        let fields = format!(
-            r#"<input type="hidden" name="action" value="remove-redirect"><input type="hidden" name="uri" value="{}">"#,
-            escape(uri)
-        );
-        html.push_str(&format!(
-            "<li><code>{}</code> {}</li>",
-            escape(uri),
-            button_form(ask, &action, &fields, "Remove", "secondary")
-        ));
-    }
-    html.push_str("</ul>");
-    html.push_str(&button_form(
-        ask,
-        &action,
-        r#"<input type="hidden" name="action" value="add-redirect"><div><label for="uri">Add a redirect URI</label><input id="uri" type="text" name="uri" required></div>"#,
-        "Add",
-        "",
-    ));
     let current = client.call_window.as_deref().and_then(Window::from_stored).unwrap_or(Window::Total);
-    html.push_str("<h2>Limit</h2><p>Calls each user may make. Empty: the server's default.</p>");
-    html.push_str(&button_form(
-        ask,
-        &action,
-        &format!(
-            r#"<input type="hidden" name="action" value="set-limit"><div><label for="call_limit">Calls per user</label><input id="call_limit" type="number" name="call_limit" min="0" value="{}"></div><div><label for="per">Per</label>{}</div>"#,
-            client.call_limit.map(|n| n.to_string()).unwrap_or_default(),
-            window_select("per", current)
-        ),
-        "Set limit",
-        "",
-    ));
-    html.push_str("<h2>Secret and tokens</h2>");
-    if client.kind == "confidential" {
-        html.push_str(&button_form(
-            ask,
-            &action,
-            r#"<input type="hidden" name="action" value="rotate-secret">"#,
-            "Rotate the secret",
-            "secondary",
-        ));
+    let add_redirect = html! {
+        (action_field("add-redirect"))
+        div { label for="uri" { "Add a redirect URI" } input id="uri" type="text" name="uri" required; }
+    };
+    let set_limit = html! {
+        (action_field("set-limit"))
+        div {
+            label for="call_limit" { "Calls per user" }
+            input id="call_limit" type="number" name="call_limit" min="0" value=[client.call_limit];
+        }
+        div { label for="per" { "Per" } (window_select("per", current)) }
+    };
+    html! {
+        p { a href="/admin/clients" { "← All clients" } }
+        h1 { (client.name) }
+        @if let Some(n) = notice { pre class="notice" role="status" { (n) } }
+        (error_block(error))
+        dl {
+            dt { "Client id" } dd { code { (client.client_id) } }
+            dt { "Type" } dd { (client.kind) }
+            dt { "Registered" } dd { (registration_text(&client.registered_by)) }
+            dt { "Limit" } dd { (limit_text(client)) }
+            dt { "Added" } dd { (client.created_at) }
+        }
+        p { a href={ "/admin/calls?client=" (query_value(&client.client_id)) } { "Its calls in the log" } }
+        h2 { "Redirect URIs" }
+        ul {
+            @for uri in &client.redirect_uris {
+                @let fields = html! { (action_field("remove-redirect")) input type="hidden" name="uri" value=(uri); };
+                li { code { (uri) } " " (button_form(ask, &action, fields, "Remove", "secondary")) }
+            }
+        }
+        (button_form(ask, &action, add_redirect, "Add", ""))
+        h2 { "Limit" }
+        p { "Calls each user may make. Empty: the server's default." }
+        (button_form(ask, &action, set_limit, "Set limit", ""))
+        h2 { "Secret and tokens" }
+        @if client.kind == "confidential" {
+            (button_form(ask, &action, action_field("rotate-secret"), "Rotate the secret", "secondary"))
+        }
+        (button_form(ask, &action, action_field("revoke-tokens"), "Revoke all its tokens", "danger"))
     }
-    html.push_str(&button_form(
-        ask,
-        &action,
-        r#"<input type="hidden" name="action" value="revoke-tokens">"#,
-        "Revoke all its tokens",
-        "danger",
-    ));
-    html
 }
 
 /// A change on one client's page: one writer job with its audit row, then the page again.
@@ -301,7 +307,7 @@ pub async fn change_client(client_id: String, ask: Ask) -> Response {
             .await
         }
         Some("revoke-tokens") => {
-            let now = unix_now();
+            let now = ask.state.config.clock.now();
             change(&ask, "client.revoke-tokens", &client_id, String::new(), move |tx| {
                 Ok(manage::revoke_tokens(tx, &id, now)?
                     .map(|n| Some(format!("Revoked {}.", admin::counted(n, "token", "tokens")))))

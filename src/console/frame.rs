@@ -1,13 +1,13 @@
 //! The console's page frame: the navigation with the sign-out button, its stylesheet, and the
 //! pages that refuse something.
 
+use maud::{Markup, html};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-
 use super::Ask;
-use crate::web::html::{self, Style, escape};
+use crate::web::html::{self, Style};
 
 /// What an id keeps unencoded as a path segment (RFC 3986 §2.3, unreserved characters).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -42,47 +42,54 @@ const SECTIONS: [(Section, &str, &str); 4] = [
 ];
 
 /// A console page for a signed-in admin.
-pub fn page(ask: &Ask, section: Section, title: &str, content: &str) -> Response {
+pub fn page(ask: &Ask, section: Section, title: &str, content: Markup) -> Response {
     page_with_status(ask, StatusCode::OK, section, title, content)
 }
 
-pub fn page_with_status(ask: &Ask, status: StatusCode, section: Section, title: &str, content: &str) -> Response {
-    let links: String = SECTIONS
-        .iter()
-        .map(|(s, href, name)| {
-            let current = if *s == section { r#" aria-current="page""# } else { "" };
-            format!(r#"<a href="{href}"{current}>{name}</a>"#)
-        })
-        .collect();
-    let header = format!(
-        r#"<header><span class="brand">gpt-todo console</span><nav aria-label="Console">{links}</nav>
-<form method="post" action="/admin/logout"><span class="who">{who}</span>{csrf}<button type="submit">Sign out</button></form></header>
-"#,
-        who = escape(&ask.admin.email),
-        csrf = csrf_field(ask),
-    );
-    html::page_with_header(status, &STYLE, title, &header, content)
+pub fn page_with_status(ask: &Ask, status: StatusCode, section: Section, title: &str, content: Markup) -> Response {
+    let header = html! {
+        header {
+            span class="brand" { "gpt-todo console" }
+            nav aria-label="Console" {
+                @for (s, href, name) in SECTIONS {
+                    a href=(href) aria-current=[(s == section).then_some("page")] { (name) }
+                }
+            }
+            form method="post" action="/admin/logout" {
+                span class="who" { (ask.admin.email) }
+                (csrf_field(ask))
+                button type="submit" { "Sign out" }
+            }
+        }
+    };
+    html::page_with_header(status, &STYLE, title, header, content)
 }
 
 /// A page without navigation: sign-in, and the pages that refuse access.
-pub fn bare(status: StatusCode, title: &str, content: &str) -> Response {
-    html::page(status, &STYLE, title, &format!(r#"<div class="narrow">{content}</div>"#))
+pub fn bare(status: StatusCode, title: &str, content: Markup) -> Response {
+    html::page(status, &STYLE, title, html! { div class="narrow" { (content) } })
 }
 
 /// The hidden CSRF field every form carries.
-pub fn csrf_field(ask: &Ask) -> String {
-    format!(r#"<input type="hidden" name="csrf" value="{}">"#, escape(&ask.browser.csrf_token()))
+pub fn csrf_field(ask: &Ask) -> Markup {
+    html! { input type="hidden" name="csrf" value=(ask.browser.csrf_token()); }
 }
 
-/// A form posting to `action` with the CSRF field, `fields` (HTML) and one button.
-pub fn button_form(ask: &Ask, action: &str, fields: &str, button: &str, class: &str) -> String {
-    format!(
-        r#"<form method="post" action="{action}" class="inline">{csrf}{fields}<button type="submit" class="{class}">{button}</button></form>"#,
-        action = escape(action),
-        csrf = csrf_field(ask),
-    )
+/// A form posting to `action` with the CSRF field, `fields` and one button.
+pub fn button_form(ask: &Ask, action: &str, fields: Markup, button: &str, class: &str) -> Markup {
+    html! {
+        form method="post" action=(action) class="inline" {
+            (csrf_field(ask))
+            (fields)
+            button type="submit" class=[(!class.is_empty()).then_some(class)] { (button) }
+        }
+    }
 }
 
+/// The hidden `action` field that says which of a page's forms was posted.
+pub fn action_field(action: &str) -> Markup {
+    html! { input type="hidden" name="action" value=(action); }
+}
 pub fn bad_request(message: &str) -> Response {
     refusal(StatusCode::BAD_REQUEST, "Bad request", message)
 }
@@ -110,10 +117,10 @@ pub fn server_error(cause: &dyn std::fmt::Display) -> Response {
 }
 
 fn refusal(status: StatusCode, heading: &str, message: &str) -> Response {
-    let content = format!(
-        r#"<h1>{heading}</h1><p class="error" role="alert">{message}</p><p><a href="/admin">Back to the console</a></p>"#,
-        heading = escape(heading),
-        message = escape(message),
-    );
-    bare(status, heading, &content)
+    let content = html! {
+        h1 { (heading) }
+        p class="error" role="alert" { (message) }
+        p { a href="/admin" { "Back to the console" } }
+    };
+    bare(status, heading, content)
 }

@@ -11,6 +11,7 @@ mod calls_page;
 mod chart;
 mod clients_page;
 mod frame;
+mod names;
 mod overview;
 mod users_page;
 

@@ -2,16 +2,17 @@
 //! and users of the last 30 days, users at or near their limit, and the latest admin changes.
 //! Everything here reads the rollups and the counters, never the raw call log.
 
+use maud::{Markup, html};
 use warp::reply::Response;
 
 use super::chart::{self, Bar, OUTCOMES};
 use super::frame::{self, Section, segment};
+use super::names::ClientNames;
 use super::{Ask, users_page};
 use crate::operator::audit_log::{self, Entry};
 use crate::operator::counters::Counter;
 use crate::quota::{Period, Plan, Window};
 use crate::store::{StoreError, Tx, reports, usage_counters};
-use crate::web::html::escape;
 
 /// A counter at this share of its limit or more is "near".
 const NEAR_LIMIT: f64 = 0.8;
@@ -24,6 +25,7 @@ struct Overview {
     top_clients: Vec<(String, String, u64)>,
     top_users: Vec<(String, String, u64)>,
     near_limit: Vec<Counter>,
+    names: ClientNames,
     audit: Vec<Entry>,
 }
 
@@ -35,17 +37,21 @@ pub async fn page(ask: Ask) -> Response {
         Ok(overview) => overview,
         Err(e) => return frame::server_error(&e),
     };
-    let hint = ask.state.forwarding.untrusted_proxy().map(untrusted_proxy_hint).unwrap_or_default();
-    frame::page(&ask, Section::Overview, "Overview", &format!("{hint}{}", render(&overview)))
+    let content = html! { @if let Some(peer) = ask.state.forwarding.untrusted_proxy() { (untrusted_proxy_hint(peer)) } (render(&overview)) };
+    frame::page(&ask, Section::Overview, "Overview", content)
 }
 
 /// Requests came through a proxy or tunnel that is not a `--trusted-proxy`: everyone behind it
 /// shares its address (the same hint as the server's warning).
-fn untrusted_proxy_hint(peer: std::net::IpAddr) -> String {
-    let peer = escape(&peer.to_string());
-    format!(
-        r#"<p class="error" role="alert">Requests from {peer} carry <code>X-Forwarded-For</code>, but {peer} is not a trusted proxy: every client behind it shares its address, for the per-address limits, the sign-in lockout and the log. If {peer} is your reverse proxy or tunnel, start gpt-todo with <code>--trusted-proxy {peer}</code> (<code>GPT_TODO_TRUSTED_PROXY={peer}</code>).</p>"#
-    )
+fn untrusted_proxy_hint(peer: std::net::IpAddr) -> Markup {
+    html! {
+        p class="error" role="alert" {
+            "Requests from " (peer) " carry " code { "X-Forwarded-For" } ", but " (peer)
+            " is not a trusted proxy: every client behind it shares its address, for the per-address limits, \
+             the sign-in lockout and the log. If " (peer) " is your reverse proxy or tunnel, start gpt-todo with "
+            code { "--trusted-proxy " (peer) } " (" code { "GPT_TODO_TRUSTED_PROXY=" (peer) } ")."
+        }
+    }
 }
 
 fn gather(tx: &Tx<'_>, now: i64, default: Plan) -> Result<Overview, StoreError> {
@@ -72,6 +78,7 @@ fn gather(tx: &Tx<'_>, now: i64, default: Plan) -> Result<Overview, StoreError> 
         .collect();
     near_limit.sort_by(|a, b| share(b).total_cmp(&share(a)));
     near_limit.truncate(20);
+    let names = ClientNames::read(tx, near_limit.iter().map(|c| c.client_id.as_str()))?;
     Ok(Overview {
         totals: [("Today", since(1)), ("Last 7 days", since(7)), ("Last 30 days", since(30)), ("Ever", ever)],
         hourly,
@@ -79,6 +86,7 @@ fn gather(tx: &Tx<'_>, now: i64, default: Plan) -> Result<Overview, StoreError> 
         top_clients: reports::top_clients(tx, &month_ago)?,
         top_users: reports::top_users(tx, &month_ago)?,
         near_limit,
+        names,
         audit: audit_log::recent(tx, 10)?,
     })
 }
@@ -104,70 +112,87 @@ fn buckets(rows: Vec<(String, String, i64)>, keys: &[String]) -> Vec<Bar> {
     bars
 }
 
-fn render(o: &Overview) -> String {
-    let mut html = String::from("<h1>Overview</h1>");
-    html.push_str(r#"<div class="tiles">"#);
-    for (name, calls) in &o.totals {
-        let all: u64 = calls.iter().sum();
-        html.push_str(&format!(
-            r#"<div class="tile">{name}<b>{all}</b>{} refused (429), {} errors (5xx)</div>"#,
-            calls[2], calls[3]
-        ));
-    }
-    html.push_str("</div>");
-    html.push_str(&chart::stacked_bars("hourly", "Calls per hour, last 48 hours (UTC)", &o.hourly, 6, |h| {
-        h.get(11..13).map(|hh| format!("{hh}h")).unwrap_or_default()
-    }));
-    html.push_str(&chart::stacked_bars("daily", "Calls per day, last 90 days (UTC)", &o.daily, 15, |d| {
-        d.get(5..).unwrap_or(d).to_owned()
-    }));
-    html.push_str(r#"<div class="grid2"><section><h2>Top clients, last 30 days</h2>"#);
-    html.push_str(&top_table(&o.top_clients, "Client", |id, name| {
-        let name = if name.is_empty() { id } else { name };
-        format!(r#"<a href="/admin/clients/{}">{}</a>"#, escape(&segment(id)), escape(name))
-    }));
-    html.push_str("</section><section><h2>Top users, last 30 days</h2>");
-    html.push_str(&top_table(&o.top_users, "User", |id, email| {
-        format!(r#"<a href="/admin/users/{}">{}</a>"#, escape(&segment(id)), escape(email))
-    }));
-    html.push_str("</section></div><h2>Users at or near their limit</h2>");
-    if o.near_limit.is_empty() {
-        html.push_str("<p>Nobody has used 80% of their limit in the current period.</p>");
-    } else {
-        html.push_str(&users_page::counter_table(&o.near_limit, None));
-    }
-    html.push_str("<h2>Latest changes</h2><p>Made in the console or with the command line (CLI).</p>");
-    if o.audit.is_empty() {
-        html.push_str("<p>No changes yet.</p>");
-    } else {
-        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">When (UTC)</th><th scope="col">By</th><th scope="col">What</th><th scope="col">On</th><th scope="col">Detail</th></tr></thead><tbody>"#);
-        for e in &o.audit {
-            // A CLI row names the system account that ran the command, not an admin's email.
-            let by = if e.via == "cli" { format!("CLI: {}", e.admin_email) } else { e.admin_email.clone() };
-            html.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&e.at),
-                escape(&by),
-                escape(&e.action),
-                escape(&e.target),
-                escape(&e.detail)
-            ));
+fn render(o: &Overview) -> Markup {
+    html! {
+        h1 { "Overview" }
+        div class="tiles" {
+            @for (name, calls) in &o.totals {
+                div class="tile" {
+                    (name) b { (calls.iter().sum::<u64>()) } (calls[2]) " refused (429), " (calls[3]) " errors (5xx)"
+                }
+            }
         }
-        html.push_str("</tbody></table></div>");
+        (chart::stacked_bars("hourly", "Calls per hour, last 48 hours (UTC)", &o.hourly, 6, |h| {
+            h.get(11..13).map(|hh| format!("{hh}h")).unwrap_or_default()
+        }))
+        (chart::stacked_bars("daily", "Calls per day, last 90 days (UTC)", &o.daily, 15, |d| d.get(5..).unwrap_or(d).to_owned()))
+        div class="grid2" {
+            section {
+                h2 { "Top clients, last 30 days" }
+                (top_table(&o.top_clients, "Client", |id, name| {
+                    let name = if name.is_empty() { id } else { name };
+                    html! { a href={ "/admin/clients/" (segment(id)) } { (name) } }
+                }))
+            }
+            section {
+                h2 { "Top users, last 30 days" }
+                (top_table(&o.top_users, "User", |id, email| html! { a href={ "/admin/users/" (segment(id)) } { (email) } }))
+            }
+        }
+        h2 { "Users at or near their limit" }
+        @if o.near_limit.is_empty() {
+            p { "Nobody has used 80% of their limit in the current period." }
+        } @else {
+            (users_page::counter_table(&o.near_limit, &o.names, None))
+        }
+        h2 { "Latest changes" }
+        p { "Made in the console or with the command line (CLI)." }
+        @if o.audit.is_empty() {
+            p { "No changes yet." }
+        } @else {
+            (audit_table(&o.audit))
+        }
     }
-    html
 }
 
-fn top_table(rows: &[(String, String, u64)], what: &str, link: impl Fn(&str, &str) -> String) -> String {
-    if rows.is_empty() {
-        return "<p>No calls yet.</p>".to_owned();
+fn audit_table(entries: &[Entry]) -> Markup {
+    html! {
+        div class="scroll" tabindex="0" {
+            table {
+                thead { tr {
+                    th scope="col" { "When (UTC)" } th scope="col" { "By" } th scope="col" { "What" }
+                    th scope="col" { "On" } th scope="col" { "Detail" }
+                } }
+                tbody {
+                    @for e in entries {
+                        tr {
+                            td { (e.at) }
+                            // A CLI row names the system account that ran the command, not an admin's email.
+                            td { @if e.via == "cli" { "CLI: " } (e.admin_email) }
+                            td { (e.action) } td { (e.target) } td { (e.detail) }
+                        }
+                    }
+                }
+            }
+        }
     }
-    let mut html = format!(
-        r#"<table><thead><tr><th scope="col">{what}</th><th scope="col" class="num">Calls</th></tr></thead><tbody>"#
-    );
-    for (id, name, calls) in rows {
-        html.push_str(&format!(r#"<tr><td>{}</td><td class="num">{calls}</td></tr>"#, link(id, name)));
+}
+
+fn top_table(rows: &[(String, String, u64)], what: &str, link: impl Fn(&str, &str) -> Markup) -> Markup {
+    html! {
+        @if rows.is_empty() {
+            p { "No calls yet." }
+        } @else {
+            div class="scroll" tabindex="0" {
+                table {
+                    thead { tr { th scope="col" { (what) } th scope="col" class="num" { "Calls" } } }
+                    tbody {
+                        @for (id, name, calls) in rows {
+                            tr { td { (link(id, name)) } td class="num" { (calls) } }
+                        }
+                    }
+                }
+            }
+        }
     }
-    html.push_str("</tbody></table>");
-    html
 }

@@ -1,20 +1,22 @@
 //! Users: search, one user's counters per client, and what an admin does to them: reset a counter,
 //! disable (their tokens stop working at once) and enable, make admin or not.
 
+use maud::{Markup, html};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::Ask;
 use super::audit_page::change;
-use super::frame::{self, Section, button_form, query_value, segment};
+use super::frame::{self, Section, action_field, button_form, query_value, segment};
+use super::names::ClientNames;
 use crate::operator::counters::Counter;
 use crate::operator::{self as manage, ManageError, ManageResult};
 use crate::quota::{Period, Plan, Window};
 use crate::store::accounts::{self, Profile};
 use crate::store::{reports, usage_counters};
-use crate::support::clock::unix_now;
 use crate::support::ids::UserId;
-use crate::web::html::{error_block, escape, sentence};
+use crate::web::html::sentence;
+use crate::web::markup::error_block;
 
 /// How many users a search shows.
 const PAGE: i64 = 100;
@@ -32,42 +34,48 @@ pub async fn list(ask: Ask) -> Response {
         Ok(found) => found,
         Err(e) => return frame::server_error(&e),
     };
-    let mut html = format!(
-        r#"<h1>Users</h1><form method="get" action="/admin/users" class="inline" role="search"><div><label for="q">Email or name contains</label><input id="q" type="search" name="q" value="{}"></div><button type="submit">Search</button></form>"#,
-        escape(&q)
-    );
-    if rows.is_empty() {
-        html.push_str("<p>No users match.</p>");
-    } else {
-        html.push_str(r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">State</th><th scope="col" class="num">Calls, 30 days</th><th scope="col">Added</th></tr></thead><tbody>"#);
-        for row in &rows {
-            html.push_str(&format!(
-                r#"<tr><td><a href="/admin/users/{href}">{email}</a></td><td>{name}</td><td>{state}</td><td class="num">{calls}</td><td>{created}</td></tr>"#,
-                href = escape(&segment(&row.id)),
-                email = escape(&row.email),
-                name = escape(&row.name),
-                state = tags(row),
-                calls = calls.get(&row.id).copied().unwrap_or(0),
-                created = escape(&row.created_at),
-            ));
+    let html = html! {
+        h1 { "Users" }
+        form method="get" action="/admin/users" class="inline" role="search" {
+            div { label for="q" { "Email or name contains" } input id="q" type="search" name="q" value=(q); }
+            button type="submit" { "Search" }
         }
-        html.push_str("</tbody></table></div>");
-        if rows.len() as i64 == PAGE {
-            html.push_str(&format!("<p>The first {PAGE} matches; search to narrow them down.</p>"));
+        @if rows.is_empty() {
+            p { "No users match." }
+        } @else {
+            div class="scroll" tabindex="0" {
+                table {
+                    thead { tr {
+                        th scope="col" { "Email" } th scope="col" { "Name" } th scope="col" { "State" }
+                        th scope="col" class="num" { "Calls, 30 days" } th scope="col" { "Added" }
+                    } }
+                    tbody {
+                        @for row in &rows {
+                            tr {
+                                td { a href={ "/admin/users/" (segment(&row.id)) } { (row.email) } }
+                                td { (row.name) }
+                                td { (tags(row)) }
+                                td class="num" { (calls.get(&row.id).copied().unwrap_or(0)) }
+                                td { (row.created_at) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if rows.len() as i64 == PAGE {
+                p { "The first " (PAGE) " matches; search to narrow them down." }
+            }
         }
-    }
-    frame::page(&ask, Section::Users, "Users", &html)
+    };
+    frame::page(&ask, Section::Users, "Users", html)
 }
 
-fn tags(row: &Profile) -> String {
-    let mut tags = String::new();
-    if row.disabled {
-        tags.push_str(r#"<span class="tag warn">disabled</span> "#);
+fn tags(row: &Profile) -> Markup {
+    html! {
+        @if row.disabled { span class="tag warn" { "disabled" } " " }
+        @if row.admin { span class="tag" { "admin" } }
+        @if !row.disabled && !row.admin { "active" }
     }
-    if row.admin {
-        tags.push_str(r#"<span class="tag">admin</span>"#);
-    }
-    if tags.is_empty() { "active".to_owned() } else { tags }
 }
 
 pub async fn detail(user_id: String, ask: Ask) -> Response {
@@ -89,85 +97,82 @@ async fn show(
         .read(move |tx| {
             let Some(user) = accounts::find(tx, &user_id)? else { return Ok(None) };
             let counters = usage_counters::counters(tx, Some(&UserId::new(user.id.as_str())), None, default, now)?;
-            Ok(Some((user, counters)))
+            let names = ClientNames::read(tx, counters.iter().map(|c| c.client_id.as_str()))?;
+            Ok(Some((user, counters, names)))
         })
         .await;
-    let (user, counters) = match read {
+    let (user, counters, names) = match read {
         Ok(Some(found)) => found,
         Ok(None) => return frame::not_found("such user"),
         Err(e) => return frame::server_error(&e),
     };
     let action = format!("/admin/users/{}", segment(&user.id));
-    let mut html = format!(
-        r#"<p><a href="/admin/users">← All users</a></p><h1>{email}</h1>{notice}{error}
-<dl><dt>Name</dt><dd>{name}</dd><dt>User id</dt><dd><code>{id}</code></dd><dt>State</dt><dd>{state}</dd><dt>Added</dt><dd>{created}</dd></dl>
-<p><a href="/admin/calls?user={query}">Their calls in the log</a></p><h2>Usage per client</h2>"#,
-        email = escape(&user.email),
-        notice = notice.map(|n| format!(r#"<p class="notice" role="status">{}</p>"#, escape(&n))).unwrap_or_default(),
-        error = error_block(error.as_deref()),
-        name = escape(&user.name),
-        id = escape(&user.id),
-        query = escape(&query_value(&user.id)),
-        state = tags(&user),
-        created = escape(&user.created_at),
-    );
-    if counters.is_empty() {
-        html.push_str("<p>No calls counted yet.</p>");
-    } else {
-        html.push_str(&counter_table(&counters, Some((&ask, &action))));
-    }
-    html.push_str("<h2>Account</h2>");
     let (toggle, label, class) = if user.disabled {
         ("enable", "Enable", "")
     } else {
         ("disable", "Disable (their tokens stop working now)", "danger")
     };
-    html.push_str(&button_form(&ask, &action, &hidden_action(toggle), label, class));
-    let (toggle, label) = if user.admin { ("admin-off", "Remove admin") } else { ("admin-on", "Make admin") };
-    html.push_str(&button_form(&ask, &action, &hidden_action(toggle), label, "secondary"));
-    frame::page_with_status(&ask, status, Section::Users, &user.email, &html)
-}
-
-fn hidden_action(action: &str) -> String {
-    format!(r#"<input type="hidden" name="action" value="{action}">"#)
-}
-
-/// The counters as a table; with `reset` (the page and its form action) each current counter
-/// gets a reset button.
-pub fn counter_table(counters: &[Counter], reset: Option<(&Ask, &str)>) -> String {
-    let mut html = String::from(
-        r#"<div class="scroll" tabindex="0"><table><thead><tr><th scope="col">User</th><th scope="col">Client</th><th scope="col">Period</th><th scope="col" class="num">Count</th><th scope="col" class="num">Limit</th><th scope="col">Set by</th>"#,
-    );
-    if reset.is_some() {
-        html.push_str(r#"<th scope="col">Reset</th>"#);
-    }
-    html.push_str("</tr></thead><tbody>");
-    for c in counters {
-        let who = c.email.as_deref().unwrap_or(&c.user_id);
-        html.push_str(&format!(
-            r#"<tr><td><a href="/admin/users/{uid}">{who}</a></td><td><a href="/admin/clients/{client_href}">{cid}</a></td><td>{period}{current}</td><td class="num">{count}</td><td class="num">{limit} {window}</td><td>{set_by}</td>"#,
-            uid = escape(&segment(&c.user_id)),
-            who = escape(who),
-            cid = escape(&c.client_id),
-            client_href = escape(&segment(&c.client_id)),
-            period = escape(&c.period),
-            current = if c.current == "yes" { " (now)" } else { "" },
-            count = c.count,
-            limit = c.limit,
-            window = escape(&c.limit_window),
-            set_by = c.limit_set_by,
-        ));
-        if let Some((ask, action)) = reset {
-            let fields = format!(
-                r#"<input type="hidden" name="action" value="reset"><input type="hidden" name="client" value="{}">"#,
-                escape(&c.client_id)
-            );
-            html.push_str(&format!("<td>{}</td>", button_form(ask, action, &fields, "Reset", "secondary")));
+    let (admin_toggle, admin_label) =
+        if user.admin { ("admin-off", "Remove admin") } else { ("admin-on", "Make admin") };
+    let html = html! {
+        p { a href="/admin/users" { "← All users" } }
+        h1 { (user.email) }
+        @if let Some(n) = &notice { p class="notice" role="status" { (n) } }
+        (error_block(error.as_deref()))
+        dl {
+            dt { "Name" } dd { (user.name) }
+            dt { "User id" } dd { code { (user.id) } }
+            dt { "State" } dd { (tags(&user)) }
+            dt { "Added" } dd { (user.created_at) }
         }
-        html.push_str("</tr>");
+        p { a href={ "/admin/calls?user=" (query_value(&user.id)) } { "Their calls in the log" } }
+        h2 { "Usage per client" }
+        @if counters.is_empty() {
+            p { "No calls counted yet." }
+        } @else {
+            (counter_table(&counters, &names, Some((&ask, &action))))
+        }
+        h2 { "Account" }
+        (button_form(&ask, &action, action_field(toggle), label, class))
+        (button_form(&ask, &action, action_field(admin_toggle), admin_label, "secondary"))
+    };
+    frame::page_with_status(&ask, status, Section::Users, &user.email, html)
+}
+
+/// The counters as a table, each client by its name; with `reset` (the page and its form action)
+/// each current counter gets a reset button.
+pub fn counter_table(counters: &[Counter], names: &ClientNames, reset: Option<(&Ask, &str)>) -> Markup {
+    html! {
+        div class="scroll" tabindex="0" {
+            // On one user's page (the one with reset buttons) a phone leaves out the user column.
+            table class=[reset.is_some().then_some("per-user")] {
+                thead { tr {
+                    th scope="col" { "User" } th scope="col" { "Client" } th scope="col" { "Period" }
+                    th scope="col" class="num" { "Count" } th scope="col" class="num" { "Limit" }
+                    th scope="col" { "Set by" }
+                    @if reset.is_some() { th scope="col" { "Reset" } }
+                } }
+                tbody {
+                    @for c in counters {
+                        tr {
+                            td { a href={ "/admin/users/" (segment(&c.user_id)) } { (c.email.as_deref().unwrap_or(&c.user_id)) } }
+                            td { (names.link(&c.client_id)) }
+                            td { (c.period) @if c.current == "yes" { " (now)" } }
+                            td class="num" { (c.count) }
+                            td class="num" { (c.limit) " " (c.limit_window) }
+                            td { (c.limit_set_by) }
+                            @if let Some((ask, action)) = reset {
+                                @let fields = html! {
+                                    (action_field("reset")) input type="hidden" name="client" value=(c.client_id);
+                                };
+                                td { (button_form(ask, action, fields, "Reset", "secondary")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    html.push_str("</tbody></table></div>");
-    html
 }
 
 /// A change on one user's page: one writer job with its audit row, then the page again.
@@ -193,7 +198,7 @@ pub async fn change_user(user_id: String, ask: Ask) -> Response {
             Err(ManageError::Refused("you cannot disable your own account here; use the command line".into()))
         }
         Some("disable") => {
-            let now = unix_now();
+            let now = ask.state.config.clock.now();
             change(&ask, "user.disable", &email, String::new(), move |tx| {
                 Ok(manage::manage_users::disable(tx, &who, now)?
                     .map(|_| "Disabled: sign-in is refused and their tokens stop working now.".into()))

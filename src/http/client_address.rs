@@ -16,7 +16,8 @@ use warp::http::{HeaderMap, HeaderValue};
 
 use crate::http::public_address::is_public;
 
-/// The connection's peer address, put on every request by the server loop (`server::run`) (warp's own is private to it).
+/// The connection's peer address, put on every request by `http::server::run` (warp's own is
+/// private to it).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 

@@ -20,7 +20,6 @@ use crate::http::client_address::client_address;
 use crate::oauth::client_rules::Registration;
 use crate::store::codes::{self, IssuedCode};
 use crate::store::{Commit, Tx, clients};
-use crate::support::clock::unix_now;
 use crate::support::ids::UserId;
 use crate::web::accounts::{self as users, CreateUserError, NewUser};
 use crate::web::browser_session::{self as session, Browser, OAUTH, SignedIn};
@@ -235,7 +234,7 @@ async fn consent(state: &AppState, request: &AuthRequest, browser: &Browser, dec
         Some("allow") => {
             let new_code = NewCode::new();
             let (issuing, user_id, now) = (request.clone(), user.user_id.clone(), state.config.clock.now());
-            let (code_hash, expires_at) = (new_code.hash.clone(), unix_now() + CODE_TTL.as_secs() as i64);
+            let (code_hash, expires_at) = (new_code.hash.clone(), now + CODE_TTL.as_secs() as i64);
             let issue = move |tx: &mut Tx<'_>| {
                 let client = &issuing.client;
                 // A metadata-document client gets its row now, with the code that refers to it.

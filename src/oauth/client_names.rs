@@ -53,7 +53,17 @@ pub fn imitated(mut protected: HashSet<String>, name: &str, own_host: Option<&st
     if let Some(host) = own_host {
         protected.remove(host);
     }
-    protected.into_iter().find(|protected| look_alike_key(protected) == key)
+    protected.into_iter().find(|protected| {
+        look_alike_key(protected) == key || without_port(protected).is_some_and(|host| look_alike_key(host) == key)
+    })
+}
+
+/// A document host with its port (`app.example:8443`, `[2001:db8::1]:8443`) without it: the name
+/// "app.example" passes for that host as well.
+fn without_port(host: &str) -> Option<&str> {
+    let (rest, port) = host.rsplit_once(':')?;
+    let bracketed = !rest.contains(':') || (rest.starts_with('[') && rest.ends_with(']'));
+    (bracketed && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())).then_some(rest)
 }
 
 #[cfg(test)]
@@ -90,5 +100,23 @@ mod tests {
             assert_ne!(look_alike_key(other), original, "{other:?}");
         }
         assert_eq!(look_alike_key("claude.ai"), look_alike_key("c1aude.ai"), "l and 1 look alike");
+    }
+
+    #[test]
+    fn a_document_host_with_a_port_is_imitated_without_it_too() {
+        let protected = |hosts: &[&str]| hosts.iter().map(|h| h.to_string()).collect::<HashSet<_>>();
+        assert_eq!(
+            imitated(protected(&["app.example:8443"]), "app.example", None).as_deref(),
+            Some("app.example:8443")
+        );
+        assert_eq!(
+            imitated(protected(&["app.example:8443"]), "APP.EXAMPLE:8443", None).as_deref(),
+            Some("app.example:8443")
+        );
+        assert!(imitated(protected(&["[2001:db8::1]:8443"]), "[2001:db8::1]", None).is_some());
+        assert!(imitated(protected(&["app.example:8443"]), "app.example", Some("app.example:8443")).is_none());
+        assert!(imitated(protected(&["My GPT"]), "My GPT 2", None).is_none());
+        assert_eq!(without_port("2001:db8::1"), None, "a bare IPv6 address has no port");
+        assert_eq!(without_port("My App:"), None);
     }
 }

@@ -28,7 +28,6 @@ use crate::oauth::client_rules::Client;
 use crate::store::codes::{self, CodeRefusal, CodeSpend};
 use crate::store::tokens::{self, Grant, NewPair, RefreshRefusal, RefreshSpend};
 use crate::store::{Commit, Tx};
-use crate::support::clock::unix_now;
 use crate::support::secrets::{hash_secret, pkce_s256, random_id};
 use crate::web::params::Params;
 
@@ -74,7 +73,7 @@ async fn grant(state: &AppState, client: Client, params: &Params) -> Result<(Iss
     let request = TokenRequest::read(params)?;
     let config = &state.config;
     // Jobs may run twice: the clock, the new tokens and every hash are taken here, once.
-    let now = unix_now();
+    let now = config.clock.now();
     let pair = Arc::new(NewPair::new(now, config.access_token_ttl, config.refresh_token_ttl));
     let scope = match request {
         TokenRequest::Code(exchange) => {

@@ -26,7 +26,7 @@ fn no_user(email: &str) -> ManageError {
     ManageError::NoUser(email.trim().to_owned())
 }
 
-/// Sets a new password (already checked and hashed: `users::hash_new_password`) and signs the
+/// Sets a new password (already checked and hashed: `web::accounts::hash_new_password`) and signs the
 /// user out of every browser. Tokens already given to clients stay valid; `revoke_tokens` ends them.
 pub fn set_password(tx: &Tx<'_>, email: &str, password_hash: &str) -> Outcome<()> {
     let id = or_refused!(id_of(tx, email));

@@ -1,5 +1,5 @@
 //! The `admin_audit` table: one row for every change an operator makes, in the console or with
-//! the command line, written in the change's own transaction (`manage::audit_log` says who).
+//! the command line, written in the change's own transaction (`operator::audit_log` says who).
 
 use serde::Serialize;
 

@@ -1,4 +1,4 @@
-//! Searching the call log (`api_calls`) with the operator's filters (`manage::call_filters`): the
+//! Searching the call log (`api_calls`) with the operator's filters (`operator::call_filters`): the
 //! console's pages of calls and one call in full, and the rows of `gpt-todo logs`.
 //!
 //! The filters become SQL conditions on `api_calls c` that let SQLite use the index that fits

@@ -10,7 +10,7 @@
 //! `Err` is only ever a [`StoreError`].
 //!
 //! The server's SQLite store commits many requests' jobs in one group transaction on one writer
-//! thread (`db::writer`); an admin command's store is one connection of its own, used at once on
+//! thread (`sqlite::writer`); an admin command's store is one connection of its own, used at once on
 //! the calling thread ([`Store::write_now`], [`Store::read_now`]).
 
 pub mod accounts;

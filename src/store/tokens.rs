@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use super::sql::Sql;
 use super::{StoreError, Tx};
-use crate::support::clock::unix_now;
 use crate::support::ids::{ClientId, UserId};
 use crate::support::secrets::{hash_secret, random_secret};
 
@@ -140,7 +139,7 @@ pub struct TokenOwner {
 /// its user is not disabled (`gpt-todo user disable` takes effect on the next call). It reads the
 /// system clock itself, as it always did: a read job run again only sees a later time.
 pub fn find_access(tx: &Tx<'_>, token_hash: &str) -> Result<Option<TokenOwner>, StoreError> {
-    tx.row(&FIND_ACCESS, &[&token_hash, &unix_now()], |row| {
+    tx.row(&FIND_ACCESS, &[&token_hash, &tx.now().unix()], |row| {
         Ok(TokenOwner {
             user_id: row.get(0)?,
             client_id: row.get(1)?,
@@ -350,6 +349,7 @@ mod tests {
     use crate::store::sqlite::file::Missing;
     use crate::store::test_stores::on_both_backends;
     use crate::store::{Commit, Store};
+    use crate::support::clock::unix_now;
 
     const FAMILY: &str = "family-1";
     const MCP: &str = "https://t.example/mcp";

@@ -13,7 +13,6 @@ use warp::http::HeaderMap;
 use warp::http::header::COOKIE;
 
 use crate::store::{Commit, Store, StoreError, sessions};
-use crate::support::clock::unix_now;
 use crate::support::ids::UserId;
 use crate::support::secrets::{hash_secret, random_secret, secret_matches};
 
@@ -126,17 +125,16 @@ fn is_well_formed(value: &str) -> bool {
 
 /// Who is signed in on this browser, if anyone.
 pub async fn signed_in(store: &Store, browser: &Browser) -> Result<Option<SignedIn>, StoreError> {
-    let (hash, now) = (browser.session_hash(), unix_now());
-    store.read(move |tx| sessions::signed_in(tx, &hash, now)).await
+    let hash = browser.session_hash();
+    store.read(move |tx| sessions::signed_in(tx, &hash, tx.now().unix())).await
 }
 
 /// Signs `user_id` in on a new browser cookie of `realm`, which is returned. (Expired sessions are
 /// deleted by `crate::store::sqlite::housekeeping`.)
 pub async fn sign_in(store: &Store, realm: &'static Realm, user_id: &UserId) -> Result<Browser, StoreError> {
     let browser = Browser::new(realm);
-    let (hash, user_id, expires_at) =
-        (browser.session_hash(), user_id.clone(), unix_now() + realm.ttl.as_secs() as i64);
-    store.write(Commit::OnOk, move |tx| sessions::start(tx, &hash, &user_id, expires_at)).await?;
+    let (hash, user_id, ttl) = (browser.session_hash(), user_id.clone(), realm.ttl.as_secs() as i64);
+    store.write(Commit::OnOk, move |tx| sessions::start(tx, &hash, &user_id, tx.now().unix() + ttl)).await?;
     Ok(browser)
 }
 

@@ -1,11 +1,12 @@
 //! What every set of browser pages shares (the OAuth sign-in and consent pages, the operator
-//! console): the HTML layout and its headers, session cookies with CSRF tokens, and the password
+//! console): the HTML document and its headers, session cookies with CSRF tokens, and the password
 //! check with its lockout.
 
 pub mod accounts;
 pub mod browser_session;
 pub mod hashing;
 pub mod html;
+pub mod markup;
 pub mod params;
 pub mod signin;
 pub mod throttle;

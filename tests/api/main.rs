@@ -21,6 +21,7 @@ mod postgres;
 mod quickstart;
 mod quota;
 mod quota_properties;
+mod readme;
 mod remote_mode;
 mod restore;
 mod todo_demo;

@@ -5,7 +5,7 @@
 //! milliseconds), so a request waits behind at most one step. The writer runs the steps every
 //! [`EVERY`]; while a step still finds a full batch, again after [`catching_up_pause`].
 //!
-//! To add a kind of row (e.g. the call log's retention), write a function that deletes at most
+//! To add a kind of row, write a function that deletes at most
 //! `limit` of them and returns how many it deleted, and add it to [`STEPS`].
 //!
 //! What may go, and why that is safe:
@@ -19,7 +19,7 @@
 //! - expired sign-in sessions.
 //! - call-log rows older than `--call-log-days` ([`Retention`]), once rolled up: the daily and
 //!   hourly rollups the console reads keep their counts (the first step rolls them up, see
-//!   `db::rollups`).
+//!   `rollups`).
 //! - clients that registered themselves (RFC 7591, metadata documents) and never completed an
 //!   authorization: beyond the newest `--max-unused-clients` (the registration that goes past
 //!   it removes one too; this step catches up after the bound was lowered), and all of them

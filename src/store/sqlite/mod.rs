@@ -6,6 +6,8 @@
 //! nothing of HTTP, auth or OAuth.
 
 pub mod backup;
+#[cfg(test)]
+mod call_log_fixture;
 pub mod file;
 pub mod health;
 pub mod housekeeping;

@@ -1,6 +1,6 @@
 //! The call log's retention: rows older than `--call-log-days` are deleted, a small batch at a
 //! time, and only once housekeeping has counted them in the daily and hourly rollups
-//! (`db::rollups`), so the console's charts and totals outlive the raw rows. The counters
+//! (`rollups`), so the console's charts and totals outlive the raw rows. The counters
 //! (`api_usage`) are not touched, so no quota moves.
 //!
 //! SQLite reuses the pages freed by the deletes, so once the window is full the file stops
@@ -28,24 +28,11 @@ pub fn prune_call_log(conn: &Connection, now: i64, days: u32, limit: i64) -> rus
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn log_at(conn: &Connection, at: &str, status: i64) {
-        conn.execute(
-            "INSERT INTO api_calls (at, method, path, status, user_id, client_id, duration_ms, request_id)
-             VALUES (?1, 'POST', '/api/todos', ?2, 'u', 'c', 1.0, 'r')",
-            params![at, status],
-        )
-        .unwrap();
-    }
-
-    fn count(conn: &Connection, sql: &str) -> i64 {
-        conn.query_row(sql, [], |r| r.get(0)).unwrap()
-    }
+    use crate::store::sqlite::call_log_fixture::{count, log_at, migrated};
 
     #[test]
     fn old_rows_go_a_batch_at_a_time_and_the_rollups_stay() {
-        let conn = Connection::open_in_memory().unwrap();
-        crate::store::sqlite::migrate(&conn).unwrap();
+        let conn = migrated();
         // 2026-12-01T00:00:00Z
         let now = 1_796_083_200;
         for _ in 0..5 {

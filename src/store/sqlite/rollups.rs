@@ -55,24 +55,11 @@ pub fn roll_up(conn: &Connection, now: i64, limit: i64) -> rusqlite::Result<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn log_at(conn: &Connection, at: &str, status: i64) {
-        conn.execute(
-            "INSERT INTO api_calls (at, method, path, status, user_id, client_id, duration_ms, request_id)
-             VALUES (?1, 'POST', '/api/todos', ?2, 'u', 'c', 1.0, 'r')",
-            params![at, status],
-        )
-        .unwrap();
-    }
-
-    fn count(conn: &Connection, sql: &str) -> i64 {
-        conn.query_row(sql, [], |r| r.get(0)).unwrap()
-    }
+    use crate::store::sqlite::call_log_fixture::{count, log_at, migrated};
 
     #[test]
     fn settled_rows_are_counted_once_a_batch_at_a_time_and_the_views_are_current_meanwhile() {
-        let conn = Connection::open_in_memory().unwrap();
-        crate::store::sqlite::migrate(&conn).unwrap();
+        let conn = migrated();
         let now = 1_796_205_600; // 2026-12-02T10:00:00Z
         for _ in 0..3 {
             log_at(&conn, "2026-12-02T09:00:00.000Z", 201);

@@ -390,6 +390,22 @@ fn registrations_are_bounded_by_evicting_the_oldest_unused_clients_never_one_wit
 }
 
 #[test]
+fn a_self_registered_client_the_operator_gave_a_token_to_is_kept_after_the_token_is_gone() {
+    let (server, _) = setup();
+    let body = serde_json::json!({ "client_name": "Claude", "redirect_uris": [LOCAL_CALLBACK], "token_endpoint_auth_method": "none" });
+    let registered = register_client(&server, body);
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+    let client_id = field(&registered, "client_id").to_owned();
+    let issued = server.cli(&["token", "issue", "--user", "ann@example.com", "--client", &client_id, "--ttl", "1"]);
+    assert!(issued.status.success(), "{issued:?}");
+    // Housekeeping removes an expired token's row, and then only authorized_at tells that the
+    // client was ever in use (docs/security.md: "or ever given any").
+    let in_use =
+        format!("SELECT count(*) FROM oauth_clients WHERE client_id = '{client_id}' AND authorized_at IS NOT NULL");
+    assert_eq!(server.count(&in_use), 1, "`token issue` marks the client as in use");
+}
+
+#[test]
 fn look_alikes_of_the_operators_client_are_refused_and_self_registered_ones_are_marked() {
     let (server, _) = setup();
     let operator = common::register_client(&server.sql(), "My GPT", &[CALLBACK.to_owned()], None, false).unwrap();
