@@ -35,7 +35,8 @@ use crate::cli::config::Config;
 use crate::http::client_address::Forwarding;
 use crate::http::rate_limit::PublicLimits;
 use crate::oauth::ClientMetadataDocuments;
-use crate::store::{Location, Store, StoreError};
+use crate::store::sqlite::DbError;
+use crate::store::{Location, Store};
 use crate::web::Guards;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
@@ -68,7 +69,10 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Opens and migrates the database and picks the auth mode from the configuration.
-    pub fn new(config: Config) -> Result<AppState, StoreError> {
+    /// A database that cannot be used is one line: an SQLite file's own refusal as it is, any
+    /// other failure after `cannot open <--db>` (the password redacted).
+    pub fn new(config: Config) -> Result<AppState, String> {
+        let cannot_open = |e: &dyn std::fmt::Display| format!("cannot open {}: {e}", config.db);
         let store = match &config.db {
             Location::Sqlite(path) => Store::open_server(
                 path,
@@ -78,8 +82,14 @@ impl AppState {
                     max_unused_clients: config.max_unused_clients,
                     clock: config.clock.clone(),
                 },
-            )?,
-            Location::Postgres(pg) => Store::open_postgres(pg, config.db_pool_size, config.clock.clone())?,
+            )
+            .map_err(|e| match e {
+                DbError::File(message) => message,
+                other => cannot_open(&other),
+            })?,
+            Location::Postgres(pg) => {
+                Store::open_postgres(pg, config.db_pool_size, config.clock.clone()).map_err(|e| cannot_open(&e))?
+            }
         };
         let auth = match &config.userinfo_url {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),

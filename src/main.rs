@@ -42,7 +42,7 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
         }
         let config = with_public_url(config, &listener).map_err(|e| e.to_string())?;
         let db = config.db.clone();
-        let state = AppState::new(config).map_err(|e| format!("cannot open {db}: {e}"))?;
+        let state = AppState::new(config)?;
         let shutdown = shutdown_signal();
         print_banner(&state, &listener);
         let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
