@@ -13,7 +13,6 @@
 //! admin commands on the same `--db`.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
@@ -30,7 +29,7 @@ use gpt_todo::chain::{Begun, OpError, call};
 use gpt_todo::cli::args::ServeArgs;
 use gpt_todo::cli::config::Config;
 use gpt_todo::http::request::json_body;
-use gpt_todo::store::{Commit, Migration, Row};
+use gpt_todo::store::{Commit, Location, Migration, Row};
 use gpt_todo::{AppState, serve_with, with_public_url};
 
 // ---- The endpoint: the table, the JSON, the routes and their two handlers. ----
@@ -138,9 +137,9 @@ fn note_from_row(row: &Row) -> Note {
 #[derive(Parser)]
 #[command(about = "gpt-todo with a notes resource beside the todo API")]
 struct Args {
-    /// The SQLite database file; created and migrated if needed.
-    #[arg(long, env = "GPT_TODO_DB", default_value = "./gpt-todo.db")]
-    db: PathBuf,
+    /// The database (an SQLite file, created and migrated if needed, or a postgres:// URL).
+    #[arg(long, env = "GPT_TODO_DB", default_value = "./gpt-todo.db", hide_env_values = true)]
+    db: Location,
     #[command(flatten)]
     serve: ServeArgs,
 }

@@ -35,7 +35,8 @@ use crate::cli::config::Config;
 use crate::http::client_address::Forwarding;
 use crate::http::rate_limit::PublicLimits;
 use crate::oauth::ClientMetadataDocuments;
-use crate::store::sqlite::{Db, DbError};
+use crate::store::sqlite::DbError;
+use crate::store::{Location, Store};
 use crate::web::Guards;
 
 /// What every request handler shares. Every route clones it per request, so it is one `Arc`.
@@ -44,9 +45,8 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub config: Arc<Config>,
-    pub db: Db,
-    /// Every statement goes through it (`db` goes once every caller has moved).
-    pub store: crate::store::Store,
+    /// Every statement goes through it.
+    pub store: Store,
     pub auth: Authenticator,
     /// Clients known by the URL of their Client ID Metadata Document, fetched and cached.
     pub client_documents: ClientMetadataDocuments,
@@ -69,16 +69,28 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Opens and migrates the database and picks the auth mode from the configuration.
-    pub fn new(config: Config) -> Result<AppState, DbError> {
-        let db = Db::open(
-            &config.db_path,
-            config.synchronous == Synchronous::Full,
-            store::sqlite::Retention {
-                call_log_days: config.call_log_days,
-                max_unused_clients: config.max_unused_clients,
-                clock: config.clock.clone(),
-            },
-        )?;
+    /// A database that cannot be used is one line: an SQLite file's own refusal as it is, any
+    /// other failure after `cannot open <--db>` (the password redacted).
+    pub fn new(config: Config) -> Result<AppState, String> {
+        let cannot_open = |e: &dyn std::fmt::Display| format!("cannot open {}: {e}", config.db);
+        let store = match &config.db {
+            Location::Sqlite(path) => Store::open_server(
+                path,
+                config.synchronous == Synchronous::Full,
+                store::sqlite::Retention {
+                    call_log_days: config.call_log_days,
+                    max_unused_clients: config.max_unused_clients,
+                    clock: config.clock.clone(),
+                },
+            )
+            .map_err(|e| match e {
+                DbError::File(message) => message,
+                other => cannot_open(&other),
+            })?,
+            Location::Postgres(pg) => {
+                Store::open_postgres(pg, config.db_pool_size, config.clock.clone()).map_err(|e| cannot_open(&e))?
+            }
+        };
         let auth = match &config.userinfo_url {
             Some(url) => Authenticator::Remote(Box::new(RemoteUserinfo::new(url.clone(), &config))),
             None => Authenticator::Local,
@@ -86,9 +98,7 @@ impl AppState {
         let client_documents = ClientMetadataDocuments::new(&config);
         let (limits, sign_in) = (PublicLimits::new(config.public_rates), Guards::default());
         let forwarding = Arc::new(Forwarding::new(&config.trusted_proxies));
-        let store = crate::store::Store::from_server_db(db.clone(), config.clock.clone());
-        let shared =
-            Shared { config: Arc::new(config), db, store, auth, client_documents, limits, forwarding, sign_in };
+        let shared = Shared { config: Arc::new(config), store, auth, client_documents, limits, forwarding, sign_in };
         Ok(AppState(Arc::new(shared)))
     }
 }
@@ -107,10 +117,10 @@ pub async fn serve_with(
     extra: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let db = state.db.clone();
+    let store = state.store.clone();
     let limits = state.config.limits;
     http::server::run(listener, routes_with(state, extra), limits, shutdown).await;
-    if let Err(e) = db.checkpoint().await {
+    if let Err(e) = store.checkpoint().await {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
     }
 }

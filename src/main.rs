@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 use gpt_todo::cli::args::{self as cli, Command, LogFormat, ServeArgs};
 use gpt_todo::cli::config::{self, Config};
 use gpt_todo::oauth::endpoints::EndpointUrls;
-use gpt_todo::store::sqlite::DbError;
+use gpt_todo::store::Location;
 use gpt_todo::{AppState, cli::commands as admin, http::metrics, serve, with_public_url};
 
 fn main() -> ExitCode {
@@ -41,11 +41,8 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
             tracing::warn!("{warning}");
         }
         let config = with_public_url(config, &listener).map_err(|e| e.to_string())?;
-        let db_path = config.db_path.display().to_string();
-        let state = AppState::new(config).map_err(|e| match e {
-            DbError::File(message) => message,
-            other => format!("cannot open {db_path}: {other}"),
-        })?;
+        let db = config.db.clone();
+        let state = AppState::new(config)?;
         let shutdown = shutdown_signal();
         print_banner(&state, &listener);
         let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -56,18 +53,23 @@ fn run_server(config: Config, args: &ServeArgs) -> Result<(), String> {
             let stopped = async {
                 let _ = metrics_stopped.await;
             };
-            let (db_path, limits) = (state.config.db_path.clone(), state.config.limits);
-            tokio::spawn(metrics::serve(metrics_listener, db_path, limits, stopped));
+            let (db_file, limits) = (state.config.db.sqlite_path().map(Into::into), state.config.limits);
+            tokio::spawn(metrics::serve(metrics_listener, db_file, limits, stopped));
         }
         serve(listener, state, shutdown).await;
         let _ = stop_metrics.send(());
-        Ok::<_, String>(db_path)
+        Ok::<_, String>(db)
     });
     // Dropping the runtime drops every task, and with the last one the database's last handle,
     // whose drop waits until every connection is closed: only then are -wal and -shm gone.
     drop(runtime);
-    let db_path = served?;
-    cli::print(&format!("gpt-todo stopped; {db_path} is checkpointed, one self-contained file again.\n"));
+    match served? {
+        Location::Sqlite(path) => cli::print(&format!(
+            "gpt-todo stopped; {} is checkpointed, one self-contained file again.\n",
+            path.display()
+        )),
+        Location::Postgres(_) => cli::print("gpt-todo stopped.\n"),
+    }
     Ok(())
 }
 
@@ -88,7 +90,8 @@ fn print_banner(state: &AppState, listener: &TcpListener) {
     let base = config.public_url();
     let urls = EndpointUrls::under(base);
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let db = shell_word(&config.db_path.display().to_string());
+    // Display redacts a PostgreSQL password: the banner shows `user:***@host`.
+    let db = shell_word(&config.db.to_string());
     let auth = match &config.userinfo_url {
         Some(url) => format!("the user-info server {url}"),
         None => "the built-in OAuth server".to_owned(),

@@ -17,6 +17,7 @@ pub const DEFAULT_CALL_LIMIT: u64 = 1000;
 
 use crate::http::rate_limit::Rate;
 use crate::quota::Window;
+use crate::store::Location;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,10 +26,13 @@ use crate::quota::Window;
     about = "A todo API for ChatGPT Actions, with its own OAuth server, in one SQLite file"
 )]
 pub struct Cli {
-    /// The SQLite database file. `serve`, `user add` and `client add` create it if it is missing;
-    /// the other commands refuse a missing file (a mistyped path) unless given --create.
-    #[arg(long, default_value = "./gpt-todo.db", global = true)]
-    pub db: PathBuf,
+    /// The database: an SQLite file (`serve`, `user add` and `client add` create it if it is
+    /// missing; the other commands refuse a missing file, a mistyped path, unless given --create),
+    /// or a PostgreSQL URL `postgres://USER@HOST/DB` (its password is better in GPT_TODO_DB,
+    /// PGPASSWORD or ~/.pgpass than in the arguments, which other users can read in /proc).
+    // hide_env_values: `--help` would otherwise print GPT_TODO_DB's value, password and all.
+    #[arg(long, default_value = "./gpt-todo.db", global = true, value_parser = Location::parse, hide_env_values = true)]
+    pub db: Location,
 
     /// Create the database if it is missing, for a command that would otherwise refuse (also
     /// `restore` onto a path with no database). Never read from the environment: a variable
@@ -75,6 +79,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// On PostgreSQL: how many database connections this instance keeps at most (default 10; the
+    /// server's max_connections, 100 by default, bounds the sum over every instance).
+    #[arg(long, default_value_t = crate::store::postgres::DEFAULT_POOL_SIZE)]
+    pub db_pool_size: u32,
     /// Address to listen on: host:port, or :port for every interface.
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = listen_address)]
     pub listen: SocketAddr,

@@ -15,16 +15,24 @@ use std::path::Path;
 
 use crate::cli::args::{ClientCommand, Command, UsageAction, UsageArgs, UserCommand};
 use crate::operator::{self as manage, or_refused};
+use crate::store::Location;
 use crate::store::Store;
 use crate::store::sqlite as db;
 use crate::store::sqlite::file::Missing;
 use crate::support::clock::unix_now;
 
-/// Runs one admin command against the database at `db_path` and returns its output. Only the
-/// commands that add the first user or client (or any with `create`) make a database where there
-/// is none: for the others a missing file is a mistyped `--db`.
-pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
+/// Runs one admin command against the database `--db` names and returns its output. Only the
+/// commands that add the first user or client (or any with `create`) make an SQLite database
+/// where there is none: for the others a missing file is a mistyped `--db`. On PostgreSQL the
+/// file operations (`backup`, `restore`) are refused in one line naming PostgreSQL's own tools.
+pub fn run(db: &Location, create: bool, command: Command) -> AdminResult {
+    match &command {
+        Command::Backup { .. } => drop(db.file_only("backup", "pg_dump").map_err(invalid)?),
+        Command::Restore { .. } => drop(db.file_only("restore", "pg_restore").map_err(invalid)?),
+        _ => {}
+    }
     if let Command::Restore { backup } = &command {
+        let db_path = db.sqlite_path().expect("checked above");
         let missing = if create { Missing::Create } else { Missing::Refuse };
         let restored = db::backup::restore(db_path, backup, missing)?;
         let unpacked = if restored.gzipped { " (gunzipped)" } else { "" };
@@ -44,7 +52,11 @@ pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
     let first_use =
         matches!(command, Command::User(UserCommand::Add { .. }) | Command::Client(ClientCommand::Add { .. }));
     let missing = if create || first_use { Missing::Create } else { Missing::Refuse };
-    let store = Store::open_direct(db_path, missing)?;
+    let store = match db {
+        Location::Sqlite(path) => Store::open_direct(path, missing)?,
+        // One connection is all a command uses; the second lets a retry find a fresh one.
+        Location::Postgres(pg) => Store::open_postgres(pg, 2, crate::support::clock::Clock::system())?,
+    };
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
         Command::User(command) => super::user_commands::run(&store, command, password, unix_now()),
@@ -61,7 +73,9 @@ pub fn run(db_path: &Path, create: bool, command: Command) -> AdminResult {
         }
         Command::Usage(args) => super::report_commands::usage(&store, &args, unix_now()),
         Command::Logs(args) => super::report_commands::logs(&store, &args),
-        Command::Backup { path } if path.as_os_str() == "-" => backup_to_stdout(&store, db_path),
+        Command::Backup { path } if path.as_os_str() == "-" => {
+            backup_to_stdout(&store, db.sqlite_path().expect("checked above"))
+        }
         Command::Backup { path } => {
             backup_file(&store, &path)?;
             Ok(format!("Backed up to {}\n", path.display()))

@@ -9,11 +9,15 @@ use crate::cli::args::{ServeArgs, Synchronous};
 use crate::http::rate_limit::PublicRates;
 use crate::http::server::{Limits, raise_open_file_limit};
 use crate::quota::{Plan, Window};
+use crate::store::Location;
 use crate::support::clock::Clock;
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub db_path: PathBuf,
+    /// `--db`: an SQLite file (absolute) or a PostgreSQL URL.
+    pub db: Location,
+    /// `--db-pool-size`, on PostgreSQL.
+    pub db_pool_size: u32,
     /// Where clients reach us; `None` until the listener is bound, then the listen address.
     pub public_url: Option<String>,
     pub userinfo_url: Option<String>,
@@ -53,14 +57,20 @@ pub struct Config {
 
 impl Config {
     /// The configuration `serve` runs with; a malformed flag is a one-line error.
-    pub fn from_args(db_path: PathBuf, args: &ServeArgs) -> Result<Config, String> {
+    pub fn from_args(db: Location, args: &ServeArgs) -> Result<Config, String> {
         for origin in &args.cors_origin {
             check_origin(origin)?;
         }
         // Absolute, so the banner can print it for admin commands run from any directory.
-        let db_path = std::path::absolute(&db_path).map_err(|e| format!("--db {}: {e}", db_path.display()))?;
+        let db = match db {
+            Location::Sqlite(path) => {
+                Location::Sqlite(std::path::absolute(&path).map_err(|e| format!("--db {}: {e}", path.display()))?)
+            }
+            postgres => postgres,
+        };
         Ok(Config {
-            db_path,
+            db,
+            db_pool_size: args.db_pool_size,
             public_url: args.public_url.as_deref().map(check_public_url).transpose()?,
             userinfo_url: args.userinfo_url.clone(),
             default_client_id: args.default_client_id.clone(),
@@ -105,7 +115,7 @@ impl Config {
             serve: ServeArgs,
         }
         let defaults = Defaults::parse_from(["gpt-todo"]);
-        Config::from_args(db_path.into(), &defaults.serve).expect("the defaults are valid")
+        Config::from_args(Location::Sqlite(db_path.into()), &defaults.serve).expect("the defaults are valid")
     }
 
     /// The limit of a client that has none of its own.

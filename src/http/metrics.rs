@@ -143,11 +143,13 @@ fn status_label(status: u16) -> &'static str {
     label_at(status_index(status))
 }
 
-/// The text a scrape gets, with the file sizes read now.
-pub fn render(db_path: &std::path::Path) -> String {
+/// The text a scrape gets, with the SQLite file's sizes read now (none on PostgreSQL).
+pub fn render(db_file: Option<&std::path::Path>) -> String {
     let size = |path: PathBuf| std::fs::metadata(path).map(|m| m.len() as i64).unwrap_or(0);
-    METRICS.db_bytes.set(size(db_path.to_owned()));
-    METRICS.wal_bytes.set(size(crate::store::sqlite::wal_path(db_path)));
+    if let Some(db_path) = db_file {
+        METRICS.db_bytes.set(size(db_path.to_owned()));
+        METRICS.wal_bytes.set(size(crate::store::sqlite::wal_path(db_path)));
+    }
     crate::support::metrics::text()
 }
 
@@ -156,12 +158,12 @@ pub fn render(db_path: &std::path::Path) -> String {
 /// hangs or a stranger who finds it must not hold connections open or use up descriptors.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    db_path: PathBuf,
+    db_file: Option<PathBuf>,
     limits: crate::http::server::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let route = warp::path!("metrics").and(warp::get()).map(move || {
-        let mut response = Response::new(render(&db_path).into());
+        let mut response = Response::new(render(db_file.as_deref()).into());
         let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
         response.headers_mut().insert(header::CONTENT_TYPE, content_type);
         response

@@ -1,9 +1,9 @@
 //! The `admin_audit` table: one row for every change an operator makes, in the console or with
 //! the command line, written in the change's own transaction (`operator::audit_log` says who).
 
-use rusqlite::params;
 use serde::Serialize;
 
+use super::sql::Sql;
 use super::{StoreError, Tx};
 
 /// A change to record.
@@ -21,21 +21,16 @@ pub struct Change<'a> {
 }
 
 pub fn record(tx: &Tx<'_>, change: &Change<'_>) -> Result<(), StoreError> {
-    tx.sqlite()
-        .prepare_cached(
-            "INSERT INTO admin_audit (admin_id, admin_email, action, target, detail, via)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            change.admin_id,
-            change.admin_email,
-            change.action,
-            change.target,
-            change.detail,
-            change.via
-        ])?;
+    let at = tx.now().timestamp();
+    let c = change;
+    tx.run(&RECORD, &[&c.admin_id, &c.admin_email, &c.action, &c.target, &c.detail, &c.via, &at])?;
     Ok(())
 }
+
+static RECORD: Sql = Sql::new(
+    "INSERT INTO admin_audit (admin_id, admin_email, action, target, detail, via, at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+);
 
 /// One audit row.
 #[derive(Debug, Clone, Serialize)]
@@ -52,10 +47,7 @@ pub struct Entry {
 
 /// The latest `limit` rows, newest first.
 pub fn recent(tx: &Tx<'_>, limit: i64) -> Result<Vec<Entry>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached(
-        "SELECT at, admin_email, via, action, target, detail FROM admin_audit ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |r| {
+    tx.rows(&RECENT, &[&limit], |r| {
         Ok(Entry {
             at: r.get(0)?,
             admin_email: r.get(1)?,
@@ -64,6 +56,8 @@ pub fn recent(tx: &Tx<'_>, limit: i64) -> Result<Vec<Entry>, StoreError> {
             target: r.get(4)?,
             detail: r.get(5)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
+
+static RECENT: Sql =
+    Sql::new("SELECT at, admin_email, via, action, target, detail FROM admin_audit ORDER BY id DESC LIMIT $1");

@@ -1,7 +1,6 @@
 //! The call log's SQL: one `api_calls` row per `/api/*` (and MCP `tools/call`) outcome.
 
-use rusqlite::params;
-
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::support::ids::{ClientId, UserId};
 
@@ -23,26 +22,31 @@ pub struct CallRow<'a> {
     pub tool: Option<&'a str>,
 }
 
+static INSERT: Sql = Sql::new(
+    "INSERT INTO api_calls (at, method, path, status, user_id, client_id, usage_count, duration_ms,
+                            request_id, user_agent, error, tool)
+     VALUES ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+);
+
 pub fn insert(tx: &Tx<'_>, row: &CallRow<'_>) -> Result<(), StoreError> {
-    tx.sqlite()
-        .prepare_cached(
-            "INSERT INTO api_calls (at, method, path, status, user_id, client_id, usage_count, duration_ms,
-                                    request_id, user_agent, error, tool)
-             VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![
-            row.method,
-            row.path,
-            row.status,
-            row.user_id,
-            row.client_id,
-            row.usage_count.map(|n| n as i64),
-            row.duration_ms,
-            row.request_id,
-            row.user_agent,
-            row.error,
-            row.tool,
-            tx.now().timestamp(),
-        ])?;
+    let (status, usage_count) = (i64::from(row.status), row.usage_count.map(|n| n as i64));
+    let at = tx.now().timestamp();
+    tx.run(
+        &INSERT,
+        &[
+            &row.method,
+            &row.path,
+            &status,
+            &row.user_id,
+            &row.client_id,
+            &usage_count,
+            &row.duration_ms,
+            &row.request_id,
+            &row.user_agent,
+            &row.error,
+            &row.tool,
+            &at,
+        ],
+    )?;
     Ok(())
 }

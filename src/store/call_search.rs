@@ -89,7 +89,7 @@ pub fn page(
         values.len(),
         page + 1
     ));
-    let mut stmt = tx.sqlite().prepare_cached(&sql)?;
+    let mut stmt = tx.sqlite()?.prepare_cached(&sql)?;
     let lines = stmt.query_map(params_from_iter(values), |r| {
         Ok(Line {
             id: r.get(0)?,
@@ -117,7 +117,7 @@ pub fn page(
 /// after the call, duration (ms), request id, user agent and error.
 pub fn call(tx: &Tx<'_>, id: i64) -> Result<Option<Vec<Cell>>, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "SELECT c.at, c.method, c.path, c.status, c.user_id, u.email, c.client_id, c.usage_count,
                     c.duration_ms, c.request_id, c.user_agent, c.error
@@ -157,7 +157,7 @@ pub fn report(tx: &Tx<'_>, filters: &CallFilters, limit: i64) -> Result<Vec<Vec<
     values.extend([Value::Integer(floor), Value::Integer(upper), Value::Integer(limit)]);
     let n = values.len();
     sql.push_str(&format!(" AND c.id >= ?{} AND c.id < ?{} ORDER BY c.id DESC LIMIT ?{n}", n - 2, n - 1));
-    let mut stmt = tx.sqlite().prepare(&sql)?;
+    let mut stmt = tx.sqlite()?.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(values), |r| {
         (0..REPORT_COLUMNS.len()).map(|i| r.get::<_, Value>(i).map(Cell::from)).collect()
     })?;
@@ -209,7 +209,7 @@ fn id_range(tx: &Tx<'_>, filters: &CallFilters, before: Option<i64>) -> Result<O
 /// step down the rowid tree: `min(id), max(id)` in one select scans a whole index instead.
 fn id_span(tx: &Tx<'_>) -> Result<Option<(i64, i64)>, StoreError> {
     let span: (Option<i64>, Option<i64>) = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("SELECT (SELECT min(id) FROM api_calls), (SELECT max(id) FROM api_calls)")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(span.0.zip(span.1))
@@ -220,7 +220,7 @@ fn id_span(tx: &Tx<'_>) -> Result<Option<(i64, i64)>, StoreError> {
 fn first_id_at_or_after(tx: &Tx<'_>, (mut low, high): (i64, i64), at: &str) -> Result<i64, StoreError> {
     let mut high = high + 1;
     let mut at_or_after =
-        tx.sqlite().prepare_cached("SELECT id, at FROM api_calls WHERE id >= ?1 ORDER BY id LIMIT 1")?;
+        tx.sqlite()?.prepare_cached("SELECT id, at FROM api_calls WHERE id >= ?1 ORDER BY id LIMIT 1")?;
     while low < high {
         let mid = low + (high - low) / 2;
         let row: Option<(i64, String)> = at_or_after.query_row([mid], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;

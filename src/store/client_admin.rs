@@ -6,6 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::quota::Limits;
 use crate::support::ids::UserId;
@@ -35,7 +36,7 @@ const SUMMARY: &str = "SELECT client_id, name, secret_hash IS NULL, call_limit, 
 
 /// Every client, oldest first.
 pub fn list(tx: &Tx<'_>) -> Result<Vec<ClientSummary>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached(&format!("{SUMMARY} ORDER BY created_at, name"))?;
+    let mut stmt = tx.sqlite()?.prepare_cached(&format!("{SUMMARY} ORDER BY created_at, name"))?;
     let clients = stmt.query_map([], summary)?;
     Ok(clients.collect::<Result<_, _>>()?)
 }
@@ -43,7 +44,7 @@ pub fn list(tx: &Tx<'_>) -> Result<Vec<ClientSummary>, StoreError> {
 /// The client with this id, as `client list` shows it.
 pub fn summary_of(tx: &Tx<'_>, client_id: &str) -> Result<Option<ClientSummary>, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(&format!("{SUMMARY} WHERE client_id = ?1"))?
         .query_row([client_id], summary)
         .optional()?)
@@ -66,19 +67,17 @@ fn summary(r: &rusqlite::Row) -> rusqlite::Result<ClientSummary> {
 /// The id of another operator-registered client whose name is `name` (without case or outer
 /// spaces), leaving out `except`.
 pub fn operator_name_taken(tx: &Tx<'_>, name: &str, except: Option<&str>) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .sqlite()
-        .prepare_cached(
-            "SELECT client_id FROM oauth_clients
-              WHERE lower(trim(name)) = lower(trim(?1)) AND (?2 IS NULL OR client_id <> ?2)
-                AND registration = 'operator' LIMIT 1",
-        )?
-        .query_row(params![name, except], |r| r.get(0))
-        .optional()?)
+    tx.row(&OPERATOR_NAME_TAKEN, &[&name, &except], |r| r.get(0))
 }
 
+static OPERATOR_NAME_TAKEN: Sql = Sql::new(
+    "SELECT client_id FROM oauth_clients
+      WHERE lower(trim(name)) = lower(trim($1)) AND (CAST($2 AS TEXT) IS NULL OR client_id <> $2)
+        AND registration = 'operator' LIMIT 1",
+);
+
 pub fn rename(tx: &Tx<'_>, client_id: &str, name: &str) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached("UPDATE oauth_clients SET name = ?1 WHERE client_id = ?2")?
         .execute(params![name, client_id])?;
     Ok(())
@@ -86,7 +85,7 @@ pub fn rename(tx: &Tx<'_>, client_id: &str, name: &str) -> Result<(), StoreError
 
 /// The client's own limit and, for `user`, that user's own limit for it.
 pub fn limits(tx: &Tx<'_>, client_id: &str, user: Option<&UserId>) -> Result<Limits, StoreError> {
-    let conn = tx.sqlite();
+    let conn = tx.sqlite()?;
     let client = conn
         .prepare_cached("SELECT call_limit, call_window FROM oauth_clients WHERE client_id = ?1")?
         .query_row([client_id], |r| Ok(super::quota::plan(r.get(0)?, r.get(1)?)))
@@ -107,7 +106,7 @@ pub fn limits(tx: &Tx<'_>, client_id: &str, user: Option<&UserId>) -> Result<Lim
 
 pub fn set_redirect_uris(tx: &Tx<'_>, client_id: &str, uris: &[String]) -> Result<(), StoreError> {
     let json = serde_json::to_string(uris).map_err(|e| StoreError::Other(e.to_string()))?;
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached("UPDATE oauth_clients SET redirect_uris = ?1 WHERE client_id = ?2")?
         .execute(params![json, client_id])?;
     Ok(())
@@ -115,7 +114,7 @@ pub fn set_redirect_uris(tx: &Tx<'_>, client_id: &str, uris: &[String]) -> Resul
 
 /// Stores the hash of the client's new secret.
 pub fn set_secret_hash(tx: &Tx<'_>, client_id: &str, secret_hash: &str) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached("UPDATE oauth_clients SET secret_hash = ?1 WHERE client_id = ?2")?
         .execute(params![secret_hash, client_id])?;
     Ok(())
@@ -123,7 +122,7 @@ pub fn set_secret_hash(tx: &Tx<'_>, client_id: &str, secret_hash: &str) -> Resul
 
 /// Deletes the client with its tokens, codes and counters. The call log keeps its rows.
 pub fn remove(tx: &Tx<'_>, client_id: &str) -> Result<(), StoreError> {
-    let conn = tx.sqlite();
+    let conn = tx.sqlite()?;
     conn.execute("DELETE FROM api_usage WHERE client_id = ?1", [client_id])?;
     // Tokens and codes go with the client (ON DELETE CASCADE).
     conn.execute("DELETE FROM oauth_clients WHERE client_id = ?1", [client_id])?;

@@ -4,8 +4,7 @@
 //! them wrong changes nothing, so it can never burn a valid code, and of two requests that get all
 //! of them right exactly one spends it, on any number of writers.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::support::ids::{ClientId, UserId};
 
@@ -23,22 +22,28 @@ pub struct IssuedCode<'a> {
     pub resource: Option<&'a str>,
 }
 
+static ISSUE: Sql = Sql::new(
+    "INSERT INTO oauth_codes
+       (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, resource, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+);
+
 pub fn issue(tx: &Tx<'_>, code: &IssuedCode) -> Result<(), StoreError> {
-    tx.sqlite()
-        .prepare_cached(
-            "INSERT INTO oauth_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, resource)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            code.code_hash,
-            code.client_id,
+    let now = tx.now().timestamp();
+    tx.run(
+        &ISSUE,
+        &[
+            &code.code_hash,
+            &code.client_id,
             code.user_id,
-            code.redirect_uri,
-            code.scope,
-            code.code_challenge,
-            code.expires_at,
-            code.resource,
-        ])?;
+            &code.redirect_uri,
+            &code.scope,
+            &code.code_challenge,
+            &code.expires_at,
+            &code.resource,
+            &now,
+        ],
+    )?;
     Ok(())
 }
 
@@ -92,53 +97,52 @@ pub enum CodeRefusal {
 /// time: it is no secret (it travelled in the authorization request's URL), the verifier is, and
 /// only its hash reaches the statement.
 pub fn spend(tx: &Tx<'_>, spend: &CodeSpend) -> Result<Result<SpentCode, CodeRefusal>, StoreError> {
-    let conn = tx.sqlite();
-    let spent = conn
-        .prepare_cached(
-            "UPDATE oauth_codes SET used_at = ?6
-              WHERE code_hash = ?1 AND client_id = ?2 AND redirect_uri = ?3
-                AND expires_at > ?6 AND used_at IS NULL
-                AND (code_challenge = ?4 OR (code_challenge IS NULL AND ?4 IS NULL))
-                AND (?5 IS NULL OR resource IS NULL OR resource = ?5)
-                AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = oauth_codes.user_id AND u.disabled_at IS NOT NULL)
-              RETURNING user_id, client_id, scope, resource",
-        )?
-        .query_row(
-            params![
-                spend.code_hash,
-                spend.client_id,
-                spend.redirect_uri,
-                spend.verifier_s256,
-                spend.requested_resource,
-                spend.now
-            ],
-            |r| Ok(SpentCode { user_id: r.get(0)?, client_id: r.get(1)?, scope: r.get(2)?, resource: r.get(3)? }),
-        )
-        .optional()?;
+    let spent = tx.row(
+        &SPEND,
+        &[
+            &spend.code_hash,
+            &spend.client_id,
+            &spend.redirect_uri,
+            &spend.verifier_s256,
+            &spend.requested_resource,
+            &spend.now,
+        ],
+        |r| Ok(SpentCode { user_id: r.get(0)?, client_id: r.get(1)?, scope: r.get(2)?, resource: r.get(3)? }),
+    )?;
     if let Some(spent) = spent {
         return Ok(Ok(spent));
     }
-    let found = conn
-        .prepare_cached(
-            "SELECT client_id = ?2, used_at IS NOT NULL, expires_at > ?3,
-                    EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id AND u.disabled_at IS NOT NULL),
-                    redirect_uri = ?4, code_challenge, resource
-               FROM oauth_codes c WHERE code_hash = ?1",
-        )?
-        .query_row(params![spend.code_hash, spend.client_id, spend.now, spend.redirect_uri], |r| {
-            Ok(Found {
-                own: r.get(0)?,
-                used: r.get(1)?,
-                live: r.get(2)?,
-                user_disabled: r.get(3)?,
-                same_redirect_uri: r.get(4)?,
-                code_challenge: r.get(5)?,
-                resource: r.get(6)?,
-            })
+    let found = tx.row(&CLASSIFY, &[&spend.code_hash, &spend.client_id, &spend.now, &spend.redirect_uri], |r| {
+        Ok(Found {
+            own: r.get(0)?,
+            used: r.get(1)?,
+            live: r.get(2)?,
+            user_disabled: r.get(3)?,
+            same_redirect_uri: r.get(4)?,
+            code_challenge: r.get(5)?,
+            resource: r.get(6)?,
         })
-        .optional()?;
+    })?;
     Ok(Err(found.map_or(CodeRefusal::Invalid, |found| found.refusal(spend))))
 }
+
+static SPEND: Sql = Sql::new(
+    "UPDATE oauth_codes SET used_at = $6
+      WHERE code_hash = $1 AND client_id = $2 AND redirect_uri = $3
+        AND expires_at > $6 AND used_at IS NULL
+        AND (code_challenge = $4 OR (code_challenge IS NULL AND $4 IS NULL))
+        AND (CAST($5 AS TEXT) IS NULL OR resource IS NULL OR resource = $5)
+        AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = oauth_codes.user_id AND u.disabled_at IS NOT NULL)
+      RETURNING user_id, client_id, scope, resource",
+);
+
+/// Booleans on PostgreSQL, 0/1 on SQLite: both drivers read either as `bool`.
+static CLASSIFY: Sql = Sql::new(
+    "SELECT client_id = $2, used_at IS NOT NULL, expires_at > $3,
+            EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id AND u.disabled_at IS NOT NULL),
+            redirect_uri = $4, code_challenge, resource
+       FROM oauth_codes c WHERE code_hash = $1",
+);
 
 /// A code that could not be spent, as the classifying `SELECT` finds it.
 struct Found {
@@ -187,6 +191,7 @@ mod tests {
     use super::*;
     use crate::store::Commit;
     use crate::store::oauth_fixture::{Fixture, REDIRECT_URI};
+    use crate::store::test_stores::on_both_backends;
     use crate::support::clock::unix_now;
     use crate::support::secrets::pkce_s256;
 
@@ -242,57 +247,61 @@ mod tests {
         fixture.count("SELECT count(*) FROM oauth_codes WHERE used_at IS NULL").await
     }
 
-    #[tokio::test]
-    async fn a_wrong_client_redirect_or_verifier_cannot_burn_a_code_the_right_request_spends_it_once() {
-        let fixture = Fixture::new().await;
-        issue_code(&fixture, CODE_HASH, unix_now() + 300).await;
-        let right = Some(pkce_s256(VERIFIER));
-        let other = fixture.other_client_id.clone();
+    on_both_backends!(
+        a_wrong_client_redirect_or_verifier_cannot_burn_a_code_the_right_request_spends_it_once,
+        |backend| async move {
+            let fixture = Fixture::on(backend).await;
+            issue_code(&fixture, CODE_HASH, unix_now() + 300).await;
+            let right = Some(pkce_s256(VERIFIER));
+            let other = fixture.other_client_id.clone();
 
-        let wrong_client = spend_as(&fixture, CODE_HASH, &other, REDIRECT_URI, right.clone()).await;
-        assert_eq!(wrong_client, Err(CodeRefusal::Invalid), "another client's request");
-        let wrong_redirect =
-            spend_as(&fixture, CODE_HASH, &fixture.client_id, "https://evil.example/cb", right.clone());
-        assert_eq!(wrong_redirect.await, Err(CodeRefusal::OtherRedirectUri));
-        let another_verifier = Some(pkce_s256("another-verifier-of-the-right-length-0123456789"));
-        for verifier in [another_verifier, None, Some(String::new())] {
-            let wrong = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, verifier.clone()).await;
-            assert_eq!(wrong, Err(CodeRefusal::WrongVerifier), "verifier {verifier:?}");
+            let wrong_client = spend_as(&fixture, CODE_HASH, &other, REDIRECT_URI, right.clone()).await;
+            assert_eq!(wrong_client, Err(CodeRefusal::Invalid), "another client's request");
+            let wrong_redirect =
+                spend_as(&fixture, CODE_HASH, &fixture.client_id, "https://evil.example/cb", right.clone());
+            assert_eq!(wrong_redirect.await, Err(CodeRefusal::OtherRedirectUri));
+            let another_verifier = Some(pkce_s256("another-verifier-of-the-right-length-0123456789"));
+            for verifier in [another_verifier, None, Some(String::new())] {
+                let wrong = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, verifier.clone()).await;
+                assert_eq!(wrong, Err(CodeRefusal::WrongVerifier), "verifier {verifier:?}");
+            }
+            assert_eq!(unused(&fixture).await, 1, "no refused request spent the code");
+
+            let spent = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()).await;
+            let expected = SpentCode {
+                user_id: fixture.user_id.clone(),
+                client_id: ClientId::new(fixture.client_id.as_str()),
+                scope: "todos".into(),
+                resource: None,
+            };
+            assert_eq!(spent, Ok(expected), "the right request spends it");
+            assert_eq!(unused(&fixture).await, 0);
+            let again = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()).await;
+            assert_eq!(again, Err(CodeRefusal::Replayed), "a second spend is a replay");
+            let other_again = spend_as(&fixture, CODE_HASH, &other, REDIRECT_URI, right).await;
+            assert_eq!(other_again, Err(CodeRefusal::Invalid), "another client learns nothing of the replay");
         }
-        assert_eq!(unused(&fixture).await, 1, "no refused request spent the code");
+    );
 
-        let spent = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()).await;
-        let expected = SpentCode {
-            user_id: fixture.user_id.clone(),
-            client_id: ClientId::new(fixture.client_id.as_str()),
-            scope: "todos".into(),
-            resource: None,
-        };
-        assert_eq!(spent, Ok(expected), "the right request spends it");
-        assert_eq!(unused(&fixture).await, 0);
-        let again = spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()).await;
-        assert_eq!(again, Err(CodeRefusal::Replayed), "a second spend is a replay");
-        let other_again = spend_as(&fixture, CODE_HASH, &other, REDIRECT_URI, right).await;
-        assert_eq!(other_again, Err(CodeRefusal::Invalid), "another client learns nothing of the replay");
-    }
+    on_both_backends!(
+        an_expired_or_unknown_code_is_invalid_and_two_racing_spends_of_one_code_spend_it_once,
+        |backend| async move {
+            let fixture = Fixture::on(backend).await;
+            let right = Some(pkce_s256(VERIFIER));
+            issue_code(&fixture, "expired", unix_now() - 1).await;
+            let expired = spend_as(&fixture, "expired", &fixture.client_id, REDIRECT_URI, right.clone()).await;
+            assert_eq!(expired, Err(CodeRefusal::Invalid));
+            let unknown = spend_as(&fixture, "unknown", &fixture.client_id, REDIRECT_URI, right.clone()).await;
+            assert_eq!(unknown, Err(CodeRefusal::Invalid));
 
-    #[tokio::test]
-    async fn an_expired_or_unknown_code_is_invalid_and_two_racing_spends_of_one_code_spend_it_once() {
-        let fixture = Fixture::new().await;
-        let right = Some(pkce_s256(VERIFIER));
-        issue_code(&fixture, "expired", unix_now() - 1).await;
-        let expired = spend_as(&fixture, "expired", &fixture.client_id, REDIRECT_URI, right.clone()).await;
-        assert_eq!(expired, Err(CodeRefusal::Invalid));
-        let unknown = spend_as(&fixture, "unknown", &fixture.client_id, REDIRECT_URI, right.clone()).await;
-        assert_eq!(unknown, Err(CodeRefusal::Invalid));
-
-        issue_code(&fixture, CODE_HASH, unix_now() + 300).await;
-        let (first, second) = tokio::join!(
-            spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()),
-            spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()),
-        );
-        let outcomes = [first, second];
-        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "exactly one spends it: {outcomes:?}");
-        assert!(outcomes.contains(&Err(CodeRefusal::Replayed)), "the other is a replay: {outcomes:?}");
-    }
+            issue_code(&fixture, CODE_HASH, unix_now() + 300).await;
+            let (first, second) = tokio::join!(
+                spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()),
+                spend_as(&fixture, CODE_HASH, &fixture.client_id, REDIRECT_URI, right.clone()),
+            );
+            let outcomes = [first, second];
+            assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "exactly one spends it: {outcomes:?}");
+            assert!(outcomes.contains(&Err(CodeRefusal::Replayed)), "the other is a replay: {outcomes:?}");
+        }
+    );
 }

@@ -5,6 +5,7 @@
 
 use rusqlite::types::ValueRef;
 
+use super::sql::{Param, sqlite_placeholders};
 use super::{StoreError, Tx};
 
 /// A parameter or a column's value.
@@ -91,20 +92,34 @@ pub struct Migration {
 impl<'a> Tx<'a> {
     /// Runs one statement; returns how many rows it changed.
     pub fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        let conn = self.sqlite();
-        let changed = conn.prepare_cached(&sqlite_placeholders(sql))?.execute(rusqlite::params_from_iter(params))?;
-        Ok(changed as u64)
+        match self {
+            Tx::Sqlite(conn, _) => {
+                let changed =
+                    conn.prepare_cached(&sqlite_placeholders(sql))?.execute(rusqlite::params_from_iter(params))?;
+                Ok(changed as u64)
+            }
+            Tx::Postgres(session, _) => session.run(sql, &as_params(params)),
+        }
     }
 
     /// Runs one query; returns every row.
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        let conn = self.sqlite();
-        let mut statement = conn.prepare_cached(&sqlite_placeholders(sql))?;
-        let columns = statement.column_count();
-        let rows = statement.query_map(rusqlite::params_from_iter(params), |row| {
-            (0..columns).map(|i| row.get_ref(i).map(value_of)).collect::<rusqlite::Result<Vec<_>>>().map(Row)
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        match self {
+            Tx::Sqlite(conn, _) => {
+                let mut statement = conn.prepare_cached(&sqlite_placeholders(sql))?;
+                let columns = statement.column_count();
+                let rows = statement.query_map(rusqlite::params_from_iter(params), |row| {
+                    (0..columns).map(|i| row.get_ref(i).map(value_of)).collect::<rusqlite::Result<Vec<_>>>().map(Row)
+                })?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            }
+            Tx::Postgres(session, _) => {
+                let rows = session.query(sql, &as_params(params))?;
+                rows.iter()
+                    .map(|row| (0..row.len()).map(|i| pg_value(row, i)).collect::<Result<_, _>>().map(Row))
+                    .collect()
+            }
+        }
     }
 
     /// Runs one query; returns its first row, if any.
@@ -112,7 +127,8 @@ impl<'a> Tx<'a> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
-    /// Applies the steps of `migrations` this database has not recorded yet, in version order.
+    /// Applies the steps of `migrations` this database has not recorded yet, in version order,
+    /// each in the text for this backend.
     pub fn apply_migrations(&self, migrations: &[Migration]) -> Result<(), StoreError> {
         let mut steps = migrations.to_vec();
         steps.sort_by_key(|step| (step.name, step.version));
@@ -122,7 +138,10 @@ impl<'a> Tx<'a> {
                 &[step.name.into(), step.version.into()],
             )?;
             if done.is_none() {
-                self.sqlite().execute_batch(step.sqlite)?;
+                match self {
+                    Tx::Sqlite(conn, _) => conn.execute_batch(step.sqlite)?,
+                    Tx::Postgres(session, _) => session.batch(step.postgres)?,
+                }
                 self.execute(
                     "INSERT INTO extension_migrations (name, version) VALUES ($1, $2)",
                     &[step.name.into(), step.version.into()],
@@ -131,6 +150,59 @@ impl<'a> Tx<'a> {
         }
         Ok(())
     }
+}
+
+fn as_params(params: &[Value]) -> Vec<&dyn Param> {
+    params.iter().map(|value| value as &dyn Param).collect()
+}
+
+/// A PostgreSQL column as a [`Value`], by its type: integers of any width, floats, text, bytes;
+/// a boolean as 0 or 1 (as SQLite stores one); anything else as its text, if it has one.
+fn pg_value(row: &postgres::Row, index: usize) -> Result<Value, StoreError> {
+    use postgres::types::Type;
+    let ty = row.columns()[index].type_().clone();
+    let value = match ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(index)?.map(Value::Integer),
+        Type::INT4 => row.try_get::<_, Option<i32>>(index)?.map(|n| Value::Integer(n.into())),
+        Type::INT2 => row.try_get::<_, Option<i16>>(index)?.map(|n| Value::Integer(n.into())),
+        Type::BOOL => row.try_get::<_, Option<bool>>(index)?.map(|b| Value::Integer(b.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(index)?.map(Value::Real),
+        Type::FLOAT4 => row.try_get::<_, Option<f32>>(index)?.map(|x| Value::Real(x.into())),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(index)?.map(Value::Blob),
+        _ => row.try_get::<_, Option<String>>(index)?.map(Value::Text),
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        match self {
+            Value::Null => Ok(postgres::types::IsNull::Yes),
+            // PostgreSQL infers a parameter's type from where it stands: an integer bound where
+            // an INTEGER, SMALLINT or float is expected is sent as that.
+            Value::Integer(n) => match *ty {
+                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+                Type::FLOAT8 => (*n as f64).to_sql(ty, out),
+                Type::BOOL => (*n != 0).to_sql(ty, out),
+                _ => n.to_sql(ty, out),
+            },
+            Value::Real(x) => x.to_sql(ty, out),
+            Value::Text(text) => text.to_sql(ty, out),
+            Value::Blob(bytes) => bytes.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
 }
 
 impl rusqlite::ToSql for Value {
@@ -156,36 +228,9 @@ fn value_of(value: ValueRef<'_>) -> Value {
     }
 }
 
-/// `$1` → `?1`, outside string literals and quoted names: SQLite reads `?NNN` as the same numbered
-/// parameter PostgreSQL's `$NNN` is.
-fn sqlite_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut quote: Option<char> = None;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(open), c) if c == open => quote = None,
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '$') if chars.peek().is_some_and(char::is_ascii_digit) => {
-                out.push('?');
-                continue;
-            }
-            _ => {}
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dollar_placeholders_become_numbered_ones_outside_quotes() {
-        assert_eq!(sqlite_placeholders("SELECT $1, '$2', \"$3\", $10"), "SELECT ?1, '$2', \"$3\", ?10");
-        assert_eq!(sqlite_placeholders("SELECT 'it''s $1' || $2"), "SELECT 'it''s $1' || ?2");
-    }
 
     #[test]
     fn an_extension_runs_its_own_sql_and_its_steps_once() {

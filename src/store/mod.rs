@@ -22,17 +22,22 @@ pub mod codes;
 mod error;
 mod extension;
 mod id_columns;
+pub mod location;
 #[cfg(test)]
 mod oauth_fixture;
 pub mod operator_tokens;
 pub mod reports;
 pub mod sessions;
+#[cfg(test)]
+pub(crate) mod test_stores;
 pub mod tokens;
 mod tx;
 pub mod usage_counters;
 
 pub mod call_log;
+pub mod postgres;
 pub mod quota;
+pub mod sql;
 pub mod sqlite;
 pub mod todos;
 
@@ -41,11 +46,13 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+use crate::store::postgres::Pg;
 use crate::store::sqlite::{self as db, Db, DbError, Retention};
 use crate::support::clock::Clock;
 
 pub use error::StoreError;
 pub use extension::{Migration, Row, Value};
+pub use location::Location;
 pub use tx::{Commit, Moment, Tx};
 
 /// The database every part of gpt-todo reads and writes through; cheap to clone.
@@ -56,10 +63,12 @@ pub struct Store {
     clock: Clock,
 }
 
-/// Which database, picked at run time from `--db` (PostgreSQL joins here).
+/// Which database, picked at run time from `--db`.
 #[derive(Clone)]
 enum Backend {
     Sqlite(Sqlite),
+    /// A pool of connections; the server's store and an admin command's are the same.
+    Postgres(Pg),
 }
 
 /// The two ways gpt-todo holds an SQLite file.
@@ -89,6 +98,12 @@ impl Store {
     /// move to the store).
     pub fn from_server_db(db: Db, clock: Clock) -> Store {
         Store::sqlite(Sqlite::Server(db), clock)
+    }
+
+    /// A store on the PostgreSQL database `config` names, migrated, with up to `pool_size`
+    /// connections (for the server and the admin commands alike).
+    pub fn open_postgres(config: &postgres::PgConfig, pool_size: u32, clock: Clock) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Postgres(Pg::open(config, pool_size)?), clock })
     }
 
     fn sqlite(sqlite: Sqlite, clock: Clock) -> Store {
@@ -135,6 +150,10 @@ impl Store {
                 let conn = conn.clone();
                 blocking(move || write_direct(&conn, commit, now, &*job)).await
             }
+            Backend::Postgres(pg) => {
+                let pg = pg.clone();
+                blocking(move || pg.write(commit, now, &*job)).await
+            }
         }
     }
 
@@ -151,6 +170,10 @@ impl Store {
                 let conn = conn.clone();
                 blocking(move || read_direct(&conn, now, &job)).await
             }
+            Backend::Postgres(pg) => {
+                let pg = pg.clone();
+                blocking(move || pg.read(now, &job)).await
+            }
         }
     }
 
@@ -164,6 +187,7 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(Sqlite::Direct(conn)) => write_direct(conn, commit, Moment::of(&self.clock), &job),
             Backend::Sqlite(Sqlite::Server(_)) => Err(not_direct()),
+            Backend::Postgres(pg) => with_retries(|| pg.write(commit, Moment::of(&self.clock), &job)),
         }
     }
 
@@ -172,6 +196,7 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(Sqlite::Direct(conn)) => read_direct(conn, Moment::of(&self.clock), &job),
             Backend::Sqlite(Sqlite::Server(_)) => Err(not_direct()),
+            Backend::Postgres(pg) => pg.read(Moment::of(&self.clock), &job),
         }
     }
 
@@ -180,6 +205,7 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(Sqlite::Server(db)) => db.write_failure(),
             Backend::Sqlite(Sqlite::Direct(_)) => None,
+            Backend::Postgres(pg) => pg.failure(),
         }
     }
 
@@ -187,7 +213,7 @@ impl Store {
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(Sqlite::Server(db)) => Ok(db.checkpoint().await?),
-            Backend::Sqlite(Sqlite::Direct(_)) => Ok(()),
+            Backend::Sqlite(Sqlite::Direct(_)) | Backend::Postgres(_) => Ok(()),
         }
     }
 
@@ -196,7 +222,7 @@ impl Store {
     pub fn with_sqlite_file<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
         match &self.backend {
             Backend::Sqlite(Sqlite::Direct(conn)) => Some(f(&lock(conn))),
-            Backend::Sqlite(Sqlite::Server(_)) => None,
+            Backend::Sqlite(Sqlite::Server(_)) | Backend::Postgres(_) => None,
         }
     }
 }
@@ -210,6 +236,20 @@ fn retry_pause(attempt: u32) -> std::time::Duration {
     let ceiling_micros = 1_000u64 << attempt.min(10);
     let jitter = u64::from(rand::random::<u32>()) % ceiling_micros;
     std::time::Duration::from_micros(ceiling_micros / 2 + jitter / 2)
+}
+
+/// [`Store::write`]'s retries, on the calling thread.
+fn with_retries<T>(mut once: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match once() {
+            Err(StoreError::Serialization(_)) if attempt < MAX_ATTEMPTS => {
+                std::thread::sleep(retry_pause(attempt));
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
 }
 
 fn not_direct() -> StoreError {

@@ -1,35 +1,42 @@
 //! The quota's SQL: the limits in force for a caller, the claim of one call's slot (the hot path,
 //! one statement that is the invariant), and setting limits.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::quota::{Limits, Plan, Window};
 use crate::support::ids::{ClientId, UserId};
 
+static LIMITS: Sql = Sql::new(
+    "SELECT o.call_limit, o.call_window, c.call_limit, c.call_window
+       FROM (SELECT 1) AS one
+       LEFT JOIN api_limit_overrides o ON o.user_id = $1 AND o.client_id = $2
+       LEFT JOIN oauth_clients c ON c.client_id = $2",
+);
+
 /// The caller's own limit and their client's: primary-key look-ups in one statement. Which one is
 /// in force is decided by [`Limits::in_force`], the rule the `usage` report applies too.
 pub fn limits(tx: &Tx<'_>, user_id: &UserId, client_id: &ClientId) -> Result<Limits, StoreError> {
-    let row = tx
-        .sqlite()
-        .prepare_cached(
-            "SELECT o.call_limit, o.call_window, c.call_limit, c.call_window
-               FROM (SELECT 1)
-               LEFT JOIN api_limit_overrides o ON o.user_id = ?1 AND o.client_id = ?2
-               LEFT JOIN oauth_clients c ON c.client_id = ?2",
-        )?
-        .query_row(params![user_id, client_id], |row| {
-            Ok(Limits { user: plan(row.get(0)?, row.get(1)?), client: plan(row.get(2)?, row.get(3)?) })
-        })?;
-    Ok(row)
+    let limits = tx.row(&LIMITS, &[user_id, client_id], |row| {
+        Ok(Limits { user: plan(row.get(0)?, row.get(1)?), client: plan(row.get(2)?, row.get(3)?) })
+    })?;
+    Ok(limits.unwrap_or(Limits { user: None, client: None }))
 }
+
+static CLAIM: Sql = Sql::new(
+    "INSERT INTO api_usage (user_id, client_id, period, count) VALUES ($1, $2, $3, 1)
+     ON CONFLICT (user_id, client_id, period) DO UPDATE SET count = api_usage.count + 1
+       WHERE api_usage.count < $4
+     RETURNING count",
+);
 
 /// Claims one call's slot in `period`: the count goes up by one unless it has reached `limit`.
 /// `Some(count after)`, or `None` when the limit is reached (a 429). One conditional upsert, so
 /// the limit holds however many writers race, and it needs no existing row: the first call of a
 /// new day or month has none (a `SELECT … FOR UPDATE` would lock nothing). SQLite (≥ 3.35, for
-/// `RETURNING`) and PostgreSQL run the same statement. A limit of 0 is refused before this runs:
-/// the insert of a new period's row would otherwise count one call.
+/// `RETURNING`) and PostgreSQL run the same statement; on PostgreSQL under READ COMMITTED, a
+/// racing claim waits for the row's lock and then re-checks the `WHERE` on the committed count
+/// (PostgreSQL docs §13.2.1, "INSERT with an ON CONFLICT DO UPDATE clause"). A limit of 0 is
+/// refused before this runs: the insert of a new period's row would otherwise count one call.
 pub fn claim(
     tx: &Tx<'_>,
     user_id: &UserId,
@@ -38,27 +45,17 @@ pub fn claim(
     limit: u64,
 ) -> Result<Option<u64>, StoreError> {
     debug_assert!(limit > 0, "a limit of 0 is refused before the claim");
-    let count: Option<i64> = tx
-        .sqlite()
-        .prepare_cached(
-            "INSERT INTO api_usage (user_id, client_id, period, count) VALUES (?1, ?2, ?3, 1)
-             ON CONFLICT (user_id, client_id, period) DO UPDATE SET count = api_usage.count + 1
-               WHERE api_usage.count < ?4
-             RETURNING count",
-        )?
-        .query_row(params![user_id, client_id, period, stored_limit(limit)], |row| row.get(0))
-        .optional()?;
+    let limit = stored_limit(limit);
+    let count: Option<i64> = tx.row(&CLAIM, &[user_id, client_id, &period, &limit], |row| row.get(0))?;
     Ok(count.map(|count| count.max(0) as u64))
 }
+
+static COUNT: Sql = Sql::new("SELECT count FROM api_usage WHERE user_id = $1 AND client_id = $2 AND period = $3");
 
 /// The caller's count in `period`, without claiming anything (for a call refused before its
 /// operation, which reports its usage but is not counted).
 pub fn count(tx: &Tx<'_>, user_id: &UserId, client_id: &ClientId, period: &str) -> Result<u64, StoreError> {
-    let count: Option<i64> = tx
-        .sqlite()
-        .prepare_cached("SELECT count FROM api_usage WHERE user_id = ?1 AND client_id = ?2 AND period = ?3")?
-        .query_row(params![user_id, client_id, period], |row| row.get(0))
-        .optional()?;
+    let count: Option<i64> = tx.row(&COUNT, &[user_id, client_id, &period], |row| row.get(0))?;
     Ok(count.map_or(0, |count| count.max(0) as u64))
 }
 
@@ -69,15 +66,23 @@ pub fn plan(limit: Option<i64>, window: Option<String>) -> Option<Plan> {
     limit.map(|limit| Plan { limit: limit.max(0) as u64, window })
 }
 
+static SET_CLIENT_LIMIT: Sql =
+    Sql::new("UPDATE oauth_clients SET call_limit = $1, call_window = $2 WHERE client_id = $3");
+
 /// Sets a client's limit, or with `None` returns it to the server default. `false` when there is
 /// no such client. The only statement that writes a client's limit.
 pub fn set_client_limit(tx: &Tx<'_>, client_id: &str, plan: Option<Plan>) -> Result<bool, StoreError> {
-    let changed = tx.sqlite().execute(
-        "UPDATE oauth_clients SET call_limit = ?1, call_window = ?2 WHERE client_id = ?3",
-        params![plan.map(|p| stored_limit(p.limit)), plan.map(|p| p.window.as_str()), client_id],
-    )?;
-    Ok(changed == 1)
+    let limit = plan.map(|p| stored_limit(p.limit));
+    let window = plan.map(|p| p.window.as_str());
+    Ok(tx.run(&SET_CLIENT_LIMIT, &[&limit, &window, &client_id])? == 1)
 }
+
+static SET_USER_LIMIT: Sql = Sql::new(
+    "INSERT INTO api_limit_overrides (user_id, client_id, call_limit, call_window, created_at)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (user_id, client_id) DO UPDATE SET call_limit = $3, call_window = $4",
+);
+static REMOVE_USER_LIMIT: Sql = Sql::new("DELETE FROM api_limit_overrides WHERE user_id = $1 AND client_id = $2");
 
 /// Gives one user of a client a limit of their own, or with `None` removes it (the client's limit
 /// applies again).
@@ -87,17 +92,12 @@ pub fn set_user_limit(
     client_id: &ClientId,
     plan: Option<Plan>,
 ) -> Result<(), StoreError> {
-    let conn = tx.sqlite();
     match plan {
-        Some(plan) => conn.execute(
-            "INSERT INTO api_limit_overrides (user_id, client_id, call_limit, call_window) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (user_id, client_id) DO UPDATE SET call_limit = ?3, call_window = ?4",
-            params![user_id, client_id, stored_limit(plan.limit), plan.window.as_str()],
-        )?,
-        None => conn.execute(
-            "DELETE FROM api_limit_overrides WHERE user_id = ?1 AND client_id = ?2",
-            params![user_id, client_id],
-        )?,
+        Some(plan) => {
+            let (limit, now) = (stored_limit(plan.limit), tx.now().timestamp());
+            tx.run(&SET_USER_LIMIT, &[user_id, client_id, &limit, &plan.window.as_str(), &now])?
+        }
+        None => tx.run(&REMOVE_USER_LIMIT, &[user_id, client_id])?,
     };
     Ok(())
 }
@@ -113,7 +113,7 @@ mod tests {
 
     use super::*;
     use crate::quota::Period;
-    use crate::store::sqlite::Retention;
+    use crate::store::test_stores::{TestStore, on_both_backends};
     use crate::store::{Commit, Store};
 
     fn caller() -> (UserId, ClientId) {
@@ -129,23 +129,20 @@ mod tests {
         store.write(Commit::OnOk, move |tx| claim(tx, &caller().0, &caller().1, &key, limit)).await.unwrap()
     }
 
-    #[tokio::test]
-    async fn the_claim_stops_at_the_limit_and_a_new_period_starts_from_no_row() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_server(&dir.path().join("quota.db"), false, Retention::default()).unwrap();
-        assert_eq!(claim_at(&store, TODAY, 2).await, Some(1), "the first call of a day has no row yet");
-        assert_eq!(claim_at(&store, TODAY, 2).await, Some(2));
-        assert_eq!(claim_at(&store, TODAY, 2).await, None, "at the limit: refused, not counted");
+    on_both_backends!(the_claim_stops_at_the_limit_and_a_new_period_starts_from_no_row, |backend| async move {
+        let test_store = TestStore::open(backend);
+        let store = &test_store.store;
+        assert_eq!(claim_at(store, TODAY, 2).await, Some(1), "the first call of a day has no row yet");
+        assert_eq!(claim_at(store, TODAY, 2).await, Some(2));
+        assert_eq!(claim_at(store, TODAY, 2).await, None, "at the limit: refused, not counted");
         let key = Period::containing(Window::Day, TODAY).key();
         let counted = store.read(move |tx| count(tx, &caller().0, &caller().1, &key)).await.unwrap();
         assert_eq!(counted, 2);
-        assert_eq!(claim_at(&store, TOMORROW, 2).await, Some(1), "a new day starts again, from no row");
-    }
+        assert_eq!(claim_at(store, TOMORROW, 2).await, Some(1), "a new day starts again, from no row");
+    });
 
-    #[tokio::test]
-    async fn racing_claims_on_a_new_period_give_exactly_the_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open_server(&dir.path().join("race.db"), false, Retention::default()).unwrap());
+    on_both_backends!(racing_claims_on_a_new_period_give_exactly_the_limit, |backend| async move {
+        let store = Arc::new(TestStore::open(backend).store);
         let claims: Vec<_> = (0..40)
             .map(|_| {
                 let store = store.clone();
@@ -157,5 +154,5 @@ mod tests {
             granted += usize::from(claim.await.unwrap().is_some());
         }
         assert_eq!(granted, 25);
-    }
+    });
 }

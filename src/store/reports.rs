@@ -26,14 +26,14 @@ pub fn calls_per_day(tx: &Tx<'_>, first_day: &str) -> Result<Vec<(String, String
 }
 
 fn outcome_rows(tx: &Tx<'_>, sql: &str, since: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached(sql)?;
+    let mut stmt = tx.sqlite()?.prepare_cached(sql)?;
     let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// `(outcome, calls)` ever.
 pub fn calls_per_outcome(tx: &Tx<'_>) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached("SELECT outcome, sum(calls) FROM api_calls_by_hour GROUP BY outcome")?;
+    let mut stmt = tx.sqlite()?.prepare_cached("SELECT outcome, sum(calls) FROM api_calls_by_hour GROUP BY outcome")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -61,14 +61,14 @@ pub fn top_users(tx: &Tx<'_>, day: &str) -> Result<Vec<(String, String, u64)>, S
 }
 
 fn top(tx: &Tx<'_>, sql: &str, since: &str) -> Result<Vec<(String, String, u64)>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached(sql)?;
+    let mut stmt = tx.sqlite()?.prepare_cached(sql)?;
     let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// A client's use: its calls since `day`, and its tokens live at `now`.
 pub fn client_use(tx: &Tx<'_>, client_id: &str, day: &str, now: i64) -> Result<(u64, u64), StoreError> {
-    let conn = tx.sqlite();
+    let conn = tx.sqlite()?;
     let calls: i64 = conn
         .prepare_cached("SELECT coalesce(sum(calls), 0) FROM api_calls_by_day WHERE client_id = ?1 AND day >= ?2")?
         .query_row(params![client_id, day], |r| r.get(0))?;
@@ -83,7 +83,7 @@ pub fn client_use(tx: &Tx<'_>, client_id: &str, day: &str, now: i64) -> Result<(
 /// Calls per user id since `day`.
 pub fn calls_per_user(tx: &Tx<'_>, day: &str) -> Result<HashMap<String, u64>, StoreError> {
     let mut stmt = tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("SELECT user_id, sum(calls) FROM api_calls_by_day WHERE day >= ?1 GROUP BY user_id")?;
     let rows = stmt.query_map([day], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?;
     Ok(rows.collect::<Result<_, _>>()?)

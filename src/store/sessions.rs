@@ -18,7 +18,7 @@ pub struct SignedIn {
 /// The enabled user whose unexpired session has this hash at `now`.
 pub fn signed_in(tx: &Tx<'_>, session_hash: &str, now: i64) -> Result<Option<SignedIn>, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached(
             "SELECT u.id, u.email, u.name, u.is_admin FROM oauth_sessions s JOIN users u ON u.id = s.user_id
               WHERE s.session_hash = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL",
@@ -32,7 +32,7 @@ pub fn signed_in(tx: &Tx<'_>, session_hash: &str, now: i64) -> Result<Option<Sig
 /// Stores a session of `user_id` until `expires_at` (unix seconds). Expired sessions are deleted
 /// by housekeeping.
 pub fn start(tx: &Tx<'_>, session_hash: &str, user_id: &UserId, expires_at: i64) -> Result<(), StoreError> {
-    tx.sqlite()
+    tx.sqlite()?
         .prepare_cached("INSERT INTO oauth_sessions (session_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")?
         .execute(params![session_hash, user_id, expires_at])?;
     Ok(())
@@ -40,12 +40,12 @@ pub fn start(tx: &Tx<'_>, session_hash: &str, user_id: &UserId, expires_at: i64)
 
 /// Ends the session with this hash (signing out).
 pub fn end(tx: &Tx<'_>, session_hash: &str) -> Result<(), StoreError> {
-    tx.sqlite().prepare_cached("DELETE FROM oauth_sessions WHERE session_hash = ?1")?.execute([session_hash])?;
+    tx.sqlite()?.prepare_cached("DELETE FROM oauth_sessions WHERE session_hash = ?1")?.execute([session_hash])?;
     Ok(())
 }
 
 /// Signs the user out of every browser.
 pub fn end_all_of(tx: &Tx<'_>, user_id: &UserId) -> Result<(), StoreError> {
-    tx.sqlite().prepare_cached("DELETE FROM oauth_sessions WHERE user_id = ?1")?.execute([user_id])?;
+    tx.sqlite()?.prepare_cached("DELETE FROM oauth_sessions WHERE user_id = ?1")?.execute([user_id])?;
     Ok(())
 }

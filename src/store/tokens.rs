@@ -8,8 +8,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::support::ids::{ClientId, UserId};
 use crate::support::secrets::{hash_secret, random_secret};
@@ -94,24 +93,30 @@ pub struct Grant<'a> {
 
 /// Stores `token` for `grant`, valid until `expires_at` (unix seconds).
 pub fn issue(tx: &Tx<'_>, token: &NewToken, grant: &Grant, expires_at: i64) -> Result<(), StoreError> {
-    tx.sqlite()
-        .prepare_cached(
-            "INSERT INTO oauth_tokens (token_hash, kind, client_id, user_id, scope, family_id, code_hash, expires_at, resource)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            token.hash,
-            token.kind.as_str(),
+    let now = tx.now().timestamp();
+    tx.run(
+        &ISSUE,
+        &[
+            &token.hash,
+            &token.kind.as_str(),
             grant.client_id,
             grant.user_id,
-            grant.scope,
-            grant.family_id,
-            grant.code_hash,
-            expires_at,
-            grant.resource,
-        ])?;
+            &grant.scope,
+            &grant.family_id,
+            &grant.code_hash,
+            &expires_at,
+            &grant.resource,
+            &now,
+        ],
+    )?;
     Ok(())
 }
+
+static ISSUE: Sql = Sql::new(
+    "INSERT INTO oauth_tokens
+       (token_hash, kind, client_id, user_id, scope, family_id, code_hash, expires_at, resource, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+);
 
 /// Stores both tokens of `pair` for `grant`.
 pub fn issue_pair(tx: &Tx<'_>, pair: &NewPair, grant: &Grant) -> Result<(), StoreError> {
@@ -134,25 +139,23 @@ pub struct TokenOwner {
 /// its user is not disabled (`gpt-todo user disable` takes effect on the next call). It reads the
 /// system clock itself, as it always did: a read job run again only sees a later time.
 pub fn find_access(tx: &Tx<'_>, token_hash: &str) -> Result<Option<TokenOwner>, StoreError> {
-    Ok(tx
-        .sqlite()
-        .prepare_cached(
-            "SELECT t.user_id, t.client_id, u.email, u.name, t.resource
-               FROM oauth_tokens t JOIN users u ON u.id = t.user_id
-              WHERE t.token_hash = ?1 AND t.kind = 'access'
-                AND t.revoked_at IS NULL AND t.expires_at > ?2 AND u.disabled_at IS NULL",
-        )?
-        .query_row(params![token_hash, tx.now().unix()], |row| {
-            Ok(TokenOwner {
-                user_id: row.get(0)?,
-                client_id: row.get(1)?,
-                email: row.get(2)?,
-                name: row.get(3)?,
-                resource: row.get(4)?,
-            })
+    tx.row(&FIND_ACCESS, &[&token_hash, &tx.now().unix()], |row| {
+        Ok(TokenOwner {
+            user_id: row.get(0)?,
+            client_id: row.get(1)?,
+            email: row.get(2)?,
+            name: row.get(3)?,
+            resource: row.get(4)?,
         })
-        .optional()?)
+    })
 }
+
+static FIND_ACCESS: Sql = Sql::new(
+    "SELECT t.user_id, t.client_id, u.email, u.name, t.resource
+       FROM oauth_tokens t JOIN users u ON u.id = t.user_id
+      WHERE t.token_hash = $1 AND t.kind = 'access'
+        AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.disabled_at IS NULL",
+);
 
 /// A refresh token presented by a client, with what it asks, as of `now` (unix seconds).
 pub struct RefreshSpend<'a> {
@@ -193,17 +196,8 @@ pub enum RefreshRefusal {
 /// revoked nor rotated, not expired, its user not disabled and the requested resource fits. When
 /// no row was changed, one `SELECT` says why, in the order the checks always had.
 pub fn spend_refresh(tx: &Tx<'_>, spend: &RefreshSpend) -> Result<Result<SpentRefresh, RefreshRefusal>, StoreError> {
-    let conn = tx.sqlite();
-    let spent = conn
-        .prepare_cached(
-            "UPDATE oauth_tokens SET rotated_at = ?4
-              WHERE token_hash = ?1 AND kind = 'refresh' AND client_id = ?2
-                AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > ?4
-                AND (?3 IS NULL OR resource IS NULL OR resource = ?3)
-                AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = oauth_tokens.user_id AND u.disabled_at IS NOT NULL)
-              RETURNING user_id, client_id, scope, family_id, code_hash, resource",
-        )?
-        .query_row(params![spend.token_hash, spend.client_id, spend.requested_resource, spend.now], |r| {
+    let spent =
+        tx.row(&SPEND_REFRESH, &[&spend.token_hash, &spend.client_id, &spend.requested_resource, &spend.now], |r| {
             Ok(SpentRefresh {
                 user_id: r.get(0)?,
                 client_id: r.get(1)?,
@@ -212,32 +206,40 @@ pub fn spend_refresh(tx: &Tx<'_>, spend: &RefreshSpend) -> Result<Result<SpentRe
                 code_hash: r.get(4)?,
                 resource: r.get(5)?,
             })
-        })
-        .optional()?;
+        })?;
     if let Some(spent) = spent {
         return Ok(Ok(spent));
     }
-    let found = conn
-        .prepare_cached(
-            "SELECT client_id = ?2, revoked_at IS NOT NULL, rotated_at IS NOT NULL, expires_at > ?3,
-                    EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND u.disabled_at IS NOT NULL),
-                    resource, family_id
-               FROM oauth_tokens t WHERE token_hash = ?1 AND kind = 'refresh'",
-        )?
-        .query_row(params![spend.token_hash, spend.client_id, spend.now], |r| {
-            Ok(Found {
-                own: r.get(0)?,
-                revoked: r.get(1)?,
-                rotated: r.get(2)?,
-                live: r.get(3)?,
-                user_disabled: r.get(4)?,
-                resource: r.get(5)?,
-                family_id: r.get(6)?,
-            })
+    let found = tx.row(&CLASSIFY_REFRESH, &[&spend.token_hash, &spend.client_id, &spend.now], |r| {
+        Ok(Found {
+            own: r.get(0)?,
+            revoked: r.get(1)?,
+            rotated: r.get(2)?,
+            live: r.get(3)?,
+            user_disabled: r.get(4)?,
+            resource: r.get(5)?,
+            family_id: r.get(6)?,
         })
-        .optional()?;
+    })?;
     Ok(Err(found.map_or(RefreshRefusal::Invalid, |found| found.refusal(spend.requested_resource))))
 }
+
+static SPEND_REFRESH: Sql = Sql::new(
+    "UPDATE oauth_tokens SET rotated_at = $4
+      WHERE token_hash = $1 AND kind = 'refresh' AND client_id = $2
+        AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > $4
+        AND (CAST($3 AS TEXT) IS NULL OR resource IS NULL OR resource = $3)
+        AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = oauth_tokens.user_id AND u.disabled_at IS NOT NULL)
+      RETURNING user_id, client_id, scope, family_id, code_hash, resource",
+);
+
+/// Booleans on PostgreSQL, 0/1 on SQLite: both drivers read either as `bool`.
+static CLASSIFY_REFRESH: Sql = Sql::new(
+    "SELECT client_id = $2, revoked_at IS NOT NULL, rotated_at IS NOT NULL, expires_at > $3,
+            EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND u.disabled_at IS NOT NULL),
+            resource, family_id
+       FROM oauth_tokens t WHERE token_hash = $1 AND kind = 'refresh'",
+);
 
 /// Rotates a refresh token: spends it ([`spend_refresh`]) and issues `pair` in its family, bound
 /// to the requested resource or else the grant's. Presenting one that was already rotated means
@@ -304,38 +306,39 @@ impl Found {
 /// family (the access tokens it produced go too; RFC 7009 2.1). A token of another client, or
 /// none, is left alone. One statement.
 pub fn revoke(tx: &Tx<'_>, token_hash: &str, client_id: &str, now: i64) -> Result<(), StoreError> {
-    tx.sqlite()
-        .prepare_cached(
-            "UPDATE oauth_tokens SET revoked_at = ?3
-              WHERE revoked_at IS NULL
-                AND ((token_hash = ?1 AND client_id = ?2)
-                     OR family_id IN (SELECT family_id FROM oauth_tokens
-                                       WHERE token_hash = ?1 AND client_id = ?2 AND kind = 'refresh'))",
-        )?
-        .execute(params![token_hash, client_id, now])?;
+    tx.run(&REVOKE, &[&token_hash, &client_id, &now])?;
     Ok(())
 }
 
+static REVOKE: Sql = Sql::new(
+    "UPDATE oauth_tokens SET revoked_at = $3
+      WHERE revoked_at IS NULL
+        AND ((token_hash = $1 AND client_id = $2)
+             OR family_id IN (SELECT family_id FROM oauth_tokens
+                               WHERE token_hash = $1 AND client_id = $2 AND kind = 'refresh'))",
+);
+
 /// Revokes every token descending from the same grant, at `now`.
 pub fn revoke_family(tx: &Tx<'_>, family_id: &str, now: i64) -> Result<(), StoreError> {
-    tx.sqlite()
-        .prepare_cached("UPDATE oauth_tokens SET revoked_at = ?1 WHERE family_id = ?2 AND revoked_at IS NULL")?
-        .execute(params![now, family_id])?;
+    tx.run(&REVOKE_FAMILY, &[&now, &family_id])?;
     Ok(())
 }
+
+static REVOKE_FAMILY: Sql =
+    Sql::new("UPDATE oauth_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL");
 
 /// Revokes everything that was issued from an authorization code, at `now` (RFC 6749 4.1.2: a
 /// replayed code).
 pub fn revoke_issued_by_code(tx: &Tx<'_>, code_hash: &str, now: i64) -> Result<(), StoreError> {
-    tx.sqlite()
-        .prepare_cached(
-            "UPDATE oauth_tokens SET revoked_at = ?1
-              WHERE revoked_at IS NULL
-                AND family_id IN (SELECT family_id FROM oauth_tokens WHERE code_hash = ?2)",
-        )?
-        .execute(params![now, code_hash])?;
+    tx.run(&REVOKE_BY_CODE, &[&now, &code_hash])?;
     Ok(())
 }
+
+static REVOKE_BY_CODE: Sql = Sql::new(
+    "UPDATE oauth_tokens SET revoked_at = $1
+      WHERE revoked_at IS NULL
+        AND family_id IN (SELECT family_id FROM oauth_tokens WHERE code_hash = $2)",
+);
 
 #[cfg(test)]
 mod tests {
@@ -344,6 +347,7 @@ mod tests {
     use super::*;
     use crate::store::oauth_fixture::Fixture;
     use crate::store::sqlite::file::Missing;
+    use crate::store::test_stores::on_both_backends;
     use crate::store::{Commit, Store};
     use crate::support::clock::unix_now;
 
@@ -402,42 +406,46 @@ mod tests {
         fixture.count("SELECT count(*) FROM oauth_tokens WHERE family_id = 'family-1' AND revoked_at IS NULL").await
     }
 
-    #[tokio::test]
-    async fn a_wrong_client_or_resource_cannot_spend_a_refresh_token_the_right_one_rotates_it_once() {
-        let fixture = Fixture::new().await;
-        let refresh_hash = issue_family(&fixture, Some(MCP)).await;
-        let (wrong_client, _) = rotation(&refresh_hash, &fixture.other_client_id, None);
-        assert_eq!(fixture.store.write(Commit::OnOk, wrong_client).await.unwrap(), Err(RefreshRefusal::Invalid));
-        let (wrong_resource, _) = rotation(&refresh_hash, &fixture.client_id, Some("https://t.example"));
-        let refused = fixture.store.write(Commit::OnOk, wrong_resource).await.unwrap();
-        assert_eq!(refused, Err(RefreshRefusal::OtherResource { granted: MCP.into() }));
-        assert_eq!(fixture.count("SELECT count(*) FROM oauth_tokens WHERE rotated_at IS NOT NULL").await, 0);
+    on_both_backends!(
+        a_wrong_client_or_resource_cannot_spend_a_refresh_token_the_right_one_rotates_it_once,
+        |backend| async move {
+            let fixture = Fixture::on(backend).await;
+            let refresh_hash = issue_family(&fixture, Some(MCP)).await;
+            let (wrong_client, _) = rotation(&refresh_hash, &fixture.other_client_id, None);
+            assert_eq!(fixture.store.write(Commit::OnOk, wrong_client).await.unwrap(), Err(RefreshRefusal::Invalid));
+            let (wrong_resource, _) = rotation(&refresh_hash, &fixture.client_id, Some("https://t.example"));
+            let refused = fixture.store.write(Commit::OnOk, wrong_resource).await.unwrap();
+            assert_eq!(refused, Err(RefreshRefusal::OtherResource { granted: MCP.into() }));
+            assert_eq!(fixture.count("SELECT count(*) FROM oauth_tokens WHERE rotated_at IS NOT NULL").await, 0);
 
-        let (right, new_access) = rotation(&refresh_hash, &fixture.client_id, None);
-        let spent = fixture.store.write(Commit::OnOk, right).await.unwrap().expect("the right client rotates it");
-        assert_eq!((spent.family_id.as_str(), spent.resource.as_deref()), (FAMILY, Some(MCP)));
-        let owner = live_access(&fixture, new_access).await.expect("the new access token works");
-        assert_eq!(owner.resource.as_deref(), Some(MCP), "the new pair keeps the grant's resource");
-        assert_eq!(fixture.count("SELECT count(*) FROM oauth_tokens WHERE family_id = 'family-1'").await, 4);
-    }
+            let (right, new_access) = rotation(&refresh_hash, &fixture.client_id, None);
+            let spent = fixture.store.write(Commit::OnOk, right).await.unwrap().expect("the right client rotates it");
+            assert_eq!((spent.family_id.as_str(), spent.resource.as_deref()), (FAMILY, Some(MCP)));
+            let owner = live_access(&fixture, new_access).await.expect("the new access token works");
+            assert_eq!(owner.resource.as_deref(), Some(MCP), "the new pair keeps the grant's resource");
+            assert_eq!(fixture.count("SELECT count(*) FROM oauth_tokens WHERE family_id = 'family-1'").await, 4);
+        }
+    );
 
-    #[tokio::test]
-    async fn of_two_racing_rotations_on_the_servers_writer_one_wins_and_the_replay_revokes_the_family() {
-        let fixture = Fixture::new().await;
-        let refresh_hash = issue_family(&fixture, None).await;
-        let (first, first_access) = rotation(&refresh_hash, &fixture.client_id, None);
-        let (second, second_access) = rotation(&refresh_hash, &fixture.client_id, None);
-        let (first, second) =
-            tokio::join!(fixture.store.write(Commit::OnOk, first), fixture.store.write(Commit::OnOk, second));
-        let outcomes = [first.unwrap(), second.unwrap()];
-        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "exactly one rotates it: {outcomes:?}");
-        let replay = RefreshRefusal::Replayed { family_id: FAMILY.into() };
-        assert!(outcomes.contains(&Err(replay)), "the other is a replay: {outcomes:?}");
-        // The replay revoked the whole family, the winner's new pair too, and it was committed.
-        assert_eq!(unrevoked_in_family(&fixture).await, 0);
-        assert_eq!(live_access(&fixture, first_access).await, None);
-        assert_eq!(live_access(&fixture, second_access).await, None);
-    }
+    on_both_backends!(
+        of_two_racing_rotations_on_the_servers_writer_one_wins_and_the_replay_revokes_the_family,
+        |backend| async move {
+            let fixture = Fixture::on(backend).await;
+            let refresh_hash = issue_family(&fixture, None).await;
+            let (first, first_access) = rotation(&refresh_hash, &fixture.client_id, None);
+            let (second, second_access) = rotation(&refresh_hash, &fixture.client_id, None);
+            let (first, second) =
+                tokio::join!(fixture.store.write(Commit::OnOk, first), fixture.store.write(Commit::OnOk, second));
+            let outcomes = [first.unwrap(), second.unwrap()];
+            assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "exactly one rotates it: {outcomes:?}");
+            let replay = RefreshRefusal::Replayed { family_id: FAMILY.into() };
+            assert!(outcomes.contains(&Err(replay)), "the other is a replay: {outcomes:?}");
+            // The replay revoked the whole family, the winner's new pair too, and it was committed.
+            assert_eq!(unrevoked_in_family(&fixture).await, 0);
+            assert_eq!(live_access(&fixture, first_access).await, None);
+            assert_eq!(live_access(&fixture, second_access).await, None);
+        }
+    );
 
     #[tokio::test]
     async fn of_two_racing_rotations_on_two_connections_one_wins_and_the_replay_revokes_the_family() {
@@ -447,7 +455,8 @@ mod tests {
         let racers: Vec<_> = (0..2)
             .map(|_| {
                 // Two writers, as two instances would be: each its own connection and transaction.
-                let store = Store::open_direct(&fixture.path, Missing::Refuse).expect("a second writer");
+                let store = Store::open_direct(fixture.path.as_ref().expect("SQLite"), Missing::Refuse)
+                    .expect("a second writer");
                 let (job, _) = rotation(&refresh_hash, &fixture.client_id, None);
                 let start = start.clone();
                 std::thread::spawn(move || {
@@ -462,27 +471,29 @@ mod tests {
         assert_eq!(unrevoked_in_family(&fixture).await, 0, "the family is revoked, the winner's pair too");
     }
 
-    #[tokio::test]
-    async fn an_expired_refresh_token_is_invalid_and_revokes_nothing_a_revoked_one_is_invalid() {
-        let fixture = Fixture::new().await;
-        let refresh_hash = issue_family(&fixture, None).await;
-        let hash = refresh_hash.clone();
-        let expire = move |tx: &mut Tx<'_>| {
-            Ok(tx.sqlite().execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = ?1", [&hash])?)
-        };
-        fixture.store.write(Commit::OnOk, expire).await.unwrap();
-        let (expired, _) = rotation(&refresh_hash, &fixture.client_id, None);
-        assert_eq!(fixture.store.write(Commit::OnOk, expired).await.unwrap(), Err(RefreshRefusal::Invalid));
-        let live_access = "SELECT count(*) FROM oauth_tokens WHERE kind = 'access' AND revoked_at IS NULL";
-        assert_eq!(fixture.count(live_access).await, 1, "an expired token is no replay: its family stays");
+    on_both_backends!(
+        an_expired_refresh_token_is_invalid_and_revokes_nothing_a_revoked_one_is_invalid,
+        |backend| async move {
+            let fixture = Fixture::on(backend).await;
+            let refresh_hash = issue_family(&fixture, None).await;
+            let hash = refresh_hash.clone();
+            let expire = move |tx: &mut Tx<'_>| {
+                tx.execute("UPDATE oauth_tokens SET expires_at = 0 WHERE token_hash = $1", &[hash.as_str().into()])
+            };
+            fixture.store.write(Commit::OnOk, expire).await.unwrap();
+            let (expired, _) = rotation(&refresh_hash, &fixture.client_id, None);
+            assert_eq!(fixture.store.write(Commit::OnOk, expired).await.unwrap(), Err(RefreshRefusal::Invalid));
+            let live_access = "SELECT count(*) FROM oauth_tokens WHERE kind = 'access' AND revoked_at IS NULL";
+            assert_eq!(fixture.count(live_access).await, 1, "an expired token is no replay: its family stays");
 
-        let fixture = Fixture::new().await;
-        let refresh_hash = issue_family(&fixture, None).await;
-        let (client_id, now) = (fixture.client_id.clone(), unix_now());
-        let hash = refresh_hash.clone();
-        fixture.store.write(Commit::OnOk, move |tx| revoke(tx, &hash, &client_id, now)).await.unwrap();
-        assert_eq!(unrevoked_in_family(&fixture).await, 0, "revoking a refresh token revokes its family");
-        let (revoked, _) = rotation(&refresh_hash, &fixture.client_id, None);
-        assert_eq!(fixture.store.write(Commit::OnOk, revoked).await.unwrap(), Err(RefreshRefusal::Invalid));
-    }
+            let fixture = Fixture::on(backend).await;
+            let refresh_hash = issue_family(&fixture, None).await;
+            let (client_id, now) = (fixture.client_id.clone(), unix_now());
+            let hash = refresh_hash.clone();
+            fixture.store.write(Commit::OnOk, move |tx| revoke(tx, &hash, &client_id, now)).await.unwrap();
+            assert_eq!(unrevoked_in_family(&fixture).await, 0, "revoking a refresh token revokes its family");
+            let (revoked, _) = rotation(&refresh_hash, &fixture.client_id, None);
+            assert_eq!(fixture.store.write(Commit::OnOk, revoked).await.unwrap(), Err(RefreshRefusal::Invalid));
+        }
+    );
 }

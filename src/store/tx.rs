@@ -5,6 +5,7 @@
 use rusqlite::Connection;
 
 use super::StoreError;
+use super::postgres::Session;
 use crate::support::clock::{Clock, timestamp_of_millis};
 
 /// One open transaction (or, in a read job, one consistent snapshot), and the job's moment.
@@ -12,6 +13,9 @@ pub enum Tx<'a> {
     /// A connection inside `BEGIN` on the SQLite file: the writer's group transaction (each job
     /// in a savepoint of its own), a reader's, or an admin command's own.
     Sqlite(&'a Connection, Moment),
+    /// A pooled PostgreSQL connection inside `BEGIN` (READ COMMITTED for a write job,
+    /// REPEATABLE READ for a read).
+    Postgres(&'a Session, Moment),
 }
 
 /// When a job happens: read from the application's [`Clock`] once, when the job is handed to the
@@ -59,14 +63,24 @@ impl<'a> Tx<'a> {
     /// The job's moment.
     pub fn now(&self) -> Moment {
         match self {
-            Tx::Sqlite(_, now) => *now,
+            Tx::Sqlite(_, now) | Tx::Postgres(_, now) => *now,
         }
     }
 
-    /// The SQLite connection, for the store's own modules.
-    pub(crate) fn sqlite(&self) -> &'a Connection {
+    /// The SQLite connection, for the store's code that is SQLite's alone (and the modules not yet
+    /// written in the portable form of `store::sql`); on PostgreSQL, an error naming the gap.
+    pub(crate) fn sqlite(&self) -> Result<&'a Connection, StoreError> {
         match self {
-            Tx::Sqlite(conn, _) => conn,
+            Tx::Sqlite(conn, _) => Ok(conn),
+            Tx::Postgres(..) => Err(StoreError::Other("this operation is not available on PostgreSQL yet".into())),
+        }
+    }
+
+    /// Runs statements without parameters, on either backend (a savepoint, a migration step).
+    pub(crate) fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(conn, _) => Ok(crate::store::sqlite::exec(conn, sql)?),
+            Tx::Postgres(session, _) => session.batch(sql),
         }
     }
 
@@ -78,13 +92,14 @@ impl<'a> Tx<'a> {
         &mut self,
         step: impl FnOnce(&mut Tx<'a>) -> Result<Result<T, D>, StoreError>,
     ) -> Result<Result<T, D>, StoreError> {
-        let conn = self.sqlite();
-        crate::store::sqlite::exec(conn, "SAVEPOINT step")?;
+        // The same texts on both: `ROLLBACK TO name` and `RELEASE name` are SQLite's and
+        // PostgreSQL's (the SAVEPOINT keyword is optional in both).
+        self.batch("SAVEPOINT step")?;
         let result = step(self);
         if !matches!(result, Ok(Ok(_))) {
-            crate::store::sqlite::exec(conn, "ROLLBACK TO step")?;
+            self.batch("ROLLBACK TO step")?;
         }
-        crate::store::sqlite::exec(conn, "RELEASE step")?;
+        self.batch("RELEASE step")?;
         result
     }
 }

@@ -38,7 +38,7 @@ pub fn counters(
     default: Plan,
     now: i64,
 ) -> Result<Vec<Counter>, StoreError> {
-    let mut stmt = tx.sqlite().prepare_cached(
+    let mut stmt = tx.sqlite()?.prepare_cached(
         "SELECT user_id, (SELECT email FROM users WHERE id = user_id), client_id, period, count,
                 (SELECT call_limit FROM api_limit_overrides o WHERE o.user_id = u.user_id AND o.client_id = u.client_id),
                 (SELECT call_window FROM api_limit_overrides o WHERE o.user_id = u.user_id AND o.client_id = u.client_id),
@@ -75,7 +75,7 @@ pub fn counters(
 /// Deletes the counters of `user_id`, of one client or of all; returns how many there were.
 pub fn reset(tx: &Tx<'_>, user_id: &UserId, client_id: Option<&str>) -> Result<usize, StoreError> {
     Ok(tx
-        .sqlite()
+        .sqlite()?
         .prepare_cached("DELETE FROM api_usage WHERE user_id = ?1 AND (?2 IS NULL OR client_id = ?2)")?
         .execute(params![user_id, client_id])?)
 }

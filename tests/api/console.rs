@@ -555,7 +555,7 @@ fn the_metrics_text_counts_requests_refusals_and_writer_batches() {
     let (_, _, token) = server.caller("ann@example.com", Some(1));
     assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 201);
     assert_eq!(post_json(&server.url("/api/todos"), Some(&token), r#"{"title":"t"}"#).status, 429);
-    let text = gpt_todo::http::metrics::render(&server.db_path);
+    let text = gpt_todo::http::metrics::render(Some(&server.db_path));
     let value = |series: &str| -> f64 {
         let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()

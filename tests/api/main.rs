@@ -17,6 +17,7 @@ mod mcp;
 mod notes_example;
 mod oauth;
 mod operator_commands;
+mod postgres;
 mod quickstart;
 mod quota;
 mod quota_properties;
