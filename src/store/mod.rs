@@ -35,6 +35,7 @@ mod tx;
 pub mod usage_counters;
 
 pub mod call_log;
+pub mod param;
 pub mod postgres;
 pub mod quota;
 pub mod sql;

@@ -12,6 +12,7 @@
 
 use std::sync::OnceLock;
 
+pub use super::param::{Column, Param};
 use super::postgres::Session;
 use super::{StoreError, Tx};
 
@@ -46,14 +47,6 @@ impl Sql {
         self.sqlite.get_or_init(|| sqlite_placeholders(self.sqlite_text.unwrap_or(self.text)))
     }
 }
-
-/// A value both drivers can bind: `i64`, `f64`, `&str`, `String`, their `Option`s, `Vec<u8>`.
-pub trait Param: rusqlite::ToSql + postgres::types::ToSql + Sync {}
-impl<T: rusqlite::ToSql + postgres::types::ToSql + Sync> Param for T {}
-
-/// A value both drivers can read from a column.
-pub trait Column: rusqlite::types::FromSql + for<'a> postgres::types::FromSql<'a> {}
-impl<T: rusqlite::types::FromSql + for<'a> postgres::types::FromSql<'a>> Column for T {}
 
 /// One row of a result, read by position.
 pub enum SqlRow<'r> {

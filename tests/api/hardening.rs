@@ -205,9 +205,15 @@ fn assert_password_checks_keep_memory_bounded(total: usize, ceiling_mib: u64) {
     assert!(peak <= ceiling_mib, "peak RSS {peak} MiB after {total} failed logins; expected at most {ceiling_mib}");
 }
 
+/// The ceiling of both memory tests: the hashing slots' 19 MiB each over the server's own memory.
+/// One hash more than the slots allow would add 19 MiB and pass it. It was 64 MiB until the
+/// executable linked the PostgreSQL driver and its TLS (issue 20), which took the measured peak
+/// from 63 to 65 MiB with the same hashes running.
+const HASHING_CEILING_MIB: u64 = 72;
+
 #[test]
-fn failed_logins_keep_resident_memory_under_64_mib() {
-    assert_password_checks_keep_memory_bounded(200, 64);
+fn failed_logins_keep_resident_memory_bounded() {
+    assert_password_checks_keep_memory_bounded(200, HASHING_CEILING_MIB);
 }
 
 /// Item 2: clients that hang up while their password is checked do not free its hashing slot.
@@ -224,7 +230,7 @@ fn assert_hung_up_logins_stay_within_the_hashing_slots(total: usize, ceiling_mib
 
 #[test]
 fn logins_that_hang_up_do_not_start_more_hashes() {
-    assert_hung_up_logins_stay_within_the_hashing_slots(300, 64);
+    assert_hung_up_logins_stay_within_the_hashing_slots(300, HASHING_CEILING_MIB);
 }
 
 /// A user-info server that answers every request with 401 after `delay`, one thread a request.

@@ -24,7 +24,7 @@ use postgres::fallible_iterator::FallibleIterator;
 pub use config::{PgConfig, SslMode};
 use pool::Manager;
 
-use super::sql::Param;
+use super::param::Param;
 use super::{Commit, Moment, StoreError, Tx};
 
 /// How many connections one instance holds at most (`--db-pool-size`): PostgreSQL's default
