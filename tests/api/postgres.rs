@@ -6,24 +6,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::common::process::listening_address;
-use super::common::{cli_on, get, post_json};
+use super::common::{cli_on, get, output_of, post_json};
 
 /// Runs the binary with `GPT_TODO_DB` (as the README recommends over `--db` in argv).
 fn cli_env(url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-todo"))
-        .env("GPT_TODO_DB", url)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gpt-todo");
-    if let Some(input) = stdin {
-        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("gpt-todo output")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-todo"));
+    command.env("GPT_TODO_DB", url).args(args);
+    output_of(command, stdin)
 }
 
 fn text(output: &std::process::Output) -> String {

@@ -191,16 +191,15 @@ pub fn cli_on(db_path: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 /// Runs `command` (the binary, or a shell that execs it) with `--db db_path` and `args`, feeding
 /// `stdin` if given.
 pub fn run_cli(mut command: Command, db_path: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    command.arg("--db").arg(db_path).args(args);
+    output_of(command, stdin)
+}
+
+/// Runs `command` as it is set up, feeding `stdin` if given, and waits for its output.
+pub fn output_of(mut command: Command, stdin: Option<&str>) -> Output {
     use std::io::Write;
-    let mut child = command
-        .arg("--db")
-        .arg(db_path)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gpt-todo");
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run gpt-todo");
     if let Some(input) = stdin {
         // A command that fails on its arguments exits without reading its input: no error here.
         let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
